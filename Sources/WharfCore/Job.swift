@@ -1,0 +1,78 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// A unit of work a customer asked for: a single AI call from v1, or a preset run from v2.
+///
+/// Every public API version turns its requests into jobs, so usage, analytics and audit see all
+/// versions the same way. `request` and `result` are the adapter's JSON documents, kept as bytes.
+public struct Job: Sendable, Hashable {
+    /// Opaque identifier, `job_…`.
+    public var id: String
+    /// The tenant that owns the job.
+    public var tenantID: String
+    /// What kind of work it is, for example `text-to-image` or `preset:subtitles`.
+    public var kind: String
+    /// Where the job is in its life.
+    public var status: JobStatus
+    /// The request as JSON.
+    public var request: Data
+    /// The result as JSON, once there is one.
+    public var result: Data?
+    /// When the job was created.
+    public var createdAt: Date
+    /// When the job last changed.
+    public var updatedAt: Date
+
+    public init(
+        id: String,
+        tenantID: String,
+        kind: String,
+        status: JobStatus,
+        request: Data,
+        result: Data? = nil,
+        createdAt: Date,
+        updatedAt: Date
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.kind = kind
+        self.status = status
+        self.request = request
+        self.result = result
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Makes a new queued job with a fresh identifier.
+    public init(tenantID: String, kind: String, request: Data, createdAt: Date = Date()) {
+        self.init(
+            id: Identifier.make(prefix: "job", at: createdAt),
+            tenantID: tenantID,
+            kind: kind,
+            status: .queued,
+            request: request,
+            createdAt: createdAt,
+            updatedAt: createdAt
+        )
+    }
+}
+
+/// The life of a ``Job``. `succeeded`, `failed` and `canceled` are final.
+public enum JobStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case queued
+    case running
+    case succeeded
+    case failed
+    case canceled
+
+    /// Whether the job can no longer change.
+    public var isFinal: Bool {
+        switch self {
+        case .queued, .running: false
+        case .succeeded, .failed, .canceled: true
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+public import Hummingbird
+public import Logging
+public import Metrics
+import NIOCore
+public import Prometheus
+public import WharfCore
+import WharfPolicy
+public import WharfStore
+
+/// Which listener a router or metric belongs to.
+public enum ListenerRole: String, Sendable {
+    case `public`
+    case admin
+}
+
+/// Builds the gateway from a validated configuration: opens the store, applies pending migrations and
+/// wires both listeners. Tests call this; the `wharf serve` command runs what it returns.
+///
+/// - Parameters:
+///   - configuration: The validated configuration.
+///   - logger: The root logger; request loggers derive from it.
+///   - onListening: Called once per listener when it accepts connections, with its bound port (useful
+///     with port 0).
+/// - Throws: ``WharfCore/WharfError`` when the store cannot be opened or migrated.
+public func buildApplication(
+    configuration: WharfConfiguration,
+    logger: Logger,
+    onListening: @escaping @Sendable (ListenerRole, Int) async -> Void = { _, _ in }
+) async throws -> WharfGateway {
+    let store = try SQLiteStore(path: configuration.sqlitePath, busyTimeout: configuration.sqliteBusyTimeout)
+    let applied = try await store.migrate()
+    if !applied.isEmpty {
+        logger.info("applied migrations", metadata: ["gw.store.migrations": .array(applied.map { .string($0) })])
+    }
+    let registry = PrometheusCollectorRegistry()
+    let publicRouter = buildPublicRouter(store: store, metrics: PrometheusMetricsFactory(registry: registry))
+    let adminRouter = buildAdminRouter(
+        store: store,
+        registry: registry,
+        metricsRequireAuth: configuration.metricsRequireAuth
+    )
+    func application(_ role: ListenerRole, _ router: Router<WharfRequestContext>, _ listener: WharfConfiguration.Listener)
+        -> Application<RouterResponder<WharfRequestContext>>
+    {
+        var roleLogger = logger
+        roleLogger[metadataKey: "gw.listener"] = .string(role.rawValue)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "Wharf"),
+            onServerRunning: { channel in await onListening(role, channel.localAddress?.port ?? listener.port) },
+            logger: roleLogger
+        )
+    }
+    return WharfGateway(
+        publicApplication: application(.public, publicRouter, configuration.publicListener),
+        adminApplication: application(.admin, adminRouter, configuration.adminListener),
+        store: store,
+        shutdownTimeout: configuration.shutdownTimeout,
+        logger: logger
+    )
+}
+
+/// The middleware every listener puts first, outermost first: request id, access log, metrics,
+/// and errors turned into responses.
+func addCommonMiddleware(to router: Router<WharfRequestContext>, role: ListenerRole, metrics: any MetricsFactory) {
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: RequestMetricsMiddleware(factory: metrics, listener: role.rawValue))
+    router.add(middleware: ErrorMiddleware())
+}
+
+/// The public listener's routes: health, and `/v2` behind the `v2` scope.
+public func buildPublicRouter<Store: GatewayStore>(store: Store, metrics: any MetricsFactory) -> Router<WharfRequestContext> {
+    let router = Router(context: WharfRequestContext.self)
+    addCommonMiddleware(to: router, role: .public, metrics: metrics)
+    HealthController(store: store).addRoutes(to: router)
+    let v2 = router.group("v2").add(middleware: AuthenticationMiddleware(keys: store, scope: .v2))
+    KeyController(store: store).addRoutes(to: v2)
+    return router
+}
+
+/// The admin listener's routes: health, `/metrics` and `/admin/v1` behind the `admin` scope.
+public func buildAdminRouter<Store: GatewayStore>(
+    store: Store,
+    registry: PrometheusCollectorRegistry,
+    metricsRequireAuth: Bool
+) -> Router<WharfRequestContext> {
+    let router = Router(context: WharfRequestContext.self)
+    addCommonMiddleware(to: router, role: .admin, metrics: PrometheusMetricsFactory(registry: registry))
+    HealthController(store: store).addRoutes(to: router)
+    let metricsGroup =
+        metricsRequireAuth
+        ? router.group().add(middleware: AuthenticationMiddleware(keys: store, scope: .admin))
+        : router.group()
+    metricsGroup.get("metrics") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+        )
+    }
+    let admin = router.group("admin/v1").add(middleware: AuthenticationMiddleware(keys: store, scope: .admin))
+    AdminController(store: store).addRoutes(to: admin)
+    return router
+}

@@ -1,0 +1,192 @@
+import Configuration
+#if false
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+import Synchronization
+import SystemPackage
+import Yams
+
+extension WharfConfiguration {
+    /// The file read when no path is given; a missing default file is fine.
+    public static let defaultFilePath = "wharf.yaml"
+
+    /// Reads and validates the configuration.
+    ///
+    /// - Parameters:
+    ///   - filePath: An explicit file (`--config`); it must exist. When `nil`, `wharf.yaml` in the
+    ///     working directory is read if present.
+    ///   - environment: The process environment; `WHARF_…` variables override the file.
+    /// - Throws: ``ConfigurationError`` listing every bad key with what is wrong and where it came from.
+    public static func load(
+        filePath: String? = nil,
+        environment: [String: String]
+    ) async throws -> WharfConfiguration {
+        let path = filePath ?? defaultFilePath
+        let fileExists = FileManager.default.fileExists(atPath: path)
+        if filePath != nil, !fileExists {
+            throw ConfigurationError(problems: [.init(key: path, message: "configuration file not found")])
+        }
+        var problems: [ConfigurationError.Problem] = []
+        var fileValues: [String: String] = [:]
+        if fileExists {
+            do {
+                fileValues = try flattenedYAML(atPath: path)
+            } catch let error as ConfigurationError {
+                throw error
+            }
+            for key in fileValues.keys.sorted() where !ConfigurationKey.all.contains(where: { $0.name == key }) {
+                problems.append(.init(key: key, message: "unknown key in \(path) (see docs/CONFIGURATION.md)"))
+            }
+        }
+
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "wharf")
+        ]
+        if fileExists {
+            providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)))
+        }
+        let failures = FailureCollector()
+        let reader = ConfigReader(providers: providers, accessReporter: failures)
+
+        func origin(of key: ConfigurationKey) -> String {
+            if let value = environment[key.environmentVariable] {
+                return "'\(value)' from \(key.environmentVariable)"
+            }
+            return "'\(fileValues[key.name] ?? "")' from \(path)"
+        }
+        func check(_ key: ConfigurationKey, _ isValid: Bool, _ requirement: String) {
+            if !isValid { problems.append(.init(key: key.name, message: "\(requirement), got \(origin(of: key))")) }
+        }
+
+        var configuration = WharfConfiguration()
+        configuration.sourceFile = fileExists ? path : nil
+        let defaults = configuration
+
+        configuration.publicListener.host = reader.string(forKey: "http.public.host", default: defaults.publicListener.host)
+        configuration.publicListener.port = reader.int(forKey: "http.public.port", default: defaults.publicListener.port)
+        configuration.adminListener.host = reader.string(forKey: "http.admin.host", default: defaults.adminListener.host)
+        configuration.adminListener.port = reader.int(forKey: "http.admin.port", default: defaults.adminListener.port)
+        configuration.metricsRequireAuth = reader.bool(forKey: "http.admin.metrics_require_auth", default: false)
+        configuration.dataDirectory = reader.string(forKey: "data.directory", default: defaults.dataDirectory)
+        let driver = reader.string(forKey: "store.driver", default: "sqlite")
+        let sqlitePath = reader.string(forKey: "store.sqlite.path")
+        let busyMilliseconds = reader.int(forKey: "store.sqlite.busy_timeout_ms", default: 5000)
+        let level = reader.string(forKey: "log.level", default: "info")
+        let format = reader.string(forKey: "log.format", default: "json")
+        let shutdownSeconds = reader.int(forKey: "shutdown.timeout_seconds", default: 30)
+
+        for failure in failures.failures {
+            guard let key = ConfigurationKey.all.first(where: { $0.name == failure.key }) else { continue }
+            problems.append(.init(key: key.name, message: "expected \(failure.expected), got \(origin(of: key))"))
+        }
+        let failedKeys = Set(failures.failures.map(\.key))
+        func unlessFailed(_ key: ConfigurationKey, _ isValid: Bool, _ requirement: String) {
+            if !failedKeys.contains(key.name) { check(key, isValid, requirement) }
+        }
+
+        unlessFailed(.publicHost, !configuration.publicListener.host.isEmpty, "must not be empty")
+        unlessFailed(.adminHost, !configuration.adminListener.host.isEmpty, "must not be empty")
+        unlessFailed(.publicPort, (1...65535).contains(configuration.publicListener.port), "must be a port number from 1 to 65535")
+        unlessFailed(.adminPort, (1...65535).contains(configuration.adminListener.port), "must be a port number from 1 to 65535")
+        if configuration.adminListener == configuration.publicListener {
+            problems.append(
+                .init(
+                    key: ConfigurationKey.adminPort.name,
+                    message: "the admin listener must not share \(configuration.adminListener.host):\(configuration.adminListener.port) with the public listener"
+                )
+            )
+        }
+        unlessFailed(.dataDirectory, !configuration.dataDirectory.isEmpty, "must not be empty")
+        unlessFailed(.storeDriver, driver == "sqlite", "must be 'sqlite' (the only store so far)")
+        if let sqlitePath {
+            unlessFailed(.sqlitePath, !sqlitePath.isEmpty, "must not be empty")
+            configuration.sqlitePath = sqlitePath
+        } else {
+            configuration.sqlitePath = (configuration.dataDirectory as NSString).appendingPathComponent("wharf.sqlite")
+        }
+        unlessFailed(.sqliteBusyTimeout, (0...600_000).contains(busyMilliseconds), "must be from 0 to 600000 milliseconds")
+        configuration.sqliteBusyTimeout = .milliseconds(busyMilliseconds)
+        if let parsed = Logger.Level(rawValue: level.lowercased()) {
+            configuration.logLevel = parsed
+        } else {
+            let names = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            unlessFailed(.logLevel, false, "must be one of \(names)")
+        }
+        if let parsed = LogFormat(rawValue: format.lowercased()) {
+            configuration.logFormat = parsed
+        } else {
+            unlessFailed(.logFormat, false, "must be 'json' or 'logfmt'")
+        }
+        unlessFailed(.shutdownTimeout, (1...3600).contains(shutdownSeconds), "must be from 1 to 3600 seconds")
+        configuration.shutdownTimeout = .seconds(shutdownSeconds)
+
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        return configuration
+    }
+
+    /// Reads a YAML file into dotted keys and their scalar values as text.
+    private static func flattenedYAML(atPath path: String) throws -> [String: String] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(problems: [.init(key: path, message: "cannot read the file: \(error)")])
+        }
+        let root: Any?
+        do {
+            root = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigurationError(problems: [.init(key: path, message: "not valid YAML: \(error)")])
+        }
+        guard let root else { return [:] }
+        guard let mapping = root as? [String: Any] else {
+            throw ConfigurationError(problems: [.init(key: path, message: "the top level must be a mapping of keys")])
+        }
+        var values: [String: String] = [:]
+        func walk(_ node: [String: Any], prefix: String) {
+            for (name, value) in node {
+                let key = prefix.isEmpty ? name : "\(prefix).\(name)"
+                if let child = value as? [String: Any] {
+                    walk(child, prefix: key)
+                } else {
+                    values[key] = "\(value)"
+                }
+            }
+        }
+        walk(mapping, prefix: "")
+        return values
+    }
+}
+
+/// Remembers every key whose value a provider had but could not give as the requested type.
+private final class FailureCollector: AccessReporter {
+    struct Failure {
+        var key: String
+        var expected: String
+    }
+    private let storage = Mutex<[Failure]>([])
+
+    var failures: [Failure] { storage.withLock { $0 } }
+
+    func report(_ event: AccessEvent) {
+        let failed =
+            event.conversionError != nil
+            || event.providerResults.contains { result in
+                if case .failure = result.result { true } else { false }
+            }
+        guard failed else { return }
+        var components = event.metadata.key.components
+        if components.first == "wharf" { components.removeFirst() }
+        let expected: String =
+            switch event.metadata.valueType {
+            case .int: "an integer"
+            case .bool: "true or false"
+            case .double: "a number"
+            default: "a \(event.metadata.valueType)"
+            }
+        storage.withLock { $0.append(Failure(key: components.joined(separator: "."), expected: expected)) }
+    }
+}

@@ -1,0 +1,50 @@
+public import Logging
+
+/// Everything the gateway is configured with, validated.
+///
+/// Build one with ``load(filePath:environment:)``: values come from `WHARF_…` environment variables
+/// first, then the YAML file, then the defaults listed in ``ConfigurationKey/all``.
+public struct WharfConfiguration: Sendable, Equatable {
+    /// Where an HTTP listener binds.
+    public struct Listener: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// How log lines are written.
+    public enum LogFormat: String, Sendable, Equatable, CaseIterable {
+        /// One JSON object per line.
+        case json
+        /// `key=value` pairs, one line per event.
+        case logfmt
+    }
+
+    /// The public API listener (`http.public.*`).
+    public var publicListener = Listener(host: "127.0.0.1", port: 8080)
+    /// The admin listener (`http.admin.*`).
+    public var adminListener = Listener(host: "127.0.0.1", port: 8081)
+    /// Whether `/metrics` needs an admin key (`http.admin.metrics_require_auth`).
+    public var metricsRequireAuth = false
+    /// Folder for Wharf's files (`data.directory`).
+    public var dataDirectory = ".wharf"
+    /// The SQLite database file (`store.sqlite.path`).
+    public var sqlitePath = ".wharf/wharf.sqlite"
+    /// How long a write waits for a lock (`store.sqlite.busy_timeout_ms`).
+    public var sqliteBusyTimeout: Duration = .milliseconds(5000)
+    /// Least severe level logged (`log.level`).
+    public var logLevel: Logger.Level = .info
+    /// Log line format (`log.format`).
+    public var logFormat: LogFormat = .json
+    /// Grace period for in-flight work on shutdown (`shutdown.timeout_seconds`).
+    public var shutdownTimeout: Duration = .seconds(30)
+    /// The file the configuration was read from, when one was.
+    public var sourceFile: String?
+
+    /// The defaults, as documented in `docs/CONFIGURATION.md`.
+    public init() {}
+}

@@ -1,0 +1,69 @@
+public import Hummingbird
+import Logging
+public import WharfCore
+public import WharfPolicy
+
+/// Requires `Authorization: Bearer <key>` with a given scope and records the ``Principal``.
+///
+/// Missing, malformed, unknown and revoked keys get 401 with `WWW-Authenticate: Bearer`; a valid key
+/// without the scope gets 403. Each refusal is logged at notice level with the reason and the key
+/// prefix (never the secret).
+public struct AuthenticationMiddleware<Keys: APIKeyStore>: RouterMiddleware {
+    public typealias Context = WharfRequestContext
+    private let authenticator: APIKeyAuthenticator<Keys>
+    private let scope: Scope
+
+    /// - Parameters:
+    ///   - keys: Where keys are looked up.
+    ///   - scope: The scope every route behind this middleware needs.
+    public init(keys: Keys, scope: Scope) {
+        self.authenticator = APIKeyAuthenticator(keys: keys)
+        self.scope = scope
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        do {
+            let principal = try await authenticator.authenticate(
+                authorization: request.headers[.authorization],
+                requiring: scope
+            )
+            context.principal = principal
+            context.logger[metadataKey: "gw.tenant.id"] = .string(principal.tenantID)
+        } catch let failure as AuthenticationFailure {
+            context.logger.notice(
+                "authentication refused",
+                metadata: [
+                    "gw.auth.reason": .string(failure.code),
+                    "gw.key.prefix": .string(failure.keyPrefix ?? "-"),
+                ]
+            )
+            throw ProblemError(failure)
+        }
+        return try await next(request, context)
+    }
+}
+
+extension ProblemError {
+    /// The 401 or 403 answer for an authentication failure.
+    init(_ failure: AuthenticationFailure) {
+        if failure.isUnauthenticated {
+            let kind: String =
+                switch failure.reason {
+                case .missingCredentials: "missing-api-key"
+                case .malformedCredentials: "malformed-api-key"
+                case .revokedKey: "revoked-api-key"
+                default: "invalid-api-key"
+                }
+            self.init(
+                status: .unauthorized,
+                kind: kind,
+                title: "Unauthorized",
+                detail: failure.message,
+                headers: [.wwwAuthenticate: #"Bearer realm="wharf""#]
+            )
+        } else {
+            self.init(status: .forbidden, kind: "insufficient-scope", title: "Forbidden", detail: failure.message)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+public import HTTPTypes
+public import Hummingbird
+
+/// An error answered as an RFC 9457 problem document (`application/problem+json`).
+///
+/// `type` is a stable URN per kind of problem (`urn:wharf:problem:invalid-api-key`) that clients can
+/// switch on; `request_id` ties the answer to the gateway's log lines.
+public struct ProblemError: HTTPResponseError, Sendable {
+    /// The HTTP status.
+    public var status: HTTPResponse.Status
+    /// The last part of the problem type URN, for example `invalid-api-key`.
+    public var kind: String
+    /// A short summary of the kind of problem.
+    public var title: String
+    /// What happened this time.
+    public var detail: String
+    /// Extra response headers, such as `WWW-Authenticate`.
+    public var headers: HTTPFields
+
+    public init(status: HTTPResponse.Status, kind: String, title: String, detail: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.headers = headers
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = ProblemBody(
+            type: "urn:wharf:problem:\(kind)",
+            title: title,
+            status: Int(status.code),
+            detail: detail,
+            instance: request.uri.path,
+            requestID: context.id
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers = self.headers
+        headers[.contentType] = "application/problem+json"
+        return Response(
+            status: status,
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body)))
+        )
+    }
+
+    /// 404 for a path no route matches.
+    static func notFound(path: String) -> ProblemError {
+        ProblemError(status: .notFound, kind: "not-found", title: "Not Found", detail: "no route for \(path)")
+    }
+
+    /// 500 for a failure the client cannot fix; details go to the log, not the client.
+    static let internalError = ProblemError(
+        status: .internalServerError,
+        kind: "internal",
+        title: "Internal Server Error",
+        detail: "the gateway failed to handle the request; quote the request id when reporting it"
+    )
+}
+
+private struct ProblemBody: Encodable {
+    var type: String
+    var title: String
+    var status: Int
+    var detail: String
+    var instance: String
+    var requestID: String
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, status, detail, instance
+        case requestID = "request_id"
+    }
+}

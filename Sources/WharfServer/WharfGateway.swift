@@ -1,0 +1,29 @@
+public import Hummingbird
+public import Logging
+public import ServiceLifecycle
+public import WharfStore
+
+/// The running gateway: the public listener and the admin listener, over one store.
+///
+/// Run it inside a `ServiceGroup` that handles SIGTERM/SIGINT: on graceful shutdown both listeners stop
+/// accepting connections, let in-flight requests finish (up to the configured timeout) and return.
+/// Store writes are single transactions, so nothing is left half-written.
+public struct WharfGateway: Service {
+    /// The application serving `/v1`, `/v2` and the public health routes.
+    public let publicApplication: Application<RouterResponder<WharfRequestContext>>
+    /// The application serving `/admin/v1`, `/metrics` and health.
+    public let adminApplication: Application<RouterResponder<WharfRequestContext>>
+    /// The store both listeners use.
+    public let store: SQLiteStore
+    let shutdownTimeout: Duration
+    let logger: Logger
+
+    public func run() async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: publicApplication), .init(service: adminApplication)],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = shutdownTimeout
+        try await ServiceGroup(configuration: configuration).run()
+    }
+}

@@ -1,0 +1,37 @@
+import GRDB
+
+extension SQLiteStore {
+    /// The schema's history. Append new migrations at the end; never edit or reorder applied ones:
+    /// their identifiers are recorded in every database that ran them.
+    static func makeMigrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("2026-11-25-tenants-keys-jobs") { db in
+            try db.create(table: "tenants") { table in
+                table.primaryKey("id", .text)
+                table.column("name", .text).notNull().unique()
+                table.column("created_at", .datetime).notNull()
+            }
+            try db.create(table: "api_keys") { table in
+                table.primaryKey("prefix", .text)
+                table.column("tenant_id", .text).notNull().references("tenants")
+                table.column("name", .text).notNull()
+                table.column("scopes", .text).notNull()
+                table.column("secret_hash", .blob).notNull()
+                table.column("created_at", .datetime).notNull()
+                table.column("revoked_at", .datetime)
+            }
+            try db.create(table: "jobs") { table in
+                table.primaryKey("id", .text)
+                table.column("tenant_id", .text).notNull().references("tenants")
+                table.column("kind", .text).notNull()
+                table.column("status", .text).notNull()
+                table.column("request", .blob).notNull()
+                table.column("result", .blob)
+                table.column("created_at", .datetime).notNull()
+                table.column("updated_at", .datetime).notNull()
+            }
+            try db.create(index: "jobs_by_tenant_and_time", on: "jobs", columns: ["tenant_id", "created_at"])
+        }
+        return migrator
+    }
+}

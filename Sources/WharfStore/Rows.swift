@@ -1,0 +1,55 @@
+import Foundation
+import GRDB
+import WharfCore
+
+/// A domain type that can be read from a row of its table.
+protocol RowDecodable {
+    init(row: Row) throws
+}
+
+extension RowDecodable {
+    static func fetch(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> [Self] {
+        try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.init(row:))
+    }
+}
+
+extension Tenant: RowDecodable {
+    init(row: Row) {
+        self.init(id: row["id"], name: row["name"], createdAt: row["created_at"])
+    }
+}
+
+extension APIKey: RowDecodable {
+    init(row: Row) throws {
+        let scopeList: String = row["scopes"]
+        let hash: Data = row["secret_hash"]
+        self.init(
+            prefix: row["prefix"],
+            tenantID: row["tenant_id"],
+            name: row["name"],
+            scopes: try Scope.parseList(scopeList),
+            secretHash: Array(hash),
+            createdAt: row["created_at"],
+            revokedAt: row["revoked_at"]
+        )
+    }
+}
+
+extension Job: RowDecodable {
+    init(row: Row) throws {
+        let statusName: String = row["status"]
+        guard let status = JobStatus(rawValue: statusName) else {
+            throw WharfError(.storeIncompatible, "job \(row["id"] as String? ?? "?") has unknown status '\(statusName)'")
+        }
+        self.init(
+            id: row["id"],
+            tenantID: row["tenant_id"],
+            kind: row["kind"],
+            status: status,
+            request: row["request"],
+            result: row["result"],
+            createdAt: row["created_at"],
+            updatedAt: row["updated_at"]
+        )
+    }
+}

@@ -1,0 +1,239 @@
+public import Foundation
+public import WharfCore
+import GRDB
+
+/// The embedded store: one SQLite file in WAL mode, shared by the gateway and the CLI.
+///
+/// Readers never block the writer and the writer never blocks readers. Every write is a single
+/// transaction, so a crash or a shutdown never leaves half a change behind. The type is safe to use
+/// from any task; it closes the file when the last reference goes away.
+public final class SQLiteStore: Sendable {
+    private let pool: DatabasePool
+    private let migrator: DatabaseMigrator
+    /// The file this store works on.
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path`. Does not migrate: call ``migrate()``.
+    /// - Parameters:
+    ///   - path: The database file. Its folder is created when missing.
+    ///   - busyTimeout: How long a write waits for another process's write before failing.
+    /// - Throws: ``WharfError`` with ``WharfError/Code/storeUnavailable`` when the file cannot be
+    ///   opened as an SQLite database.
+    public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
+        self.path = path
+        self.migrator = Self.makeMigrator()
+        let folder = (path as NSString).deletingLastPathComponent
+        do {
+            if !folder.isEmpty {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+            var configuration = Configuration()
+            let seconds = Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18
+            configuration.busyMode = .timeout(seconds)
+            configuration.foreignKeysEnabled = true
+            configuration.label = "wharf"
+            self.pool = try DatabasePool(path: path, configuration: configuration)
+            // Opening is lazy in SQLite: read the schema now so a file that is not a database fails here.
+            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+        } catch {
+            throw WharfError(.storeUnavailable, "cannot open the SQLite database at \(path)", cause: error)
+        }
+    }
+}
+
+extension SQLiteStore: StoreLifecycle {
+    public func migrate() async throws -> [String] {
+        do {
+            let before = try await pool.read { db in
+                if try self.migrator.hasBeenSuperseded(db) {
+                    throw WharfError(
+                        .storeIncompatible,
+                        "the database at \(self.path) was migrated by a newer Wharf; upgrade Wharf to use it"
+                    )
+                }
+                return try self.migrator.appliedIdentifiers(db)
+            }
+            try migrator.migrate(pool)
+            return migrator.migrations.filter { !before.contains($0) }
+        } catch let error as WharfError {
+            throw error
+        } catch {
+            throw WharfError(.storeUnavailable, "migrating \(path) failed", cause: error)
+        }
+    }
+
+    public func readiness() async -> StoreReadiness {
+        do {
+            return try await pool.read { db in
+                let complete = try self.migrator.hasCompletedMigrations(db)
+                return StoreReadiness(
+                    reachable: true,
+                    migrated: complete,
+                    detail: complete ? nil : "migrations pending; run `wharf migrate`"
+                )
+            }
+        } catch {
+            return StoreReadiness(reachable: false, migrated: false, detail: "\(error)")
+        }
+    }
+
+    /// The identifiers of the migrations applied to this database, in order.
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db in
+            let applied = try self.migrator.appliedIdentifiers(db)
+            return self.migrator.migrations.filter { applied.contains($0) }
+        }
+    }
+
+    /// The journal mode SQLite reports (`wal` for this store).
+    public func journalMode() async throws -> String {
+        try await pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+}
+
+extension SQLiteStore: TenantStore {
+    public func insertTenant(_ tenant: Tenant) async throws {
+        try await write { db in
+            if try Tenant.fetch(db, sql: "SELECT * FROM tenants WHERE name = ?", [tenant.name]).first != nil {
+                throw WharfError(.alreadyExists, "a tenant named '\(tenant.name)' already exists")
+            }
+            try db.execute(
+                sql: "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
+                arguments: [tenant.id, tenant.name, tenant.createdAt]
+            )
+        }
+    }
+
+    public func tenant(named name: String) async throws -> Tenant? {
+        try await read { db in try Tenant.fetch(db, sql: "SELECT * FROM tenants WHERE name = ?", [name]).first }
+    }
+
+    public func tenant(id: String) async throws -> Tenant? {
+        try await read { db in try Tenant.fetch(db, sql: "SELECT * FROM tenants WHERE id = ?", [id]).first }
+    }
+
+    public func listTenants() async throws -> [Tenant] {
+        try await read { db in try Tenant.fetch(db, sql: "SELECT * FROM tenants ORDER BY created_at, id", []) }
+    }
+}
+
+extension SQLiteStore: APIKeyStore {
+    public func insertAPIKey(_ key: APIKey) async throws {
+        try await write { db in
+            guard try Tenant.fetch(db, sql: "SELECT * FROM tenants WHERE id = ?", [key.tenantID]).first != nil else {
+                throw WharfError(.notFound, "no tenant with id '\(key.tenantID)'")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO api_keys (prefix, tenant_id, name, scopes, secret_hash, created_at, revoked_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    key.prefix, key.tenantID, key.name, key.scopes.map(\.rawValue).sorted().joined(separator: ","),
+                    Data(key.secretHash), key.createdAt, key.revokedAt,
+                ]
+            )
+        }
+    }
+
+    public func apiKey(prefix: String) async throws -> APIKey? {
+        try await read { db in try APIKey.fetch(db, sql: "SELECT * FROM api_keys WHERE prefix = ?", [prefix]).first }
+    }
+
+    public func listAPIKeys(tenantID: String?) async throws -> [APIKey] {
+        try await read { db in
+            if let tenantID {
+                try APIKey.fetch(db, sql: "SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at, prefix", [tenantID])
+            } else {
+                try APIKey.fetch(db, sql: "SELECT * FROM api_keys ORDER BY created_at, prefix", [])
+            }
+        }
+    }
+
+    public func revokeAPIKey(prefix: String, at date: Date) async throws -> APIKey? {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL",
+                arguments: [date, prefix]
+            )
+            return try APIKey.fetch(db, sql: "SELECT * FROM api_keys WHERE prefix = ?", [prefix]).first
+        }
+    }
+}
+
+extension SQLiteStore: JobStore {
+    public func insertJob(_ job: Job) async throws {
+        try await write { db in
+            guard try Tenant.fetch(db, sql: "SELECT * FROM tenants WHERE id = ?", [job.tenantID]).first != nil else {
+                throw WharfError(.notFound, "no tenant with id '\(job.tenantID)'")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO jobs (id, tenant_id, kind, status, request, result, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    job.id, job.tenantID, job.kind, job.status.rawValue, job.request, job.result, job.createdAt,
+                    job.updatedAt,
+                ]
+            )
+        }
+    }
+
+    public func job(id: String) async throws -> Job? {
+        try await read { db in try Job.fetch(db, sql: "SELECT * FROM jobs WHERE id = ?", [id]).first }
+    }
+
+    public func updateJob(id: String, status: JobStatus, result: Data?, at date: Date) async throws -> Job {
+        try await write { db in
+            guard var job = try Job.fetch(db, sql: "SELECT * FROM jobs WHERE id = ?", [id]).first else {
+                throw WharfError(.notFound, "no job with id '\(id)'")
+            }
+            guard !job.status.isFinal else {
+                throw WharfError(.invalidArgument, "job \(id) is already \(job.status.rawValue)")
+            }
+            job.status = status
+            job.result = result ?? job.result
+            job.updatedAt = date
+            try db.execute(
+                sql: "UPDATE jobs SET status = ?, result = ?, updated_at = ? WHERE id = ?",
+                arguments: [job.status.rawValue, job.result, job.updatedAt, id]
+            )
+            return job
+        }
+    }
+
+    public func listJobs(tenantID: String, limit: Int) async throws -> [Job] {
+        try await read { db in
+            try Job.fetch(
+                db,
+                sql: "SELECT * FROM jobs WHERE tenant_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                [tenantID, max(0, limit)]
+            )
+        }
+    }
+}
+
+extension SQLiteStore {
+    /// Runs `body` in a write transaction, turning database failures into ``WharfError``.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as WharfError {
+            throw error
+        } catch {
+            throw WharfError(.storeUnavailable, "writing to \(path) failed", cause: error)
+        }
+    }
+
+    /// Runs `body` in a read transaction, turning database failures into ``WharfError``.
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as WharfError {
+            throw error
+        } catch {
+            throw WharfError(.storeUnavailable, "reading from \(path) failed", cause: error)
+        }
+    }
+}

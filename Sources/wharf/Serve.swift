@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import WharfServer
+
+/// `wharf serve`: run the gateway until SIGTERM or SIGINT.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway: the public API and the admin listener.",
+        discussion: """
+            Opens the store, applies pending migrations and serves until SIGTERM or SIGINT. On a signal the \
+            listeners stop accepting connections and in-flight requests finish (up to shutdown.timeout_seconds).
+            """
+    )
+
+    @OptionGroup var options: CommonOptions
+
+    @Flag(help: "Development mode: make sure a 'dev' tenant and key exist and print the URLs and the key.")
+    var dev = false
+
+    func run() async throws {
+        let configuration = try await options.loadConfiguration()
+        bootstrapLogging(configuration)
+        let logger = Logger(label: "wharf")
+        let gateway = try await failing {
+            try await buildApplication(configuration: configuration, logger: logger)
+        }
+        if dev {
+            let token = try await failing {
+                try await DevelopmentKey.ensure(store: gateway.store, dataDirectory: configuration.dataDirectory)
+            }
+            let banner = """
+
+                Wharf is starting (development mode).
+                  public API  http://\(configuration.publicListener.host):\(configuration.publicListener.port)
+                  admin       http://\(configuration.adminListener.host):\(configuration.adminListener.port)  (/metrics, /healthz, /readyz)
+                  API key     \(token)
+                Try:  curl -H "Authorization: Bearer \(token)" http://\(configuration.publicListener.host):\(configuration.publicListener.port)/v2/key
+
+                """
+            print(banner)
+        }
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: gateway)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        logger.info("shutdown complete")
+    }
+}
