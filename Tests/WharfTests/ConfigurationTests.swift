@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import Testing
+import WharfServer
+
+/// Loading and validating the configuration: defaults, file, environment, and every kind of mistake.
+@Suite struct ConfigurationTests {
+    @Test func defaultsWithoutFileOrEnvironment() async throws {
+        let directory = try TemporaryDirectory()
+        let configuration = try await WharfConfiguration.load(
+            filePath: nil,
+            environment: ["WHARF_DATA_DIRECTORY": directory.path]
+        )
+        #expect(configuration.publicListener == .init(host: "127.0.0.1", port: 8080))
+        #expect(configuration.adminListener == .init(host: "127.0.0.1", port: 8081))
+        #expect(configuration.sqlitePath == directory.file("wharf.sqlite"))
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.logFormat == .json)
+        #expect(configuration.shutdownTimeout == .seconds(30))
+    }
+
+    @Test func fileValuesAndEnvironmentOverrides() async throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write(
+            "wharf.yaml",
+            """
+            http:
+              public:
+                port: 9090
+              admin:
+                host: 0.0.0.0
+                port: 9091
+            log:
+              level: debug
+              format: logfmt
+            store:
+              sqlite:
+                path: /tmp/elsewhere.sqlite
+            """
+        )
+        let configuration = try await WharfConfiguration.load(
+            filePath: file,
+            environment: ["WHARF_HTTP_PUBLIC_PORT": "7070", "WHARF_LOG_LEVEL": "warning"]
+        )
+        #expect(configuration.publicListener.port == 7070)
+        #expect(configuration.adminListener == .init(host: "0.0.0.0", port: 9091))
+        #expect(configuration.logLevel == .warning)
+        #expect(configuration.logFormat == .logfmt)
+        #expect(configuration.sqlitePath == "/tmp/elsewhere.sqlite")
+        #expect(configuration.sourceFile == file)
+    }
+
+    /// Each bad input must stop start-up with a problem naming the key and, where it applies, the source.
+    @Test(arguments: [
+        ("port: not a number (env)", "", ["WHARF_HTTP_PUBLIC_PORT": "eighty"], "http.public.port", "WHARF_HTTP_PUBLIC_PORT"),
+        ("port: not a number (file)", "http:\n  admin:\n    port: abc\n", [:], "http.admin.port", "wharf.yaml"),
+        ("port out of range", "", ["WHARF_HTTP_ADMIN_PORT": "70000"], "http.admin.port", "1 to 65535"),
+        ("unknown log level", "log:\n  level: loud\n", [:], "log.level", "must be one of"),
+        ("unknown log format", "", ["WHARF_LOG_FORMAT": "xml"], "log.format", "'json' or 'logfmt'"),
+        ("unknown key (typo)", "htpp:\n  port: 1\n", [:], "htpp.port", "unknown key"),
+        ("bad bool", "", ["WHARF_HTTP_ADMIN_METRICS_REQUIRE_AUTH": "maybe"], "http.admin.metrics_require_auth", "true or false"),
+        ("unsupported store", "store:\n  driver: mysql\n", [:], "store.driver", "'sqlite'"),
+        ("shutdown timeout", "", ["WHARF_SHUTDOWN_TIMEOUT_SECONDS": "0"], "shutdown.timeout_seconds", "1 to 3600"),
+        ("same listener twice", "", ["WHARF_HTTP_ADMIN_PORT": "8080"], "http.admin.port", "must not share"),
+        ("busy timeout", "", ["WHARF_STORE_SQLITE_BUSY_TIMEOUT_MS": "-1"], "store.sqlite.busy_timeout_ms", "0 to 600000"),
+    ] as [(String, String, [String: String], String, String)])
+    func badValuesNameTheKey(label: String, yaml: String, environment: [String: String], key: String, fragment: String)
+        async throws
+    {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("wharf.yaml", yaml.isEmpty ? "{}\n" : yaml)
+        let error = await #expect(throws: ConfigurationError.self, "\(label)") {
+            try await WharfConfiguration.load(filePath: file, environment: environment)
+        }
+        let problem = try #require(error?.problems.first { $0.key == key }, "\(label): \(String(describing: error))")
+        #expect(problem.message.contains(fragment), "\(label): \(problem)")
+        #expect(error?.description.contains(key) == true)
+    }
+
+    @Test func everyProblemIsReportedAtOnce() async throws {
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await WharfConfiguration.load(
+                filePath: nil,
+                environment: ["WHARF_HTTP_PUBLIC_PORT": "x", "WHARF_LOG_LEVEL": "nope"]
+            )
+        }
+        #expect(Set(error?.problems.map(\.key) ?? []) == ["http.public.port", "log.level"])
+    }
+
+    @Test func missingExplicitFileAndBrokenYAMLAreErrors() async throws {
+        let directory = try TemporaryDirectory()
+        let missing = await #expect(throws: ConfigurationError.self) {
+            try await WharfConfiguration.load(filePath: directory.file("absent.yaml"), environment: [:])
+        }
+        #expect(missing?.description.contains("configuration file not found") == true)
+
+        let broken = try directory.write("broken.yaml", "http: [unclosed\n")
+        let invalid = await #expect(throws: ConfigurationError.self) {
+            try await WharfConfiguration.load(filePath: broken, environment: [:])
+        }
+        #expect(invalid?.description.contains("not valid YAML") == true)
+
+        let list = try directory.write("list.yaml", "- a\n- b\n")
+        let notMapping = await #expect(throws: ConfigurationError.self) {
+            try await WharfConfiguration.load(filePath: list, environment: [:])
+        }
+        #expect(notMapping?.description.contains("mapping") == true)
+    }
+
+    @Test func everyKeyIsDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let document = try String(contentsOf: root.appendingPathComponent("docs/CONFIGURATION.md"), encoding: .utf8)
+        for key in ConfigurationKey.all {
+            #expect(document.contains("`\(key.name)`"), "docs/CONFIGURATION.md lacks \(key.name)")
+            #expect(document.contains(key.environmentVariable), "docs/CONFIGURATION.md lacks \(key.environmentVariable)")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import ServiceLifecycleTestKit
+import Testing
+@testable import WharfServer
+import WharfStore
+
+/// Graceful shutdown of the gateway service: in-flight requests finish, then both listeners stop.
+@Suite struct GracefulShutdownTests {
+    @Test func inFlightRequestFinishesAfterShutdownIsTriggered() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
+        _ = try await store.migrate()
+        let registry = PrometheusCollectorRegistry()
+        let publicRouter = buildPublicRouter(store: store, metrics: PrometheusMetricsFactory(registry: registry))
+        let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
+        publicRouter.get("slow") { _, _ -> String in
+            startedContinuation.yield()
+            try await Task.sleep(for: .milliseconds(700))
+            return "finished"
+        }
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        func application(_ router: Router<WharfRequestContext>) -> Application<RouterResponder<WharfRequestContext>> {
+            Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }
+            )
+        }
+        let gateway = WharfGateway(
+            publicApplication: application(publicRouter),
+            adminApplication: application(buildAdminRouter(store: store, registry: registry, metricsRequireAuth: false)),
+            store: store,
+            shutdownTimeout: .seconds(10),
+            logger: Logger(label: "shutdown-test")
+        )
+
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await gateway.run() }
+                var iterator = ports.makeAsyncIterator()
+                let port = try #require(await iterator.next())
+                _ = await iterator.next()  // the admin listener is up too
+
+                let client = TestClient(host: "127.0.0.1", port: port)
+                client.connect()
+                async let slowResponse = client.get("/slow")
+                var startedIterator = started.makeAsyncIterator()
+                _ = await startedIterator.next()
+                trigger.triggerGracefulShutdown()
+
+                let response = try await slowResponse
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body ?? ByteBuffer()) == "finished")
+                try await client.shutdown()
+                // run() returns once both listeners have stopped.
+                try await group.next()
+
+                let late = TestClient(host: "127.0.0.1", port: port)
+                late.connect()
+                await #expect(throws: (any Error).self) { _ = try await late.get("/healthz") }
+                try? await late.shutdown()
+            }
+        }
+    }
+}

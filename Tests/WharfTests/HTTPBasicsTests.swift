@@ -1,0 +1,121 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import InMemoryLogging
+import Logging
+import NIOCore
+import Testing
+@testable import WharfServer
+import WharfStore
+
+/// Health, readiness, request ids and metrics through HTTP.
+@Suite struct HTTPBasicsTests {
+    @Test func healthAndReadinessOnBothListeners() async throws {
+        let gateway = try await TestGateway()
+        for run in [gateway.withPublicClient, gateway.withAdminClient] {
+            try await run { client in
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.json["status"] as? String == "ok")
+                }
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.json["migrations"] as? String == "applied")
+                }
+            }
+        }
+    }
+
+    @Test func readinessFailsWhileMigrationsArePending() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.file("unmigrated.sqlite"))
+        let router = buildPublicRouter(store: store, metrics: NOOPMetricsFactoryForTests())
+        let application = Application(router: router)
+        try await application.test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.json["migrations"] as? String == "pending")
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
+    @Test func requestIDIsEchoedOrGenerated() async throws {
+        let gateway = try await TestGateway()
+        try await gateway.withPublicClient { client in
+            try await client.execute(uri: "/healthz", method: .get, headers: [.xRequestID: "client-id-42"]) { response in
+                #expect(response.headers[.xRequestID] == "client-id-42")
+            }
+            var generated: [String] = []
+            for _ in 0..<2 {
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    let id = try #require(response.headers[.xRequestID])
+                    #expect(id.hasPrefix("req_") && id.count == 30)
+                    generated.append(id)
+                }
+            }
+            #expect(generated[0] != generated[1])
+            let tooLong = String(repeating: "x", count: 129)
+            try await client.execute(uri: "/healthz", method: .get, headers: [.xRequestID: tooLong]) { response in
+                #expect(response.headers[.xRequestID]?.hasPrefix("req_") == true)
+            }
+        }
+    }
+
+    @Test func everyLogLineOfARequestCarriesItsID() async throws {
+        let gateway = try await TestGateway()
+        try await gateway.withPublicClient { client in
+            try await client.execute(uri: "/v2/key", method: .get, headers: [.xRequestID: "trace-me"]) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+        let lines = gateway.logs.entries.filter { $0.metadata["http.path"] != nil || $0.metadata["gw.auth.reason"] != nil }
+        #expect(lines.count == 2)
+        #expect(lines.allSatisfy { $0.metadata["hb.request.id"]?.description == "trace-me" })
+        let access = try #require(lines.first { $0.message.description == "request" })
+        #expect(access.metadata["http.status"]?.description == "401")
+    }
+
+    @Test func metricsCountRequestsByRouteAndStatusWithLatencyHistograms() async throws {
+        let gateway = try await TestGateway()
+        try await gateway.withPublicClient { client in
+            try await client.execute(uri: "/v2/key", method: .get, headers: bearer(gateway.customerKey)) { _ in }
+            try await client.execute(uri: "/v2/key", method: .get, headers: bearer(gateway.customerKey)) { _ in }
+            try await client.execute(uri: "/v2/key", method: .get) { _ in }
+        }
+        try await gateway.withAdminClient { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+                let text = String(buffer: response.body)
+                #expect(
+                    text.contains(#"http_server_requests_total{listener="public",route="/v2/key",method="GET",status="200"} 2"#)
+                )
+                #expect(
+                    text.contains(#"http_server_requests_total{listener="public",route="/v2/key",method="GET",status="401"} 1"#)
+                )
+                #expect(text.contains("# TYPE http_server_request_duration_seconds histogram"))
+                #expect(
+                    text.contains(
+                        #"http_server_request_duration_seconds_count{listener="public",route="/v2/key",method="GET",status="200"} 2"#
+                    )
+                )
+            }
+        }
+    }
+
+    @Test func metricsCanRequireAnAdminKey() async throws {
+        let gateway = try await TestGateway { $0.metricsRequireAuth = true }
+        try await gateway.withAdminClient { client in
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: bearer(gateway.adminKey)) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+}

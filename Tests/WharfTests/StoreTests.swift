@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+import WharfCore
+import WharfPolicy
+import WharfStore
+
+/// The SQLite store on real files: migrations on empty and existing files, and the job table.
+@Suite struct StoreTests {
+    @Test func migratesAnEmptyFileInWALMode() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("nested/folder/wharf.sqlite")
+        let store = try SQLiteStore(path: path)
+        #expect(await store.readiness().migrated == false)
+        let applied = try await store.migrate()
+        #expect(applied == ["2026-11-25-tenants-keys-jobs"])
+        #expect(try await store.journalMode() == "wal")
+        #expect(await store.readiness().isReady)
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func migratingAnExistingFileKeepsItsDataAndAppliesNothingTwice() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("wharf.sqlite")
+        do {
+            let store = try SQLiteStore(path: path)
+            _ = try await store.migrate()
+            _ = try await KeyManagement(store: store).createTenant(name: "kept")
+        }
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.migrate() == [])
+        #expect(try await reopened.appliedMigrations() == ["2026-11-25-tenants-keys-jobs"])
+        #expect(try await reopened.listTenants().map(\.name) == ["kept"])
+    }
+
+    @Test func refusesADatabaseFromANewerWharf() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("wharf.sqlite")
+        let store = try SQLiteStore(path: path)
+        _ = try await store.migrate()
+        try runSQLite(path, "INSERT INTO grdb_migrations (identifier) VALUES ('2099-01-01-from-the-future')")
+        let error = await #expect(throws: WharfError.self) { try await SQLiteStore(path: path).migrate() }
+        #expect(error?.code == .storeIncompatible)
+        #expect(error?.message.contains("newer Wharf") == true)
+    }
+
+    @Test func aFileThatIsNotADatabaseIsAClearError() async throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("garbage.sqlite", String(repeating: "this is not sqlite\n", count: 200))
+        let error = #expect(throws: WharfError.self) { try SQLiteStore(path: path) }
+        #expect(error?.code == .storeUnavailable)
+        #expect(error?.message.contains(path) == true)
+    }
+
+    @Test func jobsMoveThroughTheirLifeAndFinalStatesAreFinal() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
+        _ = try await store.migrate()
+        let tenant = try await KeyManagement(store: store).createTenant(name: "acme")
+        let job = Job(tenantID: tenant.id, kind: "text-to-image", request: Data(#"{"prompt":"a boat"}"#.utf8))
+        try await store.insertJob(job)
+        let stored = try #require(try await store.job(id: job.id))
+        #expect(stored.id == job.id && stored.tenantID == tenant.id && stored.kind == "text-to-image")
+        #expect(stored.status == .queued && stored.request == job.request && stored.result == nil)
+        #expect(abs(stored.createdAt.timeIntervalSince(job.createdAt)) < 0.001)  // stored to the millisecond
+
+        let running = try await store.updateJob(id: job.id, status: .running, result: nil, at: Date())
+        #expect(running.status == .running)
+        let result = Data(#"{"images":[]}"#.utf8)
+        let done = try await store.updateJob(id: job.id, status: .succeeded, result: result, at: Date())
+        #expect(try await store.job(id: job.id)?.result == result)
+        #expect(done.status == .succeeded)
+
+        let error = await #expect(throws: WharfError.self) {
+            try await store.updateJob(id: job.id, status: .failed, result: nil, at: Date())
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(try await store.job(id: job.id)?.status == .succeeded)
+
+        let unknownTenant = await #expect(throws: WharfError.self) {
+            try await store.insertJob(Job(tenantID: "ten_missing", kind: "llm", request: Data()))
+        }
+        #expect(unknownTenant?.code == .notFound)
+        #expect(try await store.listJobs(tenantID: tenant.id, limit: 10).map(\.id) == [job.id])
+    }
+
+    @Test func keysAreStoredOnlyAsDigests() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("wharf.sqlite")
+        let store = try SQLiteStore(path: path)
+        _ = try await store.migrate()
+        let management = KeyManagement(store: store)
+        _ = try await management.createTenant(name: "acme")
+        let created = try await management.createKey(tenantName: "acme", scopes: [.v1])
+        let secret = String(created.token.split(separator: "_")[2])
+        let dump = try runSQLite(path, ".dump")
+        #expect(dump.contains(created.key.prefix))
+        #expect(!dump.contains(secret))
+        #expect(!dump.contains(created.token))
+    }
+
+    @Test func duplicateTenantsAndKeysForMissingTenantsAreRefused() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
+        _ = try await store.migrate()
+        let management = KeyManagement(store: store)
+        _ = try await management.createTenant(name: "acme")
+        let duplicate = await #expect(throws: WharfError.self) { try await management.createTenant(name: "acme") }
+        #expect(duplicate?.code == .alreadyExists)
+        let badName = await #expect(throws: WharfError.self) { try await management.createTenant(name: "Not Valid") }
+        #expect(badName?.code == .invalidArgument)
+        let noTenant = await #expect(throws: WharfError.self) {
+            try await management.createKey(tenantName: "ghost", scopes: [.v1])
+        }
+        #expect(noTenant?.code == .notFound)
+        let noKey = await #expect(throws: WharfError.self) { try await management.revokeKey(prefix: "nope") }
+        #expect(noKey?.code == .notFound)
+    }
+}
+
+/// Runs the `sqlite3` shell on a database, for checks from outside the store.
+@discardableResult
+func runSQLite(_ path: String, _ command: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["sqlite3", path, command]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "sqlite3 failed on \(path)"])
+    }
+    return String(decoding: data, as: UTF8.self)
+}
