@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-public import FoundationEssentials
+    public import FoundationEssentials
 #else
-public import Foundation
+    public import Foundation
 #endif
 
 /// Generates the opaque, prefixed identifiers Wharf gives its entities (`ten_…`, `job_…`).

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-public import FoundationEssentials
-#else
-public import Foundation
-#endif
 public import WharfCore
+
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
 
 /// The operations on tenants and keys that the CLI and the admin API share.
 public struct KeyManagement<Store: TenantStore & APIKeyStore>: Sendable {

@@ -40,7 +40,11 @@ public func buildApplication(
         registry: registry,
         metricsRequireAuth: configuration.metricsRequireAuth
     )
-    func application(_ role: ListenerRole, _ router: Router<WharfRequestContext>, _ listener: WharfConfiguration.Listener)
+    func application(
+        _ role: ListenerRole,
+        _ router: Router<WharfRequestContext>,
+        _ listener: WharfConfiguration.Listener
+    )
         -> Application<RouterResponder<WharfRequestContext>>
     {
         var roleLogger = logger

@@ -1,6 +1,6 @@
 public import Foundation
-public import WharfCore
 import GRDB
+public import WharfCore
 
 /// The embedded store: one SQLite file in WAL mode, shared by the gateway and the CLI.
 ///

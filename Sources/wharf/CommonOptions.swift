@@ -7,7 +7,14 @@ import WharfStore
 
 /// Options every command that reads the configuration accepts.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Configuration file to read.", discussion: "Defaults to wharf.yaml in the working directory when it exists.", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Configuration file to read.",
+            discussion: "Defaults to wharf.yaml in the working directory when it exists.",
+            valueName: "path"
+        )
+    )
     var config: String?
 
     /// Loads the configuration, printing every problem and exiting with status 78 (EX_CONFIG) when it is bad.

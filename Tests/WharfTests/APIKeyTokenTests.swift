@@ -1,5 +1,6 @@
 import Testing
 import WharfCore
+
 @testable import WharfPolicy
 
 /// The shape and randomness of API key tokens.

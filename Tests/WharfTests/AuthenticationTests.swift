@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import Testing
 import WharfCore
+
 @testable import WharfServer
 
 /// API keys through HTTP: success, each 401, the 403 cases, on both listeners.
@@ -24,17 +25,19 @@ import WharfCore
         }
     }
 
-    @Test(arguments: [
-        ("missing", nil, "urn:wharf:problem:missing-api-key"),
-        ("empty", "", "urn:wharf:problem:missing-api-key"),
-        ("wrong scheme", "Basic dXNlcjpwYXNz", "urn:wharf:problem:malformed-api-key"),
-        ("not a wharf key", "Bearer sk_live_1234", "urn:wharf:problem:malformed-api-key"),
-        ("bearer without token", "Bearer", "urn:wharf:problem:malformed-api-key"),
-        (
-            "unknown key", "Bearer wharf_aaaaaaaaaaaa_" + String(repeating: "a", count: 52),
-            "urn:wharf:problem:invalid-api-key"
-        ),
-    ] as [(String, String?, String)])
+    @Test(
+        arguments: [
+            ("missing", nil, "urn:wharf:problem:missing-api-key"),
+            ("empty", "", "urn:wharf:problem:missing-api-key"),
+            ("wrong scheme", "Basic dXNlcjpwYXNz", "urn:wharf:problem:malformed-api-key"),
+            ("not a wharf key", "Bearer sk_live_1234", "urn:wharf:problem:malformed-api-key"),
+            ("bearer without token", "Bearer", "urn:wharf:problem:malformed-api-key"),
+            (
+                "unknown key", "Bearer wharf_aaaaaaaaaaaa_" + String(repeating: "a", count: 52),
+                "urn:wharf:problem:invalid-api-key"
+            ),
+        ] as [(String, String?, String)]
+    )
     func badCredentialsGet401Problem(label: String, authorization: String?, type: String) async throws {
         let gateway = try await TestGateway()
         let headers: HTTPFields = authorization.map { [.authorization: $0] } ?? [:]

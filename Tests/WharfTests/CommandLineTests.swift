@@ -1,8 +1,9 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The `wharf` executable, run as an operator would run it.
 @Suite(.serialized) struct CommandLineTests {
@@ -75,7 +76,10 @@ import Testing
         #expect(missing.standardError.contains("nope.yaml: configuration file not found"))
     }
 
-    @Test(arguments: [[], ["serve"], ["migrate"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["tenants", "create"], ["tenants", "list"], ["config", "check"]])
+    @Test(arguments: [
+        [], ["serve"], ["migrate"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["tenants", "create"], ["tenants", "list"],
+        ["config", "check"],
+    ])
     func everyCommandExplainsItself(command: [String]) throws {
         let directory = try TemporaryDirectory()
         let help = try WharfProcess.run(command + ["--help"], in: directory.path)

@@ -51,20 +51,28 @@ import WharfServer
     }
 
     /// Each bad input must stop start-up with a problem naming the key and, where it applies, the source.
-    @Test(arguments: [
-        ("port: not a number (env)", "", ["WHARF_HTTP_PUBLIC_PORT": "eighty"], "http.public.port", "WHARF_HTTP_PUBLIC_PORT"),
-        ("port: not a number (file)", "http:\n  admin:\n    port: abc\n", [:], "http.admin.port", "wharf.yaml"),
-        ("port out of range", "", ["WHARF_HTTP_ADMIN_PORT": "70000"], "http.admin.port", "1 to 65535"),
-        ("unknown log level", "log:\n  level: loud\n", [:], "log.level", "must be one of"),
-        ("unknown log format", "", ["WHARF_LOG_FORMAT": "xml"], "log.format", "'json' or 'logfmt'"),
-        ("unknown key (typo)", "htpp:\n  port: 1\n", [:], "htpp.port", "unknown key"),
-        ("bad bool", "", ["WHARF_HTTP_ADMIN_METRICS_REQUIRE_AUTH": "maybe"], "http.admin.metrics_require_auth", "true or false"),
-        ("unsupported store", "store:\n  driver: mysql\n", [:], "store.driver", "'sqlite'"),
-        ("shutdown timeout", "", ["WHARF_SHUTDOWN_TIMEOUT_SECONDS": "0"], "shutdown.timeout_seconds", "1 to 3600"),
-        ("same listener twice", "", ["WHARF_HTTP_ADMIN_PORT": "8080"], "http.admin.port", "must not share"),
-        ("busy timeout", "", ["WHARF_STORE_SQLITE_BUSY_TIMEOUT_MS": "-1"], "store.sqlite.busy_timeout_ms", "0 to 600000"),
-    ] as [(String, String, [String: String], String, String)])
-    func badValuesNameTheKey(label: String, yaml: String, environment: [String: String], key: String, fragment: String)
+    @Test(
+        arguments: [
+            ("port: not a number (env)", "", ["WHARF_HTTP_PUBLIC_PORT": "eighty"], "http.public.port", "WHARF_HTTP_PUBLIC_PORT"),
+            ("port: not a number (file)", "http:\n  admin:\n    port: abc\n", [:], "http.admin.port", "wharf.yaml"),
+            ("port out of range", "", ["WHARF_HTTP_ADMIN_PORT": "70000"], "http.admin.port", "1 to 65535"),
+            ("unknown log level", "log:\n  level: loud\n", [:], "log.level", "must be one of"),
+            ("unknown log format", "", ["WHARF_LOG_FORMAT": "xml"], "log.format", "'json' or 'logfmt'"),
+            ("unknown key (typo)", "htpp:\n  port: 1\n", [:], "htpp.port", "unknown key"),
+            ("bad bool", "", ["WHARF_HTTP_ADMIN_METRICS_REQUIRE_AUTH": "maybe"], "http.admin.metrics_require_auth", "true or false"),
+            ("unsupported store", "store:\n  driver: mysql\n", [:], "store.driver", "'sqlite'"),
+            ("shutdown timeout", "", ["WHARF_SHUTDOWN_TIMEOUT_SECONDS": "0"], "shutdown.timeout_seconds", "1 to 3600"),
+            ("same listener twice", "", ["WHARF_HTTP_ADMIN_PORT": "8080"], "http.admin.port", "must not share"),
+            ("busy timeout", "", ["WHARF_STORE_SQLITE_BUSY_TIMEOUT_MS": "-1"], "store.sqlite.busy_timeout_ms", "0 to 600000"),
+        ] as [(String, String, [String: String], String, String)]
+    )
+    func badValuesNameTheKey(
+        label: String,
+        yaml: String,
+        environment: [String: String],
+        key: String,
+        fragment: String
+    )
         async throws
     {
         let directory = try TemporaryDirectory()

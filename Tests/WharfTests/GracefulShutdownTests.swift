@@ -8,8 +8,9 @@ import Prometheus
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Testing
-@testable import WharfServer
 import WharfStore
+
+@testable import WharfServer
 
 /// Graceful shutdown of the gateway service: in-flight requests finish, then both listeners stop.
 @Suite struct GracefulShutdownTests {

@@ -6,8 +6,9 @@ import InMemoryLogging
 import Logging
 import NIOCore
 import Testing
-@testable import WharfServer
 import WharfStore
+
+@testable import WharfServer
 
 /// Health, readiness, request ids and metrics through HTTP.
 @Suite struct HTTPBasicsTests {

@@ -19,15 +19,27 @@ public struct ConfigurationKey: Sendable, Hashable {
     static let publicHost = Self("http.public.host", "127.0.0.1", "Address the public API listens on.")
     static let publicPort = Self("http.public.port", "8080", "Port of the public API (1-65535).")
     static let adminHost = Self("http.admin.host", "127.0.0.1", "Address the admin listener (admin API, metrics, health) listens on.")
-    static let adminPort = Self("http.admin.port", "8081", "Port of the admin listener (1-65535); must differ from the public port on the same host.")
+    static let adminPort = Self(
+        "http.admin.port",
+        "8081",
+        "Port of the admin listener (1-65535); must differ from the public port on the same host."
+    )
     static let metricsRequireAuth = Self("http.admin.metrics_require_auth", "false", "Whether `GET /metrics` needs an admin key.")
     static let dataDirectory = Self("data.directory", ".wharf", "Folder for Wharf's files: the SQLite database and, later, artifacts.")
     static let storeDriver = Self("store.driver", "sqlite", "Which store to use. Only `sqlite` exists today.")
     static let sqlitePath = Self("store.sqlite.path", "<data.directory>/wharf.sqlite", "The SQLite database file.")
-    static let sqliteBusyTimeout = Self("store.sqlite.busy_timeout_ms", "5000", "How long a write waits for another process's write, in milliseconds (0-600000).")
+    static let sqliteBusyTimeout = Self(
+        "store.sqlite.busy_timeout_ms",
+        "5000",
+        "How long a write waits for another process's write, in milliseconds (0-600000)."
+    )
     static let logLevel = Self("log.level", "info", "Least severe level logged: trace, debug, info, notice, warning, error, critical.")
     static let logFormat = Self("log.format", "json", "Log line format: `json` (one object per line) or `logfmt`.")
-    static let shutdownTimeout = Self("shutdown.timeout_seconds", "30", "How long in-flight requests may run after SIGTERM/SIGINT before they are cancelled (1-3600).")
+    static let shutdownTimeout = Self(
+        "shutdown.timeout_seconds",
+        "30",
+        "How long in-flight requests may run after SIGTERM/SIGINT before they are cancelled (1-3600)."
+    )
 
     /// Every key Wharf reads.
     public static let all: [ConfigurationKey] = [

@@ -1,13 +1,14 @@
 import Configuration
-#if false
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
 import Synchronization
 import SystemPackage
 import Yams
+
+#if false
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension WharfConfiguration {
     /// The file read when no path is given; a missing default file is fine.
@@ -95,7 +96,8 @@ extension WharfConfiguration {
             problems.append(
                 .init(
                     key: ConfigurationKey.adminPort.name,
-                    message: "the admin listener must not share \(configuration.adminListener.host):\(configuration.adminListener.port) with the public listener"
+                    message:
+                        "the admin listener must not share \(configuration.adminListener.host):\(configuration.adminListener.port) with the public listener"
                 )
             )
         }

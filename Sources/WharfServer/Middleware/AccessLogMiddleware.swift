@@ -1,7 +1,7 @@
 import Foundation
 public import Hummingbird
-import WharfPolicy
 import Logging
+import WharfPolicy
 
 /// Writes one log line per finished request: method, path, status, duration and peer.
 public struct AccessLogMiddleware: RouterMiddleware {

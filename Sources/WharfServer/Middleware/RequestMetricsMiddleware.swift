@@ -56,7 +56,9 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
         func instruments(for series: Series, factory: any MetricsFactory) -> Instruments {
             storage.withLock { cache in
                 if let found = cache[series] { return found }
-                let dimensions = [("listener", series.listener), ("route", series.route), ("method", series.method), ("status", String(series.status))]
+                let dimensions = [
+                    ("listener", series.listener), ("route", series.route), ("method", series.method), ("status", String(series.status)),
+                ]
                 let made = Instruments(
                     counter: Counter(label: "http_server_requests_total", dimensions: dimensions, factory: factory),
                     timer: Metrics.Timer(label: "http_server_request_duration_seconds", dimensions: dimensions, factory: factory)

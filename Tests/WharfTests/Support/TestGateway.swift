@@ -7,8 +7,9 @@ import Logging
 import NIOCore
 import WharfCore
 import WharfPolicy
-@testable import WharfServer
 import WharfStore
+
+@testable import WharfServer
 
 /// A gateway on a temporary SQLite file, with a tenant and keys of every useful shape, and logs
 /// captured in memory.

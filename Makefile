@@ -1,0 +1,40 @@
+# Wharf: the two commands of the README, and the steps behind them.
+#
+#   make run    install what is missing (as root, with apt-get), build, and run the gateway in development mode
+#   make test   install what is missing, build, and run the test suite
+
+SWIFT ?= swift
+CONFIGURATION ?= debug
+BUILD_FLAGS ?= -c $(CONFIGURATION)
+WHARF := .build/$(CONFIGURATION)/wharf
+
+# Debian packages the gateway and its tests need.
+RUN_PACKAGES := libsqlite3-dev sqlite3 ffmpeg
+TEST_PACKAGES := libsqlite3-dev sqlite3
+
+.PHONY: run test build setup setup-test format lint clean
+
+run: setup build
+	$(WHARF) serve --dev
+
+test: setup-test
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+
+build:
+	$(SWIFT) build $(BUILD_FLAGS) --product wharf
+
+setup:
+	@scripts/install-packages.sh $(RUN_PACKAGES)
+
+setup-test:
+	@scripts/install-packages.sh $(TEST_PACKAGES)
+
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build
