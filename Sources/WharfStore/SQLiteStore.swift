@@ -93,14 +93,18 @@ extension SQLiteStore: StoreLifecycle {
 
 extension SQLiteStore: TenantStore {
     public func insertTenant(_ tenant: Tenant) async throws {
-        try await write { db in
-            if try Tenant.fetch(db, sql: "SELECT * FROM tenants WHERE name = ?", [tenant.name]).first != nil {
-                throw WharfError(.alreadyExists, "a tenant named '\(tenant.name)' already exists")
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
+                    arguments: [tenant.id, tenant.name, tenant.createdAt]
+                )
             }
-            try db.execute(
-                sql: "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
-                arguments: [tenant.id, tenant.name, tenant.createdAt]
-            )
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            // The UNIQUE constraint decides, so two processes creating the same name cannot both win.
+            throw WharfError(.alreadyExists, "a tenant named '\(tenant.name)' already exists")
+        } catch {
+            throw WharfError(.storeUnavailable, "writing to \(path) failed", cause: error)
         }
     }
 

@@ -1,14 +1,9 @@
 import Configuration
+import Foundation
 import Logging
 import Synchronization
 import SystemPackage
 import Yams
-
-#if false
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
 
 extension WharfConfiguration {
     /// The file read when no path is given; a missing default file is fine.
@@ -33,11 +28,7 @@ extension WharfConfiguration {
         var problems: [ConfigurationError.Problem] = []
         var fileValues: [String: String] = [:]
         if fileExists {
-            do {
-                fileValues = try flattenedYAML(atPath: path)
-            } catch let error as ConfigurationError {
-                throw error
-            }
+            fileValues = try flattenedYAML(atPath: path)
             for key in fileValues.keys.sorted() where !ConfigurationKey.all.contains(where: { $0.name == key }) {
                 problems.append(.init(key: key, message: "unknown key in \(path) (see docs/CONFIGURATION.md)"))
             }
