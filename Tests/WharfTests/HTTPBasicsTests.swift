@@ -6,6 +6,7 @@ import InMemoryLogging
 import Logging
 import NIOCore
 import Testing
+import WharfCore
 import WharfStore
 
 @testable import WharfServer
@@ -78,6 +79,19 @@ import WharfStore
         #expect(lines.allSatisfy { $0.metadata["hb.request.id"]?.description == "trace-me" })
         let access = try #require(lines.first { $0.message.description == "request" })
         #expect(access.metadata["http.status"]?.description == "401")
+    }
+
+    @Test func accessLogNamesTheAuthenticatedTenantAndKey() async throws {
+        let gateway = try await TestGateway()
+        try await gateway.withPublicClient { client in
+            try await client.execute(uri: "/v2/key", method: .get, headers: bearer(gateway.customerKey)) { response in
+                #expect(response.status == .ok)
+            }
+        }
+        let access = try #require(gateway.logs.entries.first { $0.message.description == "request" })
+        let tenant = try #require(try await gateway.store.tenant(named: "acme"))
+        #expect(access.metadata["gw.tenant.id"]?.description == tenant.id)
+        #expect(access.metadata["gw.key.prefix"]?.description == String(gateway.customerKey.split(separator: "_")[1]))
     }
 
     @Test func metricsCountRequestsByRouteAndStatusWithLatencyHistograms() async throws {

@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// Metrics: `http_server_requests_total` (counter) and `http_server_request_duration_seconds`
 /// (histogram). The route is the matched route pattern (`/v2/key`), never the raw path, so the
-/// number of series stays bounded; unmatched requests are labelled `unmatched`.
+/// number of series stays bounded; requests no route matches are labelled `NotFound`.
 public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     private let factory: any MetricsFactory
     private let listener: String
