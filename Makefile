@@ -10,9 +10,9 @@ WHARF := .build/$(CONFIGURATION)/wharf
 
 # Debian packages the gateway and its tests need.
 RUN_PACKAGES := libsqlite3-dev sqlite3 ffmpeg
-TEST_PACKAGES := libsqlite3-dev sqlite3
+TEST_PACKAGES := libsqlite3-dev sqlite3 protobuf-compiler
 
-.PHONY: run test build setup setup-test format lint clean
+.PHONY: run test build setup setup-test format lint clean proto
 
 run: setup build
 	$(WHARF) serve --dev
@@ -29,6 +29,7 @@ setup:
 
 setup-test:
 	@scripts/install-packages.sh $(TEST_PACKAGES)
+	@scripts/livepeer-reference.sh
 
 format:
 	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
@@ -38,3 +39,18 @@ lint:
 
 clean:
 	rm -rf .build
+
+# Regenerate the committed protobuf/gRPC code in Sources/WharfLivepeer/Generated from Protos/.
+PROTOC_PLUGINS := .build/release
+proto:
+	@scripts/install-packages.sh protobuf-compiler
+	$(SWIFT) build -c release --product protoc-gen-swift
+	$(SWIFT) build -c release --product protoc-gen-grpc-swift-2
+	protoc --proto_path=Protos \
+		--plugin=protoc-gen-swift=$(PROTOC_PLUGINS)/protoc-gen-swift \
+		--plugin=protoc-gen-grpc-swift-2=$(PROTOC_PLUGINS)/protoc-gen-grpc-swift-2 \
+		--swift_out=Sources/WharfLivepeer/Generated \
+		--swift_opt=Visibility=Package,UseAccessLevelOnImports=true \
+		--grpc-swift-2_out=Sources/WharfLivepeer/Generated \
+		--grpc-swift-2_opt=Visibility=Package,UseAccessLevelOnImports=true,Server=true,Client=true \
+		Protos/livepeer_net.proto

@@ -1,5 +1,5 @@
 import Crypto
-public import WharfCore
+import WharfCore
 
 /// The bearer token a customer holds: `wharf_<prefix>_<secret>`.
 ///

@@ -6,7 +6,7 @@ import NIOCore
 public import Prometheus
 public import WharfCore
 import WharfPolicy
-public import WharfStore
+import WharfStore
 
 /// Which listener a router or metric belongs to.
 public enum ListenerRole: String, Sendable {

@@ -25,7 +25,14 @@ public enum DevelopmentKey {
         }
         let created = try await management.createKey(tenantName: tenantName, name: "development", scopes: Set(Scope.allCases))
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: file, contents: Data((created.token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let saved = FileManager.default.createFile(
+            atPath: file,
+            contents: Data((created.token + "\n").utf8),
+            attributes: [.posixPermissions: 0o600]
+        )
+        guard saved else {
+            throw WharfError(.storeUnavailable, "cannot write the development key to \(file)")
+        }
         return created.token
     }
 }

@@ -1,5 +1,5 @@
 public import Hummingbird
-public import Logging
+import Logging
 public import ServiceLifecycle
 public import WharfStore
 

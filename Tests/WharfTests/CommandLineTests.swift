@@ -6,7 +6,7 @@ import Testing
 #endif
 
 /// The `wharf` executable, run as an operator would run it.
-@Suite(.serialized) struct CommandLineTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct CommandLineTests {
     @Test func tenantsAndKeysLifecycle() throws {
         let directory = try TemporaryDirectory()
         let created = try WharfProcess.run(["tenants", "create", "acme"], in: directory.path)

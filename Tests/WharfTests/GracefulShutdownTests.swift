@@ -13,7 +13,7 @@ import WharfStore
 @testable import WharfServer
 
 /// Graceful shutdown of the gateway service: in-flight requests finish, then both listeners stop.
-@Suite struct GracefulShutdownTests {
+@Suite(.timeLimit(.minutes(1))) struct GracefulShutdownTests {
     @Test func inFlightRequestFinishesAfterShutdownIsTriggered() async throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
@@ -26,17 +26,22 @@ import WharfStore
             try await Task.sleep(for: .milliseconds(700))
             return "finished"
         }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        func application(_ router: Router<WharfRequestContext>) -> Application<RouterResponder<WharfRequestContext>> {
+        let (ports, portContinuation) = AsyncStream.makeStream(of: (ListenerRole, Int).self)
+        func application(
+            _ role: ListenerRole,
+            _ router: Router<WharfRequestContext>
+        )
+            -> Application<RouterResponder<WharfRequestContext>>
+        {
             Application(
                 router: router,
                 configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }
+                onServerRunning: { channel in portContinuation.yield((role, channel.localAddress?.port ?? 0)) }
             )
         }
         let gateway = WharfGateway(
-            publicApplication: application(publicRouter),
-            adminApplication: application(buildAdminRouter(store: store, registry: registry, metricsRequireAuth: false)),
+            publicApplication: application(.public, publicRouter),
+            adminApplication: application(.admin, buildAdminRouter(store: store, registry: registry, metricsRequireAuth: false)),
             store: store,
             shutdownTimeout: .seconds(10),
             logger: Logger(label: "shutdown-test")
@@ -45,9 +50,13 @@ import WharfStore
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await gateway.run() }
-                var iterator = ports.makeAsyncIterator()
-                let port = try #require(await iterator.next())
-                _ = await iterator.next()  // the admin listener is up too
+                // Both listeners report in, in either order.
+                var listening: [ListenerRole: Int] = [:]
+                for await (role, port) in ports {
+                    listening[role] = port
+                    if listening.count == 2 { break }
+                }
+                let port = try #require(listening[.public])
 
                 let client = TestClient(host: "127.0.0.1", port: port)
                 client.connect()

@@ -1,7 +1,7 @@
 public import Hummingbird
 import Logging
 public import WharfCore
-public import WharfPolicy
+import WharfPolicy
 
 /// Requires `Authorization: Bearer <key>` with a given scope and records the ``Principal``.
 ///
