@@ -6,21 +6,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=.build/livepeer-reference
-if [ -f "$target/lp_rpc_pb2.py" ] && python3 -c 'import google.protobuf' 2>/dev/null; then
+if [ -f "$target/livepeer_gateway/orch_info.py" ] && python3 -c 'import google.protobuf, grpc, aiohttp' 2>/dev/null; then
     exit 0
 fi
-python3 -m pip install --quiet --disable-pip-version-check 'protobuf>=6.31.1'
+python3 -m pip install --quiet --disable-pip-version-check 'protobuf>=6.31.1' 'grpcio>=1.76.0' 'aiohttp>=3.9.0'
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-# The SDK needs Python 3.12 to run; its generated protobuf module needs only the protobuf runtime.
+# The SDK asks for Python 3.12 and media libraries as a whole; the parts used here (its generated
+# protobuf module and its GetOrchestrator client, orch_info.py) need only protobuf, grpcio and aiohttp, so only
+# those modules are unpacked, into a package without the SDK's __init__.
 python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
     --python-version 3.12 -d "$scratch" 'livepeer-gateway==1.0.0'
 mkdir -p "$target"
 python3 - "$scratch" "$target" <<'PY'
 import glob, sys, zipfile
 wheel = glob.glob(sys.argv[1] + "/livepeer_gateway-*.whl")[0]
+import os
+package = os.path.join(sys.argv[2], "livepeer_gateway")
+os.makedirs(package, exist_ok=True)
+open(os.path.join(package, "__init__.py"), "w").close()
 with zipfile.ZipFile(wheel) as archive:
-    data = archive.read("livepeer_gateway/lp_rpc_pb2.py")
-open(sys.argv[2] + "/lp_rpc_pb2.py", "wb").write(data)
+    for module in ["lp_rpc_pb2", "lp_rpc_pb2_grpc", "orch_info", "errors", "remote_signer", "async_cache", "http"]:
+        data = archive.read(f"livepeer_gateway/{module}.py")
+        open(os.path.join(package, f"{module}.py"), "wb").write(data)
+    open(os.path.join(sys.argv[2], "lp_rpc_pb2.py"), "wb").write(archive.read("livepeer_gateway/lp_rpc_pb2.py"))
 PY
 echo "livepeer reference module in $target"

@@ -6,6 +6,9 @@ Usage:
       defines must exist in the reference with the same shape. Prints one line per mismatch.
   livepeer_wire_check.py REFERENCE_DIR decode MESSAGE < base64
       Parses the bytes with the reference class and prints them as JSON (proto field names).
+  livepeer_wire_check.py REFERENCE_DIR sdk-get-orchestrator ADDRESS
+      Calls GetOrchestrator with the official SDK's own client (TLS, trust on first use, offchain)
+      and prints the OrchestratorInfo as JSON.
 """
 import base64
 import json
@@ -96,6 +99,14 @@ def decode(reference, message_name):
     return 0
 
 
+def sdk_get_orchestrator(address):
+    from livepeer_gateway import orch_info
+
+    info = orch_info.get_orch_info(address)
+    print(json.dumps(json_format.MessageToDict(info, preserving_proto_field_name=True), sort_keys=True))
+    return 0
+
+
 def main():
     sys.path.insert(0, sys.argv[1])
     import lp_rpc_pb2
@@ -105,6 +116,8 @@ def main():
         return compare(lp_rpc_pb2, sys.argv[3])
     if command == "decode":
         return decode(lp_rpc_pb2, sys.argv[3])
+    if command == "sdk-get-orchestrator":
+        return sdk_get_orchestrator(sys.argv[3])
     print(f"unknown command {command}", file=sys.stderr)
     return 2
 

@@ -1,0 +1,70 @@
+import Foundation
+public import WharfCore
+
+/// What one devnet orchestrator sells and how it behaves.
+public struct DevnetOrchestratorProfile: Sendable, Hashable {
+    /// A name for logs and the control endpoint (`orch-1`).
+    public var name: String
+    /// A region label (`eu-west`).
+    public var region: String
+    /// Wei per unit, per pipeline; a pipeline without a price is not offered.
+    public var prices: [Pipeline: Int64]
+    /// Units a price covers (`pixelsPerUnit`).
+    public var pixelsPerUnit: Int64
+    /// The model served for every offered pipeline.
+    public var models: [Pipeline: String]
+    /// Concurrent jobs per pipeline.
+    public var capacity: Int
+    /// Latency added to every request, to tell orchestrators apart.
+    public var latency: Duration
+
+    public init(
+        name: String,
+        region: String,
+        prices: [Pipeline: Int64],
+        pixelsPerUnit: Int64 = 1,
+        models: [Pipeline: String] = DevnetOrchestratorProfile.defaultModels,
+        capacity: Int = 4,
+        latency: Duration = .zero
+    ) {
+        self.name = name
+        self.region = region
+        self.prices = prices
+        self.pixelsPerUnit = pixelsPerUnit
+        self.models = models
+        self.capacity = capacity
+        self.latency = latency
+    }
+
+    /// The model ids the devnet answers for, one per pipeline (names of real models, served by the
+    /// reference runner).
+    public static let defaultModels: [Pipeline: String] = [
+        .textToImage: "SG161222/RealVisXL_V4.0_Lightning",
+        .imageToImage: "timbrooks/instruct-pix2pix",
+        .imageToVideo: "stabilityai/stable-video-diffusion-img2vid-xt-1-1",
+        .upscale: "stabilityai/stable-diffusion-x4-upscaler",
+        .audioToText: "openai/whisper-large-v3",
+        .segmentAnything2: "facebook/sam2-hiera-large",
+        .llm: "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        .imageToText: "Salesforce/blip-image-captioning-large",
+        .textToSpeech: "parler-tts/parler-tts-large-v1",
+    ]
+
+    /// `count` orchestrators with different prices, regions and latencies: the first is cheapest and
+    /// slowest, the last dearest and fastest, so price and latency strategies choose differently.
+    public static func spread(count: Int) -> [DevnetOrchestratorProfile] {
+        let regions = ["eu-west", "us-east", "ap-south"]
+        return (0..<count).map { index in
+            let factor = Int64(index + 1)
+            let prices = Dictionary(
+                uniqueKeysWithValues: Pipeline.allCases.filter { $0 != .liveVideoToVideo }.map { ($0, 1_000 * factor) }
+            )
+            return DevnetOrchestratorProfile(
+                name: "orch-\(index + 1)",
+                region: regions[index % regions.count],
+                prices: prices,
+                latency: .milliseconds(10 * (count - index))
+            )
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+import WharfCore
+import WharfDevnet
+import WharfLivepeer
+
+/// `GetOrchestrator` between Wharf's client and devnet orchestrators, and from the official SDK.
+@Suite(.timeLimit(.minutes(1))) struct DevnetOrchestratorTests {
+    static let profile = DevnetOrchestratorProfile(
+        name: "orch-test",
+        region: "eu-west",
+        prices: [.textToImage: 4_000, .llm: 25],
+        pixelsPerUnit: 10
+    )
+
+    @Test func clientReadsTheDevnetOffer() async throws {
+        try await withOrchestrator(Self.profile) { orchestrator, address in
+            let pins = CertificatePins()
+            let offer = try await OrchestratorClient(trust: .firstUse(pins)).getOrchestrator(address)
+            #expect(offer.transcoderURL.absoluteString == "https://127.0.0.1:\(address.port)")
+            #expect(offer.capabilities == [27, 33])
+            #expect(
+                offer.price(for: .textToImage, model: "SG161222/RealVisXL_V4.0_Lightning") == .init(pricePerUnit: 4_000, pixelsPerUnit: 10)
+            )
+            #expect(offer.offers(.llm, model: "meta-llama/Meta-Llama-3.1-8B-Instruct"))
+            #expect(!offer.offers(.upscale, model: nil))
+            let token = try #require(offer.authToken)
+            #expect(!token.isExpired())
+            #expect(abs(token.expiration.timeIntervalSinceNow - 30 * 60) < 5)
+            #expect(pins.fingerprint(of: address) != nil)
+        }
+    }
+
+    @Test func pinsSurviveARestartWithANewCertificate() async throws {
+        let port = try freeLoopbackPort()
+        let pins = CertificatePins()
+        let client = OrchestratorClient(trust: .firstUse(pins))
+        var fingerprints: [[UInt8]] = []
+        for _ in 0..<2 {
+            try await withOrchestrator(Self.profile, port: port) { _, address in
+                _ = try await client.getOrchestrator(address)
+                _ = try await client.getOrchestrator(address)  // reuses the pin
+                fingerprints.append(try #require(pins.fingerprint(of: address)))
+            }
+        }
+        #expect(fingerprints.count == 2)
+        #expect(fingerprints[0] != fingerprints[1])
+    }
+
+    @Test func certificateAuthorityTrustAcceptsOnlyTheRightCertificate() async throws {
+        try await withOrchestrator(Self.profile) { orchestrator, address in
+            let right = OrchestratorClient(trust: .certificateAuthorities(pem: Array(orchestrator.identity.certificatePEM.utf8)))
+            #expect(try await right.getOrchestrator(address).capabilities == [27, 33])
+            let stranger = try SelfSignedIdentity.generate()
+            let wrong = OrchestratorClient(trust: .certificateAuthorities(pem: Array(stranger.certificatePEM.utf8)))
+            await #expect(throws: (any Error).self) { try await wrong.getOrchestrator(address) }
+        }
+    }
+
+    @Test func faultsShowUpInTheOffer() async throws {
+        try await withOrchestrator(Self.profile) { orchestrator, address in
+            let client = OrchestratorClient(trust: .firstUse(CertificatePins()))
+            orchestrator.setFaults { $0.expiredAuthTokens = true }
+            let offer = try await client.getOrchestrator(address)
+            #expect(offer.authToken?.isExpired() == true)
+            orchestrator.setFaults {
+                $0 = DevnetFaults()
+                $0.failGetOrchestrator = true
+            }
+            await #expect(throws: (any Error).self) { try await client.getOrchestrator(address) }
+        }
+    }
+
+    @Test func unreachableOrchestratorFailsWithinTheTimeout() async throws {
+        let port = try freeLoopbackPort()
+        let client = OrchestratorClient(trust: .firstUse(CertificatePins()), timeout: .seconds(2))
+        let start = ContinuousClock.now
+        await #expect(throws: (any Error).self) {
+            try await client.getOrchestrator(OrchestratorAddress(host: "127.0.0.1", port: port))
+        }
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    /// Acceptance: the official Python SDK, as a client, reads a correct OrchestratorInfo.
+    @Test func officialSDKReadsTheDevnetOrchestrator() async throws {
+        try await withOrchestrator(Self.profile) { _, address in
+            let result = try await Task.detached {
+                try runTool(
+                    "python3",
+                    [LivepeerWireTests.checker, LivepeerWireTests.reference, "sdk-get-orchestrator", "127.0.0.1:\(address.port)"]
+                )
+            }.value
+            #expect(result.status == 0, "\(result.output)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+            #expect(json["transcoder"] as? String == "https://127.0.0.1:\(address.port)")
+            let prices = json["capabilities_prices"] as? [[String: Any]] ?? []
+            #expect(
+                prices.contains {
+                    $0["capability"] as? Int == 27 && $0["pricePerUnit"] as? String == "4000" && $0["pixelsPerUnit"] as? String == "10"
+                }
+            )
+            let token = try #require(json["auth_token"] as? [String: Any])
+            #expect((token["session_id"] as? String)?.isEmpty == false)
+            let bitstring = (json["capabilities"] as? [String: Any])?["bitstring"] as? [String]
+            #expect(bitstring == [String((UInt64(1) << 27) | (UInt64(1) << 33))])
+        }
+    }
+}
+
+/// Runs a devnet orchestrator for the duration of `body`.
+func withOrchestrator(
+    _ profile: DevnetOrchestratorProfile,
+    port: Int = 0,
+    _ body: (DevnetOrchestrator, OrchestratorAddress) async throws -> Void
+) async throws {
+    let orchestrator = try DevnetOrchestrator(profile: profile, port: port)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await orchestrator.run() }
+        defer { group.cancelAll() }
+        try await body(orchestrator, try await orchestrator.address())
+    }
+}
