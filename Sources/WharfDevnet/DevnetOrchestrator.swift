@@ -9,9 +9,12 @@ import WharfCore
 public import WharfLivepeer
 
 /// One orchestrator on loopback that speaks the orchestrator side of the Livepeer protocol:
-/// `GetOrchestrator` over gRPC/TLS with a certificate made at start-up, and auth tokens that expire.
+/// `GetOrchestrator` over gRPC/TLS with a certificate made at start-up, auth tokens that expire, and
+/// the AI pipeline paths over HTTPS (answered by a reference runner), with faults to inject.
 ///
-/// Run it as a `Service`; ``port`` is known once it listens (``waitUntilListening()``).
+/// Upstream orchestrators serve gRPC and HTTP on one port; the devnet uses two (the gRPC port is the
+/// orchestrator's address, the HTTP port is the `transcoder` URL it advertises), which a gateway cannot
+/// tell apart. Run it as a `Service`; its address is known once it listens (``address()``).
 public final class DevnetOrchestrator: Service, Sendable {
     /// What it sells.
     public let profile: DevnetOrchestratorProfile
@@ -19,16 +22,37 @@ public final class DevnetOrchestrator: Service, Sendable {
     public let identity: SelfSignedIdentity
     let tokens = AuthTokenIssuer()
     private let requestedPort: Int
-    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, any Error>])>((nil, []))
+    private let requestedHTTPPort: Int
+    var requestedHTTPPortValue: Int { requestedHTTPPort }
+    var devnetLogger: Logger { logger }
+    private let listening = Mutex<(ports: Ports?, waiters: [CheckedContinuation<Ports, any Error>])>((nil, []))
     let faults = Mutex(DevnetFaults())
+    let runner = ReferenceRunner()
+    private let counters = Mutex<(requests: Int, inFlight: Int)>((0, 0))
+    private let crash = AsyncStream.makeStream(of: Void.self)
+
+    /// The two ports a devnet orchestrator listens on.
+    public struct Ports: Sendable, Hashable {
+        /// gRPC (`GetOrchestrator`): the orchestrator's address.
+        public var grpc: Int
+        /// HTTPS (AI pipelines, results): the advertised `transcoder` URL.
+        public var http: Int
+    }
     private let logger: Logger
 
     /// - Parameters:
     ///   - profile: Prices, models, region, capacity, latency.
     ///   - port: The gRPC port on 127.0.0.1; 0 picks a free one.
-    public init(profile: DevnetOrchestratorProfile, port: Int = 0, logger: Logger = Logger(label: "wharf.devnet")) throws {
+    ///   - httpPort: The HTTPS port on 127.0.0.1; 0 picks a free one.
+    public init(
+        profile: DevnetOrchestratorProfile,
+        port: Int = 0,
+        httpPort: Int = 0,
+        logger: Logger = Logger(label: "wharf.devnet")
+    ) throws {
         self.profile = profile
         self.requestedPort = port
+        self.requestedHTTPPort = httpPort
         self.identity = try SelfSignedIdentity.generate(commonName: profile.name)
         var logger = logger
         logger[metadataKey: "gw.devnet.orchestrator"] = .string(profile.name)
@@ -37,20 +61,23 @@ public final class DevnetOrchestrator: Service, Sendable {
 
     /// The address gateways use for `GetOrchestrator`.
     public func address() async throws -> OrchestratorAddress {
-        OrchestratorAddress(host: "127.0.0.1", port: try await waitUntilListening())
+        OrchestratorAddress(host: "127.0.0.1", port: try await ports().grpc)
     }
 
-    /// Waits until the gRPC listener is bound and returns its port.
-    public func waitUntilListening() async throws -> Int {
+    /// Waits until both listeners are bound and returns their ports.
+    public func ports() async throws -> Ports {
         try await withCheckedThrowingContinuation { continuation in
-            let port = listening.withLock { state -> Int? in
-                if let port = state.port { return port }
+            let ports = listening.withLock { state -> Ports? in
+                if let ports = state.ports { return ports }
                 state.waiters.append(continuation)
                 return nil
             }
-            if let port { continuation.resume(returning: port) }
+            if let ports { continuation.resume(returning: ports) }
         }
     }
+
+    /// Requests to pipeline paths so far.
+    public var requestCount: Int { counters.withLock { $0.requests } }
 
     /// Changes the faults this orchestrator injects, effective for the next request.
     public func setFaults(_ update: (inout DevnetFaults) -> Void) {
@@ -66,6 +93,8 @@ public final class DevnetOrchestrator: Service, Sendable {
             )
         )
         let server = GRPCServer(transport: transport, services: [OrchestratorService(node: self)])
+        let (httpPorts, httpPortContinuation) = AsyncStream.makeStream(of: Int.self)
+        let http = try makeHTTPApplication { port in httpPortContinuation.yield(port) }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 try await withGracefulShutdownHandler {
@@ -74,28 +103,69 @@ public final class DevnetOrchestrator: Service, Sendable {
                     server.beginGracefulShutdown()
                 }
             }
-            let port: Int
+            group.addTask { try await http.run() }
+            group.addTask {
+                for await _ in self.crash.stream {
+                    self.logger.warning("devnet orchestrator crashing (fault injection)")
+                    throw DevnetCrash(name: self.profile.name)
+                }
+            }
             do {
-                guard let bound = try await transport.listeningAddress.ipv4?.port else {
+                guard let grpcPort = try await transport.listeningAddress.ipv4?.port else {
                     throw WharfError(.invalidArgument, "devnet orchestrator \(profile.name) has no IPv4 address")
                 }
-                port = bound
+                var iterator = httpPorts.makeAsyncIterator()
+                guard let httpPort = await iterator.next() else { throw CancellationError() }
+                let ports = Ports(grpc: grpcPort, http: httpPort)
+                logger.info("devnet orchestrator listening", metadata: ["gw.port": "\(grpcPort)", "gw.http.port": "\(httpPort)"])
+                resumeWaiters(with: .success(ports))
             } catch {
                 resumeWaiters(with: .failure(error))
                 throw error
             }
-            logger.info("devnet orchestrator listening", metadata: ["gw.port": "\(port)"])
-            resumeWaiters(with: .success(port))
         }
     }
 
-    private func resumeWaiters(with result: Result<Int, any Error>) {
+    private func resumeWaiters(with result: Result<Ports, any Error>) {
         let waiters = listening.withLock { state in
-            if case .success(let port) = result { state.port = port }
+            if case .success(let ports) = result { state.ports = ports }
             defer { state.waiters = [] }
             return state.waiters
         }
         for waiter in waiters { waiter.resume(with: result) }
+    }
+
+    /// Counts a pipeline request and applies the faults that act before the work: crash, latency,
+    /// hang, injected errors. Returns an error reply when the request must fail.
+    func admit() async throws -> (status: Int, message: String)? {
+        let (count, faults) = counters.withLock { counters in
+            counters.requests += 1
+            return (counters.requests, self.faults.withLock { $0 })
+        }
+        if let limit = faults.crashAfterRequests, count > limit {
+            crash.continuation.yield()
+            try await Task.sleep(for: .seconds(3600))
+        }
+        let latency = profile.latency + faults.addedLatency
+        if latency > .zero { try await Task.sleep(for: latency) }
+        if faults.hang { try await Task.sleep(for: .seconds(3600)) }
+        if faults.errorRate > 0, Double.random(in: 0..<1) < faults.errorRate {
+            return (500, "devnet fault: injected error")
+        }
+        return nil
+    }
+
+    /// Takes a capacity slot; `false` when the orchestrator is at capacity.
+    func reserveCapacity() -> Bool {
+        counters.withLock { counters in
+            guard counters.inFlight < profile.capacity else { return false }
+            counters.inFlight += 1
+            return true
+        }
+    }
+
+    func releaseCapacity() {
+        counters.withLock { $0.inFlight -= 1 }
     }
 
     /// The `OrchestratorInfo` this orchestrator answers with.
@@ -104,7 +174,7 @@ public final class DevnetOrchestrator: Service, Sendable {
         let token = tokens.issue(expired: expiredTokens)
         let offered = profile.prices.keys.sorted { $0.capabilityID < $1.capabilityID }
         return Net_OrchestratorInfo.with { info in
-            info.transcoder = "https://127.0.0.1:\(listening.withLock { $0.port ?? 0 })"
+            info.transcoder = "https://127.0.0.1:\(listening.withLock { $0.ports?.http ?? 0 })"
             info.capabilities = .with { capabilities in
                 capabilities.bitstring = CapabilityBits.encode(Set(offered.map(\.capabilityID)))
                 capabilities.capacities = Dictionary(
@@ -150,14 +220,63 @@ public final class DevnetOrchestrator: Service, Sendable {
     }
 }
 
-/// Faults a devnet orchestrator injects; changeable while it runs.
-public struct DevnetFaults: Sendable, Hashable {
+/// Faults a devnet orchestrator injects; changeable while it runs (``DevnetOrchestrator/setFaults(_:)``
+/// or `POST /_devnet/faults` on its HTTP port).
+public struct DevnetFaults: Sendable, Hashable, Codable {
+    /// Fraction of pipeline requests answered with a 500 (0 to 1).
+    public var errorRate: Double = 0
+    /// Latency added to every pipeline request.
+    public var addedLatency: Duration = .zero
+    /// Pipeline requests never get an answer.
+    public var hang = false
+    /// After this many pipeline requests the orchestrator stops: both listeners close, later
+    /// connections are refused.
+    public var crashAfterRequests: Int?
     /// Hand out auth tokens that are already expired.
     public var expiredAuthTokens = false
     /// Answer `GetOrchestrator` with UNAVAILABLE.
     public var failGetOrchestrator = false
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case errorRate = "error_rate"
+        case addedLatencyMilliseconds = "added_latency_ms"
+        case hang
+        case crashAfterRequests = "crash_after_requests"
+        case expiredAuthTokens = "expired_auth_tokens"
+        case failGetOrchestrator = "fail_get_orchestrator"
+    }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        errorRate = try container.decodeIfPresent(Double.self, forKey: .errorRate) ?? 0
+        guard (0...1).contains(errorRate) else {
+            throw DecodingError.dataCorruptedError(forKey: .errorRate, in: container, debugDescription: "error_rate must be from 0 to 1")
+        }
+        addedLatency = .milliseconds(try container.decodeIfPresent(Int.self, forKey: .addedLatencyMilliseconds) ?? 0)
+        hang = try container.decodeIfPresent(Bool.self, forKey: .hang) ?? false
+        crashAfterRequests = try container.decodeIfPresent(Int.self, forKey: .crashAfterRequests)
+        expiredAuthTokens = try container.decodeIfPresent(Bool.self, forKey: .expiredAuthTokens) ?? false
+        failGetOrchestrator = try container.decodeIfPresent(Bool.self, forKey: .failGetOrchestrator) ?? false
+    }
+
+    public func encode(to encoder: any Swift.Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(errorRate, forKey: .errorRate)
+        let milliseconds = addedLatency.components.seconds * 1000 + addedLatency.components.attoseconds / 1_000_000_000_000_000
+        try container.encode(milliseconds, forKey: .addedLatencyMilliseconds)
+        try container.encode(hang, forKey: .hang)
+        try container.encodeIfPresent(crashAfterRequests, forKey: .crashAfterRequests)
+        try container.encode(expiredAuthTokens, forKey: .expiredAuthTokens)
+        try container.encode(failGetOrchestrator, forKey: .failGetOrchestrator)
+    }
+}
+
+/// Thrown by a devnet orchestrator's `run()` when a crash fault fires.
+public struct DevnetCrash: Error, CustomStringConvertible {
+    public var name: String
+    public var description: String { "devnet orchestrator \(name) crashed (injected fault)" }
 }
 
 /// The gRPC `net.Orchestrator` service of a devnet orchestrator.

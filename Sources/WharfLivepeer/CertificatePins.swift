@@ -8,7 +8,7 @@ import Synchronization
 /// (``OrchestratorClient`` drops it and probes once more, since orchestrators make a new certificate at
 /// every start). Safe to share between tasks.
 public final class CertificatePins: Sendable {
-    private let pins = Mutex<[OrchestratorAddress: [UInt8]]>([:])
+    private let pins = Mutex<[OrchestratorAddress: (fingerprint: [UInt8], certificate: [UInt8])]>([:])
 
     public init() {}
 
@@ -27,10 +27,10 @@ public final class CertificatePins: Sendable {
         let fingerprint = Array(SHA256.hash(data: certificateDER))
         return pins.withLock { pins in
             guard let pinned = pins[address] else {
-                pins[address] = fingerprint
+                pins[address] = (fingerprint, certificateDER)
                 return .pinned
             }
-            return pinned == fingerprint ? .matched : .changed
+            return pinned.fingerprint == fingerprint ? .matched : .changed
         }
     }
 
@@ -41,6 +41,12 @@ public final class CertificatePins: Sendable {
 
     /// The pinned fingerprint of `address`, if any.
     public func fingerprint(of address: OrchestratorAddress) -> [UInt8]? {
-        pins.withLock { $0[address] }
+        pins.withLock { $0[address]?.fingerprint }
+    }
+
+    /// The pinned certificate (DER) of `address`, if any: the only certificate job requests to this
+    /// orchestrator's `transcoder` URL accept.
+    public func certificate(of address: OrchestratorAddress) -> [UInt8]? {
+        pins.withLock { $0[address]?.certificate }
     }
 }

@@ -19,7 +19,8 @@ import WharfLivepeer
         try await withOrchestrator(Self.profile) { orchestrator, address in
             let pins = CertificatePins()
             let offer = try await OrchestratorClient(trust: .firstUse(pins)).getOrchestrator(address)
-            #expect(offer.transcoderURL.absoluteString == "https://127.0.0.1:\(address.port)")
+            let httpPort = try await orchestrator.ports().http
+            #expect(offer.transcoderURL.absoluteString == "https://127.0.0.1:\(httpPort)")
             #expect(offer.capabilities == [27, 33])
             #expect(
                 offer.price(for: .textToImage, model: "SG161222/RealVisXL_V4.0_Lightning") == .init(pricePerUnit: 4_000, pixelsPerUnit: 10)
@@ -85,7 +86,8 @@ import WharfLivepeer
 
     /// Acceptance: the official Python SDK, as a client, reads a correct OrchestratorInfo.
     @Test func officialSDKReadsTheDevnetOrchestrator() async throws {
-        try await withOrchestrator(Self.profile) { _, address in
+        try await withOrchestrator(Self.profile) { orchestrator, address in
+            let httpPort = try await orchestrator.ports().http
             let result = try await Task.detached {
                 try runTool(
                     "python3",
@@ -94,7 +96,7 @@ import WharfLivepeer
             }.value
             #expect(result.status == 0, "\(result.output)")
             let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
-            #expect(json["transcoder"] as? String == "https://127.0.0.1:\(address.port)")
+            #expect(json["transcoder"] as? String == "https://127.0.0.1:\(httpPort)")
             let prices = json["capabilities_prices"] as? [[String: Any]] ?? []
             #expect(
                 prices.contains {

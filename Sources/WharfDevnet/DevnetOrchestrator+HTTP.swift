@@ -1,0 +1,110 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTLS
+import NIOCore
+import NIOSSL
+import SwiftProtobuf
+import Synchronization
+import WharfCore
+import WharfLivepeer
+
+extension DevnetOrchestrator {
+    /// The HTTPS side: `POST /<pipeline>`, `GET /stream/<id>/<file>` and the fault control endpoint
+    /// `GET|POST /_devnet/faults`.
+    func makeHTTPApplication(onListening: @escaping @Sendable (Int) -> Void) throws -> some ApplicationProtocol {
+        let router = Router()
+        for pipeline in Pipeline.allCases {
+            router.post(RouterPath(pipeline.rawValue)) { request, context in
+                try await self.handle(pipeline, request: request, context: context)
+            }
+        }
+        router.get("stream/:id/:file") { request, _ in
+            guard let found = self.runner.result(request.uri.path) else {
+                return Self.plain(.notFound, "no such result (results are kept for ten minutes)")
+            }
+            return Response(
+                status: .ok,
+                headers: [.contentType: found.contentType],
+                body: .init(byteBuffer: ByteBuffer(bytes: found.data))
+            )
+        }
+        router.get("_devnet/faults") { _, _ in
+            Self.faultsResponse(self.faults.withLock { $0 })
+        }
+        router.post("_devnet/faults") { request, context in
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            do {
+                let updated = try JSONDecoder().decode(DevnetFaults.self, from: Data(body.readableBytesView))
+                self.setFaults { $0 = updated }
+                return Self.faultsResponse(updated)
+            } catch {
+                return Self.plain(.badRequest, "invalid faults document: \(error)")
+            }
+        }
+        let tls = try TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(NIOSSLCertificate(bytes: identity.certificateDER, format: .der))],
+            privateKey: .privateKey(NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
+        )
+        return Application(
+            router: router,
+            server: try .tls(tlsConfiguration: tls),
+            configuration: .init(address: .hostname("127.0.0.1", port: requestedHTTPPortValue), serverName: profile.name),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
+            logger: devnetLogger
+        )
+    }
+
+    private func handle(_ pipeline: Pipeline, request: Request, context: some RequestContext) async throws -> Response {
+        guard profile.prices[pipeline] != nil else {
+            return Self.plain(.badRequest, "incompatible capabilities: \(pipeline.rawValue) is not offered")
+        }
+        if let failure = try await admit() {
+            return Self.plain(HTTPResponse.Status(code: failure.status), failure.message)
+        }
+        if let problem = credentialsProblem(request.headers[HTTPField.Name(LivepeerHeaders.segment)!]) {
+            return Self.plain(.forbidden, problem)
+        }
+        guard reserveCapacity() else {
+            return Self.plain(.serviceUnavailable, "insufficient capacity")
+        }
+        defer { releaseCapacity() }
+        let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
+        let ports = try await ports()
+        let reply = runner.run(
+            pipeline,
+            body: Data(body.readableBytesView),
+            contentType: request.headers[.contentType] ?? "",
+            baseURL: "https://127.0.0.1:\(ports.http)"
+        )
+        return Response(
+            status: HTTPResponse.Status(code: reply.status),
+            headers: [.contentType: reply.contentType],
+            body: .init(byteBuffer: ByteBuffer(bytes: reply.body))
+        )
+    }
+
+    /// Checks `Livepeer-Segment` as an offchain orchestrator does: present, decodable, carrying an auth
+    /// token this orchestrator issued that has not expired.
+    private func credentialsProblem(_ header: String?) -> String? {
+        guard let header, let bytes = Data(base64Encoded: header) else { return "missing auth token" }
+        guard let segment = try? Net_SegData(serializedBytes: bytes), segment.hasAuthToken else {
+            return "missing auth token"
+        }
+        let token = OrchestratorOffer.AuthToken(
+            token: segment.authToken.token,
+            sessionID: segment.authToken.sessionID,
+            expiration: Date(timeIntervalSince1970: TimeInterval(segment.authToken.expiration))
+        )
+        return tokens.problem(with: token)
+    }
+
+    private static func plain(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+
+    private static func faultsResponse(_ faults: DevnetFaults) -> Response {
+        let data = (try? JSONEncoder().encode(faults)) ?? Data("{}".utf8)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

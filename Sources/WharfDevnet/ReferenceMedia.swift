@@ -1,0 +1,111 @@
+import Foundation
+
+/// Small, deterministic media files made without any codec library, for the reference runners.
+enum ReferenceMedia {
+    /// Text stored in every reference file, so nobody mistakes it for model output.
+    static let label = "Wharf devnet reference output (not a model result)"
+
+    /// An RGB PNG of `width`×`height` with a gradient whose colours come from `seed`, carrying
+    /// ``label`` in a `tEXt` chunk. Pixel data is stored uncompressed (valid zlib "stored" blocks).
+    static func png(width: Int, height: Int, seed: UInt64) -> Data {
+        let base = (UInt8(truncatingIfNeeded: seed), UInt8(truncatingIfNeeded: seed >> 8), UInt8(truncatingIfNeeded: seed >> 16))
+        var raw = [UInt8]()
+        raw.reserveCapacity(height * (width * 3 + 1))
+        for y in 0..<height {
+            raw.append(0)  // filter: none
+            for x in 0..<width {
+                raw.append(base.0 &+ UInt8(truncatingIfNeeded: x * 255 / max(width, 1)))
+                raw.append(base.1 &+ UInt8(truncatingIfNeeded: y * 255 / max(height, 1)))
+                raw.append(base.2)
+            }
+        }
+        var png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        var header = Data()
+        header.appendBigEndian(UInt32(width))
+        header.appendBigEndian(UInt32(height))
+        header.append(contentsOf: [8, 2, 0, 0, 0])  // 8-bit RGB, deflate, no filter, no interlace
+        png.appendChunk("IHDR", header)
+        png.appendChunk("tEXt", Data("Comment".utf8) + Data([0]) + Data(label.utf8))
+        png.appendChunk("IDAT", zlibStored(raw))
+        png.appendChunk("IEND", Data())
+        return png
+    }
+
+    /// A 16 kHz mono 16-bit WAV: a tone of `seconds` whose pitch comes from `seed`.
+    static func wav(seconds: Double, seed: UInt64) -> Data {
+        let rate = 16_000
+        let count = Int(seconds * Double(rate))
+        let frequency = 220.0 + Double(seed % 440)
+        var samples = Data(capacity: count * 2)
+        for index in 0..<count {
+            let value = Int16(sin(2 * Double.pi * frequency * Double(index) / Double(rate)) * 8_000)
+            samples.appendLittleEndian(UInt16(bitPattern: value))
+        }
+        var wav = Data("RIFF".utf8)
+        wav.appendLittleEndian(UInt32(36 + samples.count))
+        wav.append(Data("WAVEfmt ".utf8))
+        wav.appendLittleEndian(UInt32(16))
+        wav.appendLittleEndian(UInt16(1))  // PCM
+        wav.appendLittleEndian(UInt16(1))  // mono
+        wav.appendLittleEndian(UInt32(rate))
+        wav.appendLittleEndian(UInt32(rate * 2))
+        wav.appendLittleEndian(UInt16(2))
+        wav.appendLittleEndian(UInt16(16))
+        wav.append(Data("data".utf8))
+        wav.appendLittleEndian(UInt32(samples.count))
+        wav.append(samples)
+        return wav
+    }
+
+    /// A zlib stream of `bytes` in stored (uncompressed) deflate blocks.
+    static func zlibStored(_ bytes: [UInt8]) -> Data {
+        var output = Data([0x78, 0x01])
+        var offset = 0
+        repeat {
+            let length = min(65_535, bytes.count - offset)
+            let final: UInt8 = offset + length == bytes.count ? 1 : 0
+            output.append(final)
+            output.appendLittleEndian(UInt16(length))
+            output.appendLittleEndian(~UInt16(length))
+            output.append(contentsOf: bytes[offset..<offset + length])
+            offset += length
+        } while offset < bytes.count
+        var a: UInt32 = 1
+        var b: UInt32 = 0
+        for byte in bytes {
+            a = (a + UInt32(byte)) % 65_521
+            b = (b + a) % 65_521
+        }
+        output.appendBigEndian((b << 16) | a)
+        return output
+    }
+
+    static let crcTable: [UInt32] = (0..<256).map { index in
+        var value = UInt32(index)
+        for _ in 0..<8 { value = value & 1 != 0 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
+        return value
+    }
+
+    static func crc32(_ data: Data) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in data { crc = crcTable[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return crc ^ 0xFFFF_FFFF
+    }
+}
+
+extension Data {
+    fileprivate mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
+    }
+
+    fileprivate mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+
+    fileprivate mutating func appendChunk(_ type: String, _ payload: Data) {
+        appendBigEndian(UInt32(payload.count))
+        let typed = Data(type.utf8) + payload
+        append(typed)
+        appendBigEndian(ReferenceMedia.crc32(typed))
+    }
+}

@@ -1,0 +1,217 @@
+public import Foundation
+public import WharfCore
+public import WharfLivepeer
+
+/// The orchestrators Wharf knows, with what each offers and how each has behaved.
+///
+/// Fed by discovery (``setAddresses(_:)``) and refreshed by `GetOrchestrator` (``refresh()``, run on
+/// an interval by ``OrchestratorPoolService``). Orchestrators that keep failing are suspended with a
+/// doubling back-off and re-admitted only after a successful probe.
+public actor OrchestratorPool {
+    /// What the pool knows about one orchestrator.
+    public struct Member: Sendable {
+        public var address: OrchestratorAddress
+        /// The region the operator assigned (from configuration or discovery).
+        public var region: String?
+        /// The latest offer, `nil` until a probe succeeded.
+        public var offer: OrchestratorOffer?
+        /// Why the latest probe or attempt failed.
+        public var lastError: String?
+        /// Moving average of observed job latency, in seconds.
+        public var latency: Double?
+        public var consecutiveFailures = 0
+        /// Until when the orchestrator is not used; after that it is probed before it is used again.
+        public var suspendedUntil: Date?
+        /// Suspensions in a row (drives the back-off).
+        public var suspensions = 0
+        /// Removed by discovery: no new work, kept until nothing refers to it.
+        public var draining = false
+    }
+
+    private let client: OrchestratorClient
+    private let policy: RoutingPolicy
+    private var members: [OrchestratorAddress: Member] = [:]
+    private let now: @Sendable () -> Date
+
+    public init(
+        client: OrchestratorClient,
+        policy: RoutingPolicy,
+        addresses: [OrchestratorAddress] = [],
+        regions: [OrchestratorAddress: String] = [:],
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.client = client
+        self.policy = policy
+        self.now = now
+        for address in addresses {
+            members[address] = Member(address: address, region: regions[address])
+        }
+    }
+
+    /// Replaces the set of orchestrators (from discovery). New ones join unprobed; missing ones are
+    /// drained: they get no new work.
+    public func setAddresses(_ addresses: [OrchestratorAddress], regions: [OrchestratorAddress: String] = [:]) {
+        let wanted = Set(addresses)
+        for address in addresses where members[address] == nil {
+            members[address] = Member(address: address, region: regions[address])
+        }
+        for address in members.keys {
+            members[address]?.draining = !wanted.contains(address)
+            if let region = regions[address] { members[address]?.region = region }
+        }
+        members = members.filter { !$0.value.draining || $0.value.offer != nil }
+    }
+
+    /// Probes every orchestrator that is not suspended (and every suspended one whose back-off is
+    /// over) with `GetOrchestrator`, concurrently.
+    public func refresh() async {
+        let due = members.values.filter { member in
+            guard !member.draining else { return false }
+            guard let until = member.suspendedUntil else { return true }
+            return until <= now()
+        }.map(\.address)
+        let client = self.client
+        let results = await withTaskGroup(of: (OrchestratorAddress, Result<OrchestratorOffer, any Error>).self) { group in
+            for address in due {
+                group.addTask {
+                    do { return (address, .success(try await client.getOrchestrator(address))) } catch { return (address, .failure(error)) }
+                }
+            }
+            var collected: [(OrchestratorAddress, Result<OrchestratorOffer, any Error>)] = []
+            for await result in group { collected.append(result) }
+            return collected
+        }
+        for (address, result) in results {
+            switch result {
+            case .success(let offer): admit(address, offer: offer)
+            case .failure(let error): recordFailure(address, reason: Self.describe(error))
+            }
+        }
+    }
+
+    /// Probes one orchestrator now (for example when its auth token expired) and returns its offer.
+    public func refreshOffer(_ address: OrchestratorAddress) async throws -> OrchestratorOffer {
+        do {
+            let offer = try await client.getOrchestrator(address)
+            admit(address, offer: offer)
+            return offer
+        } catch {
+            recordFailure(address, reason: Self.describe(error))
+            throw error
+        }
+    }
+
+    /// A usable orchestrator for a step, with its price.
+    public struct Candidate: Sendable {
+        public var address: OrchestratorAddress
+        public var offer: OrchestratorOffer
+        public var price: OrchestratorOffer.Price
+        public var latency: Double?
+        public var region: String?
+    }
+
+    /// Why orchestrators were not candidates, counted per reason.
+    public struct Exclusions: Sendable, Hashable {
+        public var notOffering = 0
+        public var overPriceCap = 0
+        public var otherRegion = 0
+        public var noCapacity = 0
+        public var unavailable = 0
+    }
+
+    /// The orchestrators that can run `pipeline` with `model` at or under `priceCap`, in `region`
+    /// when given, ordered by the policy's strategy; `excluding` those already tried.
+    public func candidates(
+        for pipeline: Pipeline,
+        model: String,
+        priceCap: OrchestratorOffer.Price?,
+        region: String? = nil,
+        excluding tried: Set<OrchestratorAddress> = [],
+        using generator: inout some RandomNumberGenerator
+    ) -> (candidates: [Candidate], exclusions: Exclusions) {
+        var exclusions = Exclusions()
+        var found: [Candidate] = []
+        for member in members.values where !tried.contains(member.address) {
+            guard !member.draining, member.suspendedUntil == nil, let offer = member.offer else {
+                exclusions.unavailable += 1
+                continue
+            }
+            guard offer.offers(pipeline, model: model), let price = offer.price(for: pipeline, model: model) else {
+                exclusions.notOffering += 1
+                continue
+            }
+            if let priceCap, !price.isAtMost(priceCap) {
+                exclusions.overPriceCap += 1
+                continue
+            }
+            if let region, member.region != region {
+                exclusions.otherRegion += 1
+                continue
+            }
+            if let model = offer.models[pipeline.capabilityID]?[model], model.capacity > 0, model.capacityInUse >= model.capacity {
+                exclusions.noCapacity += 1
+                continue
+            }
+            found.append(Candidate(address: member.address, offer: offer, price: price, latency: member.latency, region: member.region))
+        }
+        return (SelectionStrategy.order(found, by: policy.strategy, using: &generator), exclusions)
+    }
+
+    /// Records a successful job attempt.
+    public func recordSuccess(_ address: OrchestratorAddress, latency: Duration) {
+        guard var member = members[address] else { return }
+        let seconds = Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18
+        member.latency = member.latency.map { $0 * (1 - policy.latencySmoothing) + seconds * policy.latencySmoothing } ?? seconds
+        member.consecutiveFailures = 0
+        member.suspensions = 0
+        member.lastError = nil
+        members[address] = member
+    }
+
+    /// Records a failed attempt or probe; suspends the orchestrator after too many in a row.
+    public func recordFailure(_ address: OrchestratorAddress, reason: String) {
+        guard var member = members[address] else { return }
+        member.consecutiveFailures += 1
+        member.lastError = reason
+        let probeFailedAfterSuspension = member.suspendedUntil != nil
+        if probeFailedAfterSuspension || member.consecutiveFailures >= policy.failuresBeforeSuspension {
+            let factor = Double(1 << min(member.suspensions, 20))
+            let backOff = min(Self.seconds(policy.baseSuspension) * factor, Self.seconds(policy.maximumSuspension))
+            member.suspendedUntil = now().addingTimeInterval(backOff)
+            member.suspensions += 1
+        }
+        members[address] = member
+    }
+
+    /// A snapshot of every member, for the admin API, metrics and tests.
+    public func snapshot() -> [Member] {
+        members.values.sorted { $0.address.description < $1.address.description }
+    }
+
+    private func admit(_ address: OrchestratorAddress, offer: OrchestratorOffer) {
+        guard var member = members[address] else { return }
+        member.offer = offer
+        member.lastError = nil
+        if member.suspendedUntil != nil {
+            // The probe after the back-off succeeded: the orchestrator is re-admitted.
+            member.suspendedUntil = nil
+            member.consecutiveFailures = 0
+        }
+        members[address] = member
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("Connection refused") || text.contains("connectionRefused") || text.contains("Could not establish") {
+            return "connection refused"
+        }
+        if text.contains("deadlineExceeded") || text.contains("timed out") || text.contains("Timeout") {
+            return "timeout"
+        }
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+}

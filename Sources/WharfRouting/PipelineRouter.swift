@@ -1,0 +1,184 @@
+import Foundation
+public import Metrics
+public import WharfCore
+public import WharfLivepeer
+
+/// Runs one AI pipeline request on the network: picks candidates from the pool, sends the request,
+/// and on a retryable failure tries a *different* orchestrator, within a per-attempt timeout and an
+/// overall deadline. Every attempt is recorded and counted in metrics.
+public struct PipelineRouter: Sendable {
+    /// One try on one orchestrator.
+    public struct Attempt: Sendable, Hashable {
+        public var orchestrator: OrchestratorAddress
+        public var latency: Duration
+        /// `ok`, `timeout`, `connection refused`, `http 503`, `auth token refreshed`, …
+        public var outcome: String
+        public var price: OrchestratorOffer.Price
+    }
+
+    /// A completed step.
+    public struct Outcome: Sendable {
+        public var response: AIJobClient.Response
+        public var orchestrator: OrchestratorAddress
+        public var price: OrchestratorOffer.Price
+        public var attempts: [Attempt]
+    }
+
+    private let pool: OrchestratorPool
+    private let jobs: AIJobClient
+    private let pins: CertificatePins?
+    private let policy: RoutingPolicy
+    private let metrics: any MetricsFactory
+
+    /// - Parameters:
+    ///   - pins: Where pinned certificates are found for job requests; `nil` verifies against CAs.
+    public init(
+        pool: OrchestratorPool,
+        jobs: AIJobClient,
+        pins: CertificatePins?,
+        policy: RoutingPolicy,
+        metrics: any MetricsFactory
+    ) {
+        self.pool = pool
+        self.jobs = jobs
+        self.pins = pins
+        self.policy = policy
+        self.metrics = metrics
+    }
+
+    /// Runs `request` for `model`, on orchestrators at or under `priceCap` and in `region` when given.
+    /// - Throws: ``RoutingError`` when no orchestrator completes it.
+    public func run(
+        _ request: AIJobClient.Request,
+        model: String,
+        priceCap: OrchestratorOffer.Price?,
+        region: String? = nil
+    ) async throws -> Outcome {
+        let clock = ContinuousClock()
+        let deadline = clock.now + policy.deadline
+        var attempts: [Attempt] = []
+        var tried: Set<OrchestratorAddress> = []
+        var generator = SystemRandomNumberGenerator()
+        while tried.count < policy.maxAttempts, clock.now < deadline {
+            let (candidates, exclusions) = await pool.candidates(
+                for: request.pipeline,
+                model: model,
+                priceCap: priceCap,
+                region: region,
+                excluding: tried,
+                using: &generator
+            )
+            guard let candidate = candidates.first else {
+                if attempts.isEmpty {
+                    throw RoutingError(
+                        kind: .noOrchestrator,
+                        message: Self.explain(exclusions, pipeline: request.pipeline, model: model, region: region),
+                        attempts: attempts
+                    )
+                }
+                break
+            }
+            tried.insert(candidate.address)
+            var offer = candidate.offer
+            var refreshedToken = false
+            while true {
+                let start = clock.now
+                let remaining = deadline - start
+                let outcome: String
+                do {
+                    if offer.authToken?.isExpired() ?? true {
+                        offer = try await pool.refreshOffer(candidate.address)
+                    }
+                    let response = try await jobs.send(
+                        request,
+                        to: offer,
+                        pinnedCertificate: pins?.certificate(of: candidate.address),
+                        timeout: min(policy.attemptTimeout, remaining)
+                    )
+                    let latency = clock.now - start
+                    if (200..<300).contains(response.status) {
+                        await pool.recordSuccess(candidate.address, latency: latency)
+                        attempts.append(record(candidate, latency, "ok", request.pipeline))
+                        return Outcome(response: response, orchestrator: candidate.address, price: candidate.price, attempts: attempts)
+                    }
+                    let text = String(decoding: response.body.prefix(200), as: UTF8.self)
+                    if response.status == 403, text.contains("auth token"), !refreshedToken {
+                        // The orchestrator no longer accepts the token (expired, or it restarted): get a
+                        // new one with GetOrchestrator and try the same orchestrator once more.
+                        attempts.append(record(candidate, latency, "auth token refused", request.pipeline))
+                        offer = try await pool.refreshOffer(candidate.address)
+                        refreshedToken = true
+                        continue
+                    }
+                    if [400, 413, 415, 422].contains(response.status) {
+                        attempts.append(record(candidate, latency, "http \(response.status)", request.pipeline))
+                        throw RoutingError(
+                            kind: .rejected(status: response.status),
+                            message: "the orchestrator rejected the request (\(response.status)): \(text)",
+                            attempts: attempts
+                        )
+                    }
+                    outcome = "http \(response.status)"
+                } catch let error as RoutingError {
+                    throw error
+                } catch {
+                    if !refreshedToken, Self.isCertificateFailure(error) {
+                        // A pinned orchestrator restarted with a new certificate: probe it again, which
+                        // pins the new certificate and fetches a new token, then retry it once.
+                        attempts.append(record(candidate, clock.now - start, "certificate changed", request.pipeline))
+                        refreshedToken = true
+                        if let refreshed = try? await pool.refreshOffer(candidate.address) {
+                            offer = refreshed
+                            continue
+                        }
+                        await pool.recordFailure(candidate.address, reason: "certificate changed")
+                        break
+                    }
+                    outcome = clock.now >= start + min(policy.attemptTimeout, remaining) ? "timeout" : OrchestratorPool.describe(error)
+                }
+                attempts.append(record(candidate, clock.now - start, outcome, request.pipeline))
+                await pool.recordFailure(candidate.address, reason: outcome)
+                break
+            }
+        }
+        let summary = attempts.map(\.outcome).joined(separator: ", ")
+        let count = Set(attempts.map(\.orchestrator)).count
+        throw RoutingError(
+            kind: .allAttemptsFailed,
+            message: clock.now >= deadline && attempts.isEmpty
+                ? "no orchestrator answered before the deadline"
+                : "\(count) orchestrator\(count == 1 ? "" : "s") failed: \(summary)",
+            attempts: attempts
+        )
+    }
+
+    private func record(_ candidate: OrchestratorPool.Candidate, _ latency: Duration, _ outcome: String, _ pipeline: Pipeline) -> Attempt {
+        let dimensions = [("orchestrator", candidate.address.description), ("pipeline", pipeline.rawValue), ("outcome", outcome)]
+        Counter(label: "wharf_orchestrator_attempts_total", dimensions: dimensions, factory: metrics).increment()
+        Metrics.Timer(label: "wharf_orchestrator_attempt_duration_seconds", dimensions: dimensions, factory: metrics)
+            .recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
+        return Attempt(orchestrator: candidate.address, latency: latency, outcome: outcome, price: candidate.price)
+    }
+
+    static func isCertificateFailure(_ error: any Error) -> Bool {
+        let text = String(describing: error)
+        return text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("handshakeFailed") || text.contains("certificate")
+    }
+
+    /// Says why no orchestrator could take the step, naming the reason that excluded the most.
+    static func explain(_ exclusions: OrchestratorPool.Exclusions, pipeline: Pipeline, model: String, region: String?) -> String {
+        if exclusions.overPriceCap > 0 {
+            return "no orchestrator offers \(pipeline.rawValue) with model \(model) under your price cap"
+        }
+        if exclusions.otherRegion > 0, let region {
+            return "no orchestrator in region \(region) offers \(pipeline.rawValue) with model \(model)"
+        }
+        if exclusions.noCapacity > 0 {
+            return "every orchestrator offering \(pipeline.rawValue) with model \(model) is at capacity"
+        }
+        if exclusions.notOffering > 0 {
+            return "no orchestrator offers \(pipeline.rawValue) with model \(model)"
+        }
+        return "no orchestrator is available for \(pipeline.rawValue) right now"
+    }
+}

@@ -1,0 +1,199 @@
+import AsyncHTTPClient
+import CoreMetrics
+import Foundation
+import Testing
+import WharfCore
+import WharfDevnet
+import WharfLivepeer
+import WharfRouting
+
+/// Routing against a devnet of three orchestrators: failover, price caps, suspension and
+/// re-admission, token refresh, and errors a customer can read.
+@Suite(.timeLimit(.minutes(2))) struct RoutingTests {
+    static let model = DevnetOrchestratorProfile.defaultModels[.textToImage]!
+
+    static func request() -> AIJobClient.Request {
+        AIJobClient.Request(
+            pipeline: .textToImage,
+            body: Data(#"{"prompt":"a harbour at dawn","width":64,"height":32,"seed":7,"model_id":"\#(model)"}"#.utf8),
+            contentType: "application/json",
+            manifestID: "job_test"
+        )
+    }
+
+    static func fastPolicy(_ strategy: RoutingPolicy.Strategy = .price) -> RoutingPolicy {
+        var policy = RoutingPolicy()
+        policy.strategy = strategy
+        policy.attemptTimeout = .seconds(2)
+        policy.deadline = .seconds(20)
+        policy.failuresBeforeSuspension = 1
+        policy.baseSuspension = .milliseconds(300)
+        return policy
+    }
+
+    @Test func succeedsWhenTwoOfThreeOrchestratorsFailOrHang() async throws {
+        try await withDevnet(3) { devnet in
+            devnet.orchestrators[0].setFaults { $0.errorRate = 1 }  // cheapest: always 500
+            devnet.orchestrators[1].setFaults { $0.hang = true }  // next: never answers
+            let outcome = try await devnet.router(Self.fastPolicy(.price)).run(Self.request(), model: Self.model, priceCap: nil)
+            #expect(outcome.response.status == 200)
+            #expect(outcome.orchestrator == devnet.addresses[2])
+            #expect(outcome.attempts.map(\.outcome) == ["http 500", "timeout", "ok"])
+            let json = try #require(try JSONSerialization.jsonObject(with: outcome.response.body) as? [String: Any])
+            let images = try #require(json["images"] as? [[String: Any]])
+            #expect(images.count == 1)
+            #expect((images[0]["url"] as? String)?.hasSuffix(".png") == true)
+        }
+    }
+
+    @Test func neverUsesAnOrchestratorAboveThePriceCap() async throws {
+        try await withDevnet(3) { devnet in
+            // Prices are 1000, 2000 and 3000 wei per pixel; the cap admits only the first two.
+            let cap = OrchestratorOffer.Price(pricePerUnit: 2_000, pixelsPerUnit: 1)
+            let router = devnet.router(Self.fastPolicy(.balanced))
+            for _ in 0..<12 {
+                let outcome = try await router.run(Self.request(), model: Self.model, priceCap: cap)
+                #expect(outcome.price.isAtMost(cap))
+            }
+            #expect(devnet.orchestrators[2].requestCount == 0)
+            #expect(devnet.orchestrators[0].requestCount + devnet.orchestrators[1].requestCount == 12)
+
+            let tooLow = OrchestratorOffer.Price(pricePerUnit: 1, pixelsPerUnit: 1)
+            let error = await #expect(throws: RoutingError.self) {
+                try await router.run(Self.request(), model: Self.model, priceCap: tooLow)
+            }
+            #expect(error?.kind == .noOrchestrator)
+            #expect(error?.message == "no orchestrator offers text-to-image with model \(Self.model) under your price cap")
+            #expect(devnet.orchestrators.map(\.requestCount).reduce(0, +) == 12)
+        }
+    }
+
+    @Test func allFailuresAreSummarisedWithoutInternals() async throws {
+        try await withDevnet(3) { devnet in
+            for orchestrator in devnet.orchestrators { orchestrator.setFaults { $0.errorRate = 1 } }
+            let error = await #expect(throws: RoutingError.self) {
+                try await devnet.router(Self.fastPolicy()).run(Self.request(), model: Self.model, priceCap: nil)
+            }
+            #expect(error?.kind == .allAttemptsFailed)
+            #expect(error?.message == "3 orchestrators failed: http 500, http 500, http 500")
+            #expect(error?.message.contains("127.0.0.1") == false)
+        }
+    }
+
+    @Test func crashedOrchestratorIsSuspendedThenReadmittedAfterAProbe() async throws {
+        try await withDevnet(2) { devnet in
+            devnet.orchestrators[0].setFaults { $0.crashAfterRequests = 0 }
+            let router = devnet.router(Self.fastPolicy(.price))
+            let first = try await router.run(Self.request(), model: Self.model, priceCap: nil)
+            #expect(first.orchestrator == devnet.addresses[1])
+            let crashed = try #require(await devnet.pool.snapshot().first { $0.address == devnet.addresses[0] })
+            #expect(crashed.suspendedUntil != nil)
+
+            // While suspended it gets no work, even though it is the cheapest.
+            let second = try await router.run(Self.request(), model: Self.model, priceCap: nil)
+            #expect(second.attempts.map(\.orchestrator) == [devnet.addresses[1]])
+
+            // It comes back (a new process: new certificate, new token key) on the same ports.
+            try await devnet.restart(0)
+            try await Task.sleep(for: .milliseconds(400))
+            await devnet.pool.refresh()  // the back-off is over: probe, re-admit
+            let readmitted = try #require(await devnet.pool.snapshot().first { $0.address == devnet.addresses[0] })
+            #expect(readmitted.suspendedUntil == nil)
+            let third = try await router.run(Self.request(), model: Self.model, priceCap: nil)
+            #expect(third.orchestrator == devnet.addresses[0])
+        }
+    }
+
+    @Test func expiredAuthTokenIsRefreshedWithGetOrchestrator() async throws {
+        try await withDevnet(1) { devnet in
+            devnet.orchestrators[0].setFaults { $0.expiredAuthTokens = true }
+            await devnet.pool.refresh()
+            #expect(await devnet.pool.snapshot()[0].offer?.authToken?.isExpired() == true)
+            devnet.orchestrators[0].setFaults { $0.expiredAuthTokens = false }
+            let outcome = try await devnet.router(Self.fastPolicy()).run(Self.request(), model: Self.model, priceCap: nil)
+            #expect(outcome.response.status == 200)
+            #expect(await devnet.pool.snapshot()[0].offer?.authToken?.isExpired() == false)
+        }
+    }
+
+    @Test func restartedOrchestratorGetsANewPinAndTokenMidStream() async throws {
+        try await withDevnet(1) { devnet in
+            let router = devnet.router(Self.fastPolicy())
+            _ = try await router.run(Self.request(), model: Self.model, priceCap: nil)
+            try await devnet.restart(0)  // old token and old certificate are now both stale
+            let outcome = try await router.run(Self.request(), model: Self.model, priceCap: nil)
+            #expect(outcome.response.status == 200)
+            #expect(outcome.attempts.map(\.outcome) == ["certificate changed", "ok"])
+        }
+    }
+
+    @Test func priceCapsCompareExactly() {
+        let price = OrchestratorOffer.Price(pricePerUnit: 1_000, pixelsPerUnit: 3)
+        #expect(price.isAtMost(.init(pricePerUnit: 334, pixelsPerUnit: 1)))
+        #expect(!price.isAtMost(.init(pricePerUnit: 333, pixelsPerUnit: 1)))
+        #expect(OrchestratorOffer.Price(pricePerUnit: .max, pixelsPerUnit: 1).isAtMost(.init(pricePerUnit: .max, pixelsPerUnit: 1)))
+    }
+}
+
+/// A devnet of orchestrators with a pool and an HTTP client pointed at it.
+final class TestDevnet: @unchecked Sendable {
+    var orchestrators: [DevnetOrchestrator]
+    let addresses: [OrchestratorAddress]
+    let ports: [DevnetOrchestrator.Ports]
+    let pins = CertificatePins()
+    let pool: OrchestratorPool
+    let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    var tasks: [Task<Void, any Error>]
+
+    init(_ orchestrators: [DevnetOrchestrator], tasks: [Task<Void, any Error>], policy: RoutingPolicy) async throws {
+        self.orchestrators = orchestrators
+        self.tasks = tasks
+        var ports: [DevnetOrchestrator.Ports] = []
+        for orchestrator in orchestrators { ports.append(try await orchestrator.ports()) }
+        self.ports = ports
+        addresses = ports.map { OrchestratorAddress(host: "127.0.0.1", port: $0.grpc) }
+        pool = OrchestratorPool(
+            client: OrchestratorClient(trust: .firstUse(pins), timeout: .seconds(2)),
+            policy: policy,
+            addresses: addresses
+        )
+        await pool.refresh()
+    }
+
+    func router(_ policy: RoutingPolicy) -> PipelineRouter {
+        PipelineRouter(pool: pool, jobs: AIJobClient(http: http), pins: pins, policy: policy, metrics: NOOPMetricsHandler.instance)
+    }
+
+    /// Stops orchestrator `index` and starts a new one (new certificate, new token key) on its ports.
+    func restart(_ index: Int) async throws {
+        tasks[index].cancel()
+        _ = await tasks[index].result
+        let replacement = try DevnetOrchestrator(
+            profile: orchestrators[index].profile,
+            port: ports[index].grpc,
+            httpPort: ports[index].http
+        )
+        tasks[index] = Task { try await replacement.run() }
+        orchestrators[index] = replacement
+        _ = try await replacement.ports()
+    }
+
+    func stop() async throws {
+        for task in tasks { task.cancel() }
+        for task in tasks { _ = await task.result }
+        try await http.shutdown()
+    }
+}
+
+func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(), _ body: (TestDevnet) async throws -> Void) async throws {
+    let orchestrators = try DevnetOrchestratorProfile.spread(count: count).map { try DevnetOrchestrator(profile: $0) }
+    let tasks = orchestrators.map { orchestrator in Task { try await orchestrator.run() } }
+    let devnet = try await TestDevnet(orchestrators, tasks: tasks, policy: policy)
+    do {
+        try await body(devnet)
+    } catch {
+        try await devnet.stop()
+        throw error
+    }
+    try await devnet.stop()
+}
