@@ -15,7 +15,7 @@ TEST_PACKAGES := libsqlite3-dev sqlite3 protobuf-compiler
 .PHONY: run test build setup setup-test format lint clean proto
 
 run: setup build
-	$(WHARF) serve --dev
+	$(WHARF) serve --dev --devnet 3
 
 test: setup-test
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)

@@ -110,6 +110,10 @@ let package = Package(
             name: "WharfServer",
             dependencies: [
                 "WharfCore",
+                "WharfDevnet",
+                "WharfLivepeer",
+                "WharfRouting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "WharfPolicy",
                 "WharfStore",
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -128,6 +132,7 @@ let package = Package(
             dependencies: [
                 "WharfCore",
                 "WharfDevnet",
+                "WharfLivepeer",
                 "WharfPolicy",
                 "WharfServer",
                 "WharfStore",

@@ -105,9 +105,14 @@ public final class DevnetOrchestrator: Service, Sendable {
             }
             group.addTask { try await http.run() }
             group.addTask {
-                for await _ in self.crash.stream {
-                    self.logger.warning("devnet orchestrator crashing (fault injection)")
-                    throw DevnetCrash(name: self.profile.name)
+                // Ends with a crash fault, or quietly on graceful shutdown.
+                try await withGracefulShutdownHandler {
+                    for await _ in self.crash.stream {
+                        self.logger.warning("devnet orchestrator crashing (fault injection)")
+                        throw DevnetCrash(name: self.profile.name)
+                    }
+                } onGracefulShutdown: {
+                    self.crash.continuation.finish()
                 }
             }
             do {

@@ -1,11 +1,15 @@
+import AsyncHTTPClient
 import Foundation
 public import Hummingbird
 public import Logging
 public import Metrics
 import NIOCore
 public import Prometheus
+import ServiceLifecycle
 public import WharfCore
+import WharfLivepeer
 import WharfPolicy
+public import WharfRouting
 import WharfStore
 
 /// Which listener a router or metric belongs to.
@@ -34,9 +38,44 @@ public func buildApplication(
         logger.info("applied migrations", metadata: ["gw.store.migrations": .array(applied.map { .string($0) })])
     }
     let registry = PrometheusCollectorRegistry()
-    let publicRouter = buildPublicRouter(store: store, metrics: PrometheusMetricsFactory(registry: registry))
+    let metrics = PrometheusMetricsFactory(registry: registry)
+
+    let pins = CertificatePins()
+    let trust: OrchestratorClient.Trust
+    if let caFile = configuration.orchestratorCAFile {
+        trust = .certificateAuthorities(pem: Array(try Data(contentsOf: URL(fileURLWithPath: caFile))))
+    } else {
+        trust = .firstUse(pins)
+    }
+    let pool = OrchestratorPool(
+        client: OrchestratorClient(trust: trust, timeout: configuration.probeTimeout),
+        policy: configuration.routing,
+        addresses: configuration.orchestrators
+    )
+    let router = PipelineRouter(
+        pool: pool,
+        jobs: AIJobClient(http: HTTPClient.shared),
+        pins: configuration.orchestratorCAFile == nil ? pins : nil,
+        policy: configuration.routing,
+        metrics: metrics
+    )
+    var backgroundServices: [any Service] = []
+    if configuration.devnetOrchestrators > 0 {
+        backgroundServices.append(
+            try EmbeddedDevnet(
+                count: configuration.devnetOrchestrators,
+                pool: pool,
+                configured: configuration.orchestrators,
+                logger: logger
+            )
+        )
+    }
+    backgroundServices.append(OrchestratorPoolService(pool: pool, interval: configuration.refreshInterval))
+
+    let publicRouter = buildPublicRouter(store: store, metrics: metrics)
     let adminRouter = buildAdminRouter(
         store: store,
+        pool: pool,
         registry: registry,
         metricsRequireAuth: configuration.metricsRequireAuth
     )
@@ -60,6 +99,9 @@ public func buildApplication(
         publicApplication: application(.public, publicRouter, configuration.publicListener),
         adminApplication: application(.admin, adminRouter, configuration.adminListener),
         store: store,
+        pool: pool,
+        router: router,
+        backgroundServices: backgroundServices,
         shutdownTimeout: configuration.shutdownTimeout,
         logger: logger
     )
@@ -84,9 +126,11 @@ public func buildPublicRouter<Store: GatewayStore>(store: Store, metrics: any Me
     return router
 }
 
-/// The admin listener's routes: health, `/metrics` and `/admin/v1` behind the `admin` scope.
+/// The admin listener's routes: health, `/metrics` and `/admin/v1` (tenants, keys, orchestrators)
+/// behind the `admin` scope.
 public func buildAdminRouter<Store: GatewayStore>(
     store: Store,
+    pool: OrchestratorPool,
     registry: PrometheusCollectorRegistry,
     metricsRequireAuth: Bool
 ) -> Router<WharfRequestContext> {
@@ -106,5 +150,6 @@ public func buildAdminRouter<Store: GatewayStore>(
     }
     let admin = router.group("admin/v1").add(middleware: AuthenticationMiddleware(keys: store, scope: .admin))
     AdminController(store: store).addRoutes(to: admin)
+    OrchestratorsController(pool: pool).addRoutes(to: admin)
     return router
 }

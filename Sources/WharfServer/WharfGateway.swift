@@ -1,6 +1,7 @@
 public import Hummingbird
 import Logging
 public import ServiceLifecycle
+public import WharfRouting
 public import WharfStore
 
 /// The running gateway: the public listener and the admin listener, over one store.
@@ -15,12 +16,20 @@ public struct WharfGateway: Service {
     public let adminApplication: Application<RouterResponder<WharfRequestContext>>
     /// The store both listeners use.
     public let store: SQLiteStore
+    /// The orchestrators the gateway routes to.
+    public let pool: OrchestratorPool
+    /// Runs AI pipeline steps on the network with failover.
+    public let router: PipelineRouter
+    /// Services that run before the listeners and stop after them (devnet, pool refresh).
+    let backgroundServices: [any Service]
     let shutdownTimeout: Duration
     let logger: Logger
 
     public func run() async throws {
+        // A service group stops its services in reverse order: listeners first, then the pool
+        // refresh, then any embedded devnet.
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: publicApplication), .init(service: adminApplication)],
+            services: (backgroundServices + [publicApplication, adminApplication]).map { .init(service: $0) },
             logger: logger
         )
         configuration.maximumGracefulShutdownDuration = shutdownTimeout

@@ -20,8 +20,21 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Development mode: make sure a 'dev' tenant and key exist and print the URLs and the key.")
     var dev = false
 
+    @Option(
+        name: .customLong("devnet"),
+        help: ArgumentHelp("Start this many devnet orchestrators inside the gateway and route to them (0-16).", valueName: "n")
+    )
+    var devnetOrchestrators: Int?
+
+    func validate() throws {
+        if let devnetOrchestrators, !(0...16).contains(devnetOrchestrators) {
+            throw ValidationError("--devnet must be from 0 to 16")
+        }
+    }
+
     func run() async throws {
-        let configuration = try await options.loadConfiguration()
+        var configuration = try await options.loadConfiguration()
+        if let devnetOrchestrators { configuration.devnetOrchestrators = devnetOrchestrators }
         bootstrapLogging(configuration)
         let logger = Logger(label: "wharf")
         let gateway = try await failing {
@@ -38,6 +51,8 @@ struct Serve: AsyncParsableCommand {
                   admin       http://\(configuration.adminListener.host):\(configuration.adminListener.port)  (/metrics, /healthz, /readyz)
                   API key     \(token)
                 Try:  curl -H "Authorization: Bearer \(token)" http://\(configuration.publicListener.host):\(configuration.publicListener.port)/v2/key
+                Orchestrators (\(configuration.devnetOrchestrators) on the embedded devnet, \(configuration.orchestrators.count) configured):
+                      curl -H "Authorization: Bearer \(token)" http://\(configuration.adminListener.host):\(configuration.adminListener.port)/admin/v1/orchestrators
 
                 """
             print(banner)

@@ -93,7 +93,7 @@ import Testing
         let publicPort = try freeLoopbackPort()
         let adminPort = try freeLoopbackPort()
         let environment = ["WHARF_HTTP_PUBLIC_PORT": "\(publicPort)", "WHARF_HTTP_ADMIN_PORT": "\(adminPort)"]
-        let process = WharfProcess.makeProcess(["serve", "--dev"], in: directory.path, environment: environment)
+        let process = WharfProcess.makeProcess(["serve", "--dev", "--devnet", "2"], in: directory.path, environment: environment)
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output
@@ -113,6 +113,16 @@ import Testing
         #expect(authorized.status == 200)
         let anonymous = try await httpGet("http://127.0.0.1:\(publicPort)/v2/key")
         #expect(anonymous.status == 401)
+        // The embedded devnet joins the pool: both orchestrators become available.
+        var available = 0
+        for _ in 0..<50 where available < 2 {
+            let listing = try await httpGet("http://127.0.0.1:\(adminPort)/admin/v1/orchestrators", bearer: token)
+            #expect(listing.status == 200)
+            let members = (try? JSONSerialization.jsonObject(with: Data(listing.body.utf8)) as? [String: Any])?["data"] as? [[String: Any]]
+            available = members?.filter { $0["status"] as? String == "available" }.count ?? 0
+            if available < 2 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(available == 2)
         let metrics = try await httpGet("http://127.0.0.1:\(adminPort)/metrics")
         #expect(metrics.body.contains(#"route="/v2/key",method="GET",status="401"} 1"#))
 

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import Testing
+import WharfLivepeer
+import WharfRouting
 import WharfServer
 
 /// Loading and validating the configuration: defaults, file, environment, and every kind of mistake.
@@ -64,6 +66,13 @@ import WharfServer
             ("shutdown timeout", "", ["WHARF_SHUTDOWN_TIMEOUT_SECONDS": "0"], "shutdown.timeout_seconds", "1 to 3600"),
             ("same listener twice", "", ["WHARF_HTTP_ADMIN_PORT": "8080"], "http.admin.port", "must not share"),
             ("busy timeout", "", ["WHARF_STORE_SQLITE_BUSY_TIMEOUT_MS": "-1"], "store.sqlite.busy_timeout_ms", "0 to 600000"),
+            (
+                "bad orchestrator", "network:\n  orchestrators: [\"ok.example\", \"host:notaport\"]\n", [:], "network.orchestrators",
+                "'host:notaport'"
+            ),
+            ("unknown strategy", "", ["WHARF_ROUTING_STRATEGY": "cheapest"], "routing.strategy", "price, latency, balanced"),
+            ("missing CA file", "", ["WHARF_NETWORK_TLS_CA_FILE": "/nonexistent/ca.pem"], "network.tls.ca_file", "readable PEM"),
+            ("too many attempts", "", ["WHARF_ROUTING_MAX_ATTEMPTS": "50"], "routing.max_attempts", "1 to 20"),
         ] as [(String, String, [String: String], String, String)]
     )
     func badValuesNameTheKey(
@@ -83,6 +92,22 @@ import WharfServer
         let problem = try #require(error?.problems.first { $0.key == key }, "\(label): \(String(describing: error))")
         #expect(problem.message.contains(fragment), "\(label): \(problem)")
         #expect(error?.description.contains(key) == true)
+    }
+
+    @Test func orchestratorsFromFileOrEnvironment() async throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write(
+            "wharf.yaml",
+            "network:\n  orchestrators:\n    - orch.example.com\n    - https://203.0.113.7:9000\nrouting:\n  strategy: price\n"
+        )
+        let fromFile = try await WharfConfiguration.load(filePath: file, environment: [:])
+        #expect(fromFile.orchestrators.map(\.description) == ["orch.example.com:8935", "203.0.113.7:9000"])
+        #expect(fromFile.routing.strategy == .price)
+        let fromEnvironment = try await WharfConfiguration.load(
+            filePath: file,
+            environment: ["WHARF_NETWORK_ORCHESTRATORS": "a.example:1,b.example"]
+        )
+        #expect(fromEnvironment.orchestrators.map(\.description) == ["a.example:1", "b.example:8935"])
     }
 
     @Test func everyProblemIsReportedAtOnce() async throws {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -8,6 +9,8 @@ import Prometheus
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Testing
+import WharfLivepeer
+import WharfRouting
 import WharfStore
 
 @testable import WharfServer
@@ -39,10 +42,24 @@ import WharfStore
                 onServerRunning: { channel in portContinuation.yield((role, channel.localAddress?.port ?? 0)) }
             )
         }
+        let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
+        let router = PipelineRouter(
+            pool: pool,
+            jobs: AIJobClient(http: .shared),
+            pins: nil,
+            policy: RoutingPolicy(),
+            metrics: PrometheusMetricsFactory(registry: registry)
+        )
         let gateway = WharfGateway(
             publicApplication: application(.public, publicRouter),
-            adminApplication: application(.admin, buildAdminRouter(store: store, registry: registry, metricsRequireAuth: false)),
+            adminApplication: application(
+                .admin,
+                buildAdminRouter(store: store, pool: pool, registry: registry, metricsRequireAuth: false)
+            ),
             store: store,
+            pool: pool,
+            router: router,
+            backgroundServices: [],
             shutdownTimeout: .seconds(10),
             logger: Logger(label: "shutdown-test")
         )

@@ -41,10 +41,45 @@ public struct ConfigurationKey: Sendable, Hashable {
         "How long in-flight requests may run after SIGTERM/SIGINT before they are cancelled (1-3600)."
     )
 
+    static let orchestrators = Self(
+        "network.orchestrators",
+        "(none)",
+        "Orchestrator addresses (`host`, `host:port`, `https://host:port`; port 8935 when omitted). A YAML list, or comma-separated in the environment."
+    )
+    static let refreshSeconds = Self(
+        "network.refresh_seconds",
+        "60",
+        "How often every orchestrator is asked for its offer with GetOrchestrator (1-3600)."
+    )
+    static let probeTimeout = Self("network.probe_timeout_ms", "5000", "Limit for one GetOrchestrator call, in milliseconds (100-60000).")
+    static let caFile = Self(
+        "network.tls.ca_file",
+        "(none)",
+        "PEM file of CA certificates to verify orchestrators against. Unset: trust on first use (pin each orchestrator's first certificate)."
+    )
+    static let strategy = Self("routing.strategy", "balanced", "How orchestrators are chosen: `price`, `latency` or `balanced`.")
+    static let attemptTimeout = Self(
+        "routing.attempt_timeout_ms",
+        "30000",
+        "Limit for one attempt on one orchestrator, in milliseconds (100-600000)."
+    )
+    static let deadline = Self(
+        "routing.deadline_ms",
+        "90000",
+        "Limit for a whole network step, all attempts included, in milliseconds (100-3600000)."
+    )
+    static let maxAttempts = Self("routing.max_attempts", "3", "Orchestrators tried at most per step, each a different one (1-20).")
+    static let devnetOrchestrators = Self(
+        "devnet.orchestrators",
+        "0",
+        "Devnet orchestrators to start inside the gateway and route to (0-16); `wharf serve --devnet N` sets it."
+    )
+
     /// Every key Wharf reads.
     public static let all: [ConfigurationKey] = [
         publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
-        sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout,
+        sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
+        strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators,
     ]
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import Synchronization
 import SystemPackage
+import WharfLivepeer
+import WharfRouting
 import Yams
 
 extension WharfConfiguration {
@@ -69,6 +71,15 @@ extension WharfConfiguration {
         let level = reader.string(forKey: "log.level", default: "info")
         let format = reader.string(forKey: "log.format", default: "json")
         let shutdownSeconds = reader.int(forKey: "shutdown.timeout_seconds", default: 30)
+        let orchestratorList = reader.stringArray(forKey: "network.orchestrators", default: [])
+        let refreshSeconds = reader.int(forKey: "network.refresh_seconds", default: 60)
+        let probeMilliseconds = reader.int(forKey: "network.probe_timeout_ms", default: 5000)
+        let caFile = reader.string(forKey: "network.tls.ca_file")
+        let strategy = reader.string(forKey: "routing.strategy", default: "balanced")
+        let attemptMilliseconds = reader.int(forKey: "routing.attempt_timeout_ms", default: 30_000)
+        let deadlineMilliseconds = reader.int(forKey: "routing.deadline_ms", default: 90_000)
+        let maxAttempts = reader.int(forKey: "routing.max_attempts", default: 3)
+        let devnetCount = reader.int(forKey: "devnet.orchestrators", default: 0)
 
         for failure in failures.failures {
             guard let key = ConfigurationKey.all.first(where: { $0.name == failure.key }) else { continue }
@@ -115,6 +126,43 @@ extension WharfConfiguration {
         }
         unlessFailed(.shutdownTimeout, (1...3600).contains(shutdownSeconds), "must be from 1 to 3600 seconds")
         configuration.shutdownTimeout = .seconds(shutdownSeconds)
+
+        for entry in orchestratorList {
+            if let address = OrchestratorAddress(parsing: entry) {
+                configuration.orchestrators.append(address)
+            } else {
+                problems.append(
+                    .init(
+                        key: ConfigurationKey.orchestrators.name,
+                        message: "'\(entry)' is not an orchestrator address (host, host:port or https://host:port)"
+                    )
+                )
+            }
+        }
+        unlessFailed(.refreshSeconds, (1...3600).contains(refreshSeconds), "must be from 1 to 3600 seconds")
+        configuration.refreshInterval = .seconds(refreshSeconds)
+        unlessFailed(.probeTimeout, (100...60_000).contains(probeMilliseconds), "must be from 100 to 60000 milliseconds")
+        configuration.probeTimeout = .milliseconds(probeMilliseconds)
+        if let caFile, !caFile.isEmpty {
+            if FileManager.default.isReadableFile(atPath: caFile) {
+                configuration.orchestratorCAFile = caFile
+            } else {
+                unlessFailed(.caFile, false, "must be a readable PEM file")
+            }
+        }
+        if let parsed = RoutingPolicy.Strategy(rawValue: strategy.lowercased()) {
+            configuration.routing.strategy = parsed
+        } else {
+            unlessFailed(.strategy, false, "must be one of price, latency, balanced")
+        }
+        unlessFailed(.attemptTimeout, (100...600_000).contains(attemptMilliseconds), "must be from 100 to 600000 milliseconds")
+        configuration.routing.attemptTimeout = .milliseconds(attemptMilliseconds)
+        unlessFailed(.deadline, (100...3_600_000).contains(deadlineMilliseconds), "must be from 100 to 3600000 milliseconds")
+        configuration.routing.deadline = .milliseconds(deadlineMilliseconds)
+        unlessFailed(.maxAttempts, (1...20).contains(maxAttempts), "must be from 1 to 20")
+        configuration.routing.maxAttempts = maxAttempts
+        unlessFailed(.devnetOrchestrators, (0...16).contains(devnetCount), "must be from 0 to 16")
+        configuration.devnetOrchestrators = devnetCount
 
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         return configuration
@@ -177,6 +225,7 @@ private final class FailureCollector: AccessReporter {
             switch event.metadata.valueType {
             case .int: "an integer"
             case .bool: "true or false"
+            case .stringArray: "a list of strings"
             case .double: "a number"
             default: "a \(event.metadata.valueType)"
             }

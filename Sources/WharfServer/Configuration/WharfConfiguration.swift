@@ -1,4 +1,6 @@
 public import Logging
+public import WharfLivepeer
+public import WharfRouting
 
 /// Everything the gateway is configured with, validated.
 ///
@@ -42,6 +44,18 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var logFormat: LogFormat = .json
     /// Grace period for in-flight work on shutdown (`shutdown.timeout_seconds`).
     public var shutdownTimeout: Duration = .seconds(30)
+    /// Orchestrators to route to (`network.orchestrators`).
+    public var orchestrators: [OrchestratorAddress] = []
+    /// How often offers are refreshed (`network.refresh_seconds`).
+    public var refreshInterval: Duration = .seconds(60)
+    /// Limit for one GetOrchestrator call (`network.probe_timeout_ms`).
+    public var probeTimeout: Duration = .seconds(5)
+    /// CA certificates for orchestrators, when not trusting on first use (`network.tls.ca_file`).
+    public var orchestratorCAFile: String?
+    /// Selection, timeouts and retries (`routing.*`).
+    public var routing = RoutingPolicy()
+    /// Devnet orchestrators started inside the gateway (`devnet.orchestrators`).
+    public var devnetOrchestrators = 0
     /// The file the configuration was read from, when one was.
     public var sourceFile: String?
 

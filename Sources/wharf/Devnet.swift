@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import WharfCore
+import WharfDevnet
+import WharfLivepeer
+
+/// `wharf devnet`: a local Livepeer network of devnet orchestrators.
+struct Devnet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run devnet orchestrators on loopback until SIGTERM or SIGINT.",
+        discussion: """
+            Each orchestrator speaks the orchestrator side of the Livepeer protocol: GetOrchestrator over \
+            gRPC/TLS with a certificate made at start-up, expiring auth tokens, and the AI pipeline paths over \
+            HTTPS answered by a reference runner (deterministic, clearly labelled development output). Prices, \
+            regions and latencies differ per orchestrator. Faults can be changed while it runs: \
+            POST {"error_rate":0.5,"added_latency_ms":200,"hang":false,"crash_after_requests":10,\
+            "expired_auth_tokens":false,"fail_get_orchestrator":false} to https://127.0.0.1:<http port>/_devnet/faults. \
+            Point a gateway at the printed addresses with network.orchestrators, or use `wharf serve --devnet N`.
+            """
+    )
+
+    @Option(help: "How many orchestrators to run (1-16).") var orchestrators = 3
+    @Option(help: "First gRPC port; orchestrator i uses base+2i (gRPC) and base+2i+1 (HTTPS). 0 picks free ports.")
+    var basePort = 0
+
+    func validate() throws {
+        guard (1...16).contains(orchestrators) else { throw ValidationError("--orchestrators must be from 1 to 16") }
+        guard basePort == 0 || (1...65_000).contains(basePort) else { throw ValidationError("--base-port must be from 1 to 65000") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "wharf.devnet")
+        let nodes = try DevnetOrchestratorProfile.spread(count: orchestrators).enumerated().map { index, profile in
+            try DevnetOrchestrator(
+                profile: profile,
+                port: basePort == 0 ? 0 : basePort + 2 * index,
+                httpPort: basePort == 0 ? 0 : basePort + 2 * index + 1,
+                logger: logger
+            )
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: nodes.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var lines: [String] = []
+            for node in nodes {
+                let ports = try await node.ports()
+                let prices = node.profile.prices.sorted { $0.key.capabilityID < $1.key.capabilityID }
+                    .map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: " ")
+                lines.append(
+                    "\(node.profile.name)  127.0.0.1:\(ports.grpc)  region=\(node.profile.region)  "
+                        + "faults=https://127.0.0.1:\(ports.http)/_devnet/faults  wei/unit: \(prices)"
+                )
+            }
+            print(lines.joined(separator: "\n"))
+            print("network.orchestrators: " + (try await addresses(nodes)).joined(separator: ","))
+            try await tasks.next()
+        }
+    }
+
+    private func addresses(_ nodes: [DevnetOrchestrator]) async throws -> [String] {
+        var result: [String] = []
+        for node in nodes { result.append(try await node.address().description) }
+        return result
+    }
+}
