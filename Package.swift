@@ -143,6 +143,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "wharf-routing-benchmark",
+            dependencies: [
+                "WharfCore",
+                "WharfDevnet",
+                "WharfLivepeer",
+                "WharfRouting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Benchmarks/RoutingBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WharfTests",
             dependencies: [

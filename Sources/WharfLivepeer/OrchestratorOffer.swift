@@ -79,6 +79,31 @@ public struct OrchestratorOffer: Sendable, Hashable {
     /// The capability-set version the orchestrator runs.
     public var version: String
 
+    /// An offer built directly (benchmarks, tests, offers learnt by other means than `GetOrchestrator`).
+    public init(
+        transcoderURL: URL,
+        address: Data = Data(),
+        capabilities: Set<Int>,
+        capacities: [Int: Int] = [:],
+        models: [Int: [String: Model]] = [:],
+        defaultPrice: Price? = nil,
+        capabilityPrices: [PriceKey: Price],
+        authToken: AuthToken?,
+        requiresPayment: Bool = false,
+        version: String = ""
+    ) {
+        self.transcoderURL = transcoderURL
+        self.address = address
+        self.capabilities = capabilities
+        self.capacities = capacities
+        self.models = models
+        self.defaultPrice = defaultPrice
+        self.capabilityPrices = capabilityPrices
+        self.authToken = authToken
+        self.requiresPayment = requiresPayment
+        self.version = version
+    }
+
     /// Identifies a price: a capability and a model (empty for all models).
     public struct PriceKey: Sendable, Hashable {
         public var capability: Int

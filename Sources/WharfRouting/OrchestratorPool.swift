@@ -183,6 +183,15 @@ public actor OrchestratorPool {
         members[address] = member
     }
 
+    /// Adds or replaces a member with a known offer, without probing it (benchmarks and tests that
+    /// model large pools).
+    package func insert(_ address: OrchestratorAddress, offer: OrchestratorOffer, region: String? = nil, latency: Double? = nil) {
+        var member = Member(address: address, region: region)
+        member.offer = offer
+        member.latency = latency
+        members[address] = member
+    }
+
     /// A snapshot of every member, for the admin API, metrics and tests.
     public func snapshot() -> [Member] {
         members.values.sorted { $0.address.description < $1.address.description }

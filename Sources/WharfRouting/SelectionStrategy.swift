@@ -1,3 +1,5 @@
+import Foundation
+
 /// Orders candidates for a step according to a ``RoutingPolicy/Strategy``.
 enum SelectionStrategy {
     static func order(
@@ -24,6 +26,10 @@ enum SelectionStrategy {
     /// Weighted random order without replacement. Each candidate's score is the mean of its price and
     /// latency, each divided by the best among the candidates (1 is best); its weight is 1 / score².
     /// The best candidate is picked most often, but every candidate gets some share of the load.
+    ///
+    /// Uses the Efraimidis–Spirakis method: each candidate draws `u` uniformly in (0, 1) and gets the key
+    /// `log(u) / weight`; ordering by key, largest first, is a weighted draw without replacement, in
+    /// O(n log n) instead of the O(n²) of drawing one at a time.
     private static func balanced(
         _ candidates: [OrchestratorPool.Candidate],
         using generator: inout some RandomNumberGenerator
@@ -32,26 +38,17 @@ enum SelectionStrategy {
         let bestPrice = max(candidates.map(\.price.weiPerUnit).min() ?? 1, 1e-12)
         let measured = candidates.compactMap(\.latency)
         let bestLatency = max(measured.min() ?? 1, 1e-3)
-        var pool = candidates.map { candidate -> (OrchestratorPool.Candidate, Double) in
+        var keyed: [(key: Double, candidate: OrchestratorPool.Candidate)] = []
+        keyed.reserveCapacity(candidates.count)
+        for candidate in candidates {
             let priceScore = max(candidate.price.weiPerUnit, 1e-12) / bestPrice
             let latencyScore = candidate.latency.map { max($0, 1e-3) / bestLatency } ?? 1
             let score = (priceScore + latencyScore) / 2
-            return (candidate, 1 / (score * score))
+            let weight = 1 / (score * score)
+            let draw = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &generator)
+            keyed.append((log(draw) / weight, candidate))
         }
-        var ordered: [OrchestratorPool.Candidate] = []
-        while !pool.isEmpty {
-            let total = pool.reduce(0) { $0 + $1.1 }
-            var draw = Double.random(in: 0..<total, using: &generator)
-            var index = pool.count - 1
-            for (position, entry) in pool.enumerated() {
-                if draw < entry.1 {
-                    index = position
-                    break
-                }
-                draw -= entry.1
-            }
-            ordered.append(pool.remove(at: index).0)
-        }
-        return ordered
+        keyed.sort { $0.key > $1.key }
+        return keyed.map(\.candidate)
     }
 }

@@ -197,3 +197,43 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
     }
     try await devnet.stop()
 }
+
+/// The balanced strategy spreads load but favours the better orchestrator.
+@Suite struct BalancedSelectionTests {
+    @Test func favoursTheCheaperAndFasterButUsesEveryone() async throws {
+        let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
+        let model = RoutingTests.model
+        for (index, price) in [1_000, 2_000, 4_000].enumerated() {
+            await pool.insert(
+                OrchestratorAddress(host: "10.0.0.\(index + 1)"),
+                offer: OrchestratorOffer(
+                    transcoderURL: URL(string: "https://10.0.0.\(index + 1):8935")!,
+                    capabilities: [Pipeline.textToImage.capabilityID],
+                    models: [
+                        Pipeline.textToImage.capabilityID: [model: .init(warm: true, capacity: 1, capacityInUse: 0, runnerVersion: "")]
+                    ],
+                    capabilityPrices: [
+                        .init(capability: Pipeline.textToImage.capabilityID, model: model): .init(
+                            pricePerUnit: Int64(price),
+                            pixelsPerUnit: 1
+                        )
+                    ],
+                    authToken: nil
+                ),
+                latency: 0.1
+            )
+        }
+        var firsts: [String: Int] = [:]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let (candidates, _) = await pool.candidates(for: .textToImage, model: model, priceCap: nil, using: &generator)
+            #expect(candidates.count == 3)
+            firsts[candidates[0].address.host, default: 0] += 1
+        }
+        let cheapest = firsts["10.0.0.1", default: 0]
+        let middle = firsts["10.0.0.2", default: 0]
+        let dearest = firsts["10.0.0.3", default: 0]
+        #expect(cheapest > middle && middle > dearest)
+        #expect(dearest > 0)
+    }
+}

@@ -1,0 +1,131 @@
+// Measures what routing costs, each figure next to a reference measured in the same run:
+//   1. selection over a pool of 10,000 orchestrators, per strategy, against sorting 10,000 prices
+//      (the least any ordering costs);
+//   2. the latency a network step gains by going through the router, against sending the same
+//      request straight to the same devnet orchestrator with the same client.
+// Run with `Benchmarks/run-routing.sh` (release build); results are recorded in docs/PERFORMANCE.md.
+import AsyncHTTPClient
+import CoreMetrics
+import Foundation
+import WharfCore
+import WharfDevnet
+import WharfLivepeer
+import WharfRouting
+
+func percentile(_ samples: [Double], _ fraction: Double) -> Double {
+    let sorted = samples.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * fraction))]
+}
+
+func microseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
+}
+
+func row(_ name: String, _ samples: [Double]) -> String {
+    String(format: "| %@ | %.1f | %.1f | %d |", name, percentile(samples, 0.5), percentile(samples, 0.95), samples.count)
+}
+
+let clock = ContinuousClock()
+let model = DevnetOrchestratorProfile.defaultModels[.textToImage]!
+print("| measurement | median µs | p95 µs | runs |")
+print("|---|---|---|---|")
+
+// 1. Selection over 10,000 orchestrators.
+let poolSize = 10_000
+let selectionRuns = 100
+for strategy in RoutingPolicy.Strategy.allCases {
+    var policy = RoutingPolicy()
+    policy.strategy = strategy
+    let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: policy)
+    for index in 0..<poolSize {
+        let offer = OrchestratorOffer(
+            transcoderURL: URL(string: "https://10.0.\(index / 256).\(index % 256):8935")!,
+            capabilities: [Pipeline.textToImage.capabilityID],
+            models: [Pipeline.textToImage.capabilityID: [model: .init(warm: true, capacity: 4, capacityInUse: 0, runnerVersion: "")]],
+            capabilityPrices: [
+                .init(capability: Pipeline.textToImage.capabilityID, model: model): .init(
+                    pricePerUnit: Int64.random(in: 500...5_000),
+                    pixelsPerUnit: 1
+                )
+            ],
+            authToken: nil
+        )
+        await pool.insert(
+            OrchestratorAddress(host: "10.0.\(index / 256).\(index % 256)", port: 8935),
+            offer: offer,
+            latency: Double.random(in: 0.05...2)
+        )
+    }
+    let cap = OrchestratorOffer.Price(pricePerUnit: 4_000, pixelsPerUnit: 1)
+    var samples: [Double] = []
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<selectionRuns {
+        let start = clock.now
+        let (candidates, _) = await pool.candidates(for: .textToImage, model: model, priceCap: cap, using: &generator)
+        samples.append(microseconds(clock.now - start))
+        precondition(!candidates.isEmpty)
+    }
+    print(row("select from \(poolSize) orchestrators, strategy \(strategy.rawValue)", samples))
+}
+var referenceSamples: [Double] = []
+for _ in 0..<selectionRuns {
+    let prices = (0..<poolSize).map { _ in Double.random(in: 500...5_000) }
+    let start = clock.now
+    let sorted = prices.sorted()
+    referenceSamples.append(microseconds(clock.now - start))
+    precondition(sorted.count == poolSize)
+}
+print(row("reference: sort \(poolSize) prices", referenceSamples))
+
+// 2. Added latency per network step, against one devnet orchestrator on loopback.
+let stepRuns = 300
+let orchestrator = try DevnetOrchestrator(
+    profile: DevnetOrchestratorProfile(name: "bench", region: "local", prices: [.textToImage: 1_000])
+)
+let server = Task { try await orchestrator.run() }
+let address = try await orchestrator.address()
+let pins = CertificatePins()
+let client = OrchestratorClient(trust: .firstUse(pins))
+let http = HTTPClient(eventLoopGroupProvider: .singleton)
+let jobs = AIJobClient(http: http)
+let pool = OrchestratorPool(client: client, policy: RoutingPolicy(), addresses: [address])
+await pool.refresh()
+let router = PipelineRouter(pool: pool, jobs: jobs, pins: pins, policy: RoutingPolicy(), metrics: NOOPMetricsHandler.instance)
+let offer = try await client.getOrchestrator(address)
+let request = AIJobClient.Request(
+    pipeline: .textToImage,
+    body: Data(#"{"prompt":"benchmark","width":16,"height":16,"seed":1,"model_id":"\#(model)"}"#.utf8),
+    contentType: "application/json",
+    manifestID: "bench"
+)
+var direct: [Double] = []
+var routed: [Double] = []
+for _ in 0..<20 {  // warm connections on both paths
+    _ = try await jobs.send(request, to: offer, pinnedCertificate: pins.certificate(of: address), timeout: .seconds(10))
+    _ = try await router.run(request, model: model, priceCap: nil)
+}
+for index in 0..<(stepRuns * 2) {
+    // Alternate so that both paths see the same machine conditions.
+    let start = clock.now
+    if index % 2 == 0 {
+        let response = try await jobs.send(request, to: offer, pinnedCertificate: pins.certificate(of: address), timeout: .seconds(10))
+        precondition(response.status == 200)
+        direct.append(microseconds(clock.now - start))
+    } else {
+        let outcome = try await router.run(request, model: model, priceCap: nil)
+        precondition(outcome.response.status == 200)
+        routed.append(microseconds(clock.now - start))
+    }
+}
+print(row("reference: request sent straight to the orchestrator", direct))
+print(row("request through the router (selection, send, bookkeeping)", routed))
+print(
+    String(
+        format: "\nAdded by the router per network step: %.1f µs at the median, %.1f µs at p95.",
+        percentile(routed, 0.5) - percentile(direct, 0.5),
+        percentile(routed, 0.95) - percentile(direct, 0.95)
+    )
+)
+try await http.shutdown()
+server.cancel()
+_ = await server.result
