@@ -86,7 +86,7 @@ let server = Task { try await orchestrator.run() }
 let address = try await orchestrator.address()
 let pins = CertificatePins()
 let client = OrchestratorClient(trust: .firstUse(pins))
-let http = HTTPClient(eventLoopGroupProvider: .singleton)
+let http = HTTPClient.shared
 let jobs = AIJobClient(http: http)
 let pool = OrchestratorPool(client: client, policy: RoutingPolicy(), addresses: [address])
 await pool.refresh()
@@ -126,6 +126,5 @@ print(
         percentile(routed, 0.95) - percentile(direct, 0.95)
     )
 )
-try await http.shutdown()
 server.cancel()
 _ = await server.result

@@ -33,8 +33,9 @@ public enum Scope: String, Sendable, Hashable, Codable, CaseIterable, Comparable
     }
 }
 
-extension Substring {
-    func trimmingWhitespace() -> String {
+extension StringProtocol {
+    /// The text without leading and trailing whitespace (spaces, tabs, newlines).
+    package func trimmingWhitespace() -> String {
         String(self.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
 }

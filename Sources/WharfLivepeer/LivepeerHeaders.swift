@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import SwiftProtobuf
 
 /// The HTTP headers of a job request to an orchestrator.

@@ -1,3 +1,5 @@
+import WharfCore
+
 /// Where an orchestrator's gRPC endpoint is: a host and a port (8935 when none is given).
 public struct OrchestratorAddress: Sendable, Hashable, CustomStringConvertible {
     /// The conventional orchestrator port.
@@ -15,7 +17,7 @@ public struct OrchestratorAddress: Sendable, Hashable, CustomStringConvertible {
     /// orchestrator lists.
     /// - Returns: `nil` when the text has no host or an invalid port.
     public init?(parsing text: String) {
-        var rest = Substring(text.trimmingCharacters(in: " \t"))
+        var rest = Substring(text.trimmingWhitespace())
         for scheme in ["https://", "http://"] where rest.lowercased().hasPrefix(scheme) {
             rest = rest.dropFirst(scheme.count)
         }
@@ -43,12 +45,5 @@ public struct OrchestratorAddress: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        return String(self.drop(while: characters.contains).reversed().drop(while: characters.contains).reversed())
     }
 }

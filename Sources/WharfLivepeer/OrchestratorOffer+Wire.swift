@@ -1,6 +1,6 @@
 public import Foundation
 import SwiftProtobuf
-public import WharfCore
+import WharfCore
 
 extension OrchestratorOffer {
     /// Reads an `OrchestratorInfo` as it arrives on the wire.

@@ -41,7 +41,7 @@ public struct APIKeyAuthenticator<Keys: APIKeyStore>: Sendable {
     static func bearerToken(in authorization: String) throws -> APIKeyToken {
         let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer",
-            let token = APIKeyToken(parsing: String(parts[1]).trimmingCharacters(in: " \t"))
+            let token = APIKeyToken(parsing: String(parts[1]).trimmingWhitespace())
         else {
             throw AuthenticationFailure(.malformedCredentials)
         }
@@ -52,10 +52,3 @@ public struct APIKeyAuthenticator<Keys: APIKeyStore>: Sendable {
 
 /// Compared against when the prefix is unknown; no token hashes to 32 zero bytes.
 private let decoyDigest = [UInt8](repeating: 0, count: 32)
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        return String(self.drop(while: characters.contains).reversed().drop(while: characters.contains).reversed())
-    }
-}

@@ -1,6 +1,6 @@
 import Foundation
 public import Metrics
-public import WharfCore
+import WharfCore
 public import WharfLivepeer
 
 /// Runs one AI pipeline request on the network: picks candidates from the pool, sends the request,

@@ -1,4 +1,4 @@
-public import WharfLivepeer
+import WharfLivepeer
 
 /// Why a network step could not be completed, in words a customer can read: no orchestrator
 /// internals (URLs, stack traces), but what kind of failure each attempt met.
