@@ -1,20 +1,48 @@
 import AsyncAlgorithms
+public import Logging
 public import ServiceLifecycle
+public import WharfLivepeer
 
-/// Refreshes an ``OrchestratorPool`` on an interval until graceful shutdown.
+/// Refreshes an ``OrchestratorPool`` on an interval until graceful shutdown: first the address list
+/// from discovery (when configured, added to the static addresses), then every offer.
 public struct OrchestratorPoolService: Service {
     private let pool: OrchestratorPool
     private let interval: Duration
+    private let discovery: OrchestratorDiscovery?
+    private let staticAddresses: [OrchestratorAddress]
+    private let logger: Logger
 
-    public init(pool: OrchestratorPool, interval: Duration) {
+    public init(
+        pool: OrchestratorPool,
+        interval: Duration,
+        discovery: OrchestratorDiscovery? = nil,
+        staticAddresses: [OrchestratorAddress] = [],
+        logger: Logger = Logger(label: "wharf.routing")
+    ) {
         self.pool = pool
         self.interval = interval
+        self.discovery = discovery
+        self.staticAddresses = staticAddresses
+        self.logger = logger
     }
 
     public func run() async throws {
-        await pool.refresh()
+        await refreshOnce()
         for await _ in AsyncTimerSequence.repeating(every: interval).cancelOnGracefulShutdown() {
-            await pool.refresh()
+            await refreshOnce()
         }
+    }
+
+    /// One round: discovery (a failure keeps the previous list, as go-livepeer does), then probes.
+    public func refreshOnce() async {
+        if let discovery {
+            do {
+                let discovered = try await discovery.fetch()
+                await pool.setAddresses(staticAddresses + discovered.filter { !staticAddresses.contains($0) })
+            } catch {
+                logger.warning("orchestrator discovery failed; keeping the previous list", metadata: ["error": "\(error)"])
+            }
+        }
+        await pool.refresh()
     }
 }

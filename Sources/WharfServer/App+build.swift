@@ -70,7 +70,15 @@ public func buildApplication(
             )
         )
     }
-    backgroundServices.append(OrchestratorPoolService(pool: pool, interval: configuration.refreshInterval))
+    backgroundServices.append(
+        OrchestratorPoolService(
+            pool: pool,
+            interval: configuration.refreshInterval,
+            discovery: configuration.discoveryURL.map { OrchestratorDiscovery(http: HTTPClient.shared, url: $0) },
+            staticAddresses: configuration.orchestrators,
+            logger: logger
+        )
+    )
 
     let publicRouter = buildPublicRouter(store: store, metrics: metrics)
     let adminRouter = buildAdminRouter(

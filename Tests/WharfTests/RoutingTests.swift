@@ -1,6 +1,9 @@
 import AsyncHTTPClient
 import CoreMetrics
 import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
 import Testing
 import WharfCore
 import WharfDevnet
@@ -235,5 +238,62 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
         let dearest = firsts["10.0.0.3", default: 0]
         #expect(cheapest > middle && middle > dearest)
         #expect(dearest > 0)
+    }
+}
+
+/// Discovery in go-livepeer's webhook format feeds the pool; orchestrators that disappear are drained.
+@Suite(.timeLimit(.minutes(1))) struct DiscoveryTests {
+    @Test func discoveredOrchestratorsJoinAndDisappearedOnesAreDrained() async throws {
+        try await withDevnet(2) { devnet in
+            let listed = Mutex<[String]>(devnet.addresses.map { "https://\($0)" } + ["", "not a url:x"])
+            let router = Router()
+            router.get("discover-orchestrators") { request, _ -> Response in
+                if listed.withLock({ $0.isEmpty }) {  // as a remote signer before its first snapshot
+                    return Response(
+                        status: .serviceUnavailable,
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"Service Unavailable Error"}}"#))
+                    )
+                }
+                let caps = request.uri.queryParameters.getAll("caps")
+                let body = try JSONSerialization.data(
+                    withJSONObject: listed.withLock { $0 }.map { ["address": $0, "score": 1, "caps": caps.joined()] }
+                )
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            }
+            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+            let app = Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }
+            )
+            let server = Task { try await app.run() }
+            defer { server.cancel() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+
+            let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
+            let discovery = OrchestratorDiscovery(
+                http: devnet.http,
+                url: URL(string: "http://127.0.0.1:\(port)/discover-orchestrators")!,
+                capabilities: ["text-to-image/\(RoutingTests.model)"]
+            )
+            #expect(try await discovery.fetch() == devnet.addresses)
+            let service = OrchestratorPoolService(pool: pool, interval: .seconds(60), discovery: discovery)
+            await service.refreshOnce()
+            #expect(await pool.snapshot().filter { $0.offer != nil && !$0.draining }.count == 2)
+
+            listed.withLock { $0 = ["https://\(devnet.addresses[1])"] }
+            await service.refreshOnce()
+            let members = await pool.snapshot()
+            #expect(members.first { $0.address == devnet.addresses[0] }?.draining == true)
+            #expect(members.first { $0.address == devnet.addresses[1] }?.draining == false)
+            var generator = SystemRandomNumberGenerator()
+            let (candidates, _) = await pool.candidates(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator)
+            #expect(candidates.map(\.address) == [devnet.addresses[1]])
+
+            listed.withLock { $0 = [] }  // the endpoint fails: the previous list stays
+            await service.refreshOnce()
+            #expect(await pool.snapshot().first { $0.address == devnet.addresses[1] }?.draining == false)
+        }
     }
 }

@@ -46,6 +46,11 @@ public struct ConfigurationKey: Sendable, Hashable {
         "(none)",
         "Orchestrator addresses (`host`, `host:port`, `https://host:port`; port 8935 when omitted). A YAML list, or comma-separated in the environment."
     )
+    static let discoveryURL = Self(
+        "network.discovery_url",
+        "(none)",
+        "A discovery endpoint answering `[{\"address\": ...}]` (go-livepeer's orchestrator webhook, or a remote signer's `/discover-orchestrators`), read every refresh; its orchestrators join the static ones."
+    )
     static let refreshSeconds = Self(
         "network.refresh_seconds",
         "60",
@@ -79,7 +84,7 @@ public struct ConfigurationKey: Sendable, Hashable {
     public static let all: [ConfigurationKey] = [
         publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
         sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
-        strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators,
+        strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL,
     ]
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

@@ -72,6 +72,7 @@ extension WharfConfiguration {
         let format = reader.string(forKey: "log.format", default: "json")
         let shutdownSeconds = reader.int(forKey: "shutdown.timeout_seconds", default: 30)
         let orchestratorList = reader.stringArray(forKey: "network.orchestrators", default: [])
+        let discovery = reader.string(forKey: "network.discovery_url")
         let refreshSeconds = reader.int(forKey: "network.refresh_seconds", default: 60)
         let probeMilliseconds = reader.int(forKey: "network.probe_timeout_ms", default: 5000)
         let caFile = reader.string(forKey: "network.tls.ca_file")
@@ -137,6 +138,13 @@ extension WharfConfiguration {
                         message: "'\(entry)' is not an orchestrator address (host, host:port or https://host:port)"
                     )
                 )
+            }
+        }
+        if let discovery, !discovery.isEmpty {
+            if let url = URL(string: discovery), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
+                configuration.discoveryURL = url
+            } else {
+                unlessFailed(.discoveryURL, false, "must be an http(s) URL")
             }
         }
         unlessFailed(.refreshSeconds, (1...3600).contains(refreshSeconds), "must be from 1 to 3600 seconds")

@@ -1,3 +1,4 @@
+public import Foundation
 public import Logging
 public import WharfLivepeer
 public import WharfRouting
@@ -46,6 +47,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var shutdownTimeout: Duration = .seconds(30)
     /// Orchestrators to route to (`network.orchestrators`).
     public var orchestrators: [OrchestratorAddress] = []
+    /// Where the list of orchestrators is discovered, besides the static list (`network.discovery_url`).
+    public var discoveryURL: URL?
     /// How often offers are refreshed (`network.refresh_seconds`).
     public var refreshInterval: Duration = .seconds(60)
     /// Limit for one GetOrchestrator call (`network.probe_timeout_ms`).
