@@ -10,7 +10,7 @@ WHARF := .build/$(CONFIGURATION)/wharf
 
 # Debian packages the gateway and its tests need.
 RUN_PACKAGES := libsqlite3-dev sqlite3 ffmpeg
-TEST_PACKAGES := libsqlite3-dev sqlite3 protobuf-compiler
+TEST_PACKAGES := libsqlite3-dev sqlite3 protobuf-compiler ffmpeg
 
 .PHONY: run test build setup setup-test format lint clean proto
 

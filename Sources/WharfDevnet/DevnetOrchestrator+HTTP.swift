@@ -71,7 +71,7 @@ extension DevnetOrchestrator {
         defer { releaseCapacity() }
         let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
         let ports = try await ports()
-        let reply = runner.run(
+        let reply = await runner.run(
             pipeline,
             body: Data(body.readableBytesView),
             contentType: request.headers[.contentType] ?? "",

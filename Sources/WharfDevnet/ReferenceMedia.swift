@@ -57,6 +57,39 @@ enum ReferenceMedia {
         return wav
     }
 
+    /// A one-second H.264 MP4 (8 frames per second) of the reference PNG, labelled in its `comment`
+    /// metadata, made by the `ffmpeg` on the PATH without blocking a task thread.
+    /// - Throws: ``ReferenceMediaError`` when ffmpeg is missing or fails.
+    static func mp4(width: Int, height: Int, seed: UInt64) async throws -> Data {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-devnet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let image = folder.appendingPathComponent("frame.png")
+        let video = folder.appendingPathComponent("video.mp4")
+        try png(width: width, height: height, seed: seed).write(to: image)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-loop", "1", "-i", image.path, "-t", "1", "-r", "8",
+            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-metadata", "comment=\(label)", video.path,
+        ]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: ReferenceMediaError(message: "cannot start ffmpeg: \(error)"))
+            }
+        }
+        guard status == 0 else {
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw ReferenceMediaError(message: "ffmpeg failed (\(status)): \(message)")
+        }
+        return try Data(contentsOf: video)
+    }
+
     /// A zlib stream of `bytes` in stored (uncompressed) deflate blocks.
     static func zlibStored(_ bytes: [UInt8]) -> Data {
         var output = Data([0x78, 0x01])
@@ -108,4 +141,10 @@ extension Data {
         append(typed)
         appendBigEndian(ReferenceMedia.crc32(typed))
     }
+}
+
+/// Why a reference media file could not be made.
+struct ReferenceMediaError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }

@@ -20,7 +20,7 @@ final class ReferenceRunner: Sendable {
     private let retention: TimeInterval = 600
 
     /// Runs `pipeline` on a request body. `baseURL` is where this orchestrator serves results.
-    func run(_ pipeline: Pipeline, body: Data, contentType: String, baseURL: String) -> Reply {
+    func run(_ pipeline: Pipeline, body: Data, contentType: String, baseURL: String) async -> Reply {
         let json = contentType.hasPrefix("application/json") ? (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] : nil
         let digest = SHA256.hash(data: body).withUnsafeBytes { $0.load(as: UInt64.self) }
         let seed = (json?["seed"] as? NSNumber)?.uint64Value ?? digest % 4_294_967_295
@@ -35,8 +35,13 @@ final class ReferenceRunner: Sendable {
             }
             return Self.json(["images": images])
         case .imageToVideo:
-            let url = store(ReferenceMedia.png(width: 512, height: 288, seed: seed), "png", "image/png", baseURL)
-            return Self.json(["images": [["url": url, "seed": Int(seed), "nsfw": false]]])
+            do {
+                let video = try await ReferenceMedia.mp4(width: 256, height: 144, seed: seed)
+                let url = store(video, "mp4", "video/mp4", baseURL)
+                return Self.json(["images": [["url": url, "seed": Int(seed), "nsfw": false]]])
+            } catch {
+                return Reply(status: 500, contentType: "text/plain", body: Data("reference runner: \(error)".utf8))
+            }
         case .audioToText:
             let text = "\(ReferenceMedia.label): \(body.count) bytes of audio received."
             return Self.json(["text": text, "chunks": [["timestamp": [0.0, 1.0], "text": text]]])

@@ -3,6 +3,8 @@ import CoreMetrics
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOHTTP1
+import NIOSSL
 import Synchronization
 import Testing
 import WharfCore
@@ -294,6 +296,76 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
             listed.withLock { $0 = [] }  // the endpoint fails: the previous list stays
             await service.refreshOnce()
             #expect(await pool.snapshot().first { $0.address == devnet.addresses[1] }?.draining == false)
+        }
+    }
+}
+
+/// The devnet's reference runner answers each pipeline with the right media type, labelled.
+@Suite(.timeLimit(.minutes(1))) struct ReferenceRunnerTests {
+    static func fetch(_ url: String, devnet: TestDevnet) async throws -> Data {
+        var request = HTTPClientRequest(url: url)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates([
+            try NIOSSLCertificate(bytes: try #require(devnet.pins.certificate(of: devnet.addresses[0])), format: .der)
+        ])
+        tls.certificateVerification = .noHostnameVerification
+        request.tlsConfiguration = tls
+        let response = try await devnet.http.execute(request, timeout: .seconds(10))
+        #expect(response.status.code == 200)
+        return Data(try await response.body.collect(upTo: 10_000_000).readableBytesView)
+    }
+
+    @Test(arguments: [
+        (Pipeline.textToImage, #"{"prompt":"a boat","width":64,"height":32}"#, "png"),
+        (Pipeline.imageToVideo, #"{"image":"x"}"#, "mp4"),
+        (Pipeline.textToSpeech, #"{"text":"hello harbour"}"#, "wav"),
+        (Pipeline.llm, #"{"messages":[{"role":"user","content":"hi"}]}"#, "json"),
+        (Pipeline.audioToText, #"{}"#, "json"),
+    ])
+    func mediaOfTheRightType(pipeline: Pipeline, body: String, kind: String) async throws {
+        try await withDevnet(1) { devnet in
+            let offer = try #require(await devnet.pool.snapshot().first?.offer)
+            let response = try await AIJobClient(http: devnet.http).send(
+                .init(pipeline: pipeline, body: Data(body.utf8), contentType: "application/json", manifestID: "job_media"),
+                to: offer,
+                pinnedCertificate: devnet.pins.certificate(of: devnet.addresses[0]),
+                timeout: .seconds(20)
+            )
+            #expect(response.status == 200, "\(String(decoding: response.body, as: UTF8.self))")
+            let json = try #require(try JSONSerialization.jsonObject(with: response.body) as? [String: Any])
+            switch kind {
+            case "png", "mp4":
+                let url = try #require((json["images"] as? [[String: Any]])?.first?["url"] as? String)
+                let media = try await Self.fetch(url, devnet: devnet)
+                if kind == "png" {
+                    #expect(media.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+                    #expect(String(decoding: media, as: UTF8.self).contains("Wharf devnet reference output"))
+                } else {
+                    #expect(String(decoding: media[4..<8], as: UTF8.self) == "ftyp")
+                }
+            case "wav":
+                let url = try #require((json["audio"] as? [String: Any])?["url"] as? String)
+                let media = try await Self.fetch(url, devnet: devnet)
+                #expect(String(decoding: media[0..<4], as: UTF8.self) == "RIFF" && String(decoding: media[8..<12], as: UTF8.self) == "WAVE")
+            default:
+                let text = String(decoding: response.body, as: UTF8.self)
+                #expect(text.contains("Wharf devnet reference output"))
+            }
+        }
+    }
+
+    @Test func jobsWithoutAValidTokenAreRefused() async throws {
+        try await withDevnet(1) { devnet in
+            var offer = try #require(await devnet.pool.snapshot().first?.offer)
+            offer.authToken?.token = Data(repeating: 0, count: 32)
+            let response = try await AIJobClient(http: devnet.http).send(
+                .init(pipeline: .llm, body: Data("{}".utf8), contentType: "application/json", manifestID: "job_forged"),
+                to: offer,
+                pinnedCertificate: devnet.pins.certificate(of: devnet.addresses[0]),
+                timeout: .seconds(10)
+            )
+            #expect(response.status == 403)
+            #expect(String(decoding: response.body, as: UTF8.self) == "invalid auth token")
         }
     }
 }
