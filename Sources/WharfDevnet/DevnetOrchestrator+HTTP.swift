@@ -49,9 +49,9 @@ extension DevnetOrchestrator {
         return Application(
             router: router,
             server: try .tls(tlsConfiguration: tls),
-            configuration: .init(address: .hostname("127.0.0.1", port: requestedHTTPPortValue), serverName: profile.name),
+            configuration: .init(address: .hostname("127.0.0.1", port: requestedHTTPPort), serverName: profile.name),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
-            logger: devnetLogger
+            logger: logger
         )
     }
 

@@ -22,9 +22,7 @@ public final class DevnetOrchestrator: Service, Sendable {
     public let identity: SelfSignedIdentity
     let tokens = AuthTokenIssuer()
     private let requestedPort: Int
-    private let requestedHTTPPort: Int
-    var requestedHTTPPortValue: Int { requestedHTTPPort }
-    var devnetLogger: Logger { logger }
+    let requestedHTTPPort: Int
     private let listening = Mutex<(ports: Ports?, waiters: [CheckedContinuation<Ports, any Error>])>((nil, []))
     let faults = Mutex(DevnetFaults())
     let runner = ReferenceRunner()
@@ -38,7 +36,7 @@ public final class DevnetOrchestrator: Service, Sendable {
         /// HTTPS (AI pipelines, results): the advertised `transcoder` URL.
         public var http: Int
     }
-    private let logger: Logger
+    let logger: Logger
 
     /// - Parameters:
     ///   - profile: Prices, models, region, capacity, latency.

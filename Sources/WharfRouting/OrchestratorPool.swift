@@ -49,9 +49,12 @@ public actor OrchestratorPool {
     }
 
     /// Replaces the set of orchestrators (from discovery). New ones join unprobed; missing ones are
-    /// drained: they get no new work.
+    /// drained (they get no new work, and still show in ``snapshot()``) and removed at the next update
+    /// that still lacks them.
     public func setAddresses(_ addresses: [OrchestratorAddress], regions: [OrchestratorAddress: String] = [:]) {
         let wanted = Set(addresses)
+        // Drained for a whole round and still absent: nothing started since refers to it any more.
+        members = members.filter { wanted.contains($0.key) || !$0.value.draining }
         for address in addresses where members[address] == nil {
             members[address] = Member(address: address, region: regions[address])
         }

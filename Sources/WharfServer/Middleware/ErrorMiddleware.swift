@@ -12,8 +12,6 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as ProblemError {
-            return try error.response(from: request, context: context)
         } catch let error as HTTPError where error.status == .notFound {
             return try ProblemError.notFound(path: request.uri.path).response(from: request, context: context)
         } catch let error as any HTTPResponseError {
