@@ -109,6 +109,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WharfWorkflow",
+            dependencies: [
+                "WharfCore",
+                "WharfLivepeer",
+                "WharfRouting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WharfServer",
             dependencies: [
                 "WharfCore",

@@ -31,13 +31,24 @@ public struct AIJobClient: Sendable {
         public var manifestID: String
         /// Base64 `Payment`, on-chain only.
         public var payment: String?
+        /// Hand a successful `text/event-stream` reply over as it arrives (``Response/events``) instead
+        /// of collecting it.
+        public var streamsEvents: Bool
 
-        public init(pipeline: Pipeline, body: Data, contentType: String, manifestID: String, payment: String? = nil) {
+        public init(
+            pipeline: Pipeline,
+            body: Data,
+            contentType: String,
+            manifestID: String,
+            payment: String? = nil,
+            streamsEvents: Bool = false
+        ) {
             self.pipeline = pipeline
             self.body = body
             self.contentType = contentType
             self.manifestID = manifestID
             self.payment = payment
+            self.streamsEvents = streamsEvents
         }
     }
 
@@ -48,6 +59,9 @@ public struct AIJobClient: Sendable {
         public var body: Data
         /// `Livepeer-Balance`, when sent.
         public var balance: String?
+        /// The reply's bytes as they arrive, for a successful event stream when the request asked for
+        /// it; `body` is then empty.
+        public var events: HTTPClientResponse.Body?
     }
 
     /// Sends `request` to the orchestrator that made `offer`.
@@ -77,20 +91,75 @@ public struct AIJobClient: Sendable {
         )
         if let payment = request.payment { outgoing.headers.add(name: LivepeerHeaders.payment, value: payment) }
         outgoing.body = .bytes(ByteBuffer(bytes: request.body))
-        if let pinnedCertificate {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: pinnedCertificate, format: .der)])
-            tls.certificateVerification = .noHostnameVerification
-            outgoing.tlsConfiguration = tls
-        }
+        outgoing.tlsConfiguration = try Self.tlsConfiguration(pinnedCertificate: pinnedCertificate)
         let reply = try await http.execute(outgoing, timeout: .nanoseconds(timeout.nanoseconds))
+        let contentType = reply.headers.first(name: "Content-Type") ?? ""
+        if request.streamsEvents, (200..<300).contains(reply.status.code), contentType.hasPrefix("text/event-stream") {
+            return Response(
+                status: Int(reply.status.code),
+                contentType: contentType,
+                body: Data(),
+                balance: reply.headers.first(name: LivepeerHeaders.balance),
+                events: reply.body
+            )
+        }
         let body = try await reply.body.collect(upTo: maximumResponseBytes)
         return Response(
             status: Int(reply.status.code),
-            contentType: reply.headers.first(name: "Content-Type") ?? "",
+            contentType: contentType,
             body: Data(body.readableBytesView),
-            balance: reply.headers.first(name: LivepeerHeaders.balance)
+            balance: reply.headers.first(name: LivepeerHeaders.balance),
+            events: nil
         )
+    }
+}
+
+extension AIJobClient {
+    /// A result file an orchestrator made.
+    public struct ResultFile: Sendable {
+        public var contentType: String
+        public var data: Data
+    }
+
+    /// Downloads a result an orchestrator answered with (`https://<orchestrator>/stream/<id>/<file>`).
+    ///
+    /// Only URLs on the orchestrator's own `transcoder` host and port (or paths relative to it) are
+    /// fetched, over the same pinned TLS as the job: an orchestrator cannot make the gateway fetch
+    /// from anywhere else.
+    /// - Throws: ``WharfError`` with ``WharfError/Code/invalidArgument`` for a URL elsewhere, a non-2xx
+    ///   status, or the HTTP client's error.
+    public func fetchResult(
+        _ reference: String,
+        from offer: OrchestratorOffer,
+        pinnedCertificate: [UInt8]?,
+        timeout: Duration
+    ) async throws -> ResultFile {
+        guard let url = URL(string: reference, relativeTo: offer.transcoderURL)?.absoluteURL,
+            url.scheme == offer.transcoderURL.scheme, url.host == offer.transcoderURL.host,
+            url.port == offer.transcoderURL.port
+        else {
+            throw WharfError(.invalidArgument, "the orchestrator's result URL is not on the orchestrator itself")
+        }
+        var outgoing = HTTPClientRequest(url: url.absoluteString)
+        outgoing.tlsConfiguration = try Self.tlsConfiguration(pinnedCertificate: pinnedCertificate)
+        let reply = try await http.execute(outgoing, timeout: .nanoseconds(timeout.nanoseconds))
+        let body = try await reply.body.collect(upTo: maximumResponseBytes)
+        guard (200..<300).contains(reply.status.code) else {
+            throw WharfError(.invalidArgument, "the orchestrator answered \(reply.status.code) for a result file")
+        }
+        return ResultFile(
+            contentType: reply.headers.first(name: "Content-Type") ?? "application/octet-stream",
+            data: Data(body.readableBytesView)
+        )
+    }
+
+    /// TLS that trusts only the pinned certificate, or the system's CAs when there is no pin.
+    static func tlsConfiguration(pinnedCertificate: [UInt8]?) throws -> TLSConfiguration? {
+        guard let pinnedCertificate else { return nil }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: pinnedCertificate, format: .der)])
+        tls.certificateVerification = .noHostnameVerification
+        return tls
     }
 }
 

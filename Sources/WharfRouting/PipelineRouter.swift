@@ -20,6 +20,8 @@ public struct PipelineRouter: Sendable {
     public struct Outcome: Sendable {
         public var response: AIJobClient.Response
         public var orchestrator: OrchestratorAddress
+        /// The offer the step ran under (its transcoder URL locates result files).
+        public var offer: OrchestratorOffer
         public var price: OrchestratorOffer.Price
         public var attempts: [Attempt]
     }
@@ -93,13 +95,20 @@ public struct PipelineRouter: Sendable {
                         request,
                         to: offer,
                         pinnedCertificate: pins?.certificate(of: candidate.address),
-                        timeout: min(policy.attemptTimeout, remaining)
+                        // A stream's attempt lasts as long as the stream: only the deadline bounds it.
+                        timeout: request.streamsEvents ? remaining : min(policy.attemptTimeout, remaining)
                     )
                     let latency = clock.now - start
                     if (200..<300).contains(response.status) {
                         await pool.recordSuccess(candidate.address, latency: latency)
                         attempts.append(record(candidate, latency, "ok", request.pipeline))
-                        return Outcome(response: response, orchestrator: candidate.address, price: candidate.price, attempts: attempts)
+                        return Outcome(
+                            response: response,
+                            orchestrator: candidate.address,
+                            offer: offer,
+                            price: candidate.price,
+                            attempts: attempts
+                        )
                     }
                     let text = String(decoding: response.body.prefix(200), as: UTF8.self)
                     if response.status == 403, text.contains("auth token"), !refreshedToken {
@@ -149,6 +158,16 @@ public struct PipelineRouter: Sendable {
                 ? "no orchestrator answered before the deadline"
                 : "\(count) orchestrator\(count == 1 ? "" : "s") failed: \(summary)",
             attempts: attempts
+        )
+    }
+
+    /// Downloads a result file named in a completed step's reply, from the orchestrator that made it.
+    public func fetchResult(_ reference: String, of outcome: Outcome) async throws -> AIJobClient.ResultFile {
+        try await jobs.fetchResult(
+            reference,
+            from: outcome.offer,
+            pinnedCertificate: pins?.certificate(of: outcome.orchestrator),
+            timeout: policy.attemptTimeout
         )
     }
 

@@ -18,5 +18,11 @@ public struct RoutingError: Error, Sendable, CustomStringConvertible {
     /// Every attempt made, in order.
     public var attempts: [PipelineRouter.Attempt]
 
+    public init(kind: Kind, message: String, attempts: [PipelineRouter.Attempt]) {
+        self.kind = kind
+        self.message = message
+        self.attempts = attempts
+    }
+
     public var description: String { message }
 }

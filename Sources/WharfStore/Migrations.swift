@@ -32,6 +32,33 @@ extension SQLiteStore {
             }
             try db.create(index: "jobs_by_tenant_and_time", on: "jobs", columns: ["tenant_id", "created_at"])
         }
+        migrator.registerMigration("2026-11-26-attempts-artifacts") { db in
+            try db.create(table: "network_attempts") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("job_id", .text).notNull().references("jobs")
+                table.column("orchestrator", .text).notNull()
+                table.column("outcome", .text).notNull()
+                table.column("latency_ms", .integer).notNull()
+                table.column("price_per_unit", .integer).notNull()
+                table.column("pixels_per_unit", .integer).notNull()
+                table.column("ended_at", .datetime).notNull()
+            }
+            try db.create(index: "network_attempts_by_job", on: "network_attempts", columns: ["job_id"])
+            try db.create(
+                index: "network_attempts_by_orchestrator_and_time",
+                on: "network_attempts",
+                columns: ["orchestrator", "ended_at"]
+            )
+            try db.create(table: "artifacts") { table in
+                table.column("job_id", .text).notNull().references("jobs")
+                table.column("name", .text).notNull()
+                table.column("content_type", .text).notNull()
+                table.column("byte_count", .integer).notNull()
+                table.column("data", .blob).notNull()
+                table.column("created_at", .datetime).notNull()
+                table.primaryKey(["job_id", "name"])
+            }
+        }
         return migrator
     }
 }

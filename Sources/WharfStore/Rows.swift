@@ -53,3 +53,29 @@ extension Job: RowDecodable {
         )
     }
 }
+
+extension NetworkAttempt: RowDecodable {
+    init(row: Row) throws {
+        self.init(
+            jobID: row["job_id"],
+            orchestrator: row["orchestrator"],
+            outcome: row["outcome"],
+            latencyMilliseconds: row["latency_ms"],
+            pricePerUnit: row["price_per_unit"],
+            pixelsPerUnit: row["pixels_per_unit"],
+            endedAt: row["ended_at"]
+        )
+    }
+}
+
+extension Artifact: RowDecodable {
+    init(row: Row) throws {
+        self.init(
+            jobID: row["job_id"],
+            name: row["name"],
+            contentType: row["content_type"],
+            byteCount: row["byte_count"],
+            createdAt: row["created_at"]
+        )
+    }
+}

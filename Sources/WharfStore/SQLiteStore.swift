@@ -218,6 +218,77 @@ extension SQLiteStore: JobStore {
     }
 }
 
+extension SQLiteStore: AttemptStore {
+    public func insertAttempts(_ attempts: [NetworkAttempt]) async throws {
+        guard !attempts.isEmpty else { return }
+        try await write { db in
+            for attempt in attempts {
+                try db.execute(
+                    sql: """
+                        INSERT INTO network_attempts
+                            (job_id, orchestrator, outcome, latency_ms, price_per_unit, pixels_per_unit, ended_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        attempt.jobID, attempt.orchestrator, attempt.outcome, attempt.latencyMilliseconds,
+                        attempt.pricePerUnit, attempt.pixelsPerUnit, attempt.endedAt,
+                    ]
+                )
+            }
+        }
+    }
+
+    public func attempts(jobID: String) async throws -> [NetworkAttempt] {
+        try await read { db in
+            try NetworkAttempt.fetch(db, sql: "SELECT * FROM network_attempts WHERE job_id = ? ORDER BY id", [jobID])
+        }
+    }
+}
+
+extension SQLiteStore: ArtifactStore {
+    public func putArtifact(jobID: String, name: String, contentType: String, data: Data) async throws -> Artifact {
+        guard Artifact.isValidName(name) else {
+            throw WharfError(.invalidArgument, "artifact name '\(name)' is not a plain file name")
+        }
+        let artifact = Artifact(jobID: jobID, name: name, contentType: contentType, byteCount: data.count, createdAt: Date())
+        try await write { db in
+            guard try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE id = ?", arguments: [jobID]) == 1 else {
+                throw WharfError(.notFound, "no job with id '\(jobID)'")
+            }
+            guard
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT count(*) FROM artifacts WHERE job_id = ? AND name = ?",
+                    arguments: [jobID, name]
+                ) == 0
+            else {
+                throw WharfError(.alreadyExists, "job \(jobID) already has an artifact named '\(name)'")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO artifacts (job_id, name, content_type, byte_count, data, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [jobID, name, contentType, data.count, data, artifact.createdAt]
+            )
+        }
+        return artifact
+    }
+
+    public func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, data: Data)? {
+        try await read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT * FROM artifacts WHERE job_id = ? AND name = ?",
+                    arguments: [jobID, name]
+                )
+            else { return nil }
+            return (try Artifact(row: row), row["data"] as Data)
+        }
+    }
+}
+
 extension SQLiteStore {
     /// Runs `body` in a write transaction, turning database failures into ``WharfError``.
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {

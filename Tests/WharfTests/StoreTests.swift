@@ -12,7 +12,7 @@ import WharfStore
         let store = try SQLiteStore(path: path)
         #expect(await store.readiness().migrated == false)
         let applied = try await store.migrate()
-        #expect(applied == ["2026-11-25-tenants-keys-jobs"])
+        #expect(applied == ["2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts"])
         #expect(try await store.journalMode() == "wal")
         #expect(await store.readiness().isReady)
         #expect(FileManager.default.fileExists(atPath: path))
@@ -28,7 +28,7 @@ import WharfStore
         }
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.migrate() == [])
-        #expect(try await reopened.appliedMigrations() == ["2026-11-25-tenants-keys-jobs"])
+        #expect(try await reopened.appliedMigrations() == ["2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts"])
         #expect(try await reopened.listTenants().map(\.name) == ["kept"])
     }
 
@@ -114,6 +114,51 @@ import WharfStore
         #expect(noTenant?.code == .notFound)
         let noKey = await #expect(throws: WharfError.self) { try await management.revokeKey(prefix: "nope") }
         #expect(noKey?.code == .notFound)
+    }
+
+    @Test func attemptsAndArtifactsAreKeptPerJob() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
+        _ = try await store.migrate()
+        let tenant = try await KeyManagement(store: store).createTenant(name: "acme")
+        let job = Job(tenantID: tenant.id, kind: "text-to-image", request: Data("{}".utf8))
+        try await store.insertJob(job)
+        let attempts = ["http 503", "ok"].enumerated().map { index, outcome in
+            NetworkAttempt(
+                jobID: job.id,
+                orchestrator: "127.0.0.1:\(9000 + index)",
+                outcome: outcome,
+                latencyMilliseconds: 10 * index,
+                pricePerUnit: 1_000,
+                pixelsPerUnit: 1,
+                endedAt: Date()
+            )
+        }
+        try await store.insertAttempts(attempts)
+        #expect(try await store.attempts(jobID: job.id).map(\.outcome) == ["http 503", "ok"])
+
+        let png = Data([0x89, 0x50, 0x4E, 0x47])
+        let artifact = try await store.putArtifact(jobID: job.id, name: "0.png", contentType: "image/png", data: png)
+        #expect(artifact.byteCount == 4)
+        let found = try await store.artifact(jobID: job.id, name: "0.png")
+        #expect(found?.data == png)
+        #expect(found?.artifact.contentType == "image/png")
+        #expect(try await store.artifact(jobID: job.id, name: "1.png") == nil)
+
+        let duplicate = await #expect(throws: WharfError.self) {
+            try await store.putArtifact(jobID: job.id, name: "0.png", contentType: "image/png", data: png)
+        }
+        #expect(duplicate?.code == .alreadyExists)
+        for name in ["../escape", ".hidden", "", "a/b"] {
+            let invalid = await #expect(throws: WharfError.self) {
+                try await store.putArtifact(jobID: job.id, name: name, contentType: "text/plain", data: Data())
+            }
+            #expect(invalid?.code == .invalidArgument)
+        }
+        let orphan = await #expect(throws: WharfError.self) {
+            try await store.putArtifact(jobID: "job_missing", name: "0.png", contentType: "image/png", data: png)
+        }
+        #expect(orphan?.code == .notFound)
     }
 }
 

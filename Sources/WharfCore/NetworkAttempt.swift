@@ -1,0 +1,99 @@
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
+
+/// One try of one network step on one orchestrator, as kept for analytics: who was asked, how long it
+/// took, what came of it and at what price.
+public struct NetworkAttempt: Sendable, Hashable, Codable {
+    /// The job the step belongs to.
+    public var jobID: String
+    /// The orchestrator's address (`host:port`).
+    public var orchestrator: String
+    /// `ok`, `timeout`, `connection refused`, `http 503`, …
+    public var outcome: String
+    /// Time from sending the request to its answer or failure.
+    public var latencyMilliseconds: Int
+    /// The orchestrator's price for the step: wei per `pixelsPerUnit` units.
+    public var pricePerUnit: Int64
+    /// Units covered by `pricePerUnit`.
+    public var pixelsPerUnit: Int64
+    /// When the attempt ended.
+    public var endedAt: Date
+
+    public init(
+        jobID: String,
+        orchestrator: String,
+        outcome: String,
+        latencyMilliseconds: Int,
+        pricePerUnit: Int64,
+        pixelsPerUnit: Int64,
+        endedAt: Date
+    ) {
+        self.jobID = jobID
+        self.orchestrator = orchestrator
+        self.outcome = outcome
+        self.latencyMilliseconds = latencyMilliseconds
+        self.pricePerUnit = pricePerUnit
+        self.pixelsPerUnit = pixelsPerUnit
+        self.endedAt = endedAt
+    }
+
+    /// Whether the attempt completed the step.
+    public var succeeded: Bool { outcome == "ok" }
+}
+
+/// A file a job produced (an image, audio, video), kept by the gateway and served to the customer so
+/// that customers never fetch anything from an orchestrator.
+public struct Artifact: Sendable, Hashable {
+    /// The job that produced it.
+    public var jobID: String
+    /// Its name within the job, for example `0.png`.
+    public var name: String
+    /// Its media type, for example `image/png`.
+    public var contentType: String
+    /// Its size.
+    public var byteCount: Int
+    /// When it was stored.
+    public var createdAt: Date
+
+    public init(jobID: String, name: String, contentType: String, byteCount: Int, createdAt: Date) {
+        self.jobID = jobID
+        self.name = name
+        self.contentType = contentType
+        self.byteCount = byteCount
+        self.createdAt = createdAt
+    }
+}
+
+/// Persistence of network attempts.
+public protocol AttemptStore: Sendable {
+    /// Appends attempts; they never change afterwards.
+    func insertAttempts(_ attempts: [NetworkAttempt]) async throws
+    /// A job's attempts, in the order they ended.
+    func attempts(jobID: String) async throws -> [NetworkAttempt]
+}
+
+/// Persistence of job artifacts: their bytes and what they are.
+public protocol ArtifactStore: Sendable {
+    /// Stores an artifact's bytes under its job.
+    /// - Throws: ``WharfError/Code/invalidArgument`` for a name that is not a plain file name, and
+    ///   ``WharfError/Code/alreadyExists`` when the job already has an artifact of that name.
+    func putArtifact(jobID: String, name: String, contentType: String, data: Data) async throws -> Artifact
+    /// An artifact and its bytes, if it exists.
+    func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, data: Data)?
+}
+
+extension Artifact {
+    /// Whether `name` is a plain file name: 1 to 128 characters of letters, digits, `.`, `-` and `_`,
+    /// not starting with a dot.
+    public static func isValidName(_ name: String) -> Bool {
+        guard (1...128).contains(name.utf8.count), name.first != "." else { return false }
+        return name.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import AsyncHTTPClient
+public import Foundation
+public import Logging
+import NIOCore
+public import WharfCore
+import WharfLivepeer
+public import WharfRouting
+
+/// Runs jobs and keeps their record: the job row, every network attempt, and the files they produced.
+///
+/// A v1 call is a job of one network step; presets (v2) will be jobs of many. Whatever happens, the job
+/// ends in a final state with the attempts that were made, so usage and analytics never lose a call.
+public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendable {
+    private let store: Store
+    private let router: PipelineRouter
+    private let logger: Logger
+
+    public init(store: Store, router: PipelineRouter, logger: Logger) {
+        self.store = store
+        self.router = router
+        self.logger = logger
+    }
+
+    /// Runs a job made of one network step.
+    /// - Parameters:
+    ///   - job: The job to record; inserted as `running`.
+    ///   - step: The step to run.
+    ///   - mediaBaseURL: Where the gateway serves artifacts (`https://gateway.example/media`): result
+    ///     files are re-hosted under `<mediaBaseURL>/<job id>/<name>`.
+    /// - Returns: The job as it ended, and the step's output.
+    /// - Throws: ``RoutingError`` when the network could not complete the step (the job is then
+    ///   recorded as failed), or a store error.
+    public func runSingleStep(_ job: Job, step: NetworkStep, mediaBaseURL: String) async throws -> (job: Job, output: StepOutput) {
+        var job = job
+        job.status = .running
+        try await store.insertJob(job)
+        let request = AIJobClient.Request(
+            pipeline: step.pipeline,
+            body: step.body,
+            contentType: step.contentType,
+            manifestID: job.id,
+            streamsEvents: step.streamsEvents
+        )
+        let outcome: PipelineRouter.Outcome
+        do {
+            outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region)
+        } catch let error as RoutingError {
+            try await store.insertAttempts(error.attempts.map { $0.record(jobID: job.id) })
+            _ = try await store.updateJob(id: job.id, status: .failed, result: Self.failure(error.message), at: Date())
+            throw error
+        } catch {
+            _ = try await store.updateJob(id: job.id, status: .failed, result: Self.failure("\(error)"), at: Date())
+            throw error
+        }
+        try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: job.id) })
+        if let events = outcome.response.events {
+            return (job, .events(relay(events, job: job)))
+        }
+        do {
+            let document = try await rehostResults(outcome.response.body, of: outcome, jobID: job.id, mediaBaseURL: mediaBaseURL)
+            job = try await store.updateJob(id: job.id, status: .succeeded, result: document, at: Date())
+            return (job, .document(document))
+        } catch {
+            logger.warning("result could not be re-hosted", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
+            let message = "the orchestrator's result could not be read"
+            _ = try await store.updateJob(id: job.id, status: .failed, result: Self.failure(message), at: Date())
+            throw RoutingError(kind: .allAttemptsFailed, message: message, attempts: outcome.attempts)
+        }
+    }
+
+    /// Parses the orchestrator's JSON reply and replaces every `url` that points at the orchestrator
+    /// with a gateway URL, after storing the file as an artifact of the job.
+    func rehostResults(
+        _ body: Data,
+        of outcome: PipelineRouter.Outcome,
+        jobID: String,
+        mediaBaseURL: String
+    ) async throws -> Data {
+        let parsed = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
+        var counter = 0
+        let rewritten = try await rewriteURLs(in: parsed) { reference in
+            if reference.hasPrefix("data:") { return reference }
+            let file = try await router.fetchResult(reference, of: outcome)
+            let name = "\(counter).\(Self.fileExtension(for: file.contentType, reference: reference))"
+            counter += 1
+            _ = try await store.putArtifact(jobID: jobID, name: name, contentType: file.contentType, data: file.data)
+            return "\(mediaBaseURL)/\(jobID)/\(name)"
+        }
+        return try JSONSerialization.data(withJSONObject: rewritten, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+    }
+
+    private func rewriteURLs(in value: Any, _ transform: (String) async throws -> String) async throws -> Any {
+        if var object = value as? [String: Any] {
+            for key in object.keys.sorted() {
+                if key == "url", let reference = object[key] as? String {
+                    object[key] = try await transform(reference)
+                } else if let child = object[key] {
+                    object[key] = try await rewriteURLs(in: child, transform)
+                }
+            }
+            return object
+        }
+        if let array = value as? [Any] {
+            var result: [Any] = []
+            result.reserveCapacity(array.count)
+            for element in array { result.append(try await rewriteURLs(in: element, transform)) }
+            return result
+        }
+        return value
+    }
+
+    /// Relays an event stream and finishes the job when it ends: succeeded at its end, failed when
+    /// the orchestrator breaks it off, canceled when the customer goes away.
+    private func relay(_ events: HTTPClientResponse.Body, job: Job) -> AsyncThrowingStream<Data, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Data.self, throwing: (any Error).self)
+        let store = self.store
+        let logger = self.logger
+        let task = Task {
+            var lastEvent = Data()
+            var pending = ""
+            do {
+                for try await chunk in events {
+                    let data = Data(chunk.readableBytesView)
+                    // Events may be split across chunks: look only at complete ones.
+                    pending += String(decoding: data, as: UTF8.self)
+                    if let end = pending.range(of: "\n\n", options: .backwards) {
+                        if let last = Self.lastDataEvent(in: Data(pending[..<end.upperBound].utf8)) { lastEvent = last }
+                        pending = String(pending[end.upperBound...])
+                    }
+                    continuation.yield(data)
+                }
+                continuation.finish()
+                _ = try? await store.updateJob(id: job.id, status: .succeeded, result: lastEvent, at: Date())
+            } catch {
+                continuation.finish(throwing: error)
+                let status: JobStatus = Task.isCancelled ? .canceled : .failed
+                logger.warning("event stream ended early", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
+                _ = try? await store.updateJob(id: job.id, status: status, result: Self.failure("stream ended early: \(error)"), at: Date())
+            }
+        }
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { task.cancel() }
+        }
+        return stream
+    }
+
+    /// The last `data:` event in a chunk that is a JSON document (not `[DONE]`), kept as the job's
+    /// result (the final LLM chunk carries usage).
+    static func lastDataEvent(in chunk: Data) -> Data? {
+        let text = String(decoding: chunk, as: UTF8.self)
+        let payloads = text.split(separator: "\n").filter { $0.hasPrefix("data:") }.map {
+            $0.dropFirst(5).trimmingWhitespace()
+        }
+        guard let last = payloads.last(where: { $0.hasPrefix("{") }) else { return nil }
+        return Data(last.utf8)
+    }
+
+    static func failure(_ message: String) -> Data {
+        (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data()
+    }
+
+    static func fileExtension(for contentType: String, reference: String) -> String {
+        let known = [
+            "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "video/mp4": "mp4",
+            "audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3", "audio/ogg": "ogg", "application/json": "json",
+        ]
+        let type = contentType.split(separator: ";").first.map { String($0).trimmingWhitespace() } ?? ""
+        if let found = known[type.lowercased()] { return found }
+        let fromPath = (URL(string: reference)?.pathExtension ?? "").lowercased()
+        return Artifact.isValidName("x." + fromPath) && !fromPath.isEmpty ? fromPath : "bin"
+    }
+}
+
+extension PipelineRouter.Attempt {
+    /// The attempt as kept in the store.
+    func record(jobID: String) -> NetworkAttempt {
+        NetworkAttempt(
+            jobID: jobID,
+            orchestrator: orchestrator.description,
+            outcome: outcome,
+            latencyMilliseconds: Int(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000),
+            pricePerUnit: price.pricePerUnit,
+            pixelsPerUnit: price.pixelsPerUnit,
+            endedAt: Date()
+        )
+    }
+}

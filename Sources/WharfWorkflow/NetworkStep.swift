@@ -1,0 +1,47 @@
+public import Foundation
+public import WharfCore
+public import WharfLivepeer
+
+/// One AI step to run on the Livepeer network: which pipeline and model, the body the orchestrator
+/// receives, and the constraints on who may run it.
+public struct NetworkStep: Sendable {
+    public var pipeline: Pipeline
+    /// The model id (`model_id`); orchestrators are chosen among those that serve it.
+    public var model: String
+    /// The body sent to the orchestrator's pipeline path.
+    public var body: Data
+    /// `application/json` or `multipart/form-data; boundary=…`.
+    public var contentType: String
+    /// The highest price the customer accepts, if any.
+    public var priceCap: OrchestratorOffer.Price?
+    /// Only orchestrators in this region, if given.
+    public var region: String?
+    /// Relay a `text/event-stream` reply as it arrives.
+    public var streamsEvents: Bool
+
+    public init(
+        pipeline: Pipeline,
+        model: String,
+        body: Data,
+        contentType: String,
+        priceCap: OrchestratorOffer.Price? = nil,
+        region: String? = nil,
+        streamsEvents: Bool = false
+    ) {
+        self.pipeline = pipeline
+        self.model = model
+        self.body = body
+        self.contentType = contentType
+        self.priceCap = priceCap
+        self.region = region
+        self.streamsEvents = streamsEvents
+    }
+}
+
+/// What a completed network step produced.
+public enum StepOutput: Sendable {
+    /// A JSON document, with every result file the orchestrator made re-hosted on the gateway.
+    case document(Data)
+    /// Server-sent events relayed as they arrive. The job is finished when the stream ends.
+    case events(AsyncThrowingStream<Data, any Error>)
+}
