@@ -19,6 +19,9 @@ extension DevnetOrchestrator {
                 try await self.handle(pipeline, request: request, context: context)
             }
         }
+        router.post("segment") { request, context in
+            try await self.transcode(request: request, context: context)
+        }
         router.get("stream/:id/:file") { request, _ in
             guard let found = self.runner.result(request.uri.path) else {
                 return Self.plain(.notFound, "no such result (results are kept for ten minutes)")
@@ -81,6 +84,58 @@ extension DevnetOrchestrator {
             status: HTTPResponse.Status(code: reply.status),
             headers: [.contentType: reply.contentType],
             body: .init(byteBuffer: ByteBuffer(bytes: reply.body))
+        )
+    }
+
+    /// `POST /segment`: transcodes the body into the profiles `Livepeer-Segment` asks for and answers a
+    /// protobuf `TranscodeResult` whose renditions are served under `/stream/`.
+    private func transcode(request: Request, context: some RequestContext) async throws -> Response {
+        guard profile.transcodingPrice != nil else {
+            return Self.plain(.badRequest, "incompatible capabilities: transcoding is not offered")
+        }
+        if let failure = try await admit() {
+            return Self.plain(HTTPResponse.Status(code: failure.status), failure.message)
+        }
+        let header = request.headers[HTTPField.Name(LivepeerHeaders.segment)!]
+        if let problem = credentialsProblem(header) {
+            return Self.plain(.forbidden, problem)
+        }
+        guard let header, let bytes = Data(base64Encoded: header), let description = try? Net_SegData(serializedBytes: bytes)
+        else { return Self.plain(.badRequest, "malformed Livepeer-Segment") }
+        let wanted = description.fullProfiles3.isEmpty ? description.fullProfiles : description.fullProfiles3
+        guard !wanted.isEmpty, wanted.count <= 8 else {
+            return Self.plain(.badRequest, "a segment needs 1 to 8 profiles, got \(wanted.count)")
+        }
+        let profiles = wanted.map(TranscodeProfile.init(wire:))
+        guard profiles.allSatisfy({ (16...3840).contains($0.width) && (16...2160).contains($0.height) && $0.bitrate > 0 }) else {
+            return Self.plain(.badRequest, "every profile needs a width of 16-3840, a height of 16-2160 and a bitrate")
+        }
+        guard reserveCapacity() else {
+            return Self.plain(.serviceUnavailable, "insufficient capacity")
+        }
+        defer { releaseCapacity() }
+        let segment = try await request.body.collect(upTo: 64 * 1024 * 1024)
+        var result = Net_TranscodeResult()
+        result.seq = description.seq
+        do {
+            let outputs = try await SegmentTranscoder.transcode(Data(segment.readableBytesView), profiles: profiles)
+            let baseURL = "https://127.0.0.1:\(try await ports().http)"
+            result.data = .with { data in
+                data.segments = outputs.map { output in
+                    .with {
+                        $0.url = runner.keep(output.data, output.fileExtension, output.contentType, baseURL)
+                        $0.pixels = output.pixels
+                    }
+                }
+            }
+        } catch {
+            result.error = "\(error)"
+        }
+        let body: Data = try result.serializedBytes()
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/vnd+livepeer.transcoderesult"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
         )
     }
 

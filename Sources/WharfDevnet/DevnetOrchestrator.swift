@@ -179,7 +179,9 @@ public final class DevnetOrchestrator: Service, Sendable {
         return Net_OrchestratorInfo.with { info in
             info.transcoder = "https://127.0.0.1:\(listening.withLock { $0.ports?.http ?? 0 })"
             info.capabilities = .with { capabilities in
-                capabilities.bitstring = CapabilityBits.encode(Set(offered.map(\.capabilityID)))
+                // Transcoding: H.264, MPEG-TS, MP4, auth token.
+                let transcoding: Set<Int> = profile.transcodingPrice == nil ? [] : [0, 1, 2, 12]
+                capabilities.bitstring = CapabilityBits.encode(Set(offered.map(\.capabilityID)).union(transcoding))
                 capabilities.capacities = Dictionary(
                     uniqueKeysWithValues: offered.map { (UInt32($0.capabilityID), UInt32(profile.capacity)) }
                 )
@@ -212,6 +214,12 @@ public final class DevnetOrchestrator: Service, Sendable {
                     $0.pixelsPerUnit = profile.pixelsPerUnit
                     $0.capability = UInt32(pipeline.capabilityID)
                     $0.constraint = model
+                }
+            }
+            if let transcodingPrice = profile.transcodingPrice {
+                info.priceInfo = .with {
+                    $0.pricePerUnit = transcodingPrice
+                    $0.pixelsPerUnit = profile.pixelsPerUnit
                 }
             }
             info.authToken = .with {

@@ -9,6 +9,8 @@ public struct DevnetOrchestratorProfile: Sendable, Hashable {
     public var region: String
     /// Wei per unit, per pipeline; a pipeline without a price is not offered.
     public var prices: [Pipeline: Int64]
+    /// Wei per pixel for segment transcoding; `nil` when the orchestrator does not transcode.
+    public var transcodingPrice: Int64?
     /// Units a price covers (`pixelsPerUnit`).
     public var pixelsPerUnit: Int64
     /// The model served for every offered pipeline.
@@ -22,6 +24,7 @@ public struct DevnetOrchestratorProfile: Sendable, Hashable {
         name: String,
         region: String,
         prices: [Pipeline: Int64],
+        transcodingPrice: Int64? = 1,
         pixelsPerUnit: Int64 = 1,
         models: [Pipeline: String] = DevnetOrchestratorProfile.defaultModels,
         capacity: Int = 4,
@@ -30,6 +33,7 @@ public struct DevnetOrchestratorProfile: Sendable, Hashable {
         self.name = name
         self.region = region
         self.prices = prices
+        self.transcodingPrice = transcodingPrice
         self.pixelsPerUnit = pixelsPerUnit
         self.models = models
         self.capacity = capacity
@@ -63,6 +67,7 @@ public struct DevnetOrchestratorProfile: Sendable, Hashable {
                 name: "orch-\(index + 1)",
                 region: regions[index % regions.count],
                 prices: prices,
+                transcodingPrice: factor,
                 latency: .milliseconds(10 * (count - index))
             )
         }

@@ -67,26 +67,10 @@ enum ReferenceMedia {
         let image = folder.appendingPathComponent("frame.png")
         let video = folder.appendingPathComponent("video.mp4")
         try png(width: width, height: height, seed: seed).write(to: image)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-loop", "1", "-i", image.path, "-t", "1", "-r", "8",
+        try await FFmpeg.run([
+            "-loop", "1", "-i", image.path, "-t", "1", "-r", "8",
             "-c:v", "libx264", "-pix_fmt", "yuv420p", "-metadata", "comment=\(label)", video.path,
-        ]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: ReferenceMediaError(message: "cannot start ffmpeg: \(error)"))
-            }
-        }
-        guard status == 0 else {
-            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw ReferenceMediaError(message: "ffmpeg failed (\(status)): \(message)")
-        }
+        ])
         return try Data(contentsOf: video)
     }
 

@@ -30,14 +30,14 @@ final class ReferenceRunner: Sendable {
             let height = min(max((json?["height"] as? Int) ?? 576, 8), 2048)
             let count = min(max((json?["num_images_per_prompt"] as? Int) ?? 1, 1), 4)
             let images = (0..<count).map { index in
-                let url = store(ReferenceMedia.png(width: width, height: height, seed: seed &+ UInt64(index)), "png", "image/png", baseURL)
+                let url = keep(ReferenceMedia.png(width: width, height: height, seed: seed &+ UInt64(index)), "png", "image/png", baseURL)
                 return ["url": url, "seed": Int(seed) + index, "nsfw": false] as [String: Any]
             }
             return Self.json(["images": images])
         case .imageToVideo:
             do {
                 let video = try await ReferenceMedia.mp4(width: 256, height: 144, seed: seed)
-                let url = store(video, "mp4", "video/mp4", baseURL)
+                let url = keep(video, "mp4", "video/mp4", baseURL)
                 return Self.json(["images": [["url": url, "seed": Int(seed), "nsfw": false]]])
             } catch {
                 return Reply(status: 500, contentType: "text/plain", body: Data("reference runner: \(error)".utf8))
@@ -52,7 +52,7 @@ final class ReferenceRunner: Sendable {
         case .textToSpeech:
             let text = json?["text"] as? String ?? ""
             let seconds = min(max(Double(text.count) / 15, 1), 10)
-            let url = store(ReferenceMedia.wav(seconds: seconds, seed: seed), "wav", "audio/wav", baseURL)
+            let url = keep(ReferenceMedia.wav(seconds: seconds, seed: seed), "wav", "audio/wav", baseURL)
             return Self.json(["audio": ["url": url]])
         case .llm:
             return llm(json ?? [:], seed: seed)
@@ -103,7 +103,8 @@ final class ReferenceRunner: Sendable {
         return Reply(status: 200, contentType: "text/event-stream", body: Data(events.utf8))
     }
 
-    private func store(_ data: Data, _ fileExtension: String, _ contentType: String, _ baseURL: String) -> String {
+    /// Keeps a result for ten minutes and returns its URL under `baseURL`.
+    func keep(_ data: Data, _ fileExtension: String, _ contentType: String, _ baseURL: String) -> String {
         let path = "/stream/\(UUID().uuidString.lowercased())/output.\(fileExtension)"
         let now = Date()
         results.withLock { results in

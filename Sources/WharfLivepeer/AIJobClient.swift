@@ -79,20 +79,20 @@ public struct AIJobClient: Sendable {
         guard let token = offer.authToken else {
             throw WharfError(.invalidArgument, "orchestrator \(offer.transcoderURL) gave no auth token")
         }
-        var url = offer.transcoderURL.absoluteString
-        if url.hasSuffix("/") { url.removeLast() }
-        var outgoing = HTTPClientRequest(url: url + "/" + request.pipeline.rawValue)
-        outgoing.method = .POST
-        outgoing.headers.add(name: "Content-Type", value: request.contentType)
-        outgoing.headers.add(name: "Authorization", value: LivepeerHeaders.aiWorkerAuthorization)
-        outgoing.headers.add(
-            name: LivepeerHeaders.segment,
-            value: try LivepeerHeaders.segmentCredentials(authToken: token, manifestID: request.manifestID)
+        var headers = [
+            ("Authorization", LivepeerHeaders.aiWorkerAuthorization),
+            (LivepeerHeaders.segment, try LivepeerHeaders.segmentCredentials(authToken: token, manifestID: request.manifestID)),
+        ]
+        if let payment = request.payment { headers.append((LivepeerHeaders.payment, payment)) }
+        let reply = try await execute(
+            path: request.pipeline.rawValue,
+            to: offer,
+            body: request.body,
+            contentType: request.contentType,
+            headers: headers,
+            pinnedCertificate: pinnedCertificate,
+            timeout: timeout
         )
-        if let payment = request.payment { outgoing.headers.add(name: LivepeerHeaders.payment, value: payment) }
-        outgoing.body = .bytes(ByteBuffer(bytes: request.body))
-        outgoing.tlsConfiguration = try Self.tlsConfiguration(pinnedCertificate: pinnedCertificate)
-        let reply = try await http.execute(outgoing, timeout: .nanoseconds(timeout.nanoseconds))
         let contentType = reply.headers.first(name: "Content-Type") ?? ""
         if request.streamsEvents, (200..<300).contains(reply.status.code), contentType.hasPrefix("text/event-stream") {
             return Response(
@@ -103,14 +103,7 @@ public struct AIJobClient: Sendable {
                 events: reply.body
             )
         }
-        let body = try await reply.body.collect(upTo: maximumResponseBytes)
-        return Response(
-            status: Int(reply.status.code),
-            contentType: contentType,
-            body: Data(body.readableBytesView),
-            balance: reply.headers.first(name: LivepeerHeaders.balance),
-            events: nil
-        )
+        return try await collect(reply)
     }
 }
 
@@ -150,6 +143,63 @@ extension AIJobClient {
         return ResultFile(
             contentType: reply.headers.first(name: "Content-Type") ?? "application/octet-stream",
             data: Data(body.readableBytesView)
+        )
+    }
+
+    /// POSTs `body` to `path` under the orchestrator's transcoder URL and returns the reply head with
+    /// its body still to read.
+    private func execute(
+        path: String,
+        to offer: OrchestratorOffer,
+        body: Data,
+        contentType: String,
+        headers: [(String, String)],
+        pinnedCertificate: [UInt8]?,
+        timeout: Duration
+    ) async throws -> HTTPClientResponse {
+        var url = offer.transcoderURL.absoluteString
+        if url.hasSuffix("/") { url.removeLast() }
+        var outgoing = HTTPClientRequest(url: url + "/" + path)
+        outgoing.method = .POST
+        outgoing.headers.add(name: "Content-Type", value: contentType)
+        for (name, value) in headers { outgoing.headers.add(name: name, value: value) }
+        outgoing.body = .bytes(ByteBuffer(bytes: body))
+        outgoing.tlsConfiguration = try Self.tlsConfiguration(pinnedCertificate: pinnedCertificate)
+        return try await http.execute(outgoing, timeout: .nanoseconds(timeout.nanoseconds))
+    }
+
+    /// POSTs and collects the whole reply.
+    func post(
+        path: String,
+        to offer: OrchestratorOffer,
+        body: Data,
+        contentType: String,
+        headers: [(String, String)],
+        pinnedCertificate: [UInt8]?,
+        timeout: Duration
+    ) async throws -> Response {
+        try await collect(
+            execute(
+                path: path,
+                to: offer,
+                body: body,
+                contentType: contentType,
+                headers: headers,
+                pinnedCertificate: pinnedCertificate,
+                timeout: timeout
+            )
+        )
+    }
+
+    /// Reads a whole reply, refusing one larger than the limit.
+    private func collect(_ reply: HTTPClientResponse) async throws -> Response {
+        let collected = try await reply.body.collect(upTo: maximumResponseBytes)
+        return Response(
+            status: Int(reply.status.code),
+            contentType: reply.headers.first(name: "Content-Type") ?? "",
+            body: Data(collected.readableBytesView),
+            balance: reply.headers.first(name: LivepeerHeaders.balance),
+            events: nil
         )
     }
 

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -12,6 +13,7 @@ import WharfLivepeer
         name: "orch-test",
         region: "eu-west",
         prices: [.textToImage: 4_000, .llm: 25],
+        transcodingPrice: nil,
         pixelsPerUnit: 10
     )
 
@@ -31,6 +33,71 @@ import WharfLivepeer
             #expect(!token.isExpired())
             #expect(abs(token.expiration.timeIntervalSinceNow - 30 * 60) < 5)
             #expect(pins.fingerprint(of: address) != nil)
+        }
+    }
+
+    @Test func segmentsAreTranscodedWithRealFFmpeg() async throws {
+        let transcoding = DevnetOrchestratorProfile(name: "orch-transcode", region: "eu-west", prices: [:], transcodingPrice: 3)
+        try await withOrchestrator(transcoding) { _, address in
+            let pins = CertificatePins()
+            let offer = try await OrchestratorClient(trust: .firstUse(pins)).getOrchestrator(address)
+            #expect(offer.capabilities.isSuperset(of: [0, 1, 2, 12]))
+            #expect(offer.defaultPrice == .init(pricePerUnit: 3, pixelsPerUnit: 1))
+            let directory = try TemporaryDirectory()
+            let source = directory.file("source.ts")
+            try await runFFmpeg([
+                "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:duration=1", "-c:v", "libx264", "-f", "mpegts", source,
+            ])
+            let client = AIJobClient(http: .shared)
+            let profiles = [
+                TranscodeProfile(name: "160p", width: 212, height: 160, bitrate: 200_000, fps: 10),
+                TranscodeProfile(name: "120p-mp4", width: 160, height: 120, bitrate: 100_000, fps: 5, container: .mp4),
+            ]
+            let result = try await client.transcode(
+                segment: try Data(contentsOf: URL(fileURLWithPath: source)),
+                sequenceNumber: 7,
+                duration: .seconds(1),
+                profiles: profiles,
+                manifestID: "job_transcode",
+                to: offer,
+                pinnedCertificate: pins.certificate(of: address),
+                timeout: .seconds(30)
+            )
+            #expect(result.sequenceNumber == 7)
+            // Pixels are what the transcoder encoded: width × height × frames it wrote (ffmpeg's rate
+            // conversion may add a frame or two at 5 fps).
+            #expect(result.renditions[0].pixels == 212 * 160 * 10)
+            let smaller = result.renditions[1].pixels
+            #expect(smaller % (160 * 120) == 0 && (5...8).contains(smaller / (160 * 120)))
+            let mp4 = try await client.fetchResult(
+                result.renditions[1].url,
+                from: offer,
+                pinnedCertificate: pins.certificate(of: address),
+                timeout: .seconds(10)
+            )
+            #expect(mp4.contentType == "video/mp4")
+            let file = directory.file("rendition.mp4")
+            try mp4.data.write(to: URL(fileURLWithPath: file))
+            let probe = try await runProcess(
+                "ffprobe",
+                ["-v", "error", "-show_entries", "stream=width,height", "-of", "csv=p=0", file]
+            )
+            #expect(probe.trimmingCharacters(in: .whitespacesAndNewlines) == "160,120")
+
+            // A segment that is not media gets a TranscodeResult error, reported as such.
+            let refused = await #expect(throws: WharfError.self) {
+                try await client.transcode(
+                    segment: Data("not a video".utf8),
+                    sequenceNumber: 8,
+                    duration: .seconds(1),
+                    profiles: profiles,
+                    manifestID: "job_transcode",
+                    to: offer,
+                    pinnedCertificate: pins.certificate(of: address),
+                    timeout: .seconds(30)
+                )
+            }
+            #expect(refused?.message.contains("could not transcode") == true)
         }
     }
 
@@ -123,4 +190,28 @@ func withOrchestrator(
         defer { group.cancelAll() }
         try await body(orchestrator, try await orchestrator.address())
     }
+}
+
+/// Runs ffmpeg quietly; throws with its error output when it fails.
+func runFFmpeg(_ arguments: [String]) async throws {
+    _ = try await runProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments)
+}
+
+/// Runs a program from the PATH and returns its standard output.
+func runProcess(_ program: String, _ arguments: [String]) async throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [program] + arguments
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        throw WharfError(.invalidArgument, "\(program) failed: \(message)")
+    }
+    return String(decoding: data, as: UTF8.self)
 }

@@ -1,0 +1,142 @@
+public import Foundation
+import NIOCore
+import SwiftProtobuf
+public import WharfCore
+
+/// One rendition a media segment is transcoded into (the wire's `VideoProfile`).
+public struct TranscodeProfile: Sendable, Hashable, Codable {
+    /// A container for the rendition.
+    public enum Container: String, Sendable, Hashable, Codable {
+        case mpegts
+        case mp4
+    }
+
+    /// A name the caller chooses (`720p`).
+    public var name: String
+    public var width: Int
+    public var height: Int
+    /// Target bitrate in bits per second.
+    public var bitrate: Int
+    /// Frames per second; 0 keeps the source rate.
+    public var fps: Int
+    public var container: Container
+
+    public init(name: String, width: Int, height: Int, bitrate: Int, fps: Int = 0, container: Container = .mpegts) {
+        self.name = name
+        self.width = width
+        self.height = height
+        self.bitrate = bitrate
+        self.fps = fps
+        self.container = container
+    }
+}
+
+/// What an orchestrator answered for a segment: one result per requested profile, in order.
+public struct TranscodedSegment: Sendable, Hashable {
+    /// One rendition: where the orchestrator keeps it, and the pixels it encoded (what it charges).
+    public struct Rendition: Sendable, Hashable {
+        public var url: String
+        public var pixels: Int64
+    }
+
+    public var sequenceNumber: Int64
+    public var renditions: [Rendition]
+}
+
+extension TranscodeProfile {
+    var wire: Net_VideoProfile {
+        .with {
+            $0.name = name
+            $0.width = Int32(clamping: width)
+            $0.height = Int32(clamping: height)
+            $0.bitrate = Int32(clamping: bitrate)
+            $0.fps = UInt32(clamping: fps)
+            $0.format = container == .mp4 ? .mp4 : .mpegts
+        }
+    }
+
+    /// The profile a `VideoProfile` describes.
+    package init(wire: Net_VideoProfile) {
+        self.init(
+            name: wire.name,
+            width: Int(wire.width),
+            height: Int(wire.height),
+            bitrate: Int(wire.bitrate),
+            fps: Int(wire.fps),
+            container: wire.format == .mp4 ? .mp4 : .mpegts
+        )
+    }
+}
+
+extension AIJobClient {
+    /// Sends one media segment to an orchestrator's `/segment` path for transcoding into `profiles`.
+    ///
+    /// `Livepeer-Segment` carries the manifest id, sequence number, duration, the wanted renditions
+    /// (`fullProfiles3`) and the auth token; the orchestrator answers a protobuf `TranscodeResult`.
+    /// - Throws: ``WharfError`` with ``WharfError/Code/invalidArgument`` when the offer has no auth
+    ///   token, the orchestrator answers a non-2xx status or a `TranscodeResult` error, or its reply
+    ///   is not a `TranscodeResult` with one rendition per profile; the HTTP client's errors.
+    public func transcode(
+        segment: Data,
+        sequenceNumber: Int64,
+        duration: Duration,
+        profiles: [TranscodeProfile],
+        manifestID: String,
+        to offer: OrchestratorOffer,
+        pinnedCertificate: [UInt8]?,
+        payment: String? = nil,
+        timeout: Duration
+    ) async throws -> TranscodedSegment {
+        guard let token = offer.authToken else {
+            throw WharfError(.invalidArgument, "orchestrator \(offer.transcoderURL) gave no auth token")
+        }
+        var description = Net_SegData()
+        description.manifestID = Data(manifestID.utf8)
+        description.seq = sequenceNumber
+        description.duration = Int32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        description.fullProfiles3 = profiles.map(\.wire)
+        description.authToken = .with {
+            $0.token = token.token
+            $0.sessionID = token.sessionID
+            $0.expiration = Int64(token.expiration.timeIntervalSince1970)
+        }
+        let credentials: Data = try description.serializedBytes()
+        let reply = try await post(
+            path: "segment",
+            to: offer,
+            body: segment,
+            contentType: "video/MP2T",
+            headers: [(LivepeerHeaders.segment, credentials.base64EncodedString())]
+                + (payment.map { [(LivepeerHeaders.payment, $0)] } ?? []),
+            pinnedCertificate: pinnedCertificate,
+            timeout: timeout
+        )
+        guard (200..<300).contains(reply.status) else {
+            let text = String(decoding: reply.body.prefix(300), as: UTF8.self)
+            throw WharfError(.invalidArgument, "the orchestrator refused the segment (\(reply.status)): \(text)")
+        }
+        let result: Net_TranscodeResult
+        do {
+            result = try Net_TranscodeResult(serializedBytes: reply.body)
+        } catch {
+            throw WharfError(.invalidArgument, "the orchestrator's segment reply is not a TranscodeResult", cause: error)
+        }
+        switch result.result {
+        case .error(let message):
+            throw WharfError(.invalidArgument, "the orchestrator could not transcode the segment: \(message)")
+        case .data(let data):
+            guard data.segments.count == profiles.count else {
+                throw WharfError(
+                    .invalidArgument,
+                    "the orchestrator returned \(data.segments.count) renditions for \(profiles.count) profiles"
+                )
+            }
+            return TranscodedSegment(
+                sequenceNumber: result.seq,
+                renditions: data.segments.map { .init(url: $0.url, pixels: $0.pixels) }
+            )
+        case nil:
+            throw WharfError(.invalidArgument, "the orchestrator's TranscodeResult has neither data nor an error")
+        }
+    }
+}
