@@ -1,8 +1,11 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTLS
+import Logging
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 import SwiftProtobuf
 import Synchronization
@@ -73,6 +76,9 @@ extension DevnetOrchestrator {
         }
         defer { releaseCapacity() }
         let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
+        if let runnerURL {
+            return try await forward(pipeline, body: body, contentType: request.headers[.contentType] ?? "", to: runnerURL)
+        }
         let ports = try await ports()
         let reply = await runner.run(
             pipeline,
@@ -85,6 +91,26 @@ extension DevnetOrchestrator {
             headers: [.contentType: reply.contentType],
             body: .init(byteBuffer: ByteBuffer(bytes: reply.body))
         )
+    }
+
+    /// Relays a pipeline request to an ai-runner-compatible endpoint and its answer back.
+    private func forward(_ pipeline: Pipeline, body: ByteBuffer, contentType: String, to runnerURL: URL) async throws -> Response {
+        var outgoing = HTTPClientRequest(url: runnerURL.appendingPathComponent(pipeline.rawValue).absoluteString)
+        outgoing.method = .POST
+        outgoing.headers.add(name: "Content-Type", value: contentType)
+        outgoing.body = .bytes(body)
+        do {
+            let reply = try await HTTPClient.shared.execute(outgoing, timeout: .minutes(10))
+            let answer = try await reply.body.collect(upTo: 256 * 1024 * 1024)
+            return Response(
+                status: HTTPResponse.Status(code: Int(reply.status.code)),
+                headers: [.contentType: reply.headers.first(name: "Content-Type") ?? "application/octet-stream"],
+                body: .init(byteBuffer: answer)
+            )
+        } catch {
+            logger.warning("runner unreachable", metadata: ["gw.devnet.runner": "\(runnerURL)", "error": "\(error)"])
+            return Self.plain(.badGateway, "the AI runner at \(runnerURL) could not be reached")
+        }
     }
 
     /// `POST /segment`: transcodes the body into the profiles `Livepeer-Segment` asks for and answers a

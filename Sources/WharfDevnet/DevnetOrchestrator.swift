@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 public import Logging
@@ -21,6 +21,8 @@ public final class DevnetOrchestrator: Service, Sendable {
     /// Its TLS identity, fresh for every instance (as after an orchestrator restart).
     public let identity: SelfSignedIdentity
     let tokens = AuthTokenIssuer()
+    /// An ai-runner-compatible endpoint pipelines are forwarded to instead of the reference runner.
+    public let runnerURL: URL?
     private let requestedPort: Int
     let requestedHTTPPort: Int
     private let listening = Mutex<(ports: Ports?, waiters: [CheckedContinuation<Ports, any Error>])>((nil, []))
@@ -42,19 +44,31 @@ public final class DevnetOrchestrator: Service, Sendable {
     ///   - profile: Prices, models, region, capacity, latency.
     ///   - port: The gRPC port on 127.0.0.1; 0 picks a free one.
     ///   - httpPort: The HTTPS port on 127.0.0.1; 0 picks a free one.
+    ///   - runnerURL: When given, AI pipeline requests are forwarded to `<runnerURL>/<pipeline>` (a real
+    ///     ai-runner or anything that speaks its API) and its answers relayed.
     public init(
         profile: DevnetOrchestratorProfile,
         port: Int = 0,
         httpPort: Int = 0,
+        runnerURL: URL? = nil,
         logger: Logger = Logger(label: "wharf.devnet")
     ) throws {
         self.profile = profile
+        self.runnerURL = runnerURL
         self.requestedPort = port
         self.requestedHTTPPort = httpPort
         self.identity = try SelfSignedIdentity.generate(commonName: profile.name)
         var logger = logger
         logger[metadataKey: "gw.devnet.orchestrator"] = .string(profile.name)
         self.logger = logger
+    }
+
+    /// `text` as a runner URL (absolute http or https with a host), or `nil`.
+    public static func runnerURL(parsing text: String) -> URL? {
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
+            return nil
+        }
+        return url
     }
 
     /// The address gateways use for `GetOrchestrator`.

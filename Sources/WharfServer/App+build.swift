@@ -64,6 +64,7 @@ public func buildApplication(
         backgroundServices.append(
             try EmbeddedDevnet(
                 count: configuration.devnetOrchestrators,
+                runnerURL: configuration.devnetRunnerURL,
                 pool: pool,
                 configured: configuration.orchestrators,
                 logger: logger

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import WharfDevnet
@@ -12,9 +13,9 @@ struct EmbeddedDevnet: Service {
     let configured: [OrchestratorAddress]
     let logger: Logger
 
-    init(count: Int, pool: OrchestratorPool, configured: [OrchestratorAddress], logger: Logger) throws {
+    init(count: Int, runnerURL: URL?, pool: OrchestratorPool, configured: [OrchestratorAddress], logger: Logger) throws {
         self.orchestrators = try DevnetOrchestratorProfile.spread(count: count).map {
-            try DevnetOrchestrator(profile: $0, logger: logger)
+            try DevnetOrchestrator(profile: $0, runnerURL: runnerURL, logger: logger)
         }
         self.pool = pool
         self.configured = configured

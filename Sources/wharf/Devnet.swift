@@ -25,10 +25,15 @@ struct Devnet: AsyncParsableCommand {
     @Option(help: "How many orchestrators to run (1-16).") var orchestrators = 3
     @Option(help: "First gRPC port; orchestrator i uses base+2i (gRPC) and base+2i+1 (HTTPS). 0 picks free ports.")
     var basePort = 0
+    @Option(help: "Forward AI pipelines to this ai-runner-compatible URL (POST <url>/<pipeline>) instead of the reference runner.")
+    var runnerURL: String?
 
     func validate() throws {
         guard (1...16).contains(orchestrators) else { throw ValidationError("--orchestrators must be from 1 to 16") }
         guard basePort == 0 || (1...65_000).contains(basePort) else { throw ValidationError("--base-port must be from 1 to 65000") }
+        if let runnerURL, DevnetOrchestrator.runnerURL(parsing: runnerURL) == nil {
+            throw ValidationError("--runner-url must be an http(s) URL, got '\(runnerURL)'")
+        }
     }
 
     func run() async throws {
@@ -43,6 +48,7 @@ struct Devnet: AsyncParsableCommand {
                 profile: profile,
                 port: basePort == 0 ? 0 : basePort + 2 * index,
                 httpPort: basePort == 0 ? 0 : basePort + 2 * index + 1,
+                runnerURL: runnerURL.flatMap(DevnetOrchestrator.runnerURL(parsing:)),
                 logger: logger
             )
         }

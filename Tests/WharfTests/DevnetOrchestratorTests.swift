@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Testing
 import WharfCore
@@ -98,6 +100,41 @@ import WharfLivepeer
                 )
             }
             #expect(refused?.message.contains("could not transcode") == true)
+        }
+    }
+
+    @Test func pipelinesCanBeForwardedToARealRunner() async throws {
+        let router = Router()
+        router.post("text-to-image") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1024 * 1024)
+            let prompt = (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?["prompt"] ?? ""
+            let reply = #"{"images":[{"url":"data:image/png;base64,iVBORw0KGgo=","seed":1,"nsfw":false}],"prompt":"\#(prompt)"}"#
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: reply)))
+        }
+        try await withHTTPServer(router) { port in
+            let orchestrator = try DevnetOrchestrator(profile: Self.profile, runnerURL: URL(string: "http://127.0.0.1:\(port)")!)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await orchestrator.run() }
+                defer { group.cancelAll() }
+                let address = try await orchestrator.address()
+                let pins = CertificatePins()
+                let offer = try await OrchestratorClient(trust: .firstUse(pins)).getOrchestrator(address)
+                let reply = try await AIJobClient(http: .shared).send(
+                    .init(
+                        pipeline: .textToImage,
+                        body: Data(#"{"prompt":"a harbour","model_id":"SG161222/RealVisXL_V4.0_Lightning"}"#.utf8),
+                        contentType: "application/json",
+                        manifestID: "job_forwarded"
+                    ),
+                    to: offer,
+                    pinnedCertificate: pins.certificate(of: address),
+                    timeout: .seconds(10)
+                )
+                #expect(reply.status == 200)
+                let text = String(decoding: reply.body, as: UTF8.self)
+                #expect(text.contains(#""prompt":"a harbour""#))
+                #expect(text.contains("data:image/png;base64,"))
+            }
         }
     }
 

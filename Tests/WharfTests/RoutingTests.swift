@@ -262,40 +262,31 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
                 )
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
             }
-            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            let app = Application(
-                router: router,
-                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }
-            )
-            let server = Task { try await app.run() }
-            defer { server.cancel() }
-            var iterator = ports.makeAsyncIterator()
-            let port = try #require(await iterator.next())
+            try await withHTTPServer(router) { (port: Int) async throws in
+                let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
+                let discovery = OrchestratorDiscovery(
+                    http: devnet.http,
+                    url: URL(string: "http://127.0.0.1:\(port)/discover-orchestrators")!,
+                    capabilities: ["text-to-image/\(RoutingTests.model)"]
+                )
+                #expect(try await discovery.fetch() == devnet.addresses)
+                let service = OrchestratorPoolService(pool: pool, interval: .seconds(60), discovery: discovery)
+                await service.refreshOnce()
+                #expect(await pool.snapshot().filter { $0.offer != nil && !$0.draining }.count == 2)
 
-            let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
-            let discovery = OrchestratorDiscovery(
-                http: devnet.http,
-                url: URL(string: "http://127.0.0.1:\(port)/discover-orchestrators")!,
-                capabilities: ["text-to-image/\(RoutingTests.model)"]
-            )
-            #expect(try await discovery.fetch() == devnet.addresses)
-            let service = OrchestratorPoolService(pool: pool, interval: .seconds(60), discovery: discovery)
-            await service.refreshOnce()
-            #expect(await pool.snapshot().filter { $0.offer != nil && !$0.draining }.count == 2)
+                listed.withLock { $0 = ["https://\(devnet.addresses[1])"] }
+                await service.refreshOnce()
+                let members = await pool.snapshot()
+                #expect(members.first { $0.address == devnet.addresses[0] }?.draining == true)
+                #expect(members.first { $0.address == devnet.addresses[1] }?.draining == false)
+                var generator = SystemRandomNumberGenerator()
+                let (candidates, _) = await pool.candidates(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator)
+                #expect(candidates.map(\.address) == [devnet.addresses[1]])
 
-            listed.withLock { $0 = ["https://\(devnet.addresses[1])"] }
-            await service.refreshOnce()
-            let members = await pool.snapshot()
-            #expect(members.first { $0.address == devnet.addresses[0] }?.draining == true)
-            #expect(members.first { $0.address == devnet.addresses[1] }?.draining == false)
-            var generator = SystemRandomNumberGenerator()
-            let (candidates, _) = await pool.candidates(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator)
-            #expect(candidates.map(\.address) == [devnet.addresses[1]])
-
-            listed.withLock { $0 = [] }  // the endpoint fails: the previous list stays
-            await service.refreshOnce()
-            #expect(await pool.snapshot().first { $0.address == devnet.addresses[1] }?.draining == false)
+                listed.withLock { $0 = [] }  // the endpoint fails: the previous list stays
+                await service.refreshOnce()
+                #expect(await pool.snapshot().first { $0.address == devnet.addresses[1] }?.draining == false)
+            }
         }
     }
 }

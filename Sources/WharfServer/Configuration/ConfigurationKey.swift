@@ -80,11 +80,43 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Devnet orchestrators to start inside the gateway and route to (0-16); `wharf serve --devnet N` sets it."
     )
 
+    static let devnetRunnerURL = Self(
+        "devnet.runner_url",
+        "(none)",
+        "An ai-runner-compatible URL the embedded devnet forwards AI pipelines to (`POST <url>/<pipeline>`) instead of its reference runner."
+    )
+    static let publicBaseURL = Self(
+        "http.public.base_url",
+        "(none)",
+        "The gateway's URL as customers reach it (`https://api.example.com`); result files are linked under it. Unset: built from each request's `Host` header over http."
+    )
+    static let v1MaxBodyBytes = Self(
+        "api.v1.max_body_bytes",
+        "52428800",
+        "Largest request body `/v1` accepts, in bytes (1024-1073741824); larger bodies get 413."
+    )
+    static let v1DeprecationDate = Self(
+        "api.v1.deprecation_date",
+        "(none)",
+        "When v1 is (or was) deprecated, as an RFC 3339 date or date-time; every v1 response then carries `Deprecation` (RFC 9745)."
+    )
+    static let v1SunsetDate = Self(
+        "api.v1.sunset_date",
+        "(none)",
+        "When v1 stops being served, as an RFC 3339 date or date-time; every v1 response then carries `Sunset` (RFC 8594)."
+    )
+    static let v1MigrationGuideURL = Self(
+        "api.v1.migration_guide_url",
+        "(none)",
+        "A page telling v1 users how to move on; linked from v1 responses with `Link: <url>; rel=\"deprecation\"` once v1 is deprecated."
+    )
+
     /// Every key Wharf reads.
     public static let all: [ConfigurationKey] = [
         publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
         sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
-        strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL,
+        strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
+        v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL,
     ]
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

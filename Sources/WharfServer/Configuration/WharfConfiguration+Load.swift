@@ -81,6 +81,12 @@ extension WharfConfiguration {
         let deadlineMilliseconds = reader.int(forKey: "routing.deadline_ms", default: 90_000)
         let maxAttempts = reader.int(forKey: "routing.max_attempts", default: 3)
         let devnetCount = reader.int(forKey: "devnet.orchestrators", default: 0)
+        let runnerURL = reader.string(forKey: "devnet.runner_url")
+        let baseURL = reader.string(forKey: "http.public.base_url")
+        let v1MaxBody = reader.int(forKey: "api.v1.max_body_bytes", default: defaults.v1.maxBodyBytes)
+        let v1Deprecation = reader.string(forKey: "api.v1.deprecation_date")
+        let v1Sunset = reader.string(forKey: "api.v1.sunset_date")
+        let v1Guide = reader.string(forKey: "api.v1.migration_guide_url")
 
         for failure in failures.failures {
             guard let key = ConfigurationKey.all.first(where: { $0.name == failure.key }) else { continue }
@@ -141,7 +147,7 @@ extension WharfConfiguration {
             }
         }
         if let discovery, !discovery.isEmpty {
-            if let url = URL(string: discovery), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
+            if let url = httpURL(discovery) {
                 configuration.discoveryURL = url
             } else {
                 unlessFailed(.discoveryURL, false, "must be an http(s) URL")
@@ -171,9 +177,56 @@ extension WharfConfiguration {
         configuration.routing.maxAttempts = maxAttempts
         unlessFailed(.devnetOrchestrators, (0...16).contains(devnetCount), "must be from 0 to 16")
         configuration.devnetOrchestrators = devnetCount
+        if let runnerURL, !runnerURL.isEmpty {
+            if let url = httpURL(runnerURL) {
+                configuration.devnetRunnerURL = url
+            } else {
+                unlessFailed(.devnetRunnerURL, false, "must be an http(s) URL")
+            }
+        }
+        if let baseURL, !baseURL.isEmpty {
+            if let url = httpURL(baseURL), url.query == nil {
+                configuration.publicBaseURL = url
+            } else {
+                unlessFailed(.publicBaseURL, false, "must be an http(s) URL without a query")
+            }
+        }
+        unlessFailed(.v1MaxBodyBytes, (1024...1_073_741_824).contains(v1MaxBody), "must be from 1024 to 1073741824 bytes")
+        configuration.v1.maxBodyBytes = v1MaxBody
+        for (key, text, assign) in [
+            (ConfigurationKey.v1DeprecationDate, v1Deprecation, { (date: Date) in configuration.v1.deprecationDate = date }),
+            (ConfigurationKey.v1SunsetDate, v1Sunset, { (date: Date) in configuration.v1.sunsetDate = date }),
+        ] as [(ConfigurationKey, String?, (Date) -> Void)] {
+            guard let text, !text.isEmpty else { continue }
+            if let date = rfc3339Date(text) {
+                assign(date)
+            } else {
+                unlessFailed(key, false, "must be an RFC 3339 date (2027-06-30) or date-time (2027-06-30T00:00:00Z)")
+            }
+        }
+        if let v1Guide, !v1Guide.isEmpty {
+            if let url = httpURL(v1Guide) {
+                configuration.v1.migrationGuide = url
+            } else {
+                unlessFailed(.v1MigrationGuideURL, false, "must be an http(s) URL")
+            }
+        }
 
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         return configuration
+    }
+
+    /// `text` as an absolute http(s) URL with a host, or `nil`.
+    private static func httpURL(_ text: String) -> URL? {
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil
+        else { return nil }
+        return url
+    }
+
+    /// An RFC 3339 date-time, or a full date taken as midnight UTC.
+    private static func rfc3339Date(_ text: String) -> Date? {
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        return try? Date(text + "T00:00:00Z", strategy: .iso8601)
     }
 
     /// Reads a YAML file into dotted keys and their scalar values as text.

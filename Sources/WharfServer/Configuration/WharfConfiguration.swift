@@ -59,6 +59,26 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var routing = RoutingPolicy()
     /// Devnet orchestrators started inside the gateway (`devnet.orchestrators`).
     public var devnetOrchestrators = 0
+    /// Where embedded devnet orchestrators forward AI pipelines (`devnet.runner_url`), if anywhere.
+    public var devnetRunnerURL: URL?
+    /// The gateway's URL as customers reach it (`http.public.base_url`), if set.
+    public var publicBaseURL: URL?
+    /// How `/v1` behaves (`api.v1.*`).
+    public var v1 = VersionPolicy()
+
+    /// Limits and lifecycle of one public API version.
+    public struct VersionPolicy: Sendable, Hashable {
+        /// Largest request body accepted.
+        public var maxBodyBytes = 50 * 1024 * 1024
+        /// When the version was deprecated, if it is.
+        public var deprecationDate: Date?
+        /// When the version stops being served, if known.
+        public var sunsetDate: Date?
+        /// Where users learn how to migrate.
+        public var migrationGuide: URL?
+
+        public init() {}
+    }
     /// The file the configuration was read from, when one was.
     public var sourceFile: String?
 
