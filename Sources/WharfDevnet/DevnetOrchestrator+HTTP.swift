@@ -15,7 +15,7 @@ import WharfLivepeer
 extension DevnetOrchestrator {
     /// The HTTPS side: `POST /<pipeline>`, `GET /stream/<id>/<file>` and the fault control endpoint
     /// `GET|POST /_devnet/faults`.
-    func makeHTTPApplication(onListening: @escaping @Sendable (Int) -> Void) throws -> some ApplicationProtocol {
+    func makeHTTPApplication(port: Int, onListening: @escaping @Sendable (Int) -> Void) throws -> some ApplicationProtocol {
         let router = Router()
         for pipeline in Pipeline.allCases {
             router.post(RouterPath(pipeline.rawValue)) { request, context in
@@ -55,7 +55,7 @@ extension DevnetOrchestrator {
         return Application(
             router: router,
             server: try .tls(tlsConfiguration: tls),
-            configuration: .init(address: .hostname("127.0.0.1", port: requestedHTTPPort), serverName: profile.name),
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: profile.name),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )

@@ -29,7 +29,14 @@ public final class DevnetOrchestrator: Service, Sendable {
     let faults = Mutex(DevnetFaults())
     let runner = ReferenceRunner()
     private let counters = Mutex<(requests: Int, inFlight: Int)>((0, 0))
-    private let crash = AsyncStream.makeStream(of: Void.self)
+    private let control = AsyncStream.makeStream(of: ControlEvent.self)
+
+    /// What the fault machinery asks the serving loop to do.
+    enum ControlEvent: Sendable {
+        case crash
+        case refuse(Duration)
+        case shutdown
+    }
 
     /// The two ports a devnet orchestrator listens on.
     public struct Ports: Sendable, Hashable {
@@ -88,17 +95,63 @@ public final class DevnetOrchestrator: Service, Sendable {
         }
     }
 
+    /// The faults in force.
+    public var currentFaults: DevnetFaults { faults.withLock { $0 } }
+
     /// Requests to pipeline paths so far.
     public var requestCount: Int { counters.withLock { $0.requests } }
 
-    /// Changes the faults this orchestrator injects, effective for the next request.
+    /// Changes the faults this orchestrator injects, effective for the next request. A
+    /// `refuseConnectionsFor` period closes both listeners at once and opens them again after it.
     public func setFaults(_ update: (inout DevnetFaults) -> Void) {
-        faults.withLock { update(&$0) }
+        let refuse = faults.withLock { faults in
+            let before = faults.refuseConnectionsFor
+            update(&faults)
+            return faults.refuseConnectionsFor > .zero && faults.refuseConnectionsFor != before ? faults.refuseConnectionsFor : nil
+        }
+        if let refuse { control.continuation.yield(.refuse(refuse)) }
     }
 
     public func run() async throws {
+        var ports: Ports? = nil
+        while true {
+            switch try await serve(on: ports) {
+            case .stopped:
+                return
+            case .refusing(let period, let bound):
+                // Both listeners are closed: connections are refused until they open again.
+                ports = bound
+                logger.warning("devnet orchestrator refusing connections (fault injection)", metadata: ["gw.duration": "\(period)"])
+                do {
+                    try await withGracefulShutdownHandler {
+                        try await Task.sleep(for: period)
+                    } onGracefulShutdown: {
+                        self.control.continuation.yield(.shutdown)
+                    }
+                } catch is CancellationError {
+                    return
+                }
+                if Task.isCancelled || gracefulShutdownRequested { return }
+                setFaults { $0.refuseConnectionsFor = .zero }
+            }
+        }
+    }
+
+    private var gracefulShutdownRequested: Bool {
+        Task.isShuttingDownGracefully
+    }
+
+    /// How one round of serving ended.
+    private enum RoundEnd {
+        case stopped
+        case refusing(Duration, Ports)
+    }
+
+    /// Serves both listeners (on `ports`, or the requested ones the first time) until graceful
+    /// shutdown, a crash fault (thrown) or a refuse-connections fault.
+    private func serve(on ports: Ports?) async throws -> RoundEnd {
         let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: "127.0.0.1", port: requestedPort),
+            address: .ipv4(host: "127.0.0.1", port: ports?.grpc ?? requestedPort),
             transportSecurity: .tls(
                 certificateChain: [.bytes(Array(identity.certificatePEM.utf8), format: .pem)],
                 privateKey: .bytes(Array(identity.privateKeyPEM.utf8), format: .pem)
@@ -106,25 +159,34 @@ public final class DevnetOrchestrator: Service, Sendable {
         )
         let server = GRPCServer(transport: transport, services: [OrchestratorService(node: self)])
         let (httpPorts, httpPortContinuation) = AsyncStream.makeStream(of: Int.self)
-        let http = try makeHTTPApplication { port in httpPortContinuation.yield(port) }
-        try await withThrowingDiscardingTaskGroup { group in
+        let http = try makeHTTPApplication(port: ports?.http ?? requestedHTTPPort) { port in httpPortContinuation.yield(port) }
+        return try await withThrowingTaskGroup(of: RoundEnd?.self) { group in
             group.addTask {
-                try await withGracefulShutdownHandler {
-                    try await server.serve()
-                } onGracefulShutdown: {
-                    server.beginGracefulShutdown()
-                }
+                try await server.serve()
+                return nil
             }
-            group.addTask { try await http.run() }
             group.addTask {
-                // Ends with a crash fault, or quietly on graceful shutdown.
+                try await http.run()
+                return nil
+            }
+            group.addTask {
                 try await withGracefulShutdownHandler {
-                    for await _ in self.crash.stream {
-                        self.logger.warning("devnet orchestrator crashing (fault injection)")
-                        throw DevnetCrash(name: self.profile.name)
+                    for await event in self.control.stream {
+                        switch event {
+                        case .crash:
+                            self.logger.warning("devnet orchestrator crashing (fault injection)")
+                            throw DevnetCrash(name: self.profile.name)
+                        case .refuse(let period):
+                            // Let the reply to the control request leave first.
+                            try await Task.sleep(for: .milliseconds(50))
+                            return .refusing(period, try await self.ports())
+                        case .shutdown:
+                            return .stopped
+                        }
                     }
+                    return .stopped
                 } onGracefulShutdown: {
-                    self.crash.continuation.finish()
+                    self.control.continuation.yield(.shutdown)
                 }
             }
             do {
@@ -133,13 +195,24 @@ public final class DevnetOrchestrator: Service, Sendable {
                 }
                 var iterator = httpPorts.makeAsyncIterator()
                 guard let httpPort = await iterator.next() else { throw CancellationError() }
-                let ports = Ports(grpc: grpcPort, http: httpPort)
-                logger.info("devnet orchestrator listening", metadata: ["gw.port": "\(grpcPort)", "gw.http.port": "\(httpPort)"])
-                resumeWaiters(with: .success(ports))
+                let bound = Ports(grpc: grpcPort, http: httpPort)
+                if ports == nil {
+                    logger.info("devnet orchestrator listening", metadata: ["gw.port": "\(grpcPort)", "gw.http.port": "\(httpPort)"])
+                    resumeWaiters(with: .success(bound))
+                }
             } catch {
                 resumeWaiters(with: .failure(error))
                 throw error
             }
+            // The control task decides how the round ends; then both listeners are closed.
+            while let finished = try await group.next() {
+                if let end = finished {
+                    server.beginGracefulShutdown()
+                    group.cancelAll()
+                    return end
+                }
+            }
+            return .stopped
         }
     }
 
@@ -160,7 +233,7 @@ public final class DevnetOrchestrator: Service, Sendable {
             return (counters.requests, self.faults.withLock { $0 })
         }
         if let limit = faults.crashAfterRequests, count > limit {
-            crash.continuation.yield()
+            control.continuation.yield(.crash)
             try await Task.sleep(for: .seconds(3600))
         }
         let latency = profile.latency + faults.addedLatency
@@ -261,6 +334,9 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
     public var expiredAuthTokens = false
     /// Answer `GetOrchestrator` with UNAVAILABLE.
     public var failGetOrchestrator = false
+    /// Close both listeners for this long (connections are refused), then open them again on the
+    /// same ports; back to zero once they are open.
+    public var refuseConnectionsFor: Duration = .zero
 
     public init() {}
 
@@ -271,6 +347,7 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         case crashAfterRequests = "crash_after_requests"
         case expiredAuthTokens = "expired_auth_tokens"
         case failGetOrchestrator = "fail_get_orchestrator"
+        case refuseConnectionsMilliseconds = "refuse_connections_ms"
     }
 
     public init(from decoder: any Swift.Decoder) throws {
@@ -284,17 +361,30 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         crashAfterRequests = try container.decodeIfPresent(Int.self, forKey: .crashAfterRequests)
         expiredAuthTokens = try container.decodeIfPresent(Bool.self, forKey: .expiredAuthTokens) ?? false
         failGetOrchestrator = try container.decodeIfPresent(Bool.self, forKey: .failGetOrchestrator) ?? false
+        let refuse = try container.decodeIfPresent(Int.self, forKey: .refuseConnectionsMilliseconds) ?? 0
+        guard (0...600_000).contains(refuse) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .refuseConnectionsMilliseconds,
+                in: container,
+                debugDescription: "refuse_connections_ms must be from 0 to 600000"
+            )
+        }
+        refuseConnectionsFor = .milliseconds(refuse)
     }
 
     public func encode(to encoder: any Swift.Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(errorRate, forKey: .errorRate)
-        let milliseconds = addedLatency.components.seconds * 1000 + addedLatency.components.attoseconds / 1_000_000_000_000_000
-        try container.encode(milliseconds, forKey: .addedLatencyMilliseconds)
+        try container.encode(Self.milliseconds(addedLatency), forKey: .addedLatencyMilliseconds)
         try container.encode(hang, forKey: .hang)
         try container.encodeIfPresent(crashAfterRequests, forKey: .crashAfterRequests)
         try container.encode(expiredAuthTokens, forKey: .expiredAuthTokens)
         try container.encode(failGetOrchestrator, forKey: .failGetOrchestrator)
+        try container.encode(Self.milliseconds(refuseConnectionsFor), forKey: .refuseConnectionsMilliseconds)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }
 

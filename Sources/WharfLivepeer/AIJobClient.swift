@@ -22,6 +22,21 @@ public struct AIJobClient: Sendable {
         self.maximumResponseBytes = maximumResponseBytes
     }
 
+    /// The process-wide HTTP client for orchestrator traffic (like `HTTPClient.shared`, never shut
+    /// down), made by ``makeHTTPClient(connectTimeout:)`` with a 5-second connect timeout.
+    public static let orchestratorHTTP = makeHTTPClient(connectTimeout: .seconds(5))
+
+    /// An HTTP client suited to orchestrator traffic: a connection that cannot be made fails the
+    /// request at once (connection refused, or after `connectTimeout`) instead of being retried with
+    /// back-off until the request's deadline, because the router fails over to another orchestrator
+    /// itself. The caller shuts it down.
+    public static func makeHTTPClient(connectTimeout: Duration) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .nanoseconds(connectTimeout.nanoseconds)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     /// One pipeline request.
     public struct Request: Sendable {
         public var pipeline: Pipeline

@@ -54,7 +54,7 @@ public func buildApplication(
     )
     let router = PipelineRouter(
         pool: pool,
-        jobs: AIJobClient(http: HTTPClient.shared),
+        jobs: AIJobClient(http: AIJobClient.orchestratorHTTP),
         pins: configuration.orchestratorCAFile == nil ? pins : nil,
         policy: configuration.routing,
         metrics: metrics

@@ -109,6 +109,23 @@ import WharfRouting
         }
     }
 
+    @Test func refusedConnectionsFailOverAndTheOrchestratorComesBack() async throws {
+        try await withDevnet(2) { devnet in
+            devnet.orchestrators[0].setFaults { $0.refuseConnectionsFor = .milliseconds(1500) }
+            try await Task.sleep(for: .milliseconds(300))  // the listeners close
+            let router = devnet.router(Self.fastPolicy(.price))
+            let outcome = try await router.run(Self.request(), model: Self.model, priceCap: nil)
+            #expect(outcome.orchestrator == devnet.addresses[1])
+            #expect(outcome.attempts.map(\.outcome) == ["connection refused", "ok"])
+
+            // After the period the same ports accept connections again, with the same certificate.
+            try await Task.sleep(for: .milliseconds(1700))
+            let offer = try await OrchestratorClient(trust: .firstUse(devnet.pins)).getOrchestrator(devnet.addresses[0])
+            #expect(offer.authToken != nil)
+            #expect(devnet.orchestrators[0].currentFaults.refuseConnectionsFor == .zero)
+        }
+    }
+
     @Test func expiredAuthTokenIsRefreshedWithGetOrchestrator() async throws {
         try await withDevnet(1) { devnet in
             devnet.orchestrators[0].setFaults { $0.expiredAuthTokens = true }
@@ -147,7 +164,7 @@ final class TestDevnet: @unchecked Sendable {
     let ports: [DevnetOrchestrator.Ports]
     let pins = CertificatePins()
     let pool: OrchestratorPool
-    let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    let http = AIJobClient.makeHTTPClient(connectTimeout: .seconds(2))
     var tasks: [Task<Void, any Error>]
 
     init(_ orchestrators: [DevnetOrchestrator], tasks: [Task<Void, any Error>], policy: RoutingPolicy) async throws {
