@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=.build/livepeer-reference
+# The official Livepeer AI SDK (the v1 compatibility check drives Wharf with it, unchanged) and an
+# OpenAPI 3.1 validator (for openapi/*.yaml).
+if ! python3 -c 'import livepeer_ai, openapi_spec_validator' 2>/dev/null \
+    || [ "$(python3 -c 'import importlib.metadata as m; print(m.version("livepeer-ai"))')" != "0.10.0" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check 'livepeer-ai==0.10.0' 'openapi-spec-validator>=0.7.1'
+fi
 if [ -f "$target/livepeer_gateway/orch_info.py" ] && python3 -c 'import google.protobuf, grpc, aiohttp' 2>/dev/null; then
     exit 0
 fi

@@ -91,7 +91,9 @@ final class ReferenceRunner: Sendable {
         for (index, word) in words.enumerated() {
             let chunk: [String: Any] = [
                 "id": id, "model": model, "created": created,
-                "choices": [["index": 0, "delta": ["content": (index == 0 ? "" : " ") + word], "finish_reason": NSNull()]],
+                "choices": [
+                    ["index": 0, "delta": ["role": "assistant", "content": (index == 0 ? "" : " ") + word], "finish_reason": NSNull()]
+                ],
             ]
             events += "data: \(Self.encode(chunk))\n\n"
         }

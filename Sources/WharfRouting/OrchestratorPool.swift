@@ -196,6 +196,18 @@ public actor OrchestratorPool {
     }
 
     /// A snapshot of every member, for the admin API, metrics and tests.
+    /// The model most orchestrators in the pool offer for `pipeline` (ties broken by name), or `nil`
+    /// when none offers it. Requests that name no model run on it.
+    public func mostOfferedModel(for pipeline: Pipeline) -> String? {
+        var counts: [String: Int] = [:]
+        for member in members.values where !member.draining {
+            for model in member.offer?.models[pipeline.capabilityID]?.keys ?? [:].keys {
+                counts[model, default: 0] += 1
+            }
+        }
+        return counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
+    }
+
     public func snapshot() -> [Member] {
         members.values.sorted { $0.address.description < $1.address.description }
     }

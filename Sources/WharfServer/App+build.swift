@@ -1,9 +1,10 @@
 import AsyncHTTPClient
-import Foundation
+public import Foundation
 public import Hummingbird
 public import Logging
 public import Metrics
 import NIOCore
+import OpenAPIHummingbird
 public import Prometheus
 import ServiceLifecycle
 public import WharfCore
@@ -11,6 +12,8 @@ import WharfLivepeer
 import WharfPolicy
 public import WharfRouting
 import WharfStore
+import WharfV1
+public import WharfWorkflow
 
 /// Which listener a router or metric belongs to.
 public enum ListenerRole: String, Sendable {
@@ -81,7 +84,12 @@ public func buildApplication(
         )
     )
 
-    let publicRouter = buildPublicRouter(store: store, metrics: metrics)
+    let runner = JobRunner(store: store, router: router, logger: logger)
+    let publicRouter = try buildPublicRouter(
+        store: store,
+        metrics: metrics,
+        v1: V1Routes(runner: runner, pool: pool, policy: configuration.v1, publicBaseURL: configuration.publicBaseURL)
+    )
     let adminRouter = buildAdminRouter(
         store: store,
         pool: pool,
@@ -125,11 +133,51 @@ func addCommonMiddleware(to router: Router<WharfRequestContext>, role: ListenerR
     router.add(middleware: ErrorMiddleware())
 }
 
-/// The public listener's routes: health, and `/v2` behind the `v2` scope.
-public func buildPublicRouter<Store: GatewayStore>(store: Store, metrics: any MetricsFactory) -> Router<WharfRequestContext> {
+/// What the public listener needs to serve `/v1`.
+public struct V1Routes<Store: GatewayStore>: Sendable {
+    let runner: JobRunner<Store>
+    let pool: OrchestratorPool
+    let policy: WharfConfiguration.VersionPolicy
+    let publicBaseURL: URL?
+
+    public init(runner: JobRunner<Store>, pool: OrchestratorPool, policy: WharfConfiguration.VersionPolicy, publicBaseURL: URL?) {
+        self.runner = runner
+        self.pool = pool
+        self.policy = policy
+        self.publicBaseURL = publicBaseURL
+    }
+}
+
+/// The public listener's routes: health, result files, `/v1` behind the `v1` scope (when `v1` is
+/// given) and `/v2` behind the `v2` scope.
+public func buildPublicRouter<Store: GatewayStore>(
+    store: Store,
+    metrics: any MetricsFactory,
+    v1: V1Routes<Store>? = nil
+) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(to: router, role: .public, metrics: metrics)
     HealthController(store: store).addRoutes(to: router)
+    MediaController(store: store).addRoutes(to: router)
+    if let v1 {
+        let group = router.group()
+            .add(middleware: V1Middleware(policy: v1.policy))
+            .add(middleware: AuthenticationMiddleware(keys: store, scope: .v1, publicPaths: ["/v1/openapi.yaml"]))
+            .add(middleware: V1CallerMiddleware(publicBaseURL: v1.publicBaseURL))
+        let pool = v1.pool
+        let service = V1Service(
+            runner: v1.runner,
+            defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
+            document: V1Document.data
+        )
+        try service.register(on: group)
+        // Anything else under /v1 is answered in the v1 error shape, not the generic one.
+        for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {
+            group.on("v1/**", method: method) { request, _ -> Response in
+                throw V1Failure(status: 404, message: "no v1 operation at \(request.method) \(request.uri.path)")
+            }
+        }
+    }
     let v2 = router.group("v2").add(middleware: AuthenticationMiddleware(keys: store, scope: .v2))
     KeyController(store: store).addRoutes(to: v2)
     return router

@@ -22,7 +22,7 @@ import WharfStore
         let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
         _ = try await store.migrate()
         let registry = PrometheusCollectorRegistry()
-        let publicRouter = buildPublicRouter(store: store, metrics: PrometheusMetricsFactory(registry: registry))
+        let publicRouter = try buildPublicRouter(store: store, metrics: PrometheusMetricsFactory(registry: registry))
         let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
         publicRouter.get("slow") { _, _ -> String in
             startedContinuation.yield()

@@ -32,7 +32,7 @@ import WharfStore
     @Test func readinessFailsWhileMigrationsArePending() async throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteStore(path: directory.file("unmigrated.sqlite"))
-        let router = buildPublicRouter(store: store, metrics: NOOPMetricsFactoryForTests())
+        let router = try buildPublicRouter(store: store, metrics: NOOPMetricsFactoryForTests())
         let application = Application(router: router)
         try await application.test(.router) { client in
             try await client.execute(uri: "/readyz", method: .get) { response in

@@ -12,16 +12,20 @@ public struct AuthenticationMiddleware<Keys: APIKeyStore>: RouterMiddleware {
     public typealias Context = WharfRequestContext
     private let authenticator: APIKeyAuthenticator<Keys>
     private let scope: Scope
+    private let publicPaths: Set<String>
 
     /// - Parameters:
     ///   - keys: Where keys are looked up.
     ///   - scope: The scope every route behind this middleware needs.
-    public init(keys: Keys, scope: Scope) {
+    ///   - publicPaths: Paths behind this middleware that need no key (an API's own description).
+    public init(keys: Keys, scope: Scope, publicPaths: Set<String> = []) {
         self.authenticator = APIKeyAuthenticator(keys: keys)
         self.scope = scope
+        self.publicPaths = publicPaths
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if publicPaths.contains(request.uri.path) { return try await next(request, context) }
         var context = context
         do {
             let principal = try await authenticator.authenticate(

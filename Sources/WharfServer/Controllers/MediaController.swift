@@ -1,0 +1,44 @@
+import Foundation
+public import Hummingbird
+import NIOCore
+public import WharfCore
+
+/// `GET /media/<job id>/<name>`: the files jobs produced (images, audio, video), served by the gateway
+/// so customers never fetch anything from an orchestrator.
+///
+/// Like the result links of Livepeer gateways, the links need no key: a job id carries 80 random bits,
+/// so a link is as hard to guess as a key, and it can be handed to a browser or an `<img>` tag.
+public struct MediaController<Store: ArtifactStore>: Sendable {
+    private let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    public func addRoutes(to router: Router<WharfRequestContext>) {
+        router.get("media/:job/:name") { request, context in
+            let jobID = try context.parameters.require("job")
+            let name = try context.parameters.require("name")
+            guard Artifact.isValidName(name), let found = try await store.artifact(jobID: jobID, name: name) else {
+                throw ProblemError(
+                    status: .notFound,
+                    kind: "not-found",
+                    title: "Not Found",
+                    detail: "no result file \(name) for job \(jobID)"
+                )
+            }
+            let etag = "\"\(found.artifact.byteCount)-\(Int(found.artifact.createdAt.timeIntervalSince1970 * 1000))\""
+            var headers: HTTPFields = [
+                .contentType: found.artifact.contentType,
+                .eTag: etag,
+                // A job's files never change once stored.
+                .cacheControl: "private, max-age=86400, immutable",
+            ]
+            if request.headers[.ifNoneMatch] == etag {
+                headers[.contentType] = nil
+                return Response(status: .notModified, headers: headers)
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: found.data)))
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import HTTPTypes
+public import Hummingbird
+import Logging
+import NIOCore
+import WharfPolicy
+import WharfV1
+
+/// Makes every `/v1` answer look like the Livepeer AI API's: errors as `{"detail": {"msg"}}` (422 as
+/// a `detail` list), whatever raised them; the body size limit; and the version headers: which
+/// version served the request and, once the operator deprecates v1, `Deprecation` (RFC 9745),
+/// `Sunset` (RFC 8594) and a `Link` to the migration guide.
+struct V1Middleware: RouterMiddleware {
+    typealias Context = WharfRequestContext
+    let policy: WharfConfiguration.VersionPolicy
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            var request = request
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > policy.maxBodyBytes {
+                throw Self.tooLarge(policy.maxBodyBytes)
+            }
+            do {
+                _ = try await request.collectBody(upTo: policy.maxBodyBytes)
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                throw Self.tooLarge(policy.maxBodyBytes)
+            }
+            response = try await next(request, context)
+        } catch {
+            response = render(error, request: request, context: context)
+        }
+        addVersionHeaders(to: &response.headers)
+        return response
+    }
+
+    private static func tooLarge(_ limit: Int) -> V1Failure {
+        V1Failure(status: 413, message: "the request body is larger than this gateway accepts (\(limit) bytes)")
+    }
+
+    private func render(_ error: any Error, request: Request, context: Context) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        let failure: V1Failure
+        switch error {
+        case let problem as ProblemError:
+            failure = V1Failure(status: Int(problem.status.code), message: problem.detail)
+            headers.append(contentsOf: problem.headers)
+        case let http as HTTPError where http.status == .notFound:
+            failure = V1Failure(status: 404, message: "no v1 operation at \(request.method) \(request.uri.path)")
+        case let http as HTTPError:
+            failure = V1Failure(status: Int(http.status.code), message: http.body ?? http.status.reasonPhrase)
+        default:
+            let (converted, unexpected) = V1Failure.from(error)
+            if unexpected {
+                context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            } else if converted.status >= 500 {
+                context.logger.warning(
+                    "v1 request failed",
+                    metadata: ["gw.status": "\(converted.status)", "error": "\(converted.message)"]
+                )
+            }
+            failure = converted
+        }
+        if let seconds = failure.retryAfterSeconds { headers[.retryAfter] = String(seconds) }
+        return Response(
+            status: HTTPResponse.Status(code: failure.status),
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: failure.body(requestID: context.id)))
+        )
+    }
+
+    private func addVersionHeaders(to headers: inout HTTPFields) {
+        headers[.wharfAPIVersion] = "v1"
+        if let deprecation = policy.deprecationDate {
+            headers[.deprecation] = "@\(Int(deprecation.timeIntervalSince1970))"
+        }
+        if let sunset = policy.sunsetDate {
+            headers[.sunset] = Self.httpDate(sunset)
+        }
+        if let guide = policy.migrationGuide, policy.deprecationDate != nil || policy.sunsetDate != nil {
+            var links = ["<\(guide.absoluteString)>; rel=\"deprecation\"; type=\"text/html\""]
+            if policy.sunsetDate != nil { links.append("<\(guide.absoluteString)>; rel=\"sunset\"; type=\"text/html\"") }
+            headers[.link] = links.joined(separator: ", ")
+        }
+    }
+
+    /// An IMF-fixdate (`Tue, 30 Jun 2026 23:59:59 GMT`).
+    static func httpDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
+    }
+}
+
+/// Tells the v1 handlers who is calling and where results are linked (they get no request context).
+struct V1CallerMiddleware: RouterMiddleware {
+    typealias Context = WharfRequestContext
+    /// `http.public.base_url`, when set.
+    let publicBaseURL: URL?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let principal = context.principal else { return try await next(request, context) }
+        let base: String
+        if let publicBaseURL {
+            base =
+                publicBaseURL.absoluteString.hasSuffix("/") ? String(publicBaseURL.absoluteString.dropLast()) : publicBaseURL.absoluteString
+        } else {
+            base = "http://\(request.head.authority ?? "127.0.0.1")"
+        }
+        let caller = V1Caller(tenantID: principal.tenantID, requestID: context.id, mediaBaseURL: base + "/media")
+        return try await V1Caller.$current.withValue(caller) { try await next(request, context) }
+    }
+}
+
+extension HTTPField.Name {
+    /// `Link` (RFC 8288).
+    static let link = HTTPField.Name("Link")!
+    /// `Wharf-Api-Version`: the public API version that served the request.
+    static let wharfAPIVersion = HTTPField.Name("Wharf-Api-Version")!
+    /// `Deprecation` (RFC 9745).
+    static let deprecation = HTTPField.Name("Deprecation")!
+    /// `Sunset` (RFC 8594).
+    static let sunset = HTTPField.Name("Sunset")!
+}

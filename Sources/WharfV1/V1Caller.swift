@@ -1,0 +1,17 @@
+/// Who is calling `/v1` and where their results are served, set by the server's v1 middleware for
+/// the duration of a request (the generated handlers receive no request context).
+public struct V1Caller: Sendable, Hashable {
+    public var tenantID: String
+    public var requestID: String
+    /// Where artifacts are linked, without a trailing slash (`https://api.example.com/media`).
+    public var mediaBaseURL: String
+
+    public init(tenantID: String, requestID: String, mediaBaseURL: String) {
+        self.tenantID = tenantID
+        self.requestID = requestID
+        self.mediaBaseURL = mediaBaseURL
+    }
+
+    /// The caller of the request being handled.
+    @TaskLocal public static var current: V1Caller?
+}

@@ -1,0 +1,119 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// The real `wharf serve --dev --devnet 3` (what `make run` starts) on free ports in a temporary
+/// folder, ready once its three devnet orchestrators are available; stopped with SIGTERM.
+final class ServedGateway: Sendable {
+    let directory: TemporaryDirectory
+    let publicPort: Int
+    let adminPort: Int
+    /// The development key `--dev` made (v1, v2 and admin scopes).
+    let key: String
+    private let process: Process
+
+    /// - Parameter environment: Extra `WHARF_…` settings.
+    init(environment: [String: String] = [:]) async throws {
+        directory = try TemporaryDirectory()
+        publicPort = try freeLoopbackPort()
+        adminPort = try freeLoopbackPort()
+        var settings = ["WHARF_HTTP_PUBLIC_PORT": "\(publicPort)", "WHARF_HTTP_ADMIN_PORT": "\(adminPort)"]
+        settings.merge(environment) { _, new in new }
+        process = WharfProcess.makeProcess(["serve", "--dev", "--devnet", "3"], in: directory.path, environment: settings)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        var available = 0
+        var key = ""
+        for _ in 0..<200 where available < 3 {
+            try await Task.sleep(for: .milliseconds(100))
+            if key.isEmpty {
+                key =
+                    (try? String(contentsOfFile: directory.file(".wharf/dev-key"), encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                continue
+            }
+            guard let listing = try? await httpGet("http://127.0.0.1:\(adminPort)/admin/v1/orchestrators", bearer: key)
+            else { continue }
+            let members = (try? JSONSerialization.jsonObject(with: Data(listing.body.utf8)) as? [String: Any])?["data"] as? [[String: Any]]
+            available = members?.filter { $0["status"] as? String == "available" }.count ?? 0
+        }
+        self.key = key
+        guard available == 3 else {
+            process.terminate()
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "wharf serve did not become ready"])
+        }
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(publicPort)" }
+
+    /// The devnet orchestrators' HTTPS URLs (where their fault control lives), cheapest first.
+    func orchestratorURLs() async throws -> [String] {
+        let listing = try await httpGet("http://127.0.0.1:\(adminPort)/admin/v1/orchestrators", bearer: key)
+        let members = (try JSONSerialization.jsonObject(with: Data(listing.body.utf8)) as? [String: Any])?["data"] as? [[String: Any]] ?? []
+        return members.compactMap { ($0["offer"] as? [String: Any])?["transcoder"] as? String }
+    }
+
+    /// Sets the faults of the devnet orchestrator at `url` through its control endpoint.
+    func setFaults(_ json: String, at url: String) async throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none  // a devnet certificate, made at start-up
+        var request = HTTPClientRequest(url: url + "/_devnet/faults")
+        request.method = .POST
+        request.tlsConfiguration = tls
+        request.body = .bytes(ByteBuffer(string: json))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        guard response.status == .ok else { throw CocoaError(.fileWriteUnknown) }
+    }
+
+    /// Sends a request to the public listener; the body is collected.
+    func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        body: Data? = nil,
+        contentType: String? = nil,
+        headers: [(String, String)] = [],
+        authorized: Bool = true
+    ) async throws -> (status: Int, headers: HTTPHeaders, body: Data) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if authorized { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        return (Int(response.status.code), response.headers, Data(collected.readableBytesView))
+    }
+
+    /// Stops the gateway with SIGTERM and waits for it.
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// A `multipart/form-data` body from text fields and files, and its content type.
+func multipartForm(_ fields: [(String, String)], files: [(name: String, filename: String, type: String, data: Data)]) -> (Data, String) {
+    let boundary = "test-\(UUID().uuidString)"
+    var body = Data()
+    for (name, value) in fields {
+        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
+    }
+    for file in files {
+        body.append(
+            Data(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.name)\"; filename=\"\(file.filename)\"\r\nContent-Type: \(file.type)\r\n\r\n"
+                    .utf8
+            )
+        )
+        body.append(file.data)
+        body.append(Data("\r\n".utf8))
+    }
+    body.append(Data("--\(boundary)--\r\n".utf8))
+    return (body, "multipart/form-data; boundary=\(boundary)")
+}

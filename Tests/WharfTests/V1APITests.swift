@@ -1,0 +1,242 @@
+import AsyncHTTPClient
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// `/v1`, the Livepeer AI API, through HTTP against the real `wharf serve --dev --devnet 3`: every
+/// pipeline, streaming, validation, failover, version headers, and the official Python SDK.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct V1APITests {
+    static let supportDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Support")
+    static let specification = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("openapi/v1.yaml")
+
+    @Test func officialSDKCompletesEveryCallUnchanged() async throws {
+        let gateway = try await ServedGateway()
+        defer { gateway.stop() }
+        let script = Self.supportDirectory.appendingPathComponent("livepeer_ai_sdk_check.py").path
+        let result = try await Task.detached {
+            try runTool("python3", [script, "\(gateway.baseURL)/v1", gateway.key, "--fetch-media"])
+        }.value
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains(#""ok": true"#), "\(result.output)")
+    }
+
+    @Test func everyPipelineAnswersInTheUpstreamShapeWithGatewayHostedMedia() async throws {
+        let gateway = try await ServedGateway()
+        defer { gateway.stop() }
+        let png = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: Data(#"{"prompt":"a harbour","model_id":"","width":64,"height":48}"#.utf8),
+            contentType: "application/json"
+        )
+        #expect(png.status == 200)
+        #expect(png.headers.first(name: "Wharf-Api-Version") == "v1")
+        let images = try #require(Self.object(png.body)["images"] as? [[String: Any]])
+        let imageURL = try #require(images.first?["url"] as? String)
+        #expect(imageURL.hasPrefix("\(gateway.baseURL)/media/job_"))
+        #expect(images.first?["seed"] is Int && images.first?["nsfw"] as? Bool == false)
+        let image = try await gateway.send(.GET, String(imageURL.dropFirst(gateway.baseURL.count)), authorized: false)
+        #expect(image.status == 200 && image.headers.first(name: "Content-Type") == "image/png")
+        #expect(image.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+
+        let wav = Data("RIFF....WAVEfmt ".utf8) + Data(repeating: 0, count: 512)
+        let picture = image.body
+        let forms:
+            [(path: String, fields: [(String, String)], file: (name: String, filename: String, type: String, data: Data), keys: [String])] =
+                [
+                    (
+                        "image-to-image", [("prompt", "boats"), ("model_id", ""), ("strength", "0.5")],
+                        ("image", "in.png", "image/png", picture), ["images"]
+                    ),
+                    ("image-to-video", [("model_id", ""), ("fps", "8")], ("image", "in.png", "image/png", picture), ["images"]),
+                    ("upscale", [("prompt", "sharper"), ("model_id", "")], ("image", "in.png", "image/png", picture), ["images"]),
+                    (
+                        "audio-to-text", [("model_id", ""), ("return_timestamps", "true")], ("audio", "in.wav", "audio/wav", wav),
+                        ["text", "chunks"]
+                    ),
+                    (
+                        "segment-anything-2", [("model_id", ""), ("point_coords", "[[1,2]]"), ("point_labels", "[1]")],
+                        ("image", "in.png", "image/png", picture), ["masks", "scores", "logits"]
+                    ),
+                    ("image-to-text", [("model_id", ""), ("prompt", "what is this")], ("image", "in.png", "image/png", picture), ["text"]),
+                ]
+        for form in forms {
+            let (body, contentType) = multipartForm(form.fields, files: [form.file])
+            let reply = try await gateway.send(.POST, "/v1/\(form.path)", body: body, contentType: contentType)
+            #expect(reply.status == 200, "\(form.path): \(String(decoding: reply.body, as: UTF8.self))")
+            let json = Self.object(reply.body)
+            for key in form.keys { #expect(json[key] != nil, "\(form.path) answered without \(key)") }
+        }
+        let speech = try await gateway.send(
+            .POST,
+            "/v1/text-to-speech",
+            body: Data(#"{"model_id":"","text":"Hello from Wharf."}"#.utf8),
+            contentType: "application/json"
+        )
+        #expect(speech.status == 200)
+        let audioURL = try #require((Self.object(speech.body)["audio"] as? [String: Any])?["url"] as? String)
+        let audio = try await gateway.send(.GET, String(audioURL.dropFirst(gateway.baseURL.count)), authorized: false)
+        #expect(audio.headers.first(name: "Content-Type") == "audio/wav" && audio.body.starts(with: Array("RIFF".utf8)))
+
+        let chat = #"{"messages":[{"role":"user","content":"hello there"}],"max_tokens":16}"#
+        let llm = try await gateway.send(.POST, "/v1/llm", body: Data(chat.utf8), contentType: "application/json")
+        #expect(llm.status == 200)
+        let answer = Self.object(llm.body)
+        #expect((answer["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "stop")
+        #expect((answer["usage"] as? [String: Any])?["total_tokens"] is Int)
+
+        let live = try await gateway.send(
+            .POST,
+            "/v1/live-video-to-video",
+            body: Data(#"{"subscribe_url":"x","publish_url":"y","model_id":""}"#.utf8),
+            contentType: "application/json"
+        )
+        #expect(live.status == 501)
+        #expect((Self.object(live.body)["detail"] as? [String: Any])?["msg"] is String)
+
+        // Every call became a job with its attempts; result files are kept as artifacts.
+        let database = gateway.directory.file(".wharf/wharf.sqlite")
+        let jobs = try runSQLite(database, "SELECT kind || '=' || status FROM jobs ORDER BY created_at").split(separator: "\n")
+        #expect(jobs.contains("text-to-image=succeeded") && jobs.contains("llm=succeeded") && jobs.contains("audio-to-text=succeeded"))
+        #expect(!jobs.contains { $0.hasSuffix("=running") })
+        let attempts = try runSQLite(database, "SELECT count(*) FROM network_attempts WHERE outcome = 'ok'")
+        #expect(Int(attempts.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= jobs.count - 1)
+        #expect(try runSQLite(database, "SELECT count(*) FROM artifacts").trimmingCharacters(in: .whitespacesAndNewlines) != "0")
+    }
+
+    @Test func llmStreamsServerSentEventsOrOneDocumentByAccept() async throws {
+        let gateway = try await ServedGateway()
+        defer { gateway.stop() }
+        let chat = Data(#"{"messages":[{"role":"user","content":"tell me about harbours"}],"stream":true}"#.utf8)
+        let stream = try await gateway.send(
+            .POST,
+            "/v1/llm",
+            body: chat,
+            contentType: "application/json",
+            headers: [("Accept", "text/event-stream")]
+        )
+        #expect(stream.status == 200)
+        #expect(stream.headers.first(name: "Content-Type")?.hasPrefix("text/event-stream") == true)
+        let events = String(decoding: stream.body, as: UTF8.self).components(separatedBy: "\n\n").filter { $0.hasPrefix("data: ") }
+        #expect(events.count > 3)
+        #expect(events.last == "data: [DONE]")
+        #expect(events.dropLast().allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8))) != nil })
+
+        let document = try await gateway.send(
+            .POST,
+            "/v1/llm",
+            body: chat,
+            contentType: "application/json",
+            headers: [("Accept", "application/json")]
+        )
+        #expect(document.status == 200)
+        #expect(document.headers.first(name: "Content-Type")?.hasPrefix("application/json") == true)
+        #expect((Self.object(document.body)["choices"] as? [Any])?.isEmpty == false)
+    }
+
+    @Test func badRequestsGetTheDocumentedErrorShapeAndVersionHeaders() async throws {
+        let gateway = try await ServedGateway(environment: [
+            "WHARF_API_V1_MAX_BODY_BYTES": "4096",
+            "WHARF_API_V1_DEPRECATION_DATE": "2027-01-31",
+            "WHARF_API_V1_SUNSET_DATE": "2027-12-31T00:00:00Z",
+            "WHARF_API_V1_MIGRATION_GUIDE_URL": "https://docs.example.com/v2-migration",
+        ])
+        defer { gateway.stop() }
+        func post(_ path: String, _ json: String) async throws -> (status: Int, headers: HTTPHeaders, body: Data) {
+            try await gateway.send(.POST, path, body: Data(json.utf8), contentType: "application/json")
+        }
+        func issues(_ body: Data) -> [[String: Any]] { Self.object(body)["detail"] as? [[String: Any]] ?? [] }
+
+        let missing = try await post("/v1/text-to-image", #"{"model_id":""}"#)
+        #expect(missing.status == 422)
+        #expect(issues(missing.body).first?["loc"] as? [String] == ["body", "prompt"])
+        #expect(issues(missing.body).first?["type"] as? String == "missing")
+        #expect((Self.object(missing.body)["request_id"] as? String) == missing.headers.first(name: "X-Request-Id"))
+
+        let ranges = try await post("/v1/text-to-image", #"{"prompt":"x","model_id":"","width":100000,"num_images_per_prompt":0}"#)
+        #expect(ranges.status == 422)
+        #expect(Set(issues(ranges.body).compactMap { ($0["loc"] as? [String])?.last }) == ["width", "num_images_per_prompt"])
+
+        let notJSON = try await post("/v1/llm", "{not json")
+        #expect(notJSON.status == 422)
+        let wrongType = try await gateway.send(.POST, "/v1/text-to-image", body: Data("prompt=x".utf8), contentType: "text/plain")
+        #expect(wrongType.status == 415)
+
+        let (noImage, formType) = multipartForm([("prompt", "boats"), ("model_id", "")], files: [])
+        let formMissing = try await gateway.send(.POST, "/v1/image-to-image", body: noImage, contentType: formType)
+        #expect(formMissing.status == 422)
+        let (badNumber, badType) = multipartForm(
+            [("prompt", "p"), ("model_id", ""), ("strength", "lots")],
+            files: [("image", "a.png", "image/png", Data([1, 2, 3]))]
+        )
+        let formRange = try await gateway.send(.POST, "/v1/image-to-image", body: badNumber, contentType: badType)
+        #expect(formRange.status == 422)
+        #expect(issues(formRange.body).first?["loc"] as? [String] == ["body", "strength"])
+
+        let tooLarge = try await post("/v1/text-to-image", #"{"prompt":"\#(String(repeating: "x", count: 5000))","model_id":""}"#)
+        #expect(tooLarge.status == 413)
+        #expect((Self.object(tooLarge.body)["detail"] as? [String: Any])?["msg"] is String)
+
+        let unknownModel = try await post("/v1/text-to-image", #"{"prompt":"x","model_id":"nobody/serves-this"}"#)
+        #expect(unknownModel.status == 503)
+        let message = (Self.object(unknownModel.body)["detail"] as? [String: Any])?["msg"] as? String
+        #expect(message == "no orchestrator offers text-to-image with model nobody/serves-this")
+
+        let unknownPath = try await gateway.send(.POST, "/v1/text-to-3d", body: Data("{}".utf8), contentType: "application/json")
+        #expect(unknownPath.status == 404)
+        #expect((Self.object(unknownPath.body)["detail"] as? [String: Any])?["msg"] as? String == "no v1 operation at POST /v1/text-to-3d")
+
+        let anonymous = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: Data(#"{"prompt":"x","model_id":""}"#.utf8),
+            contentType: "application/json",
+            authorized: false
+        )
+        #expect(anonymous.status == 401)
+        #expect(anonymous.headers.first(name: "WWW-Authenticate")?.hasPrefix("Bearer") == true)
+        #expect((Self.object(anonymous.body)["detail"] as? [String: Any])?["msg"] is String)
+
+        for reply in [missing, tooLarge, unknownPath, anonymous] {
+            #expect(reply.headers.first(name: "Wharf-Api-Version") == "v1")
+            #expect(reply.headers.first(name: "Deprecation") == "@1801353600")
+            #expect(reply.headers.first(name: "Sunset") == "Fri, 31 Dec 2027 00:00:00 GMT")
+            #expect(reply.headers.first(name: "Link")?.contains(#"<https://docs.example.com/v2-migration>; rel="deprecation""#) == true)
+        }
+    }
+
+    @Test func failingOrchestratorsAreSkippedAndTotalFailureIsA502() async throws {
+        let gateway = try await ServedGateway()
+        defer { gateway.stop() }
+        let orchestrators = try await gateway.orchestratorURLs()
+        #expect(orchestrators.count == 3)
+        for url in orchestrators.prefix(2) { try await gateway.setFaults(#"{"error_rate":1}"#, at: url) }
+        let request = Data(#"{"prompt":"a harbour","model_id":"","width":32,"height":32}"#.utf8)
+        for _ in 0..<4 {
+            let reply = try await gateway.send(.POST, "/v1/text-to-image", body: request, contentType: "application/json")
+            #expect(reply.status == 200, "\(String(decoding: reply.body, as: UTF8.self))")
+        }
+        try await gateway.setFaults(#"{"error_rate":1}"#, at: orchestrators[2])
+        let failed = try await gateway.send(.POST, "/v1/text-to-image", body: request, contentType: "application/json")
+        #expect(failed.status == 502 || failed.status == 503)
+        let message = (Self.object(failed.body)["detail"] as? [String: Any])?["msg"] as? String ?? ""
+        #expect(message.contains("failed") || message.contains("no orchestrator"), "\(message)")
+        #expect(!message.contains("127.0.0.1"))
+    }
+
+    @Test func theDocumentIsOpenAPI31AndServedAsIs() async throws {
+        let script = Self.supportDirectory.appendingPathComponent("openapi_validate.py").path
+        let validation = try runTool("python3", [script, Self.specification.path])
+        #expect(validation.status == 0, "\(validation.output)")
+        let gateway = try await ServedGateway()
+        defer { gateway.stop() }
+        let served = try await gateway.send(.GET, "/v1/openapi.yaml", authorized: false)
+        #expect(served.status == 200)
+        #expect(served.body == (try Data(contentsOf: Self.specification)))
+    }
+
+    static func object(_ data: Data) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    }
+}
