@@ -8,7 +8,7 @@ import OpenAPIHummingbird
 public import Prometheus
 import ServiceLifecycle
 public import WharfCore
-import WharfLivepeer
+public import WharfLivepeer
 import WharfPolicy
 public import WharfRouting
 import WharfStore
@@ -88,7 +88,13 @@ public func buildApplication(
     let publicRouter = try buildPublicRouter(
         store: store,
         metrics: metrics,
-        v1: V1Routes(runner: runner, pool: pool, policy: configuration.v1, publicBaseURL: configuration.publicBaseURL)
+        v1: V1Routes(
+            runner: runner,
+            pool: pool,
+            policy: configuration.v1,
+            publicBaseURL: configuration.publicBaseURL,
+            priceCaps: configuration.priceCaps
+        )
     )
     let adminRouter = buildAdminRouter(
         store: store,
@@ -139,12 +145,20 @@ public struct V1Routes<Store: GatewayStore>: Sendable {
     let pool: OrchestratorPool
     let policy: WharfConfiguration.VersionPolicy
     let publicBaseURL: URL?
+    let priceCaps: [Pipeline: OrchestratorOffer.Price]
 
-    public init(runner: JobRunner<Store>, pool: OrchestratorPool, policy: WharfConfiguration.VersionPolicy, publicBaseURL: URL?) {
+    public init(
+        runner: JobRunner<Store>,
+        pool: OrchestratorPool,
+        policy: WharfConfiguration.VersionPolicy,
+        publicBaseURL: URL?,
+        priceCaps: [Pipeline: OrchestratorOffer.Price] = [:]
+    ) {
         self.runner = runner
         self.pool = pool
         self.policy = policy
         self.publicBaseURL = publicBaseURL
+        self.priceCaps = priceCaps
     }
 }
 
@@ -168,7 +182,8 @@ public func buildPublicRouter<Store: GatewayStore>(
         let service = V1Service(
             runner: v1.runner,
             defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
-            document: V1Document.data
+            document: V1Document.data,
+            priceCaps: v1.priceCaps
         )
         try service.register(on: group)
         // Anything else under /v1 is answered in the v1 error shape, not the generic one.

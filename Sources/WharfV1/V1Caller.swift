@@ -1,3 +1,5 @@
+public import WharfLivepeer
+
 /// Who is calling `/v1` and where their results are served, set by the server's v1 middleware for
 /// the duration of a request (the generated handlers receive no request context).
 public struct V1Caller: Sendable, Hashable {
@@ -5,11 +7,14 @@ public struct V1Caller: Sendable, Hashable {
     public var requestID: String
     /// Where artifacts are linked, without a trailing slash (`https://api.example.com/media`).
     public var mediaBaseURL: String
+    /// The highest price the caller accepts for this request (`Wharf-Max-Price`), if given.
+    public var priceCap: OrchestratorOffer.Price?
 
-    public init(tenantID: String, requestID: String, mediaBaseURL: String) {
+    public init(tenantID: String, requestID: String, mediaBaseURL: String, priceCap: OrchestratorOffer.Price? = nil) {
         self.tenantID = tenantID
         self.requestID = requestID
         self.mediaBaseURL = mediaBaseURL
+        self.priceCap = priceCap
     }
 
     /// The caller of the request being handled.

@@ -2,7 +2,7 @@ package import Foundation
 package import OpenAPIRuntime
 package import WharfAPIv1
 package import WharfCore
-import WharfLivepeer
+package import WharfLivepeer
 import WharfRouting
 package import WharfWorkflow
 
@@ -16,16 +16,24 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
     private let runner: JobRunner<Store>
     private let defaultModel: @Sendable (Pipeline) async -> String?
     private let document: Data
+    private let priceCaps: [Pipeline: OrchestratorOffer.Price]
 
     /// - Parameters:
     ///   - runner: Runs and records jobs.
     ///   - defaultModel: The model used when a request leaves `model_id` empty (the one most
     ///     orchestrators offer for the pipeline), or `nil` when nobody offers the pipeline.
     ///   - document: The OpenAPI document served at `GET /v1/openapi.yaml`.
-    package init(runner: JobRunner<Store>, defaultModel: @escaping @Sendable (Pipeline) async -> String?, document: Data) {
+    ///   - priceCaps: The operator's highest price per pipeline; a request may only lower it.
+    package init(
+        runner: JobRunner<Store>,
+        defaultModel: @escaping @Sendable (Pipeline) async -> String?,
+        document: Data,
+        priceCaps: [Pipeline: OrchestratorOffer.Price] = [:]
+    ) {
         self.runner = runner
         self.defaultModel = defaultModel
         self.document = document
+        self.priceCaps = priceCaps
     }
 
     /// Registers every v1 operation under `/v1` on a server transport (a Hummingbird router group).
@@ -360,7 +368,14 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
     ) async throws -> StepOutput {
         guard let caller = V1Caller.current else { throw V1Failure.internalError }
         let job = Job(tenantID: caller.tenantID, kind: pipeline.rawValue, request: summaryJSON)
-        let step = NetworkStep(pipeline: pipeline, model: model, body: body, contentType: contentType, streamsEvents: streams)
+        let step = NetworkStep(
+            pipeline: pipeline,
+            model: model,
+            body: body,
+            contentType: contentType,
+            priceCap: .tighter(priceCaps[pipeline], caller.priceCap),
+            streamsEvents: streams
+        )
         return try await runner.runSingleStep(job, step: step, mediaBaseURL: caller.mediaBaseURL).output
     }
 

@@ -50,7 +50,9 @@ struct Serve: AsyncParsableCommand {
                   public API  http://\(configuration.publicListener.host):\(configuration.publicListener.port)
                   admin       http://\(configuration.adminListener.host):\(configuration.adminListener.port)  (/metrics, /healthz, /readyz)
                   API key     \(token)
-                Try:  curl -H "Authorization: Bearer \(token)" http://\(configuration.publicListener.host):\(configuration.publicListener.port)/v2/key
+                Try:  curl -H "Authorization: Bearer \(token)" -H 'Content-Type: application/json' \\
+                        -d '{"prompt":"a harbour at dawn","model_id":""}' http://\(configuration.publicListener.host):\(configuration.publicListener.port)/v1/text-to-image
+                      curl -H "Authorization: Bearer \(token)" http://\(configuration.publicListener.host):\(configuration.publicListener.port)/v2/key
                 Orchestrators (\(configuration.devnetOrchestrators) on the embedded devnet, \(configuration.orchestrators.count) configured):
                       curl -H "Authorization: Bearer \(token)" http://\(configuration.adminListener.host):\(configuration.adminListener.port)/admin/v1/orchestrators
 

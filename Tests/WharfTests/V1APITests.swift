@@ -141,6 +141,7 @@ import Testing
             "WHARF_API_V1_DEPRECATION_DATE": "2027-01-31",
             "WHARF_API_V1_SUNSET_DATE": "2027-12-31T00:00:00Z",
             "WHARF_API_V1_MIGRATION_GUIDE_URL": "https://docs.example.com/v2-migration",
+            "WHARF_ROUTING_PRICE_CAPS_LLM": "1/1000",
         ])
         defer { gateway.stop() }
         func post(_ path: String, _ json: String) async throws -> (status: Int, headers: HTTPHeaders, body: Data) {
@@ -182,6 +183,44 @@ import Testing
         #expect(unknownModel.status == 503)
         let message = (Self.object(unknownModel.body)["detail"] as? [String: Any])?["msg"] as? String
         #expect(message == "no orchestrator offers text-to-image with model nobody/serves-this")
+
+        // Price caps: the operator's (llm: 1 wei per 1000 units, below every devnet price) and the
+        // caller's own, per request. Devnet prices for text-to-image are 1000, 2000 and 3000 wei per unit.
+        let capped = try await post("/v1/llm", #"{"messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(capped.status == 503)
+        #expect(
+            (Self.object(capped.body)["detail"] as? [String: Any])?["msg"] as? String
+                == "no orchestrator offers llm with model meta-llama/Meta-Llama-3.1-8B-Instruct under your price cap"
+        )
+        let image = Data(#"{"prompt":"x","model_id":"","width":16,"height":16}"#.utf8)
+        for _ in 0..<3 {
+            let cheap = try await gateway.send(
+                .POST,
+                "/v1/text-to-image",
+                body: image,
+                contentType: "application/json",
+                headers: [("Wharf-Max-Price", "2500/1")]
+            )
+            #expect(cheap.status == 200)
+        }
+        let prices = try runSQLite(gateway.directory.file(".wharf/wharf.sqlite"), "SELECT DISTINCT price_per_unit FROM network_attempts")
+        #expect(prices.split(separator: "\n").allSatisfy { Int($0) ?? .max <= 2500 }, "\(prices)")
+        let tooCheap = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: image,
+            contentType: "application/json",
+            headers: [("Wharf-Max-Price", "999")]
+        )
+        #expect(tooCheap.status == 503)
+        let malformed = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: image,
+            contentType: "application/json",
+            headers: [("Wharf-Max-Price", "cheap")]
+        )
+        #expect(malformed.status == 400)
 
         let unknownPath = try await gateway.send(.POST, "/v1/text-to-3d", body: Data("{}".utf8), contentType: "application/json")
         #expect(unknownPath.status == 404)

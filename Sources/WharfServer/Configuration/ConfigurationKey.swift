@@ -1,3 +1,5 @@
+import WharfCore
+
 /// One configuration key: its dotted name, default and meaning.
 ///
 /// ``ConfigurationKey/all`` is the catalogue of every key Wharf reads. Start-up refuses a config file
@@ -111,13 +113,28 @@ public struct ConfigurationKey: Sendable, Hashable {
         "A page telling v1 users how to move on; linked from v1 responses with `Link: <url>; rel=\"deprecation\"` once v1 is deprecated."
     )
 
+    /// `routing.price_caps.<pipeline>`: the highest price paid per pipeline.
+    static let priceCaps: [Pipeline: ConfigurationKey] = Dictionary(
+        uniqueKeysWithValues: Pipeline.allCases.map { pipeline in
+            (
+                pipeline,
+                Self(
+                    "routing.price_caps.\(pipeline.rawValue.replacing("-", with: "_"))",
+                    "(none)",
+                    "Highest price paid for \(pipeline.rawValue), in wei per unit (`1000`) or per N units (`25/1000000`); orchestrators above it are never used."
+                )
+            )
+        }
+    )
+
     /// Every key Wharf reads.
-    public static let all: [ConfigurationKey] = [
-        publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
-        sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
-        strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
-        v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL,
-    ]
+    public static let all: [ConfigurationKey] =
+        [
+            publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
+            sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
+            strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
+            v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL,
+        ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {
         self.name = name

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 import SystemPackage
+import WharfCore
 import WharfLivepeer
 import WharfRouting
 import Yams
@@ -82,6 +83,7 @@ extension WharfConfiguration {
         let maxAttempts = reader.int(forKey: "routing.max_attempts", default: 3)
         let devnetCount = reader.int(forKey: "devnet.orchestrators", default: 0)
         let runnerURL = reader.string(forKey: "devnet.runner_url")
+        let priceCapTexts = ConfigurationKey.priceCaps.compactMapValues { key in reader.string(forKey: ConfigKey(key.name)) }
         let baseURL = reader.string(forKey: "http.public.base_url")
         let v1MaxBody = reader.int(forKey: "api.v1.max_body_bytes", default: defaults.v1.maxBodyBytes)
         let v1Deprecation = reader.string(forKey: "api.v1.deprecation_date")
@@ -177,6 +179,14 @@ extension WharfConfiguration {
         configuration.routing.maxAttempts = maxAttempts
         unlessFailed(.devnetOrchestrators, (0...16).contains(devnetCount), "must be from 0 to 16")
         configuration.devnetOrchestrators = devnetCount
+        for (pipeline, text) in priceCapTexts where !text.isEmpty {
+            guard let key = ConfigurationKey.priceCaps[pipeline] else { continue }
+            if let cap = OrchestratorOffer.Price(parsing: text) {
+                configuration.priceCaps[pipeline] = cap
+            } else {
+                unlessFailed(key, false, "must be wei per unit (1000) or wei per N units (25/1000000)")
+            }
+        }
         if let runnerURL, !runnerURL.isEmpty {
             if let url = httpURL(runnerURL) {
                 configuration.devnetRunnerURL = url

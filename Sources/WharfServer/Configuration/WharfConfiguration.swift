@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+public import WharfCore
 public import WharfLivepeer
 public import WharfRouting
 
@@ -63,6 +64,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var devnetRunnerURL: URL?
     /// The gateway's URL as customers reach it (`http.public.base_url`), if set.
     public var publicBaseURL: URL?
+    /// The highest price paid per pipeline (`routing.price_caps.*`).
+    public var priceCaps: [Pipeline: OrchestratorOffer.Price] = [:]
     /// How `/v1` behaves (`api.v1.*`).
     public var v1 = VersionPolicy()
 

@@ -3,7 +3,9 @@ import HTTPTypes
 public import Hummingbird
 import Logging
 import NIOCore
+import WharfLivepeer
 import WharfPolicy
+import WharfRouting
 import WharfV1
 
 /// Makes every `/v1` answer look like the Livepeer AI API's: errors as `{"detail": {"msg"}}` (422 as
@@ -109,7 +111,17 @@ struct V1CallerMiddleware: RouterMiddleware {
         } else {
             base = "http://\(request.head.authority ?? "127.0.0.1")"
         }
-        let caller = V1Caller(tenantID: principal.tenantID, requestID: context.id, mediaBaseURL: base + "/media")
+        var priceCap: OrchestratorOffer.Price?
+        if let header = request.headers[.wharfMaxPrice] {
+            guard let parsed = OrchestratorOffer.Price(parsing: header) else {
+                throw V1Failure(
+                    status: 400,
+                    message: "Wharf-Max-Price must be wei per unit (1000) or wei per N units (25/1000000), got '\(header)'"
+                )
+            }
+            priceCap = parsed
+        }
+        let caller = V1Caller(tenantID: principal.tenantID, requestID: context.id, mediaBaseURL: base + "/media", priceCap: priceCap)
         return try await V1Caller.$current.withValue(caller) { try await next(request, context) }
     }
 }
@@ -119,6 +131,8 @@ extension HTTPField.Name {
     static let link = HTTPField.Name("Link")!
     /// `Wharf-Api-Version`: the public API version that served the request.
     static let wharfAPIVersion = HTTPField.Name("Wharf-Api-Version")!
+    /// `Wharf-Max-Price`: the highest price a caller accepts for one request.
+    static let wharfMaxPrice = HTTPField.Name("Wharf-Max-Price")!
     /// `Deprecation` (RFC 9745).
     static let deprecation = HTTPField.Name("Deprecation")!
     /// `Sunset` (RFC 8594).
