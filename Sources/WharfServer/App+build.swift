@@ -177,7 +177,7 @@ public func buildPublicRouter<Store: GatewayStore>(
         let group = router.group()
             .add(middleware: V1Middleware(policy: v1.policy))
             .add(middleware: AuthenticationMiddleware(keys: store, scope: .v1, publicPaths: ["/v1/openapi.yaml"]))
-            .add(middleware: V1CallerMiddleware(publicBaseURL: v1.publicBaseURL))
+            .add(middleware: V1CallerMiddleware(publicBaseURL: v1.publicBaseURL, maxBodyBytes: v1.policy.maxBodyBytes))
         let pool = v1.pool
         let service = V1Service(
             runner: v1.runner,

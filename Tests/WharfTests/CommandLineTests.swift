@@ -7,71 +7,74 @@ import Testing
 
 /// The `wharf` executable, run as an operator would run it.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct CommandLineTests {
-    @Test func tenantsAndKeysLifecycle() throws {
+    @Test func tenantsAndKeysLifecycle() async throws {
         let directory = try TemporaryDirectory()
-        let created = try WharfProcess.run(["tenants", "create", "acme"], in: directory.path)
+        let created = try await WharfProcess.run(["tenants", "create", "acme"], in: directory.path)
         #expect(created.status == 0, "\(created.standardError)")
         #expect(created.standardOutput.hasPrefix("ten_"))
 
-        let listed = try WharfProcess.run(["tenants", "list"], in: directory.path)
+        let listed = try await WharfProcess.run(["tenants", "list"], in: directory.path)
         #expect(listed.standardOutput.contains("acme"))
 
-        let key = try WharfProcess.run(["keys", "create", "--tenant", "acme", "--scope", "admin", "--scope", "v2"], in: directory.path)
+        let key = try await WharfProcess.run(
+            ["keys", "create", "--tenant", "acme", "--scope", "admin", "--scope", "v2"],
+            in: directory.path
+        )
         #expect(key.status == 0, "\(key.standardError)")
         let token = key.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.hasPrefix("wharf_") && token.count == 71)
         #expect(key.standardError.contains("shown only once"))
         let prefix = String(token.split(separator: "_")[1])
 
-        let keys = try WharfProcess.run(["keys", "list", "--tenant", "acme"], in: directory.path)
+        let keys = try await WharfProcess.run(["keys", "list", "--tenant", "acme"], in: directory.path)
         #expect(keys.standardOutput.contains(prefix))
         #expect(keys.standardOutput.contains("admin,v2"))
         #expect(!keys.standardOutput.contains(token))
 
-        let revoked = try WharfProcess.run(["keys", "revoke", prefix], in: directory.path)
+        let revoked = try await WharfProcess.run(["keys", "revoke", prefix], in: directory.path)
         #expect(revoked.status == 0)
-        let afterRevoke = try WharfProcess.run(["keys", "list"], in: directory.path)
+        let afterRevoke = try await WharfProcess.run(["keys", "list"], in: directory.path)
         #expect(afterRevoke.standardOutput.contains("revoked"))
     }
 
-    @Test func mistakesGiveOneLineErrorsAndNonZeroStatus() throws {
+    @Test func mistakesGiveOneLineErrorsAndNonZeroStatus() async throws {
         let directory = try TemporaryDirectory()
-        let noTenant = try WharfProcess.run(["keys", "create", "--tenant", "ghost"], in: directory.path)
+        let noTenant = try await WharfProcess.run(["keys", "create", "--tenant", "ghost"], in: directory.path)
         #expect(noTenant.status == 1)
         #expect(noTenant.standardError.contains("no tenant named 'ghost'"))
 
-        let badScope = try WharfProcess.run(["keys", "create", "--tenant", "ghost", "--scope", "root"], in: directory.path)
+        let badScope = try await WharfProcess.run(["keys", "create", "--tenant", "ghost", "--scope", "root"], in: directory.path)
         #expect(badScope.status == 1)
         #expect(badScope.standardError.contains("unknown scope 'root'"))
 
-        let unknownKey = try WharfProcess.run(["keys", "revoke", "doesnotexist"], in: directory.path)
+        let unknownKey = try await WharfProcess.run(["keys", "revoke", "doesnotexist"], in: directory.path)
         #expect(unknownKey.status == 1)
         #expect(unknownKey.standardError.contains("no API key with prefix"))
     }
 
-    @Test func migrateReportsWhatItApplied() throws {
+    @Test func migrateReportsWhatItApplied() async throws {
         let directory = try TemporaryDirectory()
-        let first = try WharfProcess.run(["migrate"], in: directory.path)
+        let first = try await WharfProcess.run(["migrate"], in: directory.path)
         #expect(first.status == 0)
         #expect(first.standardOutput.contains("applied 2026-11-25-tenants-keys-jobs"))
         #expect(FileManager.default.fileExists(atPath: directory.file(".wharf/wharf.sqlite")))
-        let second = try WharfProcess.run(["migrate"], in: directory.path)
+        let second = try await WharfProcess.run(["migrate"], in: directory.path)
         #expect(!second.standardOutput.contains("applied"))
         #expect(second.standardOutput.contains("up to date"))
     }
 
-    @Test func configCheckAcceptsGoodAndNamesBadKeys() throws {
+    @Test func configCheckAcceptsGoodAndNamesBadKeys() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("wharf.yaml", "http:\n  public:\n    port: 9000\n")
-        let good = try WharfProcess.run(["config", "check"], in: directory.path)
+        let good = try await WharfProcess.run(["config", "check"], in: directory.path)
         #expect(good.status == 0, "\(good.standardError)")
         #expect(good.standardOutput.contains("127.0.0.1:9000"))
 
-        let bad = try WharfProcess.run(["config", "check"], in: directory.path, environment: ["WHARF_HTTP_ADMIN_PORT": "x"])
+        let bad = try await WharfProcess.run(["config", "check"], in: directory.path, environment: ["WHARF_HTTP_ADMIN_PORT": "x"])
         #expect(bad.status == 78)
         #expect(bad.standardError.contains("http.admin.port: expected an integer, got 'x' from WHARF_HTTP_ADMIN_PORT"))
 
-        let missing = try WharfProcess.run(["serve", "--config", "nope.yaml"], in: directory.path)
+        let missing = try await WharfProcess.run(["serve", "--config", "nope.yaml"], in: directory.path)
         #expect(missing.status == 78)
         #expect(missing.standardError.contains("nope.yaml: configuration file not found"))
     }
@@ -80,9 +83,9 @@ import Testing
         [], ["serve"], ["migrate"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["tenants", "create"], ["tenants", "list"],
         ["config", "check"],
     ])
-    func everyCommandExplainsItself(command: [String]) throws {
+    func everyCommandExplainsItself(command: [String]) async throws {
         let directory = try TemporaryDirectory()
-        let help = try WharfProcess.run(command + ["--help"], in: directory.path)
+        let help = try await WharfProcess.run(command + ["--help"], in: directory.path)
         #expect(help.status == 0)
         #expect(help.standardOutput.contains("OVERVIEW:") || help.standardOutput.contains("USAGE:"))
         #expect(help.standardOutput.count > 200)
@@ -127,7 +130,7 @@ import Testing
         #expect(metrics.body.contains(#"route="/v2/key",method="GET",status="401"} 1"#))
 
         process.terminate()  // SIGTERM
-        process.waitUntilExit()
+        try await offloaded { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
         let banner = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

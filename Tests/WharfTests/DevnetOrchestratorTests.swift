@@ -192,12 +192,10 @@ import WharfLivepeer
     @Test func officialSDKReadsTheDevnetOrchestrator() async throws {
         try await withOrchestrator(Self.profile) { orchestrator, address in
             let httpPort = try await orchestrator.ports().http
-            let result = try await Task.detached {
-                try runTool(
-                    "python3",
-                    [LivepeerWireTests.checker, LivepeerWireTests.reference, "sdk-get-orchestrator", "127.0.0.1:\(address.port)"]
-                )
-            }.value
+            let result = try await runTool(
+                "python3",
+                [LivepeerWireTests.checker, LivepeerWireTests.reference, "sdk-get-orchestrator", "127.0.0.1:\(address.port)"]
+            )
             #expect(result.status == 0, "\(result.output)")
             let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
             #expect(json["transcoder"] as? String == "https://127.0.0.1:\(httpPort)")
@@ -234,8 +232,12 @@ func runFFmpeg(_ arguments: [String]) async throws {
     _ = try await runProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments)
 }
 
-/// Runs a program from the PATH and returns its standard output.
+/// Runs a program from the PATH (off the cooperative pool) and returns its standard output.
 func runProcess(_ program: String, _ arguments: [String]) async throws -> String {
+    try await offloaded { try runProcessBlocking(program, arguments) }
+}
+
+private func runProcessBlocking(_ program: String, _ arguments: [String]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [program] + arguments

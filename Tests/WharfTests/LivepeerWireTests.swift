@@ -13,10 +13,10 @@ import WharfCore
     static let reference = repository.appendingPathComponent(".build/livepeer-reference").path
     static let checker = repository.appendingPathComponent("Tests/WharfTests/Support/livepeer_wire_check.py").path
 
-    @Test func everyMessageFieldAndMethodMatchesLivepeersDefinition() throws {
+    @Test func everyMessageFieldAndMethodMatchesLivepeersDefinition() async throws {
         let directory = try TemporaryDirectory()
         let descriptorSet = directory.file("wharf.pb")
-        let protoc = try runTool(
+        let protoc = try await runTool(
             "protoc",
             [
                 "--proto_path=\(Self.repository.path)/Protos", "--include_imports", "--descriptor_set_out=\(descriptorSet)",
@@ -24,14 +24,14 @@ import WharfCore
             ]
         )
         #expect(protoc.status == 0, "\(protoc.output)")
-        let check = try runTool("python3", [Self.checker, Self.reference, "compare", descriptorSet])
+        let check = try await runTool("python3", [Self.checker, Self.reference, "compare", descriptorSet])
         #expect(check.status == 0, "\(check.output)")
         #expect(check.output.contains("23 messages, 116 fields, 3 methods: 0 mismatches"), "\(check.output)")
     }
 
-    @Test func orchestratorInfoEncodedByWharfDecodesWithLivepeersModule() throws {
+    @Test func orchestratorInfoEncodedByWharfDecodesWithLivepeersModule() async throws {
         let bytes: Data = try Self.sampleInfo().serializedBytes()
-        let decoded = try runTool(
+        let decoded = try await runTool(
             "python3",
             [Self.checker, Self.reference, "decode", "OrchestratorInfo"],
             input: bytes.base64EncodedString()
@@ -53,16 +53,16 @@ import WharfCore
         #expect((models?["stabilityai/sdxl-turbo"] as? [String: Any])?["warm"] as? Bool == true)
     }
 
-    @Test func segmentCredentialsCarryTheAuthTokenInLivepeersFormat() throws {
+    @Test func segmentCredentialsCarryTheAuthTokenInLivepeersFormat() async throws {
         let offer = try OrchestratorOffer(Self.sampleInfo(), from: "test")
         let header = try LivepeerHeaders.segmentCredentials(authToken: #require(offer.authToken), manifestID: "job_1")
-        let decoded = try runTool("python3", [Self.checker, Self.reference, "decode", "SegData"], input: header)
+        let decoded = try await runTool("python3", [Self.checker, Self.reference, "decode", "SegData"], input: header)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(decoded.output.utf8)) as? [String: Any])
         #expect(json["manifestId"] as? String == Data("job_1".utf8).base64EncodedString())
         #expect((json["auth_token"] as? [String: Any])?["session_id"] as? String == "session-1")
     }
 
-    @Test func offerReadsPricesCapabilitiesModelsAndToken() throws {
+    @Test func offerReadsPricesCapabilitiesModelsAndToken() async throws {
         let offer = try OrchestratorOffer(serializedOrchestratorInfo: Self.sampleInfo().serializedBytes(), from: "orch-a")
         #expect(offer.transcoderURL.absoluteString == "https://127.0.0.1:8935")
         #expect(offer.capabilities == [0, 27, 33])
@@ -84,7 +84,7 @@ import WharfCore
         #expect(!offer.requiresPayment)
     }
 
-    @Test func unusableRepliesAreRefusedWithTheFieldNamed() throws {
+    @Test func unusableRepliesAreRefusedWithTheFieldNamed() async throws {
         var badURL = Self.sampleInfo()
         badURL.transcoder = "not a url"
         let urlError = #expect(throws: WharfError.self) { try OrchestratorOffer(badURL, from: "orch-b") }
@@ -153,8 +153,13 @@ import WharfCore
     }
 }
 
-/// Runs a tool found on the PATH, feeding `input` on standard input; returns status and stdout+stderr.
-func runTool(_ tool: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
+/// Runs a tool found on the PATH off the cooperative pool, feeding `input` on standard input; returns
+/// status and stdout+stderr.
+func runTool(_ tool: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
+    try await offloaded { try runToolBlocking(tool, arguments, input: input) }
+}
+
+private func runToolBlocking(_ tool: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [tool] + arguments

@@ -37,7 +37,7 @@ import WharfStore
         let path = directory.file("wharf.sqlite")
         let store = try SQLiteStore(path: path)
         _ = try await store.migrate()
-        try runSQLite(path, "INSERT INTO grdb_migrations (identifier) VALUES ('2099-01-01-from-the-future')")
+        try await runSQLite(path, "INSERT INTO grdb_migrations (identifier) VALUES ('2099-01-01-from-the-future')")
         let error = await #expect(throws: WharfError.self) { try await SQLiteStore(path: path).migrate() }
         #expect(error?.code == .storeIncompatible)
         #expect(error?.message.contains("newer Wharf") == true)
@@ -92,7 +92,7 @@ import WharfStore
         _ = try await management.createTenant(name: "acme")
         let created = try await management.createKey(tenantName: "acme", scopes: [.v1])
         let secret = String(created.token.split(separator: "_")[2])
-        let dump = try runSQLite(path, ".dump")
+        let dump = try await runSQLite(path, ".dump")
         #expect(dump.contains(created.key.prefix))
         #expect(!dump.contains(secret))
         #expect(!dump.contains(created.token))
@@ -162,9 +162,13 @@ import WharfStore
     }
 }
 
-/// Runs the `sqlite3` shell on a database, for checks from outside the store.
+/// Runs the `sqlite3` shell on a database (off the cooperative pool), for checks from outside the store.
 @discardableResult
-func runSQLite(_ path: String, _ command: String) throws -> String {
+func runSQLite(_ path: String, _ command: String) async throws -> String {
+    try await offloaded { try runSQLiteBlocking(path, command) }
+}
+
+private func runSQLiteBlocking(_ path: String, _ command: String) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["sqlite3", path, command]

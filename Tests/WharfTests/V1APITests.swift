@@ -14,9 +14,8 @@ import Testing
         let gateway = try await ServedGateway()
         defer { gateway.stop() }
         let script = Self.supportDirectory.appendingPathComponent("livepeer_ai_sdk_check.py").path
-        let result = try await Task.detached {
-            try runTool("python3", [script, "\(gateway.baseURL)/v1", gateway.key, "--fetch-media"])
-        }.value
+        let (baseURL, key) = (gateway.baseURL, gateway.key)
+        let result = try await runTool("python3", [script, "\(baseURL)/v1", key, "--fetch-media"])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains(#""ok": true"#), "\(result.output)")
     }
@@ -97,12 +96,14 @@ import Testing
 
         // Every call became a job with its attempts; result files are kept as artifacts.
         let database = gateway.directory.file(".wharf/wharf.sqlite")
-        let jobs = try runSQLite(database, "SELECT kind || '=' || status FROM jobs ORDER BY created_at").split(separator: "\n")
+        let jobs = try await runSQLite(database, "SELECT kind || '=' || status FROM jobs ORDER BY created_at")
+            .split(separator: "\n")
         #expect(jobs.contains("text-to-image=succeeded") && jobs.contains("llm=succeeded") && jobs.contains("audio-to-text=succeeded"))
         #expect(!jobs.contains { $0.hasSuffix("=running") })
-        let attempts = try runSQLite(database, "SELECT count(*) FROM network_attempts WHERE outcome = 'ok'")
+        let attempts = try await runSQLite(database, "SELECT count(*) FROM network_attempts WHERE outcome = 'ok'")
         #expect(Int(attempts.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= jobs.count - 1)
-        #expect(try runSQLite(database, "SELECT count(*) FROM artifacts").trimmingCharacters(in: .whitespacesAndNewlines) != "0")
+        let artifacts = try await runSQLite(database, "SELECT count(*) FROM artifacts")
+        #expect(artifacts.trimmingCharacters(in: .whitespacesAndNewlines) != "0")
     }
 
     @Test func llmStreamsServerSentEventsOrOneDocumentByAccept() async throws {
@@ -177,6 +178,15 @@ import Testing
 
         let tooLarge = try await post("/v1/text-to-image", #"{"prompt":"\#(String(repeating: "x", count: 5000))","model_id":""}"#)
         #expect(tooLarge.status == 413)
+        let oversized = Data(#"{"prompt":"\#(String(repeating: "x", count: 5000))","model_id":""}"#.utf8)
+        let tooLargeChunked = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: oversized,
+            contentType: "application/json",
+            chunked: true
+        )
+        #expect(tooLargeChunked.status == 413)
         #expect((Self.object(tooLarge.body)["detail"] as? [String: Any])?["msg"] is String)
 
         let unknownModel = try await post("/v1/text-to-image", #"{"prompt":"x","model_id":"nobody/serves-this"}"#)
@@ -203,7 +213,8 @@ import Testing
             )
             #expect(cheap.status == 200)
         }
-        let prices = try runSQLite(gateway.directory.file(".wharf/wharf.sqlite"), "SELECT DISTINCT price_per_unit FROM network_attempts")
+        let database = gateway.directory.file(".wharf/wharf.sqlite")
+        let prices = try await runSQLite(database, "SELECT DISTINCT price_per_unit FROM network_attempts")
         #expect(prices.split(separator: "\n").allSatisfy { Int($0) ?? .max <= 2500 }, "\(prices)")
         let tooCheap = try await gateway.send(
             .POST,
@@ -266,7 +277,8 @@ import Testing
 
     @Test func theDocumentIsOpenAPI31AndServedAsIs() async throws {
         let script = Self.supportDirectory.appendingPathComponent("openapi_validate.py").path
-        let validation = try runTool("python3", [script, Self.specification.path])
+        let specification = Self.specification.path
+        let validation = try await runTool("python3", [script, specification])
         #expect(validation.status == 0, "\(validation.output)")
         let gateway = try await ServedGateway()
         defer { gateway.stop() }

@@ -19,13 +19,9 @@ struct V1Middleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
         do {
-            var request = request
+            // A declared length over the limit is refused before anything is read; the body itself is
+            // read (and measured) only once the caller is authenticated (V1CallerMiddleware).
             if let length = request.headers[.contentLength].flatMap(Int.init), length > policy.maxBodyBytes {
-                throw Self.tooLarge(policy.maxBodyBytes)
-            }
-            do {
-                _ = try await request.collectBody(upTo: policy.maxBodyBytes)
-            } catch let error as HTTPError where error.status == .contentTooLarge {
                 throw Self.tooLarge(policy.maxBodyBytes)
             }
             response = try await next(request, context)
@@ -36,7 +32,7 @@ struct V1Middleware: RouterMiddleware {
         return response
     }
 
-    private static func tooLarge(_ limit: Int) -> V1Failure {
+    static func tooLarge(_ limit: Int) -> V1Failure {
         V1Failure(status: 413, message: "the request body is larger than this gateway accepts (\(limit) bytes)")
     }
 
@@ -51,6 +47,8 @@ struct V1Middleware: RouterMiddleware {
             failure = V1Failure(status: 404, message: "no v1 operation at \(request.method) \(request.uri.path)")
         case let http as HTTPError:
             failure = V1Failure(status: Int(http.status.code), message: http.body ?? http.status.reasonPhrase)
+        case let http as any HTTPResponseError where http.status.code < 500:
+            failure = V1Failure(status: Int(http.status.code), message: http.status.reasonPhrase)
         default:
             let (converted, unexpected) = V1Failure.from(error)
             if unexpected {
@@ -96,13 +94,23 @@ struct V1Middleware: RouterMiddleware {
     }
 }
 
-/// Tells the v1 handlers who is calling and where results are linked (they get no request context).
+/// Reads the body of an authenticated v1 request up to the limit, and tells the v1 handlers who is
+/// calling and where results are linked (they get no request context).
 struct V1CallerMiddleware: RouterMiddleware {
     typealias Context = WharfRequestContext
     /// `http.public.base_url`, when set.
     let publicBaseURL: URL?
+    /// `api.v1.max_body_bytes`.
+    let maxBodyBytes: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var request = request
+        do {
+            _ = try await request.collectBody(upTo: maxBodyBytes)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            // NIO's "too many bytes", as Hummingbird reports a body over the limit.
+            throw V1Middleware.tooLarge(maxBodyBytes)
+        }
         guard let principal = context.principal else { return try await next(request, context) }
         let base: String
         if let publicBaseURL {

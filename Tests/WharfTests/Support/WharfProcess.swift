@@ -14,8 +14,12 @@ struct WharfProcess {
         return testBinary.deletingLastPathComponent().appendingPathComponent("wharf").path
     }
 
-    /// Runs `wharf arguments…` in `directory` to completion.
-    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Result {
+    /// Runs `wharf arguments…` in `directory` to completion, off the cooperative pool.
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws -> Result {
+        try await offloaded { try runBlocking(arguments, in: directory, environment: environment) }
+    }
+
+    private static func runBlocking(_ arguments: [String], in directory: String, environment: [String: String]) throws -> Result {
         let process = makeProcess(arguments, in: directory, environment: environment)
         let output = Pipe()
         let error = Pipe()
