@@ -71,6 +71,12 @@ extension DevnetOrchestrator {
         if let problem = credentialsProblem(request.headers[HTTPField.Name(LivepeerHeaders.segment)!]) {
             return Self.plain(.forbidden, problem)
         }
+        if profile.requiresPayment {
+            if let problem = paymentProblem(request.headers[HTTPField.Name(LivepeerHeaders.payment)!]) {
+                return Self.plain(HTTPResponse.Status(code: 402), problem)
+            }
+            payments.withLock { $0 += 1 }
+        }
         guard reserveCapacity() else {
             return Self.plain(.serviceUnavailable, "insufficient capacity")
         }
@@ -163,6 +169,17 @@ extension DevnetOrchestrator {
             headers: [.contentType: "application/vnd+livepeer.transcoderesult"],
             body: .init(byteBuffer: ByteBuffer(bytes: body))
         )
+    }
+
+    /// Checks that `Livepeer-Payment` is a `Payment` with a sender and at least one ticket, and that
+    /// it expects this orchestrator's ticket recipient. Devnet payments are not redeemed.
+    private func paymentProblem(_ header: String?) -> String? {
+        guard let header, !header.isEmpty, let bytes = Data(base64Encoded: header),
+            let payment = try? Net_Payment(serializedBytes: bytes)
+        else { return "missing or unparseable payment" }
+        guard payment.sender.count == 20, !payment.ticketSenderParams.isEmpty else { return "payment without a sender or tickets" }
+        guard payment.ticketParams.recipient == Data(repeating: 0xAB, count: 20) else { return "payment for another recipient" }
+        return nil
     }
 
     /// Checks `Livepeer-Segment` as an offchain orchestrator does: present, decodable, carrying an auth

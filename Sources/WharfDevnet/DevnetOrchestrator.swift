@@ -95,6 +95,13 @@ public final class DevnetOrchestrator: Service, Sendable {
         }
     }
 
+    /// The gateway address the last `GetOrchestrator` carried (empty offchain).
+    public var lastRequesterAddress: Data { requesters.withLock { $0 } }
+    let requesters = Mutex(Data())
+    /// Payments received with jobs, decoded.
+    public var paymentsReceived: Int { payments.withLock { $0 } }
+    let payments = Mutex(0)
+
     /// The faults in force.
     public var currentFaults: DevnetFaults { faults.withLock { $0 } }
 
@@ -309,6 +316,22 @@ public final class DevnetOrchestrator: Service, Sendable {
                     $0.pixelsPerUnit = profile.pixelsPerUnit
                 }
             }
+            if profile.requiresPayment {
+                info.ticketParams = .with {
+                    $0.recipient = Data(repeating: 0xAB, count: 20)
+                    $0.faceValue = Data([0x01, 0x00, 0x00])
+                    $0.winProb = Data([0x10])
+                    $0.recipientRandHash = Data(repeating: 0x01, count: 32)
+                    $0.seed = Data([0x02])
+                    $0.expirationBlock = Data([0x03])
+                }
+                if !info.hasPriceInfo {
+                    info.priceInfo = .with {
+                        $0.pricePerUnit = profile.prices.values.min() ?? 1
+                        $0.pixelsPerUnit = profile.pixelsPerUnit
+                    }
+                }
+            }
             info.authToken = .with {
                 $0.token = token.token
                 $0.sessionID = token.sessionID
@@ -400,6 +423,7 @@ private struct OrchestratorService: Net_Orchestrator.SimpleServiceProtocol {
 
     func getOrchestrator(request: Net_OrchestratorRequest, context: ServerContext) async throws -> Net_OrchestratorInfo {
         if node.profile.latency > .zero { try await Task.sleep(for: node.profile.latency) }
+        node.requesters.withLock { $0 = request.address }
         if node.faults.withLock({ $0.failGetOrchestrator }) {
             throw RPCError(code: .unavailable, message: "devnet fault: GetOrchestrator disabled")
         }

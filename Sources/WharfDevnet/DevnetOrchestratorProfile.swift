@@ -11,6 +11,9 @@ public struct DevnetOrchestratorProfile: Sendable, Hashable {
     public var prices: [Pipeline: Int64]
     /// Wei per pixel for segment transcoding; `nil` when the orchestrator does not transcode.
     public var transcodingPrice: Int64?
+    /// Whether it asks for payment tickets (a non-zero `face_value`) and refuses jobs without a
+    /// well-formed `Livepeer-Payment`, as an on-chain orchestrator does.
+    public var requiresPayment = false
     /// Units a price covers (`pixelsPerUnit`).
     public var pixelsPerUnit: Int64
     /// The model served for every offered pipeline.

@@ -46,6 +46,10 @@ public struct AIJobClient: Sendable {
         public var manifestID: String
         /// Base64 `Payment`, on-chain only.
         public var payment: String?
+        /// `Livepeer-Segment` made by a remote signer with the payment; Wharf makes its own when `nil`.
+        public var segmentCredentials: String?
+        /// What the job is priced on (pixels, audio milliseconds, tokens), for payments.
+        public var units: Int64
         /// Hand a successful `text/event-stream` reply over as it arrives (``Response/events``) instead
         /// of collecting it.
         public var streamsEvents: Bool
@@ -56,6 +60,7 @@ public struct AIJobClient: Sendable {
             contentType: String,
             manifestID: String,
             payment: String? = nil,
+            units: Int64 = 1,
             streamsEvents: Bool = false
         ) {
             self.pipeline = pipeline
@@ -63,6 +68,7 @@ public struct AIJobClient: Sendable {
             self.contentType = contentType
             self.manifestID = manifestID
             self.payment = payment
+            self.units = units
             self.streamsEvents = streamsEvents
         }
     }
@@ -96,7 +102,10 @@ public struct AIJobClient: Sendable {
         }
         var headers = [
             ("Authorization", LivepeerHeaders.aiWorkerAuthorization),
-            (LivepeerHeaders.segment, try LivepeerHeaders.segmentCredentials(authToken: token, manifestID: request.manifestID)),
+            (
+                LivepeerHeaders.segment,
+                try request.segmentCredentials ?? LivepeerHeaders.segmentCredentials(authToken: token, manifestID: request.manifestID)
+            ),
         ]
         if let payment = request.payment { headers.append((LivepeerHeaders.payment, payment)) }
         let reply = try await execute(

@@ -24,13 +24,17 @@ public struct OrchestratorClient: Sendable {
 
     private let trust: Trust
     private let timeout: Duration
+    private let signer: RemoteSigner?
 
     /// - Parameters:
     ///   - trust: How certificates are checked.
     ///   - timeout: Limit for one `GetOrchestrator` call, connection included (the official SDK uses 5 s).
-    public init(trust: Trust, timeout: Duration = .seconds(5)) {
+    ///   - signer: On-chain, the remote signer whose address and signature every `GetOrchestrator`
+    ///     carries; `nil` offchain.
+    public init(trust: Trust, timeout: Duration = .seconds(5), signer: RemoteSigner? = nil) {
         self.trust = trust
         self.timeout = timeout
+        self.signer = signer
     }
 
     /// The gateway's credentials for `GetOrchestrator`; empty offchain.
@@ -53,8 +57,14 @@ public struct OrchestratorClient: Sendable {
     ///   does not answer within the timeout.
     public func getOrchestrator(
         _ address: OrchestratorAddress,
-        credentials: Credentials = .offchain
+        credentials explicit: Credentials? = nil
     ) async throws -> OrchestratorOffer {
+        var credentials = Credentials.offchain
+        if let explicit {
+            credentials = explicit
+        } else if let signer {
+            credentials = try await signer.credentials()
+        }
         do {
             return try await call(address, credentials: credentials)
         } catch let error as CertificateChanged {

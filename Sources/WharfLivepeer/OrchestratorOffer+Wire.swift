@@ -69,6 +69,7 @@ extension OrchestratorOffer {
             ) : nil
         requiresPayment = info.hasTicketParams && info.ticketParams.faceValue.contains { $0 != 0 }
         version = info.capabilities.version
+        wireInfo = (try? info.serializedBytes()) ?? Data()
     }
 }
 

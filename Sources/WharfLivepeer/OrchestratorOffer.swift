@@ -78,6 +78,9 @@ public struct OrchestratorOffer: Sendable, Hashable {
     public var requiresPayment: Bool
     /// The capability-set version the orchestrator runs.
     public var version: String
+    /// The `OrchestratorInfo` as received, which a remote signer needs to make a payment; empty for
+    /// offers not read from the wire.
+    public var wireInfo: Data = Data()
 
     /// An offer built directly (benchmarks, tests, offers learnt by other means than `GetOrchestrator`).
     public init(

@@ -119,6 +119,8 @@ public actor OrchestratorPool {
         public var overPriceCap = 0
         public var otherRegion = 0
         public var noCapacity = 0
+        /// Orchestrators that want payment tickets while no remote signer is configured.
+        public var needsPayment = 0
         public var unavailable = 0
     }
 
@@ -130,6 +132,7 @@ public actor OrchestratorPool {
         priceCap: OrchestratorOffer.Price?,
         region: String? = nil,
         excluding tried: Set<OrchestratorAddress> = [],
+        canPay: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) -> (candidates: [Candidate], exclusions: Exclusions) {
         var exclusions = Exclusions()
@@ -145,6 +148,10 @@ public actor OrchestratorPool {
             }
             if let priceCap, !price.isAtMost(priceCap) {
                 exclusions.overPriceCap += 1
+                continue
+            }
+            if offer.requiresPayment, !canPay {
+                exclusions.needsPayment += 1
                 continue
             }
             if let region, member.region != region {

@@ -31,21 +31,26 @@ public struct PipelineRouter: Sendable {
     private let pins: CertificatePins?
     private let policy: RoutingPolicy
     private let metrics: any MetricsFactory
+    private let signer: RemoteSigner?
 
     /// - Parameters:
     ///   - pins: Where pinned certificates are found for job requests; `nil` verifies against CAs.
+    ///   - signer: On-chain, the remote signer that pays orchestrators asking for tickets; without one
+    ///     such orchestrators are skipped.
     public init(
         pool: OrchestratorPool,
         jobs: AIJobClient,
         pins: CertificatePins?,
         policy: RoutingPolicy,
-        metrics: any MetricsFactory
+        metrics: any MetricsFactory,
+        signer: RemoteSigner? = nil
     ) {
         self.pool = pool
         self.jobs = jobs
         self.pins = pins
         self.policy = policy
         self.metrics = metrics
+        self.signer = signer
     }
 
     /// Runs `request` for `model`, on orchestrators at or under `priceCap` and in `region` when given.
@@ -68,6 +73,7 @@ public struct PipelineRouter: Sendable {
                 priceCap: priceCap,
                 region: region,
                 excluding: tried,
+                canPay: signer != nil,
                 using: &generator
             )
             guard let candidate = candidates.first else {
@@ -91,8 +97,19 @@ public struct PipelineRouter: Sendable {
                     if offer.authToken?.isExpired() ?? true {
                         offer = try await pool.refreshOffer(candidate.address)
                     }
+                    var paid = request
+                    if offer.requiresPayment, let signer {
+                        let payment = try await signer.payment(
+                            for: offer,
+                            orchestrator: candidate.address,
+                            manifestID: request.manifestID,
+                            units: request.units
+                        )
+                        paid.payment = payment.payment
+                        paid.segmentCredentials = payment.segmentCredentials
+                    }
                     let response = try await jobs.send(
-                        request,
+                        paid,
                         to: offer,
                         pinnedCertificate: pins?.certificate(of: candidate.address),
                         // A stream's attempt lasts as long as the stream: only the deadline bounds it.
@@ -130,6 +147,20 @@ public struct PipelineRouter: Sendable {
                     outcome = "http \(response.status)"
                 } catch let error as RoutingError {
                     throw error
+                } catch RemoteSigner.Failure.refreshOrchestrator where !refreshedToken {
+                    // The signer wants fresh orchestrator info: get it and pay again, once.
+                    attempts.append(record(candidate, clock.now - start, "payment refresh", request.pipeline))
+                    refreshedToken = true
+                    if let refreshed = try? await pool.refreshOffer(candidate.address) {
+                        offer = refreshed
+                        continue
+                    }
+                    outcome = "payment failed"
+                } catch let failure as RemoteSigner.Failure {
+                    // Not the orchestrator's fault: try another one without counting it against this one.
+                    let reason = failure == .priceExceeded ? "price over the signer's maximum" : "payment failed"
+                    attempts.append(record(candidate, clock.now - start, reason, request.pipeline))
+                    break
                 } catch {
                     if !refreshedToken, Self.isCertificateFailure(error) {
                         // A pinned orchestrator restarted with a new certificate: probe it again, which
@@ -191,6 +222,10 @@ public struct PipelineRouter: Sendable {
         }
         if exclusions.otherRegion > 0, let region {
             return "no orchestrator in region \(region) offers \(pipeline.rawValue) with model \(model)"
+        }
+        if exclusions.needsPayment > 0 {
+            return
+                "every orchestrator offering \(pipeline.rawValue) with model \(model) wants payment, and this gateway has no remote signer"
         }
         if exclusions.noCapacity > 0 {
             return "every orchestrator offering \(pipeline.rawValue) with model \(model) is at capacity"

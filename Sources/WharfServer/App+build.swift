@@ -50,8 +50,9 @@ public func buildApplication(
     } else {
         trust = .firstUse(pins)
     }
+    let signer = configuration.remoteSignerURL.map { RemoteSigner(http: HTTPClient.shared, url: $0) }
     let pool = OrchestratorPool(
-        client: OrchestratorClient(trust: trust, timeout: configuration.probeTimeout),
+        client: OrchestratorClient(trust: trust, timeout: configuration.probeTimeout, signer: signer),
         policy: configuration.routing,
         addresses: configuration.orchestrators
     )
@@ -60,7 +61,8 @@ public func buildApplication(
         jobs: AIJobClient(http: AIJobClient.orchestratorHTTP),
         pins: configuration.orchestratorCAFile == nil ? pins : nil,
         policy: configuration.routing,
-        metrics: metrics
+        metrics: metrics,
+        signer: signer
     )
     var backgroundServices: [any Service] = []
     if configuration.devnetOrchestrators > 0 {

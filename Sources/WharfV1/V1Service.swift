@@ -59,7 +59,8 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         check.range("seed", params.seed, 0...Int(UInt32.max))
         try check.verify()
         params.modelId = try await model(params.modelId, for: .textToImage)
-        let reply = try await run(.textToImage, model: params.modelId, json: params)
+        let units = Int64(params.width ?? 1024) * Int64(params.height ?? 576) * Int64(params.numImagesPerPrompt ?? 1)
+        let reply = try await run(.textToImage, model: params.modelId, json: params, units: units)
         return .ok(.init(body: .json(try decode(reply, as: Components.Schemas.ImageResponse.self, .textToImage))))
     }
 
@@ -72,7 +73,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         if (params.text ?? "").isEmpty { check.fail("text", "String should have at least 1 character", kind: "string_too_short") }
         try check.verify()
         params.modelId = try await model(params.modelId, for: .textToSpeech)
-        let reply = try await run(.textToSpeech, model: params.modelId, json: params)
+        let reply = try await run(.textToSpeech, model: params.modelId, json: params, units: Int64(params.text?.count ?? 1) * 1000 / 15)
         return .ok(.init(body: .json(try decode(reply, as: Components.Schemas.AudioResponse.self, .textToSpeech))))
     }
 
@@ -95,7 +96,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         let streams = params.stream == true && Self.acceptsEvents(input.headers.accept.map(\.contentType.rawValue))
         if params.stream == true, !streams { params.stream = false }
         guard streams else {
-            let reply = try await run(.llm, model: model, json: params)
+            let reply = try await run(.llm, model: model, json: params, units: Int64(params.maxTokens ?? 256))
             return .ok(.init(body: .json(try decode(reply, as: Components.Schemas.LLMResponse.self, .llm))))
         }
         let output = try await runner(
@@ -104,7 +105,8 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
             body: try Self.encoder.encode(params),
             contentType: "application/json",
             summary: params,
-            streams: true
+            streams: true,
+            units: Int64(params.maxTokens ?? 256)
         )
         switch output {
         case .events(let events):
@@ -328,16 +330,30 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         form.set("model_id", model)
         let (body, contentType) = form.encoded()
         let summary = try JSONSerialization.data(withJSONObject: form.summary(), options: [.sortedKeys])
+        let units = Self.units(pipeline, form)
         return try await document(
-            runner(pipeline, model: model, body: body, contentType: contentType, summaryJSON: summary, streams: false)
+            runner(pipeline, model: model, body: body, contentType: contentType, summaryJSON: summary, streams: false, units: units)
         )
     }
 
-    private func run(_ pipeline: Pipeline, model: String, json: some Encodable & Sendable) async throws -> Data {
+    private func run(_ pipeline: Pipeline, model: String, json: some Encodable & Sendable, units: Int64) async throws -> Data {
         let body = try Self.encoder.encode(json)
         return try await document(
-            runner(pipeline, model: model, body: body, contentType: "application/json", summaryJSON: body, streams: false)
+            runner(pipeline, model: model, body: body, contentType: "application/json", summaryJSON: body, streams: false, units: units)
         )
+    }
+
+    /// The units a form job is priced on, estimated from its fields as Livepeer prices them: output
+    /// pixels (× 25 frames for video), audio milliseconds (from the upload's size at 16-bit 16 kHz
+    /// mono), or the image's pixels at the pipelines' default size.
+    static func units(_ pipeline: Pipeline, _ form: FormFields) -> Int64 {
+        let width = Int64(form.text("width") ?? "") ?? 1024
+        let height = Int64(form.text("height") ?? "") ?? 576
+        switch pipeline {
+        case .imageToVideo: return width * height * 25
+        case .audioToText: return max(1, Int64(form.file("audio")?.data.count ?? 0) / 32)
+        default: return width * height * max(1, Int64(form.text("num_images_per_prompt") ?? "") ?? 1)
+        }
     }
 
     private func runner(
@@ -346,7 +362,8 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         body: Data,
         contentType: String,
         summary: some Encodable,
-        streams: Bool
+        streams: Bool,
+        units: Int64
     ) async throws -> StepOutput {
         try await runner(
             pipeline,
@@ -354,7 +371,8 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
             body: body,
             contentType: contentType,
             summaryJSON: Self.encoder.encode(summary),
-            streams: streams
+            streams: streams,
+            units: units
         )
     }
 
@@ -364,7 +382,8 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         body: Data,
         contentType: String,
         summaryJSON: Data,
-        streams: Bool
+        streams: Bool,
+        units: Int64
     ) async throws -> StepOutput {
         guard let caller = V1Caller.current else { throw V1Failure.internalError }
         let job = Job(tenantID: caller.tenantID, kind: pipeline.rawValue, request: summaryJSON)
@@ -374,7 +393,8 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
             body: body,
             contentType: contentType,
             priceCap: .tighter(priceCaps[pipeline], caller.priceCap),
-            streamsEvents: streams
+            streamsEvents: streams,
+            units: units
         )
         return try await runner.runSingleStep(job, step: step, mediaBaseURL: caller.mediaBaseURL).output
     }

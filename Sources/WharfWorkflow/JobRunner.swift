@@ -39,6 +39,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             body: step.body,
             contentType: step.contentType,
             manifestID: job.id,
+            units: step.units,
             streamsEvents: step.streamsEvents
         )
         let outcome: PipelineRouter.Outcome

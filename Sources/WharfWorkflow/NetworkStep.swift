@@ -18,6 +18,9 @@ public struct NetworkStep: Sendable {
     public var region: String?
     /// Relay a `text/event-stream` reply as it arrives.
     public var streamsEvents: Bool
+    /// What the step is priced on (pixels, audio milliseconds, tokens), which an on-chain payment
+    /// covers; an estimate made from the request.
+    public var units: Int64
 
     public init(
         pipeline: Pipeline,
@@ -26,7 +29,8 @@ public struct NetworkStep: Sendable {
         contentType: String,
         priceCap: OrchestratorOffer.Price? = nil,
         region: String? = nil,
-        streamsEvents: Bool = false
+        streamsEvents: Bool = false,
+        units: Int64 = 1
     ) {
         self.pipeline = pipeline
         self.model = model
@@ -35,6 +39,7 @@ public struct NetworkStep: Sendable {
         self.priceCap = priceCap
         self.region = region
         self.streamsEvents = streamsEvents
+        self.units = units
     }
 }
 

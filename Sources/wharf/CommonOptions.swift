@@ -63,3 +63,9 @@ func bootstrapLogging(_ configuration: WharfConfiguration, level: Logger.Level? 
         StructuredLogHandler(label: label, format: configuration.logFormat, level: level ?? configuration.logLevel)
     }
 }
+
+/// Writes a line to standard output at once. `print` buffers when standard output is a pipe, so a
+/// script or test reading a long-running command's output would see nothing until it exits.
+func printNow(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

@@ -25,6 +25,11 @@ struct Devnet: AsyncParsableCommand {
     @Option(help: "How many orchestrators to run (1-16).") var orchestrators = 3
     @Option(help: "First gRPC port; orchestrator i uses base+2i (gRPC) and base+2i+1 (HTTPS). 0 picks free ports.")
     var basePort = 0
+    @Flag(
+        help:
+            "On-chain mode: orchestrators ask for payment tickets, and a devnet remote signer (fake tickets, no key) runs for gateways to use."
+    )
+    var onChain = false
     @Option(help: "Forward AI pipelines to this ai-runner-compatible URL (POST <url>/<pipeline>) instead of the reference runner.")
     var runnerURL: String?
 
@@ -43,8 +48,10 @@ struct Devnet: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "wharf.devnet")
-        let nodes = try DevnetOrchestratorProfile.spread(count: orchestrators).enumerated().map { index, profile in
-            try DevnetOrchestrator(
+        let nodes = try DevnetOrchestratorProfile.spread(count: orchestrators).enumerated().map { index, spread in
+            var profile = spread
+            profile.requiresPayment = onChain
+            return try DevnetOrchestrator(
                 profile: profile,
                 port: basePort == 0 ? 0 : basePort + 2 * index,
                 httpPort: basePort == 0 ? 0 : basePort + 2 * index + 1,
@@ -52,9 +59,11 @@ struct Devnet: AsyncParsableCommand {
                 logger: logger
             )
         }
+        let signer = onChain ? DevnetRemoteSigner(port: basePort == 0 ? 0 : basePort + 2 * orchestrators, logger: logger) : nil
+        let services: [any Service] = nodes + (signer.map { [$0] } ?? [])
         let group = ServiceGroup(
             configuration: .init(
-                services: nodes.map { .init(service: $0) },
+                services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -71,8 +80,9 @@ struct Devnet: AsyncParsableCommand {
                         + "faults=https://127.0.0.1:\(ports.http)/_devnet/faults  wei/unit: \(prices)"
                 )
             }
-            print(lines.joined(separator: "\n"))
-            print("network.orchestrators: " + (try await addresses(nodes)).joined(separator: ","))
+            printNow(lines.joined(separator: "\n"))
+            printNow("network.orchestrators: " + (try await addresses(nodes)).joined(separator: ","))
+            if let signer { printNow("network.remote_signer_url: http://127.0.0.1:\(await signer.port())") }
             try await tasks.next()
         }
     }

@@ -57,7 +57,7 @@ struct Serve: AsyncParsableCommand {
                       curl -H "Authorization: Bearer \(token)" http://\(configuration.adminListener.host):\(configuration.adminListener.port)/admin/v1/orchestrators
 
                 """
-            print(banner)
+            printNow(banner)
         }
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: gateway)],

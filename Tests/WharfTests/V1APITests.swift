@@ -275,6 +275,56 @@ import Testing
         #expect(!message.contains("127.0.0.1"))
     }
 
+    @Test func onChainOrchestratorsArePaidThroughTheRemoteSigner() async throws {
+        // `wharf devnet --on-chain`: orchestrators that ask for tickets, and a devnet remote signer.
+        let directory = try TemporaryDirectory()
+        let devnet = WharfProcess.makeProcess(["devnet", "--orchestrators", "2", "--on-chain"], in: directory.path, environment: [:])
+        let output = Pipe()
+        devnet.standardOutput = output
+        devnet.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try devnet.run()
+        defer { devnet.terminate() }
+        var lines: [String] = []
+        let reader = output.fileHandleForReading
+        while !lines.contains(where: { $0.hasPrefix("network.remote_signer_url: ") }) {
+            let chunk = try await offloaded { reader.availableData }
+            guard !chunk.isEmpty else { break }
+            lines += String(decoding: chunk, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        func value(_ prefix: String) -> String? {
+            lines.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+        }
+        let orchestrators = try #require(value("network.orchestrators: "))
+        let signer = try #require(value("network.remote_signer_url: "))
+
+        let gateway = try await ServedGateway(
+            environment: ["WHARF_NETWORK_ORCHESTRATORS": orchestrators, "WHARF_NETWORK_REMOTE_SIGNER_URL": signer],
+            devnet: 0,
+            orchestrators: 2
+        )
+        defer { gateway.stop() }
+        let reply = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: Data(#"{"prompt":"paid","model_id":"","width":32,"height":32}"#.utf8),
+            contentType: "application/json"
+        )
+        #expect(reply.status == 200, "\(String(decoding: reply.body, as: UTF8.self))")
+
+        // Without the signer, the same orchestrators are never used, and the error says why.
+        let offchain = try await ServedGateway(environment: ["WHARF_NETWORK_ORCHESTRATORS": orchestrators], devnet: 0, orchestrators: 2)
+        defer { offchain.stop() }
+        let refused = try await offchain.send(
+            .POST,
+            "/v1/text-to-image",
+            body: Data(#"{"prompt":"unpaid","model_id":""}"#.utf8),
+            contentType: "application/json"
+        )
+        #expect(refused.status == 503)
+        let message = (Self.object(refused.body)["detail"] as? [String: Any])?["msg"] as? String ?? ""
+        #expect(message.contains("wants payment, and this gateway has no remote signer"), "\(message)")
+    }
+
     @Test func theDocumentIsOpenAPI31AndServedAsIs() async throws {
         let script = Self.supportDirectory.appendingPathComponent("openapi_validate.py").path
         let specification = Self.specification.path

@@ -64,6 +64,11 @@ public struct ConfigurationKey: Sendable, Hashable {
         "(none)",
         "PEM file of CA certificates to verify orchestrators against. Unset: trust on first use (pin each orchestrator's first certificate)."
     )
+    static let remoteSignerURL = Self(
+        "network.remote_signer_url",
+        "(none)",
+        "A Livepeer remote signer (go-livepeer `-remoteSigner`): its address and signature go with every GetOrchestrator, and it pays orchestrators that ask for tickets. Unset: offchain, and orchestrators that want payment are not used."
+    )
     static let strategy = Self("routing.strategy", "balanced", "How orchestrators are chosen: `price`, `latency` or `balanced`.")
     static let attemptTimeout = Self(
         "routing.attempt_timeout_ms",
@@ -133,7 +138,7 @@ public struct ConfigurationKey: Sendable, Hashable {
             publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
-            v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL,
+            v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

@@ -83,6 +83,7 @@ extension WharfConfiguration {
         let maxAttempts = reader.int(forKey: "routing.max_attempts", default: 3)
         let devnetCount = reader.int(forKey: "devnet.orchestrators", default: 0)
         let runnerURL = reader.string(forKey: "devnet.runner_url")
+        let signerURL = reader.string(forKey: "network.remote_signer_url")
         let priceCapTexts = ConfigurationKey.priceCaps.compactMapValues { key in reader.string(forKey: ConfigKey(key.name)) }
         let baseURL = reader.string(forKey: "http.public.base_url")
         let v1MaxBody = reader.int(forKey: "api.v1.max_body_bytes", default: defaults.v1.maxBodyBytes)
@@ -185,6 +186,13 @@ extension WharfConfiguration {
                 configuration.priceCaps[pipeline] = cap
             } else {
                 unlessFailed(key, false, "must be wei per unit (1000) or wei per N units (25/1000000)")
+            }
+        }
+        if let signerURL, !signerURL.isEmpty {
+            if let url = httpURL(signerURL) {
+                configuration.remoteSignerURL = url
+            } else {
+                unlessFailed(.remoteSignerURL, false, "must be an http(s) URL")
             }
         }
         if let runnerURL, !runnerURL.isEmpty {

@@ -64,6 +64,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var devnetRunnerURL: URL?
     /// The gateway's URL as customers reach it (`http.public.base_url`), if set.
     public var publicBaseURL: URL?
+    /// The remote signer for on-chain payments (`network.remote_signer_url`); `nil` offchain.
+    public var remoteSignerURL: URL?
     /// The highest price paid per pipeline (`routing.price_caps.*`).
     public var priceCaps: [Pipeline: OrchestratorOffer.Price] = [:]
     /// How `/v1` behaves (`api.v1.*`).

@@ -6,7 +6,7 @@ import NIOHTTP1
 import NIOSSL
 
 /// The real `wharf serve --dev --devnet 3` (what `make run` starts) on free ports in a temporary
-/// folder, ready once its three devnet orchestrators are available; stopped with SIGTERM.
+/// folder, ready once its orchestrators are available; stopped with SIGTERM.
 final class ServedGateway: Sendable {
     let directory: TemporaryDirectory
     let publicPort: Int
@@ -15,20 +15,23 @@ final class ServedGateway: Sendable {
     let key: String
     private let process: Process
 
-    /// - Parameter environment: Extra `WHARF_…` settings.
-    init(environment: [String: String] = [:]) async throws {
+    /// - Parameters:
+    ///   - environment: Extra `WHARF_…` settings.
+    ///   - devnet: Orchestrators of the embedded devnet.
+    ///   - orchestrators: How many must be available before the gateway counts as ready.
+    init(environment: [String: String] = [:], devnet: Int = 3, orchestrators: Int = 3) async throws {
         directory = try TemporaryDirectory()
         publicPort = try freeLoopbackPort()
         adminPort = try freeLoopbackPort()
         var settings = ["WHARF_HTTP_PUBLIC_PORT": "\(publicPort)", "WHARF_HTTP_ADMIN_PORT": "\(adminPort)"]
         settings.merge(environment) { _, new in new }
-        process = WharfProcess.makeProcess(["serve", "--dev", "--devnet", "3"], in: directory.path, environment: settings)
+        process = WharfProcess.makeProcess(["serve", "--dev", "--devnet", "\(devnet)"], in: directory.path, environment: settings)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         var available = 0
         var key = ""
-        for _ in 0..<200 where available < 3 {
+        for _ in 0..<200 where available < orchestrators {
             try await Task.sleep(for: .milliseconds(100))
             if key.isEmpty {
                 key =
@@ -42,7 +45,7 @@ final class ServedGateway: Sendable {
             available = members?.filter { $0["status"] as? String == "available" }.count ?? 0
         }
         self.key = key
-        guard available == 3 else {
+        guard available == orchestrators else {
             process.terminate()
             throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "wharf serve did not become ready"])
         }
