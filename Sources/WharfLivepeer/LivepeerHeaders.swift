@@ -16,6 +16,11 @@ public enum LivepeerHeaders {
     ///
     /// The token is required offchain too; an orchestrator refuses a job without it.
     public static func segmentCredentials(authToken: OrchestratorOffer.AuthToken, manifestID: String) throws -> String {
+        try encode(segmentData(authToken: authToken, manifestID: manifestID))
+    }
+
+    /// A `SegData` carrying the auth token and the manifest id, to which a segment adds its own fields.
+    static func segmentData(authToken: OrchestratorOffer.AuthToken, manifestID: String) -> Net_SegData {
         var segment = Net_SegData()
         segment.manifestID = Data(manifestID.utf8)
         segment.authToken = Net_AuthToken.with {
@@ -23,6 +28,11 @@ public enum LivepeerHeaders {
             $0.sessionID = authToken.sessionID
             $0.expiration = Int64(authToken.expiration.timeIntervalSince1970)
         }
+        return segment
+    }
+
+    /// A `SegData` as a `Livepeer-Segment` value: base64 of its protobuf bytes.
+    static func encode(_ segment: Net_SegData) throws -> String {
         let bytes: Data = try segment.serializedBytes()
         return bytes.base64EncodedString()
     }

@@ -43,6 +43,15 @@ public struct TranscodedSegment: Sendable, Hashable {
     public var renditions: [Rendition]
 }
 
+/// An orchestrator answered a segment with a non-2xx status.
+public struct SegmentRefused: Error, Sendable, CustomStringConvertible {
+    public var status: Int
+    /// The start of the orchestrator's answer (plain text upstream).
+    public var message: String
+
+    public var description: String { "the orchestrator refused the segment (\(status)): \(message)" }
+}
+
 extension TranscodeProfile {
     var wire: Net_VideoProfile {
         .with {
@@ -74,8 +83,9 @@ extension AIJobClient {
     /// `Livepeer-Segment` carries the manifest id, sequence number, duration, the wanted renditions
     /// (`fullProfiles3`) and the auth token; the orchestrator answers a protobuf `TranscodeResult`.
     /// - Throws: ``WharfError`` with ``WharfError/Code/invalidArgument`` when the offer has no auth
-    ///   token, the orchestrator answers a non-2xx status or a `TranscodeResult` error, or its reply
-    ///   is not a `TranscodeResult` with one rendition per profile; the HTTP client's errors.
+    ///   token, the orchestrator answers a `TranscodeResult` error, or its reply
+    ///   is not a `TranscodeResult` with one rendition per profile; ``SegmentRefused`` for a non-2xx
+    ///   answer; the HTTP client's errors.
     public func transcode(
         segment: Data,
         sequenceNumber: Int64,
@@ -90,30 +100,22 @@ extension AIJobClient {
         guard let token = offer.authToken else {
             throw WharfError(.invalidArgument, "orchestrator \(offer.transcoderURL) gave no auth token")
         }
-        var description = Net_SegData()
-        description.manifestID = Data(manifestID.utf8)
+        var description = LivepeerHeaders.segmentData(authToken: token, manifestID: manifestID)
         description.seq = sequenceNumber
         description.duration = Int32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
         description.fullProfiles3 = profiles.map(\.wire)
-        description.authToken = .with {
-            $0.token = token.token
-            $0.sessionID = token.sessionID
-            $0.expiration = Int64(token.expiration.timeIntervalSince1970)
-        }
-        let credentials: Data = try description.serializedBytes()
         let reply = try await post(
             path: "segment",
             to: offer,
             body: segment,
             contentType: "video/MP2T",
-            headers: [(LivepeerHeaders.segment, credentials.base64EncodedString())]
+            headers: [(LivepeerHeaders.segment, try LivepeerHeaders.encode(description))]
                 + (payment.map { [(LivepeerHeaders.payment, $0)] } ?? []),
             pinnedCertificate: pinnedCertificate,
             timeout: timeout
         )
         guard (200..<300).contains(reply.status) else {
-            let text = String(decoding: reply.body.prefix(300), as: UTF8.self)
-            throw WharfError(.invalidArgument, "the orchestrator refused the segment (\(reply.status)): \(text)")
+            throw SegmentRefused(status: reply.status, message: String(decoding: reply.body.prefix(300), as: UTF8.self))
         }
         let result: Net_TranscodeResult
         do {

@@ -135,6 +135,41 @@ public actor OrchestratorPool {
         canPay: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) -> (candidates: [Candidate], exclusions: Exclusions) {
+        select(priceCap: priceCap, region: region, excluding: tried, canPay: canPay, using: &generator) { offer in
+            guard offer.offers(pipeline, model: model), let price = offer.price(for: pipeline, model: model) else { return nil }
+            let served = offer.models[pipeline.capabilityID]?[model]
+            return (price, served.map { $0.capacity > 0 && $0.capacityInUse >= $0.capacity } ?? false)
+        }
+    }
+
+    /// The orchestrators that transcode segments (H.264, MPEG-TS, auth token, a transcoding price
+    /// in `price_info`) at or under `priceCap`, ordered by the policy's strategy.
+    public func transcodingCandidates(
+        priceCap: OrchestratorOffer.Price?,
+        region: String? = nil,
+        excluding tried: Set<OrchestratorAddress> = [],
+        canPay: Bool = false,
+        using generator: inout some RandomNumberGenerator
+    ) -> (candidates: [Candidate], exclusions: Exclusions) {
+        select(priceCap: priceCap, region: region, excluding: tried, canPay: canPay, using: &generator) { offer in
+            guard offer.capabilities.isSuperset(of: Self.transcodingCapabilities), let price = offer.defaultPrice else { return nil }
+            return (price, false)
+        }
+    }
+
+    /// Capability ids a transcoding orchestrator must have: H.264, MPEG-TS and the auth token.
+    static let transcodingCapabilities: Set<Int> = [0, 1, 12]
+
+    /// The members that can take a step, counting why the others cannot. `fit` gives an offer's
+    /// price for the step and whether it is at capacity, or `nil` when it does not offer the step.
+    private func select(
+        priceCap: OrchestratorOffer.Price?,
+        region: String?,
+        excluding tried: Set<OrchestratorAddress>,
+        canPay: Bool,
+        using generator: inout some RandomNumberGenerator,
+        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
+    ) -> (candidates: [Candidate], exclusions: Exclusions) {
         var exclusions = Exclusions()
         var found: [Candidate] = []
         for member in members.values where !tried.contains(member.address) {
@@ -142,7 +177,7 @@ public actor OrchestratorPool {
                 exclusions.unavailable += 1
                 continue
             }
-            guard offer.offers(pipeline, model: model), let price = offer.price(for: pipeline, model: model) else {
+            guard let (price, atCapacity) = fit(offer) else {
                 exclusions.notOffering += 1
                 continue
             }
@@ -158,7 +193,7 @@ public actor OrchestratorPool {
                 exclusions.otherRegion += 1
                 continue
             }
-            if let model = offer.models[pipeline.capabilityID]?[model], model.capacity > 0, model.capacityInUse >= model.capacity {
+            if atCapacity {
                 exclusions.noCapacity += 1
                 continue
             }
@@ -236,13 +271,6 @@ public actor OrchestratorPool {
     }
 
     static func describe(_ error: any Error) -> String {
-        let text = String(describing: error)
-        if text.contains("Connection refused") || text.contains("connectionRefused") || text.contains("Could not establish") {
-            return "connection refused"
-        }
-        if text.contains("deadlineExceeded") || text.contains("timed out") || text.contains("Timeout") {
-            return "timeout"
-        }
-        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+        NetworkFailure(error).description
     }
 }

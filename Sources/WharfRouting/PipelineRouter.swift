@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import Metrics
 import WharfCore
 public import WharfLivepeer
@@ -192,6 +192,126 @@ public struct PipelineRouter: Sendable {
         )
     }
 
+    /// A transcoded segment and where it was done.
+    public struct TranscodeOutcome: Sendable {
+        public var segment: TranscodedSegment
+        public var orchestrator: OrchestratorAddress
+        /// The offer it ran under (its transcoder URL locates the renditions).
+        public var offer: OrchestratorOffer
+        public var price: OrchestratorOffer.Price
+        public var attempts: [Attempt]
+    }
+
+    /// Transcodes one media segment into `profiles` on the network, with the same failover as AI
+    /// steps: a different orchestrator per attempt, per-attempt timeout, overall deadline, a fresh
+    /// `GetOrchestrator` for an expired token, suspension of orchestrators that keep failing.
+    /// - Throws: ``RoutingError`` when no orchestrator completes it.
+    public func transcode(
+        segment: Data,
+        sequenceNumber: Int64,
+        duration: Duration,
+        profiles: [TranscodeProfile],
+        manifestID: String,
+        priceCap: OrchestratorOffer.Price?,
+        region: String? = nil
+    ) async throws -> TranscodeOutcome {
+        let clock = ContinuousClock()
+        let deadline = clock.now + policy.deadline
+        var attempts: [Attempt] = []
+        var tried: Set<OrchestratorAddress> = []
+        var generator = SystemRandomNumberGenerator()
+        while tried.count < policy.maxAttempts, clock.now < deadline {
+            let (candidates, exclusions) = await pool.transcodingCandidates(
+                priceCap: priceCap,
+                region: region,
+                excluding: tried,
+                canPay: signer != nil,
+                using: &generator
+            )
+            guard let candidate = candidates.first else {
+                if attempts.isEmpty {
+                    throw RoutingError(
+                        kind: .noOrchestrator,
+                        message: exclusions.overPriceCap > 0
+                            ? "no orchestrator transcodes under your price cap"
+                            : "no orchestrator is available for transcoding right now",
+                        attempts: attempts
+                    )
+                }
+                break
+            }
+            tried.insert(candidate.address)
+            let start = clock.now
+            let remaining = deadline - start
+            var outcome: String
+            do {
+                var offer = candidate.offer
+                if offer.authToken?.isExpired() ?? true {
+                    offer = try await pool.refreshOffer(candidate.address)
+                }
+                var payment: String?
+                if offer.requiresPayment, let signer {
+                    let pixels = profiles.reduce(Int64(0)) { $0 + Int64($1.width) * Int64($1.height) * Int64(max($1.fps, 30)) }
+                    let seconds = max(1, duration.components.seconds)
+                    payment = try await signer.payment(
+                        for: offer,
+                        orchestrator: candidate.address,
+                        manifestID: manifestID,
+                        units: pixels * seconds
+                    ).payment
+                }
+                let transcoded = try await jobs.transcode(
+                    segment: segment,
+                    sequenceNumber: sequenceNumber,
+                    duration: duration,
+                    profiles: profiles,
+                    manifestID: manifestID,
+                    to: offer,
+                    pinnedCertificate: pins?.certificate(of: candidate.address),
+                    payment: payment,
+                    timeout: min(policy.attemptTimeout, remaining)
+                )
+                let latency = clock.now - start
+                await pool.recordSuccess(candidate.address, latency: latency)
+                attempts.append(record(candidate, latency, "ok", "transcode"))
+                return TranscodeOutcome(
+                    segment: transcoded,
+                    orchestrator: candidate.address,
+                    offer: offer,
+                    price: candidate.price,
+                    attempts: attempts
+                )
+            } catch let failure as RemoteSigner.Failure {
+                attempts.append(
+                    record(
+                        candidate,
+                        clock.now - start,
+                        failure == .priceExceeded ? "price over the signer's maximum" : "payment failed",
+                        "transcode"
+                    )
+                )
+                continue
+            } catch let refusal as SegmentRefused {
+                outcome = "http \(refusal.status)"
+            } catch is WharfError {
+                outcome = "transcode failed"
+            } catch {
+                outcome = clock.now >= start + min(policy.attemptTimeout, remaining) ? "timeout" : OrchestratorPool.describe(error)
+            }
+            attempts.append(record(candidate, clock.now - start, outcome, "transcode"))
+            await pool.recordFailure(candidate.address, reason: outcome)
+        }
+        let summary = attempts.map(\.outcome).joined(separator: ", ")
+        let count = Set(attempts.map(\.orchestrator)).count
+        throw RoutingError(
+            kind: .allAttemptsFailed,
+            message: attempts.isEmpty
+                ? "no orchestrator answered before the deadline"
+                : "\(count) orchestrator\(count == 1 ? "" : "s") failed: \(summary)",
+            attempts: attempts
+        )
+    }
+
     /// Downloads a result file named in a completed step's reply, from the orchestrator that made it.
     public func fetchResult(_ reference: String, of outcome: Outcome) async throws -> AIJobClient.ResultFile {
         try await jobs.fetchResult(
@@ -203,7 +323,11 @@ public struct PipelineRouter: Sendable {
     }
 
     private func record(_ candidate: OrchestratorPool.Candidate, _ latency: Duration, _ outcome: String, _ pipeline: Pipeline) -> Attempt {
-        let dimensions = [("orchestrator", candidate.address.description), ("pipeline", pipeline.rawValue), ("outcome", outcome)]
+        record(candidate, latency, outcome, pipeline.rawValue)
+    }
+
+    private func record(_ candidate: OrchestratorPool.Candidate, _ latency: Duration, _ outcome: String, _ step: String) -> Attempt {
+        let dimensions = [("orchestrator", candidate.address.description), ("pipeline", step), ("outcome", outcome)]
         Counter(label: "wharf_orchestrator_attempts_total", dimensions: dimensions, factory: metrics).increment()
         Metrics.Timer(label: "wharf_orchestrator_attempt_duration_seconds", dimensions: dimensions, factory: metrics)
             .recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
@@ -211,8 +335,7 @@ public struct PipelineRouter: Sendable {
     }
 
     static func isCertificateFailure(_ error: any Error) -> Bool {
-        let text = String(describing: error)
-        return text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("handshakeFailed") || text.contains("certificate")
+        NetworkFailure(error) == .tls(certificate: true)
     }
 
     /// Says why no orchestrator could take the step, naming the reason that excluded the most.

@@ -126,6 +126,44 @@ import WharfRouting
         }
     }
 
+    @Test func segmentsFailOverAndStayUnderThePriceCap() async throws {
+        let directory = try TemporaryDirectory()
+        let source = directory.file("segment.ts")
+        try await runFFmpeg(["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=1", "-c:v", "libx264", "-f", "mpegts", source])
+        let segment = try Data(contentsOf: URL(fileURLWithPath: source))
+        let profiles = [TranscodeProfile(name: "96p", width: 128, height: 96, bitrate: 100_000, fps: 10)]
+        try await withDevnet(3) { devnet in
+            // Transcoding prices are 1, 2 and 3 wei per pixel; the cheapest always fails.
+            devnet.orchestrators[0].setFaults { $0.errorRate = 1 }
+            let router = devnet.router(Self.fastPolicy(.price))
+            let cap = OrchestratorOffer.Price(pricePerUnit: 2, pixelsPerUnit: 1)
+            let outcome = try await router.transcode(
+                segment: segment,
+                sequenceNumber: 1,
+                duration: .seconds(1),
+                profiles: profiles,
+                manifestID: "job_segments",
+                priceCap: cap
+            )
+            #expect(outcome.orchestrator == devnet.addresses[1])
+            #expect(outcome.attempts.map(\.outcome) == ["http 500", "ok"])
+            #expect(outcome.segment.renditions.first?.pixels == Int64(128 * 96 * 10))
+            #expect(devnet.orchestrators[2].requestCount == 0)
+
+            let error = await #expect(throws: RoutingError.self) {
+                try await router.transcode(
+                    segment: segment,
+                    sequenceNumber: 2,
+                    duration: .seconds(1),
+                    profiles: profiles,
+                    manifestID: "job_segments",
+                    priceCap: .init(pricePerUnit: 0, pixelsPerUnit: 1)
+                )
+            }
+            #expect(error?.message == "no orchestrator transcodes under your price cap")
+        }
+    }
+
     @Test func expiredAuthTokenIsRefreshedWithGetOrchestrator() async throws {
         try await withDevnet(1) { devnet in
             devnet.orchestrators[0].setFaults { $0.expiredAuthTokens = true }
