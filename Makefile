@@ -21,8 +21,17 @@ test: setup-test
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 
+# The gateway, and the example plugins installed into the development plugin folder.
+PLUGINS := WharfTemplatePlugin
+PLUGIN_FOLDER := .wharf/plugins
+
 build:
 	$(SWIFT) build $(BUILD_FLAGS) --product wharf
+	@mkdir -p $(PLUGIN_FOLDER)
+	@for plugin in $(PLUGINS); do \
+		$(SWIFT) build $(BUILD_FLAGS) --product $$plugin && \
+		cp .build/$(CONFIGURATION)/lib$$plugin.so $(PLUGIN_FOLDER)/ || exit 1; \
+	done
 
 setup:
 	@scripts/install-packages.sh $(RUN_PACKAGES)

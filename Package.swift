@@ -10,12 +10,19 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// Plugins export their entry symbol only (Plugins/plugin-exports.map).
+let pluginLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Plugins/plugin-exports.map"], .when(platforms: [.linux]))
+]
+
 let package = Package(
     name: "wharf",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wharf", targets: ["wharf"]),
         .library(name: "WharfServer", targets: ["WharfServer"]),
+        // Plugins are shared libraries loaded by the gateway at start-up (docs/PLUGINS.md).
+        .library(name: "WharfTemplatePlugin", type: .dynamic, targets: ["TemplatePlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -108,6 +115,31 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WharfPluginABI"
+        ),
+        .target(
+            name: "WharfPluginKit",
+            dependencies: ["WharfPluginABI"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WharfPlugins",
+            dependencies: [
+                "WharfCore",
+                "WharfPluginABI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TemplatePlugin",
+            dependencies: ["WharfPluginKit"],
+            path: "Plugins/Template/Sources",
+            swiftSettings: swiftSettings,
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
             name: "WharfPolicy",
             dependencies: [
                 "WharfCore",
@@ -154,6 +186,7 @@ let package = Package(
             name: "WharfServer",
             dependencies: [
                 "WharfCore",
+                "WharfPlugins",
                 "WharfV1",
                 "WharfWorkflow",
                 "WharfDevnet",
@@ -179,6 +212,7 @@ let package = Package(
             name: "wharf",
             dependencies: [
                 "WharfCore",
+                "WharfPlugins",
                 "WharfDevnet",
                 "WharfLivepeer",
                 "WharfPolicy",
@@ -208,6 +242,7 @@ let package = Package(
             name: "WharfTests",
             dependencies: [
                 "WharfCore",
+                "WharfPlugins",
                 "WharfDevnet",
                 "WharfRouting",
                 "WharfLivepeer",
@@ -216,6 +251,7 @@ let package = Package(
                 "WharfStore",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

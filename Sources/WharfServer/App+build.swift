@@ -9,6 +9,7 @@ public import Prometheus
 import ServiceLifecycle
 public import WharfCore
 public import WharfLivepeer
+public import WharfPlugins
 import WharfPolicy
 public import WharfRouting
 import WharfStore
@@ -86,6 +87,12 @@ public func buildApplication(
         )
     )
 
+    let plugins = PluginCatalog.load(
+        folder: configuration.pluginsDirectory,
+        requireSignature: configuration.pluginsRequireSignature,
+        publisherKeys: configuration.pluginPublisherKeys,
+        logger: logger
+    )
     let runner = JobRunner(store: store, router: router, logger: logger)
     let publicRouter = try buildPublicRouter(
         store: store,
@@ -101,6 +108,7 @@ public func buildApplication(
     let adminRouter = buildAdminRouter(
         store: store,
         pool: pool,
+        plugins: plugins,
         registry: registry,
         metricsRequireAuth: configuration.metricsRequireAuth
     )
@@ -205,6 +213,7 @@ public func buildPublicRouter<Store: GatewayStore>(
 public func buildAdminRouter<Store: GatewayStore>(
     store: Store,
     pool: OrchestratorPool,
+    plugins: PluginCatalog = PluginCatalog(plugins: [], failures: []),
     registry: PrometheusCollectorRegistry,
     metricsRequireAuth: Bool
 ) -> Router<WharfRequestContext> {
@@ -225,5 +234,6 @@ public func buildAdminRouter<Store: GatewayStore>(
     let admin = router.group("admin/v1").add(middleware: AuthenticationMiddleware(keys: store, scope: .admin))
     AdminController(store: store).addRoutes(to: admin)
     OrchestratorsController(pool: pool).addRoutes(to: admin)
+    PluginsController(catalog: plugins).addRoutes(to: admin)
     return router
 }

@@ -132,13 +132,30 @@ public struct ConfigurationKey: Sendable, Hashable {
         }
     )
 
+    static let pluginsDirectory = Self(
+        "plugins.directory",
+        "<data.directory>/plugins",
+        "Folder of plugin libraries (`.so`) loaded at start-up; a missing folder means no plugins."
+    )
+    static let pluginsRequireSignature = Self(
+        "plugins.require_signature",
+        "false",
+        "Load only plugins with a `<file>.sig` Ed25519 signature from one of `plugins.publisher_keys`."
+    )
+    static let pluginsPublisherKeys = Self(
+        "plugins.publisher_keys",
+        "(none)",
+        "Trusted plugin publishers: Ed25519 public keys, base64 of the 32 raw bytes. A YAML list, or comma-separated in the environment."
+    )
+
     /// Every key Wharf reads.
     public static let all: [ConfigurationKey] =
         [
             publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
-            v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL,
+            v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
+            pluginsRequireSignature, pluginsPublisherKeys,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

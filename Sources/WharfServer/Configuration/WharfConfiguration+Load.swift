@@ -84,6 +84,9 @@ extension WharfConfiguration {
         let devnetCount = reader.int(forKey: "devnet.orchestrators", default: 0)
         let runnerURL = reader.string(forKey: "devnet.runner_url")
         let signerURL = reader.string(forKey: "network.remote_signer_url")
+        let pluginsDirectory = reader.string(forKey: "plugins.directory")
+        configuration.pluginsRequireSignature = reader.bool(forKey: "plugins.require_signature", default: false)
+        let publisherKeys = reader.stringArray(forKey: "plugins.publisher_keys", default: [])
         let priceCapTexts = ConfigurationKey.priceCaps.compactMapValues { key in reader.string(forKey: ConfigKey(key.name)) }
         let baseURL = reader.string(forKey: "http.public.base_url")
         let v1MaxBody = reader.int(forKey: "api.v1.max_body_bytes", default: defaults.v1.maxBodyBytes)
@@ -187,6 +190,26 @@ extension WharfConfiguration {
             } else {
                 unlessFailed(key, false, "must be wei per unit (1000) or wei per N units (25/1000000)")
             }
+        }
+        configuration.pluginsDirectory =
+            pluginsDirectory.flatMap { $0.isEmpty ? nil : $0 }
+            ?? (configuration.dataDirectory as NSString).appendingPathComponent("plugins")
+        for key in publisherKeys {
+            if let raw = Data(base64Encoded: key), raw.count == 32 {
+                configuration.pluginPublisherKeys.append(key)
+            } else {
+                problems.append(
+                    .init(
+                        key: ConfigurationKey.pluginsPublisherKeys.name,
+                        message: "'\(key)' is not base64 of a 32-byte Ed25519 public key"
+                    )
+                )
+            }
+        }
+        if configuration.pluginsRequireSignature, configuration.pluginPublisherKeys.isEmpty {
+            problems.append(
+                .init(key: ConfigurationKey.pluginsRequireSignature.name, message: "is true but plugins.publisher_keys names no publisher")
+            )
         }
         if let signerURL, !signerURL.isEmpty {
             if let url = httpURL(signerURL) {

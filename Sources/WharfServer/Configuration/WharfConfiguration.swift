@@ -66,6 +66,12 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var publicBaseURL: URL?
     /// The remote signer for on-chain payments (`network.remote_signer_url`); `nil` offchain.
     public var remoteSignerURL: URL?
+    /// Where plugin libraries are loaded from (`plugins.directory`).
+    public var pluginsDirectory = ".wharf/plugins"
+    /// Whether only signed plugins load (`plugins.require_signature`).
+    public var pluginsRequireSignature = false
+    /// Trusted plugin publisher keys (`plugins.publisher_keys`).
+    public var pluginPublisherKeys: [String] = []
     /// The highest price paid per pipeline (`routing.price_caps.*`).
     public var priceCaps: [Pipeline: OrchestratorOffer.Price] = [:]
     /// How `/v1` behaves (`api.v1.*`).

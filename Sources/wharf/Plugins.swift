@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WharfPlugins
+import WharfServer
+
+/// `wharf plugins`: what the plugin folder holds, what loads and why not.
+struct Plugins: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, inspect and verify plugins.",
+        subcommands: [List.self, Inspect.self, Verify.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load the plugin folder as the gateway would and show what loads and why the rest does not.",
+            discussion: "Exits with status 1 when any plugin fails to load."
+        )
+
+        @OptionGroup var options: CommonOptions
+
+        func run() async throws {
+            let configuration = try await options.loadConfiguration()
+            let catalog = PluginCatalog.load(
+                folder: configuration.pluginsDirectory,
+                requireSignature: configuration.pluginsRequireSignature,
+                publisherKeys: configuration.pluginPublisherKeys,
+                logger: Logger(label: "wharf.plugins", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+            printNow("plugins in \(configuration.pluginsDirectory)")
+            printTable(
+                header: ["NAME", "VERSION", "PRESETS", "CODE STEPS", "SIGNATURE", "FILE"],
+                rows: catalog.plugins.map { plugin in
+                    [
+                        plugin.manifest.name, plugin.manifest.version, plugin.manifest.presets.map(\.name).joined(separator: ","),
+                        plugin.manifest.codeSteps.map(\.name).joined(separator: ","), "\(plugin.signature)",
+                        (plugin.path as NSString).lastPathComponent,
+                    ]
+                }
+            )
+            for failure in catalog.failures { printError("\(failure)") }
+            if !catalog.failures.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct Inspect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Load one plugin file and print its manifest.")
+
+        @Argument(help: "The plugin library (.so).") var file: String
+
+        func run() async throws {
+            do {
+                let plugin = try LoadedPlugin.load(file, signature: .unsigned)
+                let manifest = plugin.manifest
+                printNow("\(manifest.name) \(manifest.version): \(manifest.description)")
+                for preset in manifest.presets {
+                    printNow("preset \(preset.name): \(preset.description)")
+                    printNow("  parameters \(preset.parameters)")
+                    for step in preset.steps {
+                        let after = step.after.isEmpty ? "" : " after \(step.after.joined(separator: ", "))"
+                        printNow("  step \(step.id): \(step.kind) \(step.uses)\(after)")
+                    }
+                }
+                for step in manifest.codeSteps { printNow("code step \(step.name): \(step.description)") }
+            } catch {
+                printError("\(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a plugin's signature (<file>.sig) against plugins.publisher_keys.",
+            discussion: "Exits with status 1 unless a configured publisher signed the file."
+        )
+
+        @OptionGroup var options: CommonOptions
+        @Argument(help: "The plugin library (.so).") var file: String
+
+        func run() async throws {
+            let configuration = try await options.loadConfiguration()
+            let state = PluginCatalog.verifySignature(of: file, publisherKeys: configuration.pluginPublisherKeys)
+            printNow("\(file): \(state)")
+            guard case .signed = state else { throw ExitCode(1) }
+        }
+    }
+}
