@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "WharfServer", targets: ["WharfServer"]),
         // Plugins are shared libraries loaded by the gateway at start-up (docs/PLUGINS.md).
         .library(name: "WharfTemplatePlugin", type: .dynamic, targets: ["TemplatePlugin"]),
+        .library(name: "WharfVideoCaptionsPlugin", type: .dynamic, targets: ["VideoCaptionsPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -49,6 +50,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
         .target(
@@ -140,6 +142,13 @@ let package = Package(
             linkerSettings: pluginLinkerSettings
         ),
         .target(
+            name: "VideoCaptionsPlugin",
+            dependencies: ["WharfPluginKit"],
+            path: "Plugins/VideoCaptions/Sources",
+            swiftSettings: swiftSettings,
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
             name: "WharfPolicy",
             dependencies: [
                 "WharfCore",
@@ -171,10 +180,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WharfMedia",
+            dependencies: [
+                "WharfCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WharfWorkflow",
             dependencies: [
                 "WharfCore",
                 "WharfLivepeer",
+                "WharfMedia",
+                "WharfPlugins",
                 "WharfRouting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -213,6 +232,9 @@ let package = Package(
             dependencies: [
                 "WharfCore",
                 "WharfPlugins",
+                "WharfRouting",
+                "WharfWorkflow",
+                .product(name: "Metrics", package: "swift-metrics"),
                 "WharfDevnet",
                 "WharfLivepeer",
                 "WharfPolicy",

@@ -73,4 +73,4 @@ public protocol StoreLifecycle: Sendable {
 }
 
 /// Everything the gateway needs from its store.
-public typealias GatewayStore = TenantStore & APIKeyStore & JobStore & AttemptStore & ArtifactStore & StoreLifecycle
+public typealias GatewayStore = TenantStore & APIKeyStore & JobStore & AttemptStore & ArtifactStore & StepStore & StoreLifecycle

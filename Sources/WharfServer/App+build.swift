@@ -44,27 +44,8 @@ public func buildApplication(
     let registry = PrometheusCollectorRegistry()
     let metrics = PrometheusMetricsFactory(registry: registry)
 
-    let pins = CertificatePins()
-    let trust: OrchestratorClient.Trust
-    if let caFile = configuration.orchestratorCAFile {
-        trust = .certificateAuthorities(pem: Array(try Data(contentsOf: URL(fileURLWithPath: caFile))))
-    } else {
-        trust = .firstUse(pins)
-    }
-    let signer = configuration.remoteSignerURL.map { RemoteSigner(http: HTTPClient.shared, url: $0) }
-    let pool = OrchestratorPool(
-        client: OrchestratorClient(trust: trust, timeout: configuration.probeTimeout, signer: signer),
-        policy: configuration.routing,
-        addresses: configuration.orchestrators
-    )
-    let router = PipelineRouter(
-        pool: pool,
-        jobs: AIJobClient(http: AIJobClient.orchestratorHTTP),
-        pins: configuration.orchestratorCAFile == nil ? pins : nil,
-        policy: configuration.routing,
-        metrics: metrics,
-        signer: signer
-    )
+    let network = try NetworkStack(configuration: configuration, metrics: metrics)
+    let (pool, router) = (network.pool, network.router)
     var backgroundServices: [any Service] = []
     if configuration.devnetOrchestrators > 0 {
         backgroundServices.append(
@@ -94,6 +75,14 @@ public func buildApplication(
         logger: logger
     )
     let runner = JobRunner(store: store, router: router, logger: logger)
+    let presets = PresetRunner(
+        store: store,
+        router: router,
+        plugins: plugins.plugins,
+        defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
+        logger: logger
+    )
+    backgroundServices.append(PresetResumer(store: store, runner: presets, pool: pool, logger: logger))
     let publicRouter = try buildPublicRouter(
         store: store,
         metrics: metrics,

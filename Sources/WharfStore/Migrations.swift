@@ -59,6 +59,20 @@ extension SQLiteStore {
                 table.primaryKey(["job_id", "name"])
             }
         }
+        migrator.registerMigration("2026-11-27-job-steps") { db in
+            try db.create(table: "job_steps") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("job_id", .text).notNull().references("jobs")
+                table.column("step_id", .text).notNull()
+                table.column("status", .text).notNull()
+                table.column("output", .blob)
+                table.column("artifacts", .text).notNull()
+                table.column("attempts", .integer).notNull()
+                table.column("updated_at", .datetime).notNull()
+                table.uniqueKey(["job_id", "step_id"])
+            }
+            try db.create(index: "jobs_by_status", on: "jobs", columns: ["status", "created_at"])
+        }
         return migrator
     }
 }

@@ -79,3 +79,22 @@ extension Artifact: RowDecodable {
         )
     }
 }
+
+extension JobStep: RowDecodable {
+    init(row: Row) throws {
+        let statusName: String = row["status"]
+        guard let status = JobStep.Status(rawValue: statusName) else {
+            throw WharfError(.storeIncompatible, "step \(row["step_id"] as String? ?? "?") has unknown status '\(statusName)'")
+        }
+        let artifacts: String = row["artifacts"]
+        self.init(
+            jobID: row["job_id"],
+            stepID: row["step_id"],
+            status: status,
+            output: row["output"],
+            artifacts: artifacts.isEmpty ? [] : artifacts.split(separator: "\n").map(String.init),
+            attempts: row["attempts"],
+            updatedAt: row["updated_at"]
+        )
+    }
+}

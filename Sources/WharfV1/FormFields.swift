@@ -1,5 +1,6 @@
 import Foundation
 import OpenAPIRuntime
+import WharfLivepeer
 
 /// The fields of a multipart form as received, kept in order so the form can be sent on to an
 /// orchestrator as it came, after validation.
@@ -43,22 +44,16 @@ struct FormFields: Sendable {
 
     /// The form as `multipart/form-data`, with its content type.
     func encoded() -> (body: Data, contentType: String) {
-        let boundary = "wharf-" + UUID().uuidString.lowercased()
-        var body = Data()
-        for field in fields {
-            body.append(Data("--\(boundary)\r\n".utf8))
-            var disposition = "Content-Disposition: form-data; name=\"\(Self.quoted(field.name))\""
-            if let filename = field.filename { disposition += "; filename=\"\(Self.quoted(filename))\"" }
-            body.append(Data((disposition + "\r\n").utf8))
-            if let filename = field.filename {
-                body.append(Data("Content-Type: \(Self.mediaType(forFilename: filename))\r\n".utf8))
+        MultipartFormData.encode(
+            fields.map { field in
+                MultipartFormData.Part(
+                    name: field.name,
+                    filename: field.filename,
+                    contentType: field.filename.map(Self.mediaType(forFilename:)),
+                    data: field.data
+                )
             }
-            body.append(Data("\r\n".utf8))
-            body.append(field.data)
-            body.append(Data("\r\n".utf8))
-        }
-        body.append(Data("--\(boundary)--\r\n".utf8))
-        return (body, "multipart/form-data; boundary=\(boundary)")
+        )
     }
 
     /// A JSON summary for the job record: text fields as they are, files as name and size.
@@ -72,10 +67,6 @@ struct FormFields: Sendable {
             }
         }
         return summary
-    }
-
-    private static func quoted(_ text: String) -> String {
-        text.replacingOccurrences(of: "\"", with: "%22").replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")
     }
 
     static func mediaType(forFilename filename: String) -> String {

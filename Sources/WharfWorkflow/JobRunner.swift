@@ -77,17 +77,55 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         jobID: String,
         mediaBaseURL: String
     ) async throws -> Data {
+        try await rehostResults(body, of: outcome, jobID: jobID, namePrefix: "") { "\(mediaBaseURL)/\(jobID)/\($0)" }.document
+    }
+
+    /// Stores every result file an answer links to as an artifact named `<namePrefix><n>.<ext>` and
+    /// replaces its URL with `link(name)`.
+    /// - Returns: The rewritten answer and the artifact names, in order.
+    func rehostResults(
+        _ body: Data,
+        of outcome: PipelineRouter.Outcome,
+        jobID: String,
+        namePrefix: String,
+        link: (String) -> String
+    ) async throws -> (document: Data, artifacts: [String]) {
         let parsed = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
-        var counter = 0
+        var names: [String] = []
         let rewritten = try await rewriteURLs(in: parsed) { reference in
             if reference.hasPrefix("data:") { return reference }
             let file = try await router.fetchResult(reference, of: outcome)
-            let name = "\(counter).\(Self.fileExtension(for: file.contentType, reference: reference))"
-            counter += 1
+            let name = "\(namePrefix)\(names.count).\(Self.fileExtension(for: file.contentType, reference: reference))"
+            names.append(name)
             _ = try await store.putArtifact(jobID: jobID, name: name, contentType: file.contentType, data: file.data)
-            return "\(mediaBaseURL)/\(jobID)/\(name)"
+            return link(name)
         }
-        return try JSONSerialization.data(withJSONObject: rewritten, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        let document = try JSONSerialization.data(
+            withJSONObject: rewritten,
+            options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]
+        )
+        return (document, names)
+    }
+
+    /// Runs one network step of a multi-step job: routed with failover, attempts recorded, result
+    /// files stored as `<stepID>-<n>.<ext>` artifacts.
+    func runNetworkStep(_ step: NetworkStep, jobID: String, stepID: String) async throws -> (document: Data, artifacts: [String]) {
+        let request = AIJobClient.Request(
+            pipeline: step.pipeline,
+            body: step.body,
+            contentType: step.contentType,
+            manifestID: jobID,
+            units: step.units
+        )
+        let outcome: PipelineRouter.Outcome
+        do {
+            outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region)
+        } catch let error as RoutingError {
+            try await store.insertAttempts(error.attempts.map { $0.record(jobID: jobID) })
+            throw error
+        }
+        try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: jobID) })
+        return try await rehostResults(outcome.response.body, of: outcome, jobID: jobID, namePrefix: "\(stepID)-") { $0 }
     }
 
     private func rewriteURLs(in value: Any, _ transform: (String) async throws -> String) async throws -> Any {

@@ -12,7 +12,7 @@ import WharfStore
         let store = try SQLiteStore(path: path)
         #expect(await store.readiness().migrated == false)
         let applied = try await store.migrate()
-        #expect(applied == ["2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts"])
+        #expect(applied == ["2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts", "2026-11-27-job-steps"])
         #expect(try await store.journalMode() == "wal")
         #expect(await store.readiness().isReady)
         #expect(FileManager.default.fileExists(atPath: path))
@@ -28,7 +28,11 @@ import WharfStore
         }
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.migrate() == [])
-        #expect(try await reopened.appliedMigrations() == ["2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts"])
+        #expect(
+            try await reopened.appliedMigrations() == [
+                "2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts", "2026-11-27-job-steps",
+            ]
+        )
         #expect(try await reopened.listTenants().map(\.name) == ["kept"])
     }
 

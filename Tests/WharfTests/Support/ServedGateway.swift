@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import WharfLivepeer
 
 /// The real `wharf serve --dev --devnet 3` (what `make run` starts) on free ports in a temporary
 /// folder, ready once its orchestrators are available; stopped with SIGTERM.
@@ -62,14 +63,7 @@ final class ServedGateway: Sendable {
 
     /// Sets the faults of the devnet orchestrator at `url` through its control endpoint.
     func setFaults(_ json: String, at url: String) async throws {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.certificateVerification = .none  // a devnet certificate, made at start-up
-        var request = HTTPClientRequest(url: url + "/_devnet/faults")
-        request.method = .POST
-        request.tlsConfiguration = tls
-        request.body = .bytes(ByteBuffer(string: json))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-        guard response.status == .ok else { throw CocoaError(.fileWriteUnknown) }
+        try await postDevnetFaults(json, to: url + "/_devnet/faults")
     }
 
     /// Sends a request to the public listener; the body is collected.
@@ -105,21 +99,20 @@ final class ServedGateway: Sendable {
 
 /// A `multipart/form-data` body from text fields and files, and its content type.
 func multipartForm(_ fields: [(String, String)], files: [(name: String, filename: String, type: String, data: Data)]) -> (Data, String) {
-    let boundary = "test-\(UUID().uuidString)"
-    var body = Data()
-    for (name, value) in fields {
-        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
-    }
-    for file in files {
-        body.append(
-            Data(
-                "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.name)\"; filename=\"\(file.filename)\"\r\nContent-Type: \(file.type)\r\n\r\n"
-                    .utf8
-            )
-        )
-        body.append(file.data)
-        body.append(Data("\r\n".utf8))
-    }
-    body.append(Data("--\(boundary)--\r\n".utf8))
-    return (body, "multipart/form-data; boundary=\(boundary)")
+    MultipartFormData.encode(
+        fields.map { MultipartFormData.Part.text($0.0, $0.1) }
+            + files.map { MultipartFormData.Part(name: $0.name, filename: $0.filename, contentType: $0.type, data: $0.data) }
+    )
+}
+
+/// Posts a faults document to a devnet orchestrator's control endpoint (`…/_devnet/faults`).
+func postDevnetFaults(_ json: String, to faultsURL: String) async throws {
+    var tls = TLSConfiguration.makeClientConfiguration()
+    tls.certificateVerification = .none  // a devnet certificate, made at start-up
+    var request = HTTPClientRequest(url: faultsURL)
+    request.method = .POST
+    request.tlsConfiguration = tls
+    request.body = .bytes(ByteBuffer(string: json))
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+    guard response.status == .ok else { throw CocoaError(.fileWriteUnknown) }
 }

@@ -1,0 +1,401 @@
+public import Foundation
+public import Logging
+public import WharfCore
+import WharfLivepeer
+public import WharfMedia
+public import WharfPlugins
+public import WharfRouting
+
+/// Runs presets: a plugin's graph of media, network and code steps, as one job.
+///
+/// Steps run in dependency order, independent ones concurrently. Every step's state is saved at each
+/// transition (running, succeeded with its output and artifacts, failed), so ``resume(_:)`` after a
+/// restart continues from the last finished steps and never runs a finished step again. A step that
+/// was running when the gateway stopped runs again. Artifacts of a job are named `input.<ext>` (the
+/// customer's file) and `<step id>-<name>` (what a step produced); a step's first artifact is its
+/// primary output, which the steps after it take as their input file.
+public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & StepStore>: Sendable {
+    private let store: Store
+    private let jobs: JobRunner<Store>
+    private let plugins: [LoadedPlugin]
+    private let media: MediaTools
+    private let defaultModel: @Sendable (Pipeline) async -> String?
+    private let logger: Logger
+    /// Tries per step before the job fails.
+    public var maxAttemptsPerStep = 2
+
+    public init(
+        store: Store,
+        router: PipelineRouter,
+        plugins: [LoadedPlugin],
+        media: MediaTools = MediaTools(),
+        defaultModel: @escaping @Sendable (Pipeline) async -> String?,
+        logger: Logger
+    ) {
+        self.store = store
+        self.jobs = JobRunner(store: store, router: router, logger: logger)
+        self.plugins = plugins
+        self.media = media
+        self.defaultModel = defaultModel
+        self.logger = logger
+    }
+
+    /// A preset and the plugin that contributes it.
+    public struct Resolved: Sendable {
+        public var plugin: LoadedPlugin
+        public var preset: PluginManifest.Preset
+    }
+
+    /// Finds a preset by name among the loaded plugins.
+    public func preset(named name: String) -> Resolved? {
+        for plugin in plugins {
+            if let preset = plugin.manifest.presets.first(where: { $0.name == name }) { return Resolved(plugin: plugin, preset: preset) }
+        }
+        return nil
+    }
+
+    /// Creates a job for `preset` with the customer's input file and parameters, then runs it.
+    /// - Throws: ``WharfError`` with ``WharfError/Code/notFound`` for an unknown preset and
+    ///   ``WharfError/Code/invalidArgument`` for parameters the preset's schema refuses.
+    public func start(
+        preset name: String,
+        tenantID: String,
+        input: (data: Data, contentType: String, fileExtension: String)?,
+        parameters: [String: String]
+    ) async throws -> Job {
+        guard let resolved = preset(named: name) else { throw WharfError(.notFound, "no preset named '\(name)'") }
+        try ParameterCheck.validate(parameters, against: resolved.preset.parameters)
+        let request = try JSONSerialization.data(withJSONObject: ["preset": name, "parameters": parameters], options: [.sortedKeys])
+        var job = Job(tenantID: tenantID, kind: "preset:\(name)", request: request)
+        job.status = .running
+        try await store.insertJob(job)
+        if let input {
+            _ = try await store.putArtifact(
+                jobID: job.id,
+                name: "input.\(input.fileExtension)",
+                contentType: input.contentType,
+                data: input.data
+            )
+        }
+        return try await run(job, resolved)
+    }
+
+    /// Continues a job the gateway did not finish (after a restart).
+    public func resume(_ job: Job) async throws -> Job {
+        guard job.kind.hasPrefix("preset:"), let resolved = preset(named: String(job.kind.dropFirst("preset:".count))) else {
+            let message = "the preset of \(job.id) is no longer loaded"
+            return try await store.updateJob(id: job.id, status: .failed, result: Self.failure(message), at: Date())
+        }
+        logger.info("resuming job", metadata: ["gw.job.id": "\(job.id)", "gw.preset": "\(resolved.preset.name)"])
+        return try await run(job, resolved)
+    }
+
+    private func run(_ job: Job, _ resolved: Resolved) async throws -> Job {
+        let parameters = (try? JSONSerialization.jsonObject(with: job.request) as? [String: Any])?["parameters"] as? [String: String] ?? [:]
+        var states = Dictionary(uniqueKeysWithValues: try await store.steps(jobID: job.id).map { ($0.stepID, $0) })
+        let steps = resolved.preset.steps
+        while true {
+            let done = Set(states.values.filter { $0.status == .succeeded }.map(\.stepID))
+            if let failed = states.values.first(where: { $0.status == .failed }) {
+                let message = String(decoding: failed.output ?? Data(), as: UTF8.self)
+                return try await store.updateJob(
+                    id: job.id,
+                    status: .failed,
+                    result: Self.failure("step \(failed.stepID) failed: \(message)"),
+                    at: Date()
+                )
+            }
+            if done.count == steps.count { break }
+            let ready = steps.filter { !done.contains($0.id) && Set($0.after).isSubset(of: done) }
+            guard !ready.isEmpty else {
+                return try await store.updateJob(id: job.id, status: .failed, result: Self.failure("no step can run"), at: Date())
+            }
+            let snapshot = states
+            let finished = try await withThrowingTaskGroup(of: JobStep.self) { group in
+                for step in ready {
+                    group.addTask {
+                        try await self.execute(
+                            step,
+                            of: job,
+                            plugin: resolved.plugin,
+                            parameters: parameters,
+                            states: snapshot,
+                            previous: snapshot[step.id]
+                        )
+                    }
+                }
+                var results: [JobStep] = []
+                for try await result in group { results.append(result) }
+                return results
+            }
+            for state in finished { states[state.stepID] = state }
+        }
+        var outputs: [String: Any] = [:]
+        var artifacts: [String] = []
+        for step in steps {
+            guard let state = states[step.id] else { continue }
+            outputs[step.id] =
+                state.output.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } ?? NSNull()
+            artifacts += state.artifacts
+        }
+        let result = try JSONSerialization.data(withJSONObject: ["steps": outputs, "artifacts": artifacts], options: [.sortedKeys])
+        return try await store.updateJob(id: job.id, status: .succeeded, result: result, at: Date())
+    }
+
+    /// Runs one step with retries, saving its state before and after.
+    private func execute(
+        _ step: PluginManifest.Step,
+        of job: Job,
+        plugin: LoadedPlugin,
+        parameters: [String: String],
+        states: [String: JobStep],
+        previous: JobStep?
+    ) async throws -> JobStep {
+        var attempts = previous?.attempts ?? 0
+        var lastError = ""
+        while attempts < maxAttemptsPerStep + (previous?.attempts ?? 0) {
+            attempts += 1
+            try await store.saveStep(
+                JobStep(jobID: job.id, stepID: step.id, status: .running, output: nil, artifacts: [], attempts: attempts, updatedAt: Date())
+            )
+            do {
+                let (output, artifacts) = try await perform(step, of: job, plugin: plugin, parameters: parameters, states: states)
+                let state = JobStep(
+                    jobID: job.id,
+                    stepID: step.id,
+                    status: .succeeded,
+                    output: output,
+                    artifacts: artifacts,
+                    attempts: attempts,
+                    updatedAt: Date()
+                )
+                try await store.saveStep(state)
+                logger.info(
+                    "step finished",
+                    metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)", "gw.step.attempts": "\(attempts)"]
+                )
+                return state
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                lastError = "\(error)"
+                logger.warning("step failed", metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)", "error": "\(error)"])
+                if error is WharfError || error is PluginStepError { break }  // the input is at fault: another try fails too
+            }
+        }
+        let state = JobStep(
+            jobID: job.id,
+            stepID: step.id,
+            status: .failed,
+            output: Data(lastError.utf8),
+            artifacts: [],
+            attempts: attempts,
+            updatedAt: Date()
+        )
+        try await store.saveStep(state)
+        return state
+    }
+
+    /// Does the work of one step. - Returns: its JSON output and the artifacts it stored.
+    private func perform(
+        _ step: PluginManifest.Step,
+        of job: Job,
+        plugin: LoadedPlugin,
+        parameters: [String: String],
+        states: [String: JobStep]
+    ) async throws -> (Data, [String]) {
+        let settings = step.with.mapValues { Self.interpolate($0, parameters) }
+        let inputName = try await inputArtifact(for: step, of: job, states: states)
+        switch step.kind {
+        case "media":
+            return try await performMedia(step, job: job, input: inputName, settings: settings, states: states)
+        case "network":
+            guard let pipeline = Pipeline(rawValue: step.uses) else {
+                throw WharfError(.invalidArgument, "unknown pipeline '\(step.uses)'")
+            }
+            return try await performNetwork(step, pipeline: pipeline, job: job, input: inputName, settings: settings)
+        case "code":
+            var readable: [String: LoadedPlugin.Artifact] = [:]
+            for name in states.values.flatMap(\.artifacts) + (inputName.map { [$0] } ?? []) {
+                if let found = try await store.artifact(jobID: job.id, name: name) {
+                    readable[name] = .init(contentType: found.artifact.contentType, data: found.data)
+                }
+            }
+            var previous: [String: Any] = [:]
+            for id in step.after {
+                previous[id] =
+                    states[id]?.output.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } ?? NSNull()
+            }
+            let input = try JSONSerialization.data(
+                withJSONObject: ["parameters": parameters, "with": settings, "steps": previous, "artifacts": readable.keys.sorted()],
+                options: [.sortedKeys]
+            )
+            let result = try await plugin.runStep(step.uses, input: input, artifacts: readable)
+            var names: [String] = []
+            for (name, artifact) in result.written.sorted(by: { $0.key < $1.key }) {
+                let stored = "\(step.id)-\(name)"
+                _ = try await store.putArtifact(jobID: job.id, name: stored, contentType: artifact.contentType, data: artifact.data)
+                names.append(stored)
+            }
+            for line in result.logs { logger.info("\(line)", metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)"]) }
+            return (result.output, names)
+        default:
+            throw WharfError(.invalidArgument, "unknown step kind '\(step.kind)'")
+        }
+    }
+
+    /// The file a step works on: the primary artifact of its first dependency, or the job's input.
+    private func inputArtifact(for step: PluginManifest.Step, of job: Job, states: [String: JobStep]) async throws -> String? {
+        for id in step.after { if let first = states[id]?.artifacts.first { return first } }
+        for candidate in ["mp4", "mov", "mkv", "webm", "ts", "wav", "mp3", "png", "jpg", "bin"] {
+            if try await store.artifact(jobID: job.id, name: "input.\(candidate)") != nil { return "input.\(candidate)" }
+        }
+        return nil
+    }
+
+    private func performMedia(
+        _ step: PluginManifest.Step,
+        job: Job,
+        input: String?,
+        settings: [String: String],
+        states: [String: JobStep]
+    ) async throws -> (Data, [String]) {
+        guard let input, let source = try await store.artifact(jobID: job.id, name: input) else {
+            throw WharfError(.invalidArgument, "media step \(step.id) has no input file")
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-step-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let inputFile = folder.appendingPathComponent(input)
+        try source.data.write(to: inputFile)
+        func keep(_ file: URL, _ name: String, _ type: String) async throws -> [String] {
+            let stored = "\(step.id)-\(name)"
+            _ = try await store.putArtifact(jobID: job.id, name: stored, contentType: type, data: try Data(contentsOf: file))
+            return [stored]
+        }
+        func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) }
+        switch step.uses {
+        case "probe":
+            return (try JSONEncoder().encode(try await media.probe(inputFile)), [])
+        case "extract-audio":
+            let output = folder.appendingPathComponent("audio.wav")
+            try await media.extractAudio(inputFile, to: output)
+            return (try json(["audio": "\(step.id)-audio.wav"]), try await keep(output, "audio.wav", "audio/wav"))
+        case "extract-frame":
+            let output = folder.appendingPathComponent("frame.png")
+            try await media.extractFrame(inputFile, at: Double(settings["at"] ?? "") ?? 1, width: Int(settings["width"] ?? ""), to: output)
+            return (try json(["frame": "\(step.id)-frame.png"]), try await keep(output, "frame.png", "image/png"))
+        case "transcode":
+            let rendition = MediaTools.Rendition(
+                width: Int(settings["width"] ?? "") ?? 1280,
+                height: Int(settings["height"] ?? "") ?? 720,
+                bitrate: Int(settings["bitrate"] ?? "") ?? 3_000_000,
+                fps: Int(settings["fps"] ?? "") ?? 0
+            )
+            let output = folder.appendingPathComponent("video.mp4")
+            try await media.transcode(inputFile, to: rendition, output: output)
+            return (try json(["video": "\(step.id)-video.mp4"]), try await keep(output, "video.mp4", "video/mp4"))
+        case "burn-subtitles":
+            // The video is the job's input; the subtitles are the first .vtt/.srt an earlier step made.
+            let subtitleName = step.after.compactMap { states[$0] }.flatMap(\.artifacts).first {
+                $0.hasSuffix(".vtt") || $0.hasSuffix(".srt")
+            }
+            guard let subtitleName, let subtitles = try await store.artifact(jobID: job.id, name: subtitleName),
+                let videoName = try await videoInput(of: job), let video = try await store.artifact(jobID: job.id, name: videoName)
+            else { throw WharfError(.invalidArgument, "burn-subtitles needs the job's video and a .vtt or .srt from an earlier step") }
+            let videoFile = folder.appendingPathComponent("source-\(videoName)")
+            let subtitleFile = folder.appendingPathComponent(subtitleName)
+            try video.data.write(to: videoFile)
+            try subtitles.data.write(to: subtitleFile)
+            let output = folder.appendingPathComponent("captioned.mp4")
+            try await media.burnSubtitles(videoFile, subtitles: subtitleFile, output: output)
+            return (try json(["video": "\(step.id)-captioned.mp4"]), try await keep(output, "captioned.mp4", "video/mp4"))
+        default:
+            throw WharfError(.invalidArgument, "unknown media operation '\(step.uses)'")
+        }
+    }
+
+    private func videoInput(of job: Job) async throws -> String? {
+        for candidate in ["mp4", "mov", "mkv", "webm", "ts"]
+        where try await store.artifact(jobID: job.id, name: "input.\(candidate)") != nil {
+            return "input.\(candidate)"
+        }
+        return nil
+    }
+
+    private func performNetwork(
+        _ step: PluginManifest.Step,
+        pipeline: Pipeline,
+        job: Job,
+        input: String?,
+        settings: [String: String]
+    ) async throws -> (Data, [String]) {
+        var fields = settings
+        let requested = fields["model_id"] ?? ""
+        guard let model = requested.isEmpty ? await defaultModel(pipeline) : requested else {
+            throw RoutingError(kind: .noOrchestrator, message: "no orchestrator offers \(pipeline.rawValue) right now", attempts: [])
+        }
+        fields["model_id"] = model
+        let body: Data
+        let contentType: String
+        switch pipeline {
+        case .textToImage, .llm, .textToSpeech, .liveVideoToVideo:
+            body = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+            contentType = "application/json"
+        default:
+            guard let input, let file = try await store.artifact(jobID: job.id, name: input) else {
+                throw WharfError(.invalidArgument, "network step \(step.id) (\(pipeline.rawValue)) has no input file")
+            }
+            let part = pipeline == .audioToText ? "audio" : "image"
+            let parts = fields.sorted { $0.key < $1.key }.map { MultipartFormData.Part.text($0.key, $0.value) }
+            (body, contentType) = MultipartFormData.encode(
+                parts + [.init(name: part, filename: input, contentType: file.artifact.contentType, data: file.data)]
+            )
+        }
+        let network = NetworkStep(pipeline: pipeline, model: model, body: body, contentType: contentType, units: max(1, Int64(body.count)))
+        return try await jobs.runNetworkStep(network, jobID: job.id, stepID: step.id)
+    }
+
+    /// Replaces `{{name}}` with the parameter's value, or with nothing when it was not given.
+    static func interpolate(_ value: String, _ parameters: [String: String]) -> String {
+        var result = ""
+        var rest = Substring(value)
+        while let open = rest.range(of: "{{"), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
+            result += rest[..<open.lowerBound]
+            result += parameters[String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces)] ?? ""
+            rest = rest[close.upperBound...]
+        }
+        return result + rest
+    }
+
+    static func failure(_ message: String) -> Data {
+        (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data()
+    }
+}
+
+/// Checks preset parameters against the top level of the preset's JSON Schema: required names,
+/// known names when `additionalProperties` is false, and string `minLength`/`enum`.
+enum ParameterCheck {
+    static func validate(_ parameters: [String: String], against schemaText: String) throws {
+        guard let schema = try? JSONSerialization.jsonObject(with: Data(schemaText.utf8)) as? [String: Any] else { return }
+        let properties = schema["properties"] as? [String: [String: Any]] ?? [:]
+        for name in schema["required"] as? [String] ?? [] where parameters[name] == nil {
+            throw WharfError(.invalidArgument, "parameter '\(name)' is required")
+        }
+        if schema["additionalProperties"] as? Bool == false {
+            for name in parameters.keys where properties[name] == nil { throw WharfError(.invalidArgument, "unknown parameter '\(name)'") }
+        }
+        for (name, value) in parameters {
+            guard let property = properties[name] else { continue }
+            if let minimum = property["minLength"] as? Int, value.count < minimum {
+                throw WharfError(.invalidArgument, "parameter '\(name)' must have at least \(minimum) characters")
+            }
+            if let allowed = property["enum"] as? [String], !allowed.contains(value) {
+                throw WharfError(.invalidArgument, "parameter '\(name)' must be one of \(allowed.joined(separator: ", "))")
+            }
+            if property["type"] as? String == "integer", Int(value) == nil {
+                throw WharfError(.invalidArgument, "parameter '\(name)' must be an integer")
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import WharfCore
+import WharfDevnet
+import WharfLivepeer
+import WharfPlugins
+import WharfPolicy
+import WharfRouting
+import WharfServer
+import WharfStore
+import WharfWorkflow
+
+/// `wharf run`: runs a preset from the command line against the configured network (or an
+/// in-process devnet) and saves its outputs. The v2 API will run the same presets over HTTP.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a preset from a plugin and save its outputs.",
+        discussion: """
+            The job is recorded in the store like any other, step by step: if this command is killed, \
+            `wharf run --resume` (or a restarted `wharf serve`) finishes the job from its last finished step.
+            """
+    )
+
+    @OptionGroup var options: CommonOptions
+    @Argument(help: "The preset, <plugin>.<name> (see wharf plugins list).") var preset: String?
+    @Option(help: "The input file (a video, an audio file or an image).") var input: String?
+    @Option(name: .customLong("param"), help: "A preset parameter, name=value (repeatable).") var parameters: [String] = []
+    @Option(help: "Folder the outputs are written to (default ./wharf-output/<job id>).") var output: String?
+    @Option(help: "The tenant the job belongs to (made when missing).") var tenant = "dev"
+    @Option(help: "Run this many devnet orchestrators in this process and use them (0-16).") var devnet = 0
+    @Flag(help: "Finish the preset jobs a previous run left unfinished instead of starting one.") var resume = false
+
+    func validate() throws {
+        guard resume || preset != nil else { throw ValidationError("name a preset, or pass --resume") }
+        guard (0...16).contains(devnet) else { throw ValidationError("--devnet must be from 0 to 16") }
+        for parameter in parameters where !parameter.contains("=") {
+            throw ValidationError("--param takes name=value, got '\(parameter)'")
+        }
+    }
+
+    func run() async throws {
+        let configuration = try await options.loadConfiguration()
+        bootstrapLogging(configuration)
+        let logger = Logger(label: "wharf.run")
+        let store = try await options.openStore(configuration)
+        let catalog = PluginCatalog.load(
+            folder: configuration.pluginsDirectory,
+            requireSignature: configuration.pluginsRequireSignature,
+            publisherKeys: configuration.pluginPublisherKeys,
+            logger: logger
+        )
+        let network = try NetworkStack(configuration: configuration, metrics: NOOPMetricsHandler.instance)
+        let nodes = try DevnetOrchestratorProfile.spread(count: devnet).map {
+            try DevnetOrchestrator(profile: $0, runnerURL: configuration.devnetRunnerURL, logger: logger)
+        }
+        let runner = PresetRunner(
+            store: store,
+            router: network.router,
+            plugins: catalog.plugins,
+            defaultModel: { pipeline in await network.pool.mostOfferedModel(for: pipeline) },
+            logger: logger
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for node in nodes { group.addTask { try await node.run() } }
+            defer { group.cancelAll() }
+            var addresses = configuration.orchestrators
+            for node in nodes { addresses.append(try await node.address()) }
+            await network.pool.setAddresses(addresses)
+            await network.pool.refresh()
+            let jobs = try await resume ? resumeAll(runner, store) : [startOne(runner, store)]
+            for job in jobs { try await report(job, store) }
+            if jobs.contains(where: { $0.status != .succeeded }) { throw ExitCode(1) }
+        }
+    }
+
+    private func startOne(_ runner: PresetRunner<SQLiteStore>, _ store: SQLiteStore) async throws -> Job {
+        guard let preset else { throw ExitCode.validationFailure }
+        guard runner.preset(named: preset) != nil else {
+            printError("no preset named '\(preset)' among the plugins in the plugin folder (wharf plugins list)")
+            throw ExitCode(1)
+        }
+        var owner = try await store.tenant(named: tenant)
+        if owner == nil { owner = try await KeyManagement(store: store).createTenant(name: tenant) }
+        guard let owner else { throw ExitCode(1) }
+        var file: (data: Data, contentType: String, fileExtension: String)?
+        if let input {
+            guard let data = FileManager.default.contents(atPath: input) else {
+                printError("cannot read \(input)")
+                throw ExitCode(1)
+            }
+            let fileExtension = (input as NSString).pathExtension.lowercased()
+            file = (data, Self.mediaType(fileExtension), fileExtension.isEmpty ? "bin" : fileExtension)
+        }
+        let values = Dictionary(parameters.map { ($0.split(separator: "=", maxSplits: 1).map(String.init)) }.map { ($0[0], $0[1]) }) {
+            _,
+            last in last
+        }
+        return try await failing {
+            try await runner.start(preset: preset, tenantID: owner.id, input: file, parameters: values)
+        }
+    }
+
+    private func resumeAll(_ runner: PresetRunner<SQLiteStore>, _ store: SQLiteStore) async throws -> [Job] {
+        var finished: [Job] = []
+        for job in try await store.unfinishedJobs(kindPrefix: "preset:") { finished.append(try await runner.resume(job)) }
+        if finished.isEmpty { printNote("no unfinished preset jobs") }
+        return finished
+    }
+
+    /// Prints the job's outcome and writes its artifacts to the output folder.
+    private func report(_ job: Job, _ store: SQLiteStore) async throws {
+        printNow("job \(job.id) \(job.status.rawValue)")
+        let result = job.result.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+        if let error = result["error"] as? String { printError(error) }
+        let folder = output ?? "wharf-output/\(job.id)"
+        let names = result["artifacts"] as? [String] ?? []
+        if !names.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        for name in names {
+            guard let artifact = try await store.artifact(jobID: job.id, name: name) else { continue }
+            let path = (folder as NSString).appendingPathComponent(name)
+            try artifact.data.write(to: URL(fileURLWithPath: path))
+            printNow("  \(path)  \(artifact.artifact.contentType), \(artifact.artifact.byteCount) bytes")
+        }
+    }
+
+    static func mediaType(_ fileExtension: String) -> String {
+        [
+            "mp4": "video/mp4", "mov": "video/quicktime", "mkv": "video/x-matroska", "webm": "video/webm", "ts": "video/mp2t",
+            "wav": "audio/wav", "mp3": "audio/mpeg", "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
+        ][fileExtension] ?? "application/octet-stream"
+    }
+}

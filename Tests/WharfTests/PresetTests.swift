@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+/// Presets from real plugin libraries run end to end by `wharf run`: real ffmpeg, the devnet for the
+/// network step, the plugin's code step through the C ABI; and a job killed with SIGKILL mid-way
+/// finishes after a restart without running a finished step again.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct PresetTests {
+    /// A folder with the example plugins installed and a three-second test clip with sound.
+    static func workspace() async throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory()
+        let plugins = directory.file("plugins")
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        let template = try PluginTests.templateLibrary
+        let folder = (template as NSString).deletingLastPathComponent
+        for library in ["libWharfTemplatePlugin.so", "libWharfVideoCaptionsPlugin.so"] {
+            try FileManager.default.copyItem(atPath: folder + "/" + library, toPath: plugins + "/" + library)
+        }
+        try await runFFmpeg([
+            "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:duration=3", "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+            "-c:v", "libx264", "-c:a", "aac", "-shortest", directory.file("clip.mp4"),
+        ])
+        return directory
+    }
+
+    @Test func theCaptionsPresetRunsEndToEnd() async throws {
+        let directory = try await Self.workspace()
+        let environment = ["WHARF_PLUGINS_DIRECTORY": directory.file("plugins")]
+        let run = try await WharfProcess.run(
+            ["run", "captions.burn-in", "--input", "clip.mp4", "--devnet", "2", "--output", "out"],
+            in: directory.path,
+            environment: environment
+        )
+        #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+        #expect(run.standardOutput.contains("succeeded"))
+        let subtitles = try String(contentsOfFile: directory.file("out/subtitles-subtitles.vtt"), encoding: .utf8)
+        #expect(subtitles.hasPrefix("WEBVTT\n\n00:00:00.000 --> "))
+        #expect(subtitles.contains("reference output"))
+        let srt = try String(contentsOfFile: directory.file("out/subtitles-subtitles.srt"), encoding: .utf8)
+        #expect(srt.hasPrefix("1\n00:00:00,000 --> "))
+        let probe = try await runProcess(
+            "ffprobe",
+            ["-v", "error", "-show_entries", "stream=codec_name,width", "-of", "csv=p=0", directory.file("out/video-captioned.mp4")]
+        )
+        #expect(probe.contains("h264,320"))
+
+        // Bad input is a clear step failure, not a hang.
+        _ = try directory.write("notvideo.mp4", "this is not a video")
+        let bad = try await WharfProcess.run(
+            ["run", "captions.burn-in", "--input", "notvideo.mp4", "--devnet", "1"],
+            in: directory.path,
+            environment: environment
+        )
+        #expect(bad.status == 1)
+        #expect(bad.standardError.contains("step audio failed") && bad.standardError.contains("ffmpeg failed"), "\(bad.standardError)")
+        let unknown = try await WharfProcess.run(["run", "captions.nope", "--devnet", "1"], in: directory.path, environment: environment)
+        #expect(unknown.standardError.contains("no preset named 'captions.nope'"))
+        let badParameter = try await WharfProcess.run(
+            ["run", "captions.burn-in", "--input", "clip.mp4", "--param", "colour=red", "--devnet", "1"],
+            in: directory.path,
+            environment: environment
+        )
+        #expect(badParameter.standardError.contains("unknown parameter 'colour'"))
+    }
+
+    @Test func aKilledJobFinishesAfterARestartWithoutRepeatingFinishedSteps() async throws {
+        let directory = try await Self.workspace()
+        // A devnet in its own process, so that its transcriptions can be slowed down.
+        let devnet = WharfProcess.makeProcess(["devnet", "--orchestrators", "1"], in: directory.path, environment: [:])
+        let devnetOutput = Pipe()
+        devnet.standardOutput = devnetOutput
+        devnet.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try devnet.run()
+        defer { devnet.terminate() }
+        var printed = ""
+        while !printed.contains("network.orchestrators: ") || !printed.hasSuffix("\n") {
+            let chunk = try await offloaded { devnetOutput.fileHandleForReading.availableData }
+            guard !chunk.isEmpty else { break }
+            printed += String(decoding: chunk, as: UTF8.self)
+        }
+        let orchestrators = try #require(printed.split(separator: "\n").first { $0.hasPrefix("network.orchestrators: ") })
+            .dropFirst("network.orchestrators: ".count)
+        let faults = try #require(printed.split(separator: " ").first { $0.hasPrefix("faults=") }).dropFirst("faults=".count)
+        try await postDevnetFaults(#"{"added_latency_ms":3000}"#, to: String(faults))
+
+        let environment = ["WHARF_PLUGINS_DIRECTORY": directory.file("plugins"), "WHARF_NETWORK_ORCHESTRATORS": String(orchestrators)]
+        let first = WharfProcess.makeProcess(
+            ["run", "captions.burn-in", "--input", "clip.mp4"],
+            in: directory.path,
+            environment: environment
+        )
+        first.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        first.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try first.run()
+        let database = directory.file(".wharf/wharf.sqlite")
+        var state = ""
+        for _ in 0..<100 where !state.contains("audio=succeeded") || !state.contains("transcript=running") {
+            try await Task.sleep(for: .milliseconds(100))
+            state = (try? await runSQLite(database, "SELECT step_id || '=' || status FROM job_steps")) ?? ""
+        }
+        #expect(state.contains("audio=succeeded") && state.contains("transcript=running"), "\(state)")
+        kill(first.processIdentifier, SIGKILL)
+        try await offloaded { first.waitUntilExit() }
+        #expect(first.terminationReason == .uncaughtSignal)
+
+        try await postDevnetFaults(#"{"added_latency_ms":0}"#, to: String(faults))
+        let resumed = try await WharfProcess.run(["run", "--resume", "--output", "out"], in: directory.path, environment: environment)
+        #expect(resumed.status == 0, "\(resumed.standardOutput)\(resumed.standardError)")
+        #expect(resumed.standardOutput.contains("succeeded"))
+        let attempts = try await runSQLite(database, "SELECT step_id || '=' || attempts || ':' || status FROM job_steps ORDER BY id")
+        #expect(
+            attempts.split(separator: "\n") == [
+                "audio=1:succeeded", "transcript=2:succeeded", "subtitles=1:succeeded", "video=1:succeeded",
+            ]
+        )
+        #expect(try await runSQLite(database, "SELECT status FROM jobs").trimmingCharacters(in: .whitespacesAndNewlines) == "succeeded")
+        #expect(FileManager.default.fileExists(atPath: directory.file("out/video-captioned.mp4")))
+    }
+}
