@@ -22,7 +22,7 @@ test: setup-test
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 
 # The gateway, and the example plugins installed into the development plugin folder.
-PLUGINS := WharfTemplatePlugin WharfVideoCaptionsPlugin
+PLUGINS := WharfTemplatePlugin WharfVideoCaptionsPlugin WharfThumbnailStudioPlugin
 PLUGIN_FOLDER := .wharf/plugins
 
 build:

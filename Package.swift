@@ -24,6 +24,7 @@ let package = Package(
         // Plugins are shared libraries loaded by the gateway at start-up (docs/PLUGINS.md).
         .library(name: "WharfTemplatePlugin", type: .dynamic, targets: ["TemplatePlugin"]),
         .library(name: "WharfVideoCaptionsPlugin", type: .dynamic, targets: ["VideoCaptionsPlugin"]),
+        .library(name: "WharfThumbnailStudioPlugin", type: .dynamic, targets: ["ThumbnailStudioPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -149,6 +150,13 @@ let package = Package(
             linkerSettings: pluginLinkerSettings
         ),
         .target(
+            name: "ThumbnailStudioPlugin",
+            dependencies: ["WharfPluginKit"],
+            path: "Plugins/ThumbnailStudio/Sources",
+            swiftSettings: swiftSettings,
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
             name: "WharfPolicy",
             dependencies: [
                 "WharfCore",
@@ -247,9 +255,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "WharfBenchmarkSupport",
+            path: "Benchmarks/Support",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "wharf-routing-benchmark",
             dependencies: [
+                "WharfBenchmarkSupport",
                 "WharfCore",
                 "WharfDevnet",
                 "WharfLivepeer",
@@ -260,11 +274,29 @@ let package = Package(
             path: "Benchmarks/RoutingBenchmark",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "wharf-plugin-benchmark",
+            dependencies: [
+                "WharfBenchmarkSupport",
+                "WharfCore",
+                "WharfLivepeer",
+                "WharfPlugins",
+                "WharfPolicy",
+                "WharfRouting",
+                "WharfStore",
+                "WharfWorkflow",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Benchmarks/PluginBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WharfTests",
             dependencies: [
                 "WharfCore",
                 "WharfPlugins",
+                "WharfWorkflow",
                 "WharfDevnet",
                 "WharfRouting",
                 "WharfLivepeer",

@@ -7,23 +7,11 @@
 import AsyncHTTPClient
 import CoreMetrics
 import Foundation
+import WharfBenchmarkSupport
 import WharfCore
 import WharfDevnet
 import WharfLivepeer
 import WharfRouting
-
-func percentile(_ samples: [Double], _ fraction: Double) -> Double {
-    let sorted = samples.sorted()
-    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * fraction))]
-}
-
-func microseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
-}
-
-func row(_ name: String, _ samples: [Double]) -> String {
-    String(format: "| %@ | %.1f | %.1f | %d |", name, percentile(samples, 0.5), percentile(samples, 0.95), samples.count)
-}
 
 let clock = ContinuousClock()
 let model = DevnetOrchestratorProfile.defaultModels[.textToImage]!

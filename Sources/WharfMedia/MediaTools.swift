@@ -95,6 +95,20 @@ public struct MediaTools: Sendable {
         try await ffmpeg(arguments + ["-f", "image2", "-c:v", "png", output.path])
     }
 
+    /// A grid of `columns` × `rows` frames spread evenly over the video, each `tileWidth` wide, as PNG.
+    public func contactSheet(_ input: URL, columns: Int, rows: Int, tileWidth: Int, to output: URL) async throws {
+        guard (1...10).contains(columns), (1...10).contains(rows), (16...1920).contains(tileWidth) else {
+            throw WharfError(.invalidArgument, "a contact sheet has 1-10 columns and rows and tiles 16-1920 pixels wide")
+        }
+        let information = try await probe(input)
+        guard information.hasVideo else { throw WharfError(.invalidArgument, "\(input.lastPathComponent) has no video") }
+        let interval = max(information.durationSeconds / Double(columns * rows), 0.04)
+        try await ffmpeg([
+            "-i", input.path, "-vf", String(format: "fps=1/%.3f,scale=%d:-2,tile=%dx%d", interval, tileWidth, columns, rows),
+            "-frames:v", "1", "-f", "image2", "-c:v", "png", output.path,
+        ])
+    }
+
     /// Re-encodes a video into a rendition (H.264, AAC audio, MP4).
     public func transcode(_ input: URL, to rendition: Rendition, output: URL) async throws {
         guard rendition.codec == "h264" else { throw WharfError(.invalidArgument, "codec \(rendition.codec) is not offered; use h264") }
@@ -131,10 +145,10 @@ public struct MediaTools: Sendable {
                     error: .string(limit: 64 * 1024)
                 )
                 guard case .exited(0) = result.terminationStatus else {
-                    let message = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                    let message = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
                     throw WharfError(.invalidArgument, "\(tool) failed (\(result.terminationStatus)): \(message.suffix(500))")
                 }
-                return result.standardOutput ?? ""
+                return result.standardOutput
             }
             group.addTask {
                 try await Task.sleep(for: limit)

@@ -21,8 +21,10 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     private let media: MediaTools
     private let defaultModel: @Sendable (Pipeline) async -> String?
     private let logger: Logger
-    /// Tries per step before the job fails.
+    /// Tries per step before the job fails, unless the preset sets `retries` on the step.
     public var maxAttemptsPerStep = 2
+    /// Time limit of one try of a step, unless the preset sets `timeout_seconds` on the step.
+    public var stepTimeLimit: Duration = .seconds(900)
 
     public init(
         store: Store,
@@ -153,13 +155,18 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     ) async throws -> JobStep {
         var attempts = previous?.attempts ?? 0
         var lastError = ""
-        while attempts < maxAttemptsPerStep + (previous?.attempts ?? 0) {
+        // The preset may set a step's tries (`retries`: extra tries) and time limit (`timeout_seconds`).
+        let tries = Int(step.with["retries"] ?? "").map { max(0, min($0, 10)) + 1 } ?? maxAttemptsPerStep
+        let limit = Double(step.with["timeout_seconds"] ?? "").map { Duration.milliseconds(Int(max(0.1, $0) * 1000)) } ?? stepTimeLimit
+        while attempts < tries + (previous?.attempts ?? 0) {
             attempts += 1
             try await store.saveStep(
                 JobStep(jobID: job.id, stepID: step.id, status: .running, output: nil, artifacts: [], attempts: attempts, updatedAt: Date())
             )
             do {
-                let (output, artifacts) = try await perform(step, of: job, plugin: plugin, parameters: parameters, states: states)
+                let (output, artifacts) = try await Self.within(limit, step: step.id) {
+                    try await perform(step, of: job, plugin: plugin, parameters: parameters, states: states)
+                }
                 let state = JobStep(
                     jobID: job.id,
                     stepID: step.id,
@@ -194,6 +201,22 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         )
         try await store.saveStep(state)
         return state
+    }
+
+    /// Runs `work`, cancelling it (which ends any ffmpeg it started) when it takes longer than `limit`.
+    static func within<T: Sendable>(_ limit: Duration, step: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw StepTimedOut(step: step, limit: limit)
+            }
+            return value
+        }
     }
 
     /// Does the work of one step. - Returns: its JSON output and the artifacts it stored.
@@ -295,6 +318,16 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             let output = folder.appendingPathComponent("video.mp4")
             try await media.transcode(inputFile, to: rendition, output: output)
             return (try json(["video": "\(step.id)-video.mp4"]), try await keep(output, "video.mp4", "video/mp4"))
+        case "contact-sheet":
+            let output = folder.appendingPathComponent("sheet.png")
+            try await media.contactSheet(
+                inputFile,
+                columns: Int(settings["columns"] ?? "") ?? 3,
+                rows: Int(settings["rows"] ?? "") ?? 3,
+                tileWidth: Int(settings["width"] ?? "") ?? 320,
+                to: output
+            )
+            return (try json(["sheet": "\(step.id)-sheet.png"]), try await keep(output, "sheet.png", "image/png"))
         case "burn-subtitles":
             // The video is the job's input; the subtitles are the first .vtt/.srt an earlier step made.
             let subtitleName = step.after.compactMap { states[$0] }.flatMap(\.artifacts).first {
@@ -330,7 +363,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         input: String?,
         settings: [String: String]
     ) async throws -> (Data, [String]) {
-        var fields = settings
+        var fields = settings.filter { !Self.runnerSettings.contains($0.key) }
         let requested = fields["model_id"] ?? ""
         guard let model = requested.isEmpty ? await defaultModel(pipeline) : requested else {
             throw RoutingError(kind: .noOrchestrator, message: "no orchestrator offers \(pipeline.rawValue) right now", attempts: [])
@@ -356,6 +389,9 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         return try await jobs.runNetworkStep(network, jobID: job.id, stepID: step.id)
     }
 
+    /// Step settings the runner reads itself, never sent to an orchestrator.
+    static var runnerSettings: Set<String> { ["retries", "timeout_seconds"] }
+
     /// Replaces `{{name}}` with the parameter's value, or with nothing when it was not given.
     static func interpolate(_ value: String, _ parameters: [String: String]) -> String {
         var result = ""
@@ -371,6 +407,13 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     static func failure(_ message: String) -> Data {
         (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data()
     }
+}
+
+/// A step try that ran out of time; retried like other failures that are not the input's fault.
+struct StepTimedOut: Error, CustomStringConvertible {
+    var step: String
+    var limit: Duration
+    var description: String { "step \(step) did not finish within \(limit)" }
 }
 
 /// Checks preset parameters against the top level of the preset's JSON Schema: required names,

@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+import WharfStore
+
+@testable import WharfWorkflow
 
 /// Presets from real plugin libraries run end to end by `wharf run`: real ffmpeg, the devnet for the
 /// network step, the plugin's code step through the C ABI; and a job killed with SIGKILL mid-way
@@ -12,7 +15,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
         let template = try PluginTests.templateLibrary
         let folder = (template as NSString).deletingLastPathComponent
-        for library in ["libWharfTemplatePlugin.so", "libWharfVideoCaptionsPlugin.so"] {
+        for library in ["libWharfTemplatePlugin.so", "libWharfVideoCaptionsPlugin.so", "libWharfThumbnailStudioPlugin.so"] {
             try FileManager.default.copyItem(atPath: folder + "/" + library, toPath: plugins + "/" + library)
         }
         try await runFFmpeg([
@@ -60,6 +63,39 @@ import Testing
             environment: environment
         )
         #expect(badParameter.standardError.contains("unknown parameter 'colour'"))
+    }
+
+    @Test func theThumbnailsPresetMakesAPosterASheetAndADescription() async throws {
+        let directory = try await Self.workspace()
+        let run = try await WharfProcess.run(
+            [
+                "run", "thumbnails.poster", "--input", "clip.mp4", "--param", "at=1.5", "--param", "prompt=crisp", "--devnet", "2",
+                "--output", "out",
+            ],
+            in: directory.path,
+            environment: ["WHARF_PLUGINS_DIRECTORY": directory.file("plugins")]
+        )
+        #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
+        let description = try Data(contentsOf: URL(fileURLWithPath: directory.file("out/describe-thumbnails.json")))
+        let images = try #require((try JSONSerialization.jsonObject(with: description) as? [String: Any])?["images"] as? [[String: Any]])
+        let roles = Dictionary(uniqueKeysWithValues: images.compactMap { image in (image["role"] as? String).map { ($0, image) } })
+        #expect(roles["frame"]?["width"] as? Int == 512)
+        #expect(roles["poster"] != nil)
+        // Nine 320-pixel tiles in a 3×3 grid.
+        #expect(roles["contact-sheet"]?["width"] as? Int == 960)
+        #expect(FileManager.default.fileExists(atPath: directory.file("out/sheet-sheet.png")))
+    }
+
+    @Test func aStepThatRunsTooLongIsStopped() async throws {
+        let start = ContinuousClock.now
+        let error = await #expect(throws: StepTimedOut.self) {
+            try await PresetRunner<SQLiteStore>.within(.milliseconds(200), step: "slow") {
+                try await Task.sleep(for: .seconds(30))
+                return 1
+            }
+        }
+        #expect(error?.description == "step slow did not finish within 0.2 seconds")
+        #expect(ContinuousClock.now - start < .seconds(5))
     }
 
     @Test func aKilledJobFinishesAfterARestartWithoutRepeatingFinishedSteps() async throws {

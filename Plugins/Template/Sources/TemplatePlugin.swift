@@ -21,9 +21,12 @@ enum TemplatePlugin: WharfPlugin {
 
     static func runStep(_ step: String, input: Data, host: PluginHost) throws -> Data {
         guard step == "greet" else { throw PluginError(WHARF_STATUS_NOT_FOUND, "no code step '\(step)'") }
-        guard let object = try? JSONSerialization.jsonObject(with: input) as? [String: Any],
-            let name = object["name"] as? String, !name.isEmpty
-        else { throw PluginError.invalidInput("greet needs {\"name\": \"…\"}") }
+        // In a preset the step gets {"parameters": {"name": …}, …}; called on its own, {"name": …}.
+        let object = (try? JSONSerialization.jsonObject(with: input) as? [String: Any]) ?? [:]
+        let parameters = object["parameters"] as? [String: Any] ?? object
+        guard let name = parameters["name"] as? String, !name.isEmpty else {
+            throw PluginError.invalidInput("greet needs the parameter name")
+        }
         let greeting = "Hello, \(name), from a Wharf plugin."
         host.log(WHARF_LOG_INFO, "greeting \(name)")
         try host.writeArtifact("greeting.txt", contentType: "text/plain", data: Data(greeting.utf8))

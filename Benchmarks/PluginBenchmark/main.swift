@@ -1,0 +1,93 @@
+// Measures what running plugin code costs, each figure next to a reference measured in the same run:
+//   1. one code-step call through the C ABI (LoadedPlugin.runStep: host table, JSON in and out,
+//      the call on a Dispatch thread, an artifact written) against the same work done by a direct
+//      Swift call in this process;
+//   2. the preset runner's overhead per step: a one-step preset job (job row, step state saved twice,
+//      artifact stored, job finished, all in SQLite) against the bare code-step call.
+// Run with `Benchmarks/run-plugins.sh` (release build); results are recorded in docs/PERFORMANCE.md.
+import CoreMetrics
+import Foundation
+import Logging
+import WharfBenchmarkSupport
+import WharfCore
+import WharfLivepeer
+import WharfPlugins
+import WharfPolicy
+import WharfRouting
+import WharfStore
+import WharfWorkflow
+
+/// The Template plugin's greet step written as plain Swift: the reference for the ABI call.
+func greetDirectly(_ input: Data) throws -> (output: Data, artifact: Data) {
+    guard let object = try JSONSerialization.jsonObject(with: input) as? [String: Any], let name = object["name"] as? String else {
+        throw WharfError(.invalidArgument, "no name")
+    }
+    let greeting = "Hello, \(name), from a Wharf plugin."
+    let output = try JSONSerialization.data(withJSONObject: ["text": greeting, "artifact": "greeting.txt"], options: [.sortedKeys])
+    return (output, Data(greeting.utf8))
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 2 else {
+    FileHandle.standardError.write(Data("usage: wharf-plugin-benchmark <path to libWharfTemplatePlugin.so>\n".utf8))
+    exit(2)
+}
+let plugin = try LoadedPlugin.load(arguments[1], signature: .unsigned)
+let clock = ContinuousClock()
+let input = Data(#"{"name":"Ada"}"#.utf8)
+let runs = 2_000
+
+var direct: [Double] = []
+var viaABI: [Double] = []
+for _ in 0..<200 { _ = try await plugin.runStep("greet", input: input, artifacts: [:]) }  // warm up
+for _ in 0..<runs {
+    let start = clock.now
+    _ = try greetDirectly(input)
+    direct.append(microseconds(clock.now - start))
+}
+for _ in 0..<runs {
+    let start = clock.now
+    _ = try await plugin.runStep("greet", input: input, artifacts: [:])
+    viaABI.append(microseconds(clock.now - start))
+}
+
+let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-plugin-benchmark-\(UUID().uuidString)")
+defer { try? FileManager.default.removeItem(at: folder) }
+let store = try SQLiteStore(path: folder.appendingPathComponent("wharf.sqlite").path)
+_ = try await store.migrate()
+let tenant = try await KeyManagement(store: store).createTenant(name: "bench")
+let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
+let router = PipelineRouter(
+    pool: pool,
+    jobs: AIJobClient(http: AIJobClient.orchestratorHTTP),
+    pins: nil,
+    policy: RoutingPolicy(),
+    metrics: NOOPMetricsHandler.instance
+)
+let runner = PresetRunner(
+    store: store,
+    router: router,
+    plugins: [plugin],
+    defaultModel: { _ in nil },
+    logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+)
+var jobs: [Double] = []
+for index in 0..<(runs / 4) {
+    let start = clock.now
+    let job = try await runner.start(preset: "template.greet", tenantID: tenant.id, input: nil, parameters: ["name": "Ada \(index)"])
+    jobs.append(microseconds(clock.now - start))
+    precondition(job.status == .succeeded, String(decoding: job.result ?? Data(), as: UTF8.self))
+}
+
+print("| measurement | median µs | p95 µs | runs |")
+print("|---|---|---|---|")
+print(row("reference: the greet step as a direct Swift call", direct))
+print(row("the greet step through the C ABI (LoadedPlugin.runStep)", viaABI))
+print(row("a one-step preset job through PresetRunner (SQLite store)", jobs))
+print(
+    String(
+        format: "\nABI call overhead: %.1f µs per call; runner overhead: %.1f µs per step (median job minus median ABI call).",
+        percentile(viaABI, 0.5) - percentile(direct, 0.5),
+        percentile(jobs, 0.5) - percentile(viaABI, 0.5)
+    )
+)
