@@ -20,13 +20,19 @@ final class ServedGateway: Sendable {
     ///   - environment: Extra `WHARF_…` settings.
     ///   - devnet: Orchestrators of the embedded devnet.
     ///   - orchestrators: How many must be available before the gateway counts as ready.
-    init(environment: [String: String] = [:], devnet: Int = 3, orchestrators: Int = 3) async throws {
-        directory = try TemporaryDirectory()
+    ///   - directory: The working folder (its `.wharf` holds the data); a new one when `nil`.
+    init(
+        environment: [String: String] = [:],
+        devnet: Int = 3,
+        orchestrators: Int = 3,
+        in directory: TemporaryDirectory? = nil
+    ) async throws {
+        self.directory = try directory ?? TemporaryDirectory()
         publicPort = try freeLoopbackPort()
         adminPort = try freeLoopbackPort()
         var settings = ["WHARF_HTTP_PUBLIC_PORT": "\(publicPort)", "WHARF_HTTP_ADMIN_PORT": "\(adminPort)"]
         settings.merge(environment) { _, new in new }
-        process = WharfProcess.makeProcess(["serve", "--dev", "--devnet", "\(devnet)"], in: directory.path, environment: settings)
+        process = WharfProcess.makeProcess(["serve", "--dev", "--devnet", "\(devnet)"], in: self.directory.path, environment: settings)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
@@ -36,7 +42,7 @@ final class ServedGateway: Sendable {
             try await Task.sleep(for: .milliseconds(100))
             if key.isEmpty {
                 key =
-                    (try? String(contentsOfFile: directory.file(".wharf/dev-key"), encoding: .utf8))?
+                    (try? String(contentsOfFile: self.directory.file(".wharf/dev-key"), encoding: .utf8))?
                     .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
                 continue
             }
