@@ -295,6 +295,7 @@ let package = Package(
             name: "WharfTests",
             dependencies: [
                 "WharfCore",
+                "WharfMedia",
                 "WharfPlugins",
                 "WharfWorkflow",
                 "WharfDevnet",

@@ -118,6 +118,14 @@ public struct MediaTools: Sendable {
         try await ffmpeg(arguments + ["-movflags", "+faststart", output.path])
     }
 
+    /// The video stream of `video` with `audio` as its sound track (the video is copied, the audio
+    /// encoded to AAC), cut to the shorter of the two.
+    public func mux(video: URL, audio: URL, to output: URL) async throws {
+        try await ffmpeg([
+            "-i", video.path, "-i", audio.path, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-shortest", output.path,
+        ])
+    }
+
     /// Burns subtitles (WebVTT or SRT) into the picture and re-encodes to H.264 MP4.
     public func burnSubtitles(_ video: URL, subtitles: URL, output: URL) async throws {
         // The subtitles filter takes a filter-graph path: escape what the graph syntax would read.

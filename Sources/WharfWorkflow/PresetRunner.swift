@@ -25,6 +25,9 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     public var maxAttemptsPerStep = 2
     /// Time limit of one try of a step, unless the preset sets `timeout_seconds` on the step.
     public var stepTimeLimit: Duration = .seconds(900)
+    /// Called for every step start, finish and failure and when a job ends (progress for the CLI
+    /// today; v2's event streams later). Called from the runner's tasks: keep it quick.
+    public var onEvent: (@Sendable (PresetEvent) -> Void)?
 
     public init(
         store: Store,
@@ -66,6 +69,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         parameters: [String: String]
     ) async throws -> Job {
         guard let resolved = preset(named: name) else { throw WharfError(.notFound, "no preset named '\(name)'") }
+        try PresetCheck.validate(resolved.preset)
         try ParameterCheck.validate(parameters, against: resolved.preset.parameters)
         let request = try JSONSerialization.data(withJSONObject: ["preset": name, "parameters": parameters], options: [.sortedKeys])
         var job = Job(tenantID: tenantID, kind: "preset:\(name)", request: request)
@@ -93,6 +97,12 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     }
 
     private func run(_ job: Job, _ resolved: Resolved) async throws -> Job {
+        let finished = try await runSteps(job, resolved)
+        onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: finished.status.rawValue))
+        return finished
+    }
+
+    private func runSteps(_ job: Job, _ resolved: Resolved) async throws -> Job {
         let parameters = (try? JSONSerialization.jsonObject(with: job.request) as? [String: Any])?["parameters"] as? [String: String] ?? [:]
         var states = Dictionary(uniqueKeysWithValues: try await store.steps(jobID: job.id).map { ($0.stepID, $0) })
         let steps = resolved.preset.steps
@@ -163,6 +173,9 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             try await store.saveStep(
                 JobStep(jobID: job.id, stepID: step.id, status: .running, output: nil, artifacts: [], attempts: attempts, updatedAt: Date())
             )
+            onEvent?(
+                PresetEvent(jobID: job.id, stepID: step.id, kind: .stepStarted, attempt: attempts, detail: "\(step.kind) \(step.uses)")
+            )
             do {
                 let (output, artifacts) = try await Self.within(limit, step: step.id) {
                     try await perform(step, of: job, plugin: plugin, parameters: parameters, states: states)
@@ -177,6 +190,15 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                     updatedAt: Date()
                 )
                 try await store.saveStep(state)
+                onEvent?(
+                    PresetEvent(
+                        jobID: job.id,
+                        stepID: step.id,
+                        kind: .stepFinished,
+                        attempt: attempts,
+                        detail: artifacts.joined(separator: ", ")
+                    )
+                )
                 logger.info(
                     "step finished",
                     metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)", "gw.step.attempts": "\(attempts)"]
@@ -186,6 +208,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 throw CancellationError()
             } catch {
                 lastError = "\(error)"
+                onEvent?(PresetEvent(jobID: job.id, stepID: step.id, kind: .stepFailed, attempt: attempts, detail: lastError))
                 logger.warning("step failed", metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)", "error": "\(error)"])
                 if error is WharfError || error is PluginStepError { break }  // the input is at fault: another try fails too
             }
@@ -328,6 +351,16 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 to: output
             )
             return (try json(["sheet": "\(step.id)-sheet.png"]), try await keep(output, "sheet.png", "image/png"))
+        case "mux":
+            // The job's video with this step's input (audio) as its sound track.
+            guard let videoName = try await videoInput(of: job), let video = try await store.artifact(jobID: job.id, name: videoName) else {
+                throw WharfError(.invalidArgument, "mux needs the job's video")
+            }
+            let videoFile = folder.appendingPathComponent("source-\(videoName)")
+            try video.data.write(to: videoFile)
+            let output = folder.appendingPathComponent("muxed.mp4")
+            try await media.mux(video: videoFile, audio: inputFile, to: output)
+            return (try json(["video": "\(step.id)-muxed.mp4"]), try await keep(output, "muxed.mp4", "video/mp4"))
         case "burn-subtitles":
             // The video is the job's input; the subtitles are the first .vtt/.srt an earlier step made.
             let subtitleName = step.after.compactMap { states[$0] }.flatMap(\.artifacts).first {
@@ -407,6 +440,25 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     static func failure(_ message: String) -> Data {
         (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data()
     }
+}
+
+/// Progress of a preset job.
+public struct PresetEvent: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        case stepStarted = "step.started"
+        case stepFinished = "step.finished"
+        case stepFailed = "step.failed"
+        case jobFinished = "job.finished"
+    }
+
+    public var jobID: String
+    /// The step, for step events.
+    public var stepID: String?
+    public var kind: Kind
+    /// Which try of the step (step events).
+    public var attempt: Int
+    /// The operation, the artifacts made, the error, or the job's final status.
+    public var detail: String
 }
 
 /// A step try that ran out of time; retried like other failures that are not the input's fault.

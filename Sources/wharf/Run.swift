@@ -55,13 +55,19 @@ struct Run: AsyncParsableCommand {
         let nodes = try DevnetOrchestratorProfile.spread(count: devnet).map {
             try DevnetOrchestrator(profile: $0, runnerURL: configuration.devnetRunnerURL, logger: logger)
         }
-        let runner = PresetRunner(
+        var runner = PresetRunner(
             store: store,
             router: network.router,
             plugins: catalog.plugins,
             defaultModel: { pipeline in await network.pool.mostOfferedModel(for: pipeline) },
             logger: logger
         )
+        runner.onEvent = { event in
+            // Progress for people, on standard error; the outcome goes to standard output.
+            let step = event.stepID.map { " \($0)" } ?? ""
+            let attempt = event.attempt > 1 ? " (try \(event.attempt))" : ""
+            printNote("\(event.kind.rawValue)\(step)\(attempt): \(event.detail)")
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for node in nodes { group.addTask { try await node.run() } }
             defer { group.cancelAll() }

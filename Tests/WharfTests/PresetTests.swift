@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+import WharfCore
+import WharfMedia
+import WharfPlugins
 import WharfStore
 
 @testable import WharfWorkflow
@@ -35,6 +38,10 @@ import WharfStore
         )
         #expect(run.status == 0, "\(run.standardOutput)\(run.standardError)")
         #expect(run.standardOutput.contains("succeeded"))
+        // Progress, step by step, on standard error.
+        for line in ["step.started audio: media extract-audio", "step.finished transcript:", "job.finished: succeeded"] {
+            #expect(run.standardError.contains(line), "\(run.standardError)")
+        }
         let subtitles = try String(contentsOfFile: directory.file("out/subtitles-subtitles.vtt"), encoding: .utf8)
         #expect(subtitles.hasPrefix("WEBVTT\n\n00:00:00.000 --> "))
         #expect(subtitles.contains("reference output"))
@@ -84,6 +91,45 @@ import WharfStore
         // Nine 320-pixel tiles in a 3×3 grid.
         #expect(roles["contact-sheet"]?["width"] as? Int == 960)
         #expect(FileManager.default.fileExists(atPath: directory.file("out/sheet-sheet.png")))
+    }
+
+    @Test func presetsWhoseStepsDoNotFitAreRefusedBeforeAnyWork() throws {
+        func preset(_ steps: [(String, String, String, [String])]) throws -> PluginManifest.Preset {
+            let encoded = steps.map { #"{"id":"\#($0.0)","kind":"\#($0.1)","uses":"\#($0.2)","after":\#($0.3)}"# }
+            let manifest =
+                #"{"name":"x","version":"1.0.0","description":"","presets":[{"name":"x.p","description":"","parameters":"{\"type\":\"object\"}","steps":[\#(encoded.joined(separator: ","))]}],"code_steps":[]}"#
+            return try PluginManifest.parse(Data(manifest.utf8)).presets[0]
+        }
+        let frameToText = try preset([("frame", "media", "extract-frame", []), ("words", "network", "audio-to-text", ["frame"])])
+        let mismatch = #expect(throws: WharfError.self) { try PresetCheck.validate(frameToText) }
+        #expect(mismatch?.message == "preset x.p: step words (audio-to-text) takes audio or video, but step frame makes image")
+        let unknown = try preset([("a", "media", "sharpen", [])])
+        #expect(
+            #expect(throws: WharfError.self) { try PresetCheck.validate(unknown) }?.message.contains("unknown media operation 'sharpen'")
+                == true
+        )
+        try PresetCheck.validate(try preset([("audio", "media", "extract-audio", []), ("words", "network", "audio-to-text", ["audio"])]))
+    }
+
+    @Test func muxReplacesTheSoundTrack() async throws {
+        let directory = try TemporaryDirectory()
+        try await runFFmpeg([
+            "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2", "-c:v", "libx264", directory.file("silent.mp4"),
+        ])
+        try await runFFmpeg(["-f", "lavfi", "-i", "sine=frequency=300:duration=3", directory.file("tone.wav")])
+        let output = URL(fileURLWithPath: directory.file("muxed.mp4"))
+        let media = MediaTools()
+        try await media.mux(
+            video: URL(fileURLWithPath: directory.file("silent.mp4")),
+            audio: URL(fileURLWithPath: directory.file("tone.wav")),
+            to: output
+        )
+        let probe = try await media.probe(output)
+        #expect(probe.hasVideo && probe.hasAudio && probe.audioCodec == "aac")
+        #expect(probe.durationSeconds < 2.6)
+        let notMedia = try directory.write("text.mp4", "hello")
+        let error = await #expect(throws: WharfError.self) { try await media.probe(URL(fileURLWithPath: notMedia)) }
+        #expect(error?.message.contains("ffprobe failed") == true)
     }
 
     @Test func aStepThatRunsTooLongIsStopped() async throws {
