@@ -62,6 +62,7 @@ let package = Package(
             name: "WharfStore",
             dependencies: [
                 "WharfCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -213,6 +214,7 @@ let package = Package(
             name: "WharfServer",
             dependencies: [
                 "WharfCore",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 "WharfPlugins",
                 "WharfV1",
                 "WharfWorkflow",

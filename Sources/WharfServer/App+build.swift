@@ -36,7 +36,11 @@ public func buildApplication(
     logger: Logger,
     onListening: @escaping @Sendable (ListenerRole, Int) async -> Void = { _, _ in }
 ) async throws -> WharfGateway {
-    let store = try SQLiteStore(path: configuration.sqlitePath, busyTimeout: configuration.sqliteBusyTimeout)
+    let store = try SQLiteStore(
+        path: configuration.sqlitePath,
+        busyTimeout: configuration.sqliteBusyTimeout,
+        artifactsDirectory: configuration.artifactsDirectory
+    )
     let applied = try await store.migrate()
     if !applied.isEmpty {
         logger.info("applied migrations", metadata: ["gw.store.migrations": .array(applied.map { .string($0) })])
@@ -83,6 +87,9 @@ public func buildApplication(
         logger: logger
     )
     backgroundServices.append(PresetResumer(store: store, runner: presets, pool: pool, logger: logger))
+    if let retention = configuration.artifactRetention {
+        backgroundServices.append(ArtifactRetention(store: store, retention: retention, logger: logger))
+    }
     let publicRouter = try buildPublicRouter(
         store: store,
         metrics: metrics,

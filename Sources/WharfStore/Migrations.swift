@@ -73,6 +73,10 @@ extension SQLiteStore {
             }
             try db.create(index: "jobs_by_status", on: "jobs", columns: ["status", "created_at"])
         }
+        migrator.registerMigration("2026-11-28-artifact-files") { db in
+            // Artifact bytes move to content-addressed files; `data` stays for rows written before.
+            try db.alter(table: "artifacts") { table in table.add(column: "digest", .text) }
+        }
         return migrator
     }
 }

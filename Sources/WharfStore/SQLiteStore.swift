@@ -1,3 +1,4 @@
+import Crypto
 public import Foundation
 import GRDB
 public import WharfCore
@@ -12,6 +13,9 @@ public final class SQLiteStore: Sendable {
     private let migrator: DatabaseMigrator
     /// The file this store works on.
     public let path: String
+    /// Where artifact bytes live, named by their SHA-256 (`ab/abcdef…`): a file stored twice is kept
+    /// once, and rows only reference it.
+    public let artifactsDirectory: String
 
     /// Opens (creating if needed) the database at `path`. Does not migrate: call ``migrate()``.
     /// - Parameters:
@@ -19,8 +23,11 @@ public final class SQLiteStore: Sendable {
     ///   - busyTimeout: How long a write waits for another process's write before failing.
     /// - Throws: ``WharfError`` with ``WharfError/Code/storeUnavailable`` when the file cannot be
     ///   opened as an SQLite database.
-    public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
+    ///   - artifactsDirectory: Where artifact files go; `artifacts` next to the database when `nil`.
+    public init(path: String, busyTimeout: Duration = .seconds(5), artifactsDirectory: String? = nil) throws {
         self.path = path
+        self.artifactsDirectory =
+            artifactsDirectory ?? ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("artifacts")
         self.migrator = Self.makeMigrator()
         let folder = (path as NSString).deletingLastPathComponent
         do {
@@ -285,6 +292,8 @@ extension SQLiteStore: ArtifactStore {
             throw WharfError(.invalidArgument, "artifact name '\(name)' is not a plain file name")
         }
         let artifact = Artifact(jobID: jobID, name: name, contentType: contentType, byteCount: data.count, createdAt: Date())
+        // The bytes go to their content-addressed file first: a row never points at a missing file.
+        let digest = try storeContent(data)
         try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE id = ?", arguments: [jobID]) == 1 else {
                 throw WharfError(.notFound, "no job with id '\(jobID)'")
@@ -300,17 +309,17 @@ extension SQLiteStore: ArtifactStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO artifacts (job_id, name, content_type, byte_count, data, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO artifacts (job_id, name, content_type, byte_count, data, digest, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [jobID, name, contentType, data.count, data, artifact.createdAt]
+                arguments: [jobID, name, contentType, data.count, Data(), digest, artifact.createdAt]
             )
         }
         return artifact
     }
 
     public func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, data: Data)? {
-        try await read { db in
+        let found = try await read { db -> (Artifact, Data, String?)? in
             guard
                 let row = try Row.fetchOne(
                     db,
@@ -318,8 +327,67 @@ extension SQLiteStore: ArtifactStore {
                     arguments: [jobID, name]
                 )
             else { return nil }
-            return (try Artifact(row: row), row["data"] as Data)
+            return (try Artifact(row: row), row["data"] as Data, row["digest"] as String?)
         }
+        guard let (artifact, inline, digest) = found else { return nil }
+        // Rows written before artifacts moved to files keep their bytes inline.
+        guard let digest else { return (artifact, inline) }
+        guard let data = FileManager.default.contents(atPath: contentPath(digest)) else {
+            throw WharfError(.storeUnavailable, "the file of artifact \(name) of job \(jobID) is missing from \(artifactsDirectory)")
+        }
+        return (artifact, data)
+    }
+
+    public func removeArtifacts(ofJobsFinishedBefore date: Date) async throws -> Int {
+        let (removed, referenced) = try await write { db -> (Int, Set<String>) in
+            try db.execute(
+                sql: """
+                    DELETE FROM artifacts WHERE job_id IN (
+                        SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND updated_at < ?)
+                    """,
+                arguments: [date]
+            )
+            let removed = db.changesCount
+            let digests = try String.fetchAll(db, sql: "SELECT DISTINCT digest FROM artifacts WHERE digest IS NOT NULL")
+            return (removed, Set(digests))
+        }
+        // Files no row references any more go too.
+        let enumerator = FileManager.default.enumerator(atPath: artifactsDirectory)
+        while let relative = enumerator?.nextObject() as? String {
+            let digest = (relative as NSString).lastPathComponent
+            guard digest.count == 64, !referenced.contains(digest) else { continue }
+            try? FileManager.default.removeItem(atPath: (artifactsDirectory as NSString).appendingPathComponent(relative))
+        }
+        return removed
+    }
+
+    /// Writes `data` under its SHA-256 unless it is there already, and returns the digest.
+    private func storeContent(_ data: Data) throws -> String {
+        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let target = contentPath(digest)
+        guard !FileManager.default.fileExists(atPath: target) else { return digest }
+        let folder = (target as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            // Write aside and rename, so a crash never leaves a partial file under the digest's name.
+            let temporary = target + ".\(UUID().uuidString).partial"
+            try data.write(to: URL(fileURLWithPath: temporary))
+            if rename(temporary, target) != 0 {
+                try? FileManager.default.removeItem(atPath: temporary)
+                guard FileManager.default.fileExists(atPath: target) else {
+                    throw WharfError(.storeUnavailable, "cannot store an artifact file in \(artifactsDirectory)")
+                }
+            }
+        } catch let error as WharfError {
+            throw error
+        } catch {
+            throw WharfError(.storeUnavailable, "cannot store an artifact file in \(artifactsDirectory)", cause: error)
+        }
+        return digest
+    }
+
+    private func contentPath(_ digest: String) -> String {
+        ((artifactsDirectory as NSString).appendingPathComponent(String(digest.prefix(2))) as NSString).appendingPathComponent(digest)
     }
 }
 

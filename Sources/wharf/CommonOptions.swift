@@ -30,7 +30,11 @@ struct CommonOptions: ParsableArguments {
     /// Opens the store named by the configuration and applies pending migrations.
     func openStore(_ configuration: WharfConfiguration) async throws -> SQLiteStore {
         try await failing {
-            let store = try SQLiteStore(path: configuration.sqlitePath, busyTimeout: configuration.sqliteBusyTimeout)
+            let store = try SQLiteStore(
+                path: configuration.sqlitePath,
+                busyTimeout: configuration.sqliteBusyTimeout,
+                artifactsDirectory: configuration.artifactsDirectory
+            )
             _ = try await store.migrate()
             return store
         }

@@ -14,7 +14,11 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await options.loadConfiguration()
         try await failing {
-            let store = try SQLiteStore(path: configuration.sqlitePath, busyTimeout: configuration.sqliteBusyTimeout)
+            let store = try SQLiteStore(
+                path: configuration.sqlitePath,
+                busyTimeout: configuration.sqliteBusyTimeout,
+                artifactsDirectory: configuration.artifactsDirectory
+            )
             let applied = try await store.migrate()
             if applied.isEmpty {
                 print("\(store.path): up to date")

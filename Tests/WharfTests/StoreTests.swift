@@ -6,13 +6,18 @@ import WharfStore
 
 /// The SQLite store on real files: migrations on empty and existing files, and the job table.
 @Suite struct StoreTests {
+    /// Every migration, in order.
+    static let migrations = [
+        "2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts", "2026-11-27-job-steps", "2026-11-28-artifact-files",
+    ]
+
     @Test func migratesAnEmptyFileInWALMode() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("nested/folder/wharf.sqlite")
         let store = try SQLiteStore(path: path)
         #expect(await store.readiness().migrated == false)
         let applied = try await store.migrate()
-        #expect(applied == ["2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts", "2026-11-27-job-steps"])
+        #expect(applied == Self.migrations)
         #expect(try await store.journalMode() == "wal")
         #expect(await store.readiness().isReady)
         #expect(FileManager.default.fileExists(atPath: path))
@@ -28,11 +33,7 @@ import WharfStore
         }
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.migrate() == [])
-        #expect(
-            try await reopened.appliedMigrations() == [
-                "2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts", "2026-11-27-job-steps",
-            ]
-        )
+        #expect(try await reopened.appliedMigrations() == Self.migrations)
         #expect(try await reopened.listTenants().map(\.name) == ["kept"])
     }
 
@@ -118,6 +119,33 @@ import WharfStore
         #expect(noTenant?.code == .notFound)
         let noKey = await #expect(throws: WharfError.self) { try await management.revokeKey(prefix: "nope") }
         #expect(noKey?.code == .notFound)
+    }
+
+    @Test func artifactFilesAreStoredOnceAndExpireWithTheirJobs() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.file("wharf.sqlite"), artifactsDirectory: directory.file("files"))
+        _ = try await store.migrate()
+        let tenant = try await KeyManagement(store: store).createTenant(name: "acme")
+        let old = Job(tenantID: tenant.id, kind: "text-to-image", request: Data("{}".utf8), createdAt: Date(timeIntervalSinceNow: -86_400))
+        let recent = Job(tenantID: tenant.id, kind: "text-to-image", request: Data("{}".utf8))
+        try await store.insertJob(old)
+        try await store.insertJob(recent)
+        let shared = Data("the same bytes".utf8)
+        _ = try await store.putArtifact(jobID: old.id, name: "0.png", contentType: "image/png", data: shared)
+        _ = try await store.putArtifact(jobID: old.id, name: "1.png", contentType: "image/png", data: Data("only old".utf8))
+        _ = try await store.putArtifact(jobID: recent.id, name: "0.png", contentType: "image/png", data: shared)
+        func files() -> [String] {
+            (FileManager.default.enumerator(atPath: directory.file("files"))?.allObjects as? [String] ?? []).filter { $0.count > 60 }
+        }
+        #expect(files().count == 2)  // the shared bytes are stored once
+        #expect(try await store.artifact(jobID: recent.id, name: "0.png")?.data == shared)
+
+        _ = try await store.updateJob(id: old.id, status: .succeeded, result: nil, at: Date(timeIntervalSinceNow: -86_400))
+        _ = try await store.updateJob(id: recent.id, status: .succeeded, result: nil, at: Date())
+        #expect(try await store.removeArtifacts(ofJobsFinishedBefore: Date(timeIntervalSinceNow: -3600)) == 2)
+        #expect(try await store.artifact(jobID: old.id, name: "0.png") == nil)
+        #expect(try await store.artifact(jobID: recent.id, name: "0.png")?.data == shared)
+        #expect(files().count == 1)  // "only old" is gone; the shared file stays for the recent job
     }
 
     @Test func attemptsAndArtifactsAreKeptPerJob() async throws {

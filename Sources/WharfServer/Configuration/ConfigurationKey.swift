@@ -148,6 +148,17 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Trusted plugin publishers: Ed25519 public keys, base64 of the 32 raw bytes. A YAML list, or comma-separated in the environment."
     )
 
+    static let artifactsDirectory = Self(
+        "artifacts.directory",
+        "<data.directory>/artifacts",
+        "Folder of job artifacts (result files), each stored once under its SHA-256."
+    )
+    static let artifactsRetentionDays = Self(
+        "artifacts.retention_days",
+        "30",
+        "Days a finished job's artifacts are kept (0-3650; 0 keeps them forever); checked every hour."
+    )
+
     /// Every key Wharf reads.
     public static let all: [ConfigurationKey] =
         [
@@ -155,7 +166,7 @@ public struct ConfigurationKey: Sendable, Hashable {
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
-            pluginsRequireSignature, pluginsPublisherKeys,
+            pluginsRequireSignature, pluginsPublisherKeys, artifactsDirectory, artifactsRetentionDays,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

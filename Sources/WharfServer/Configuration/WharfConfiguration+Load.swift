@@ -85,6 +85,8 @@ extension WharfConfiguration {
         let runnerURL = reader.string(forKey: "devnet.runner_url")
         let signerURL = reader.string(forKey: "network.remote_signer_url")
         let pluginsDirectory = reader.string(forKey: "plugins.directory")
+        let artifactsDirectory = reader.string(forKey: "artifacts.directory")
+        let retentionDays = reader.int(forKey: "artifacts.retention_days", default: 30)
         configuration.pluginsRequireSignature = reader.bool(forKey: "plugins.require_signature", default: false)
         let publisherKeys = reader.stringArray(forKey: "plugins.publisher_keys", default: [])
         let priceCapTexts = ConfigurationKey.priceCaps.compactMapValues { key in reader.string(forKey: ConfigKey(key.name)) }

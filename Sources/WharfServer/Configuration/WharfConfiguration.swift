@@ -66,6 +66,10 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var publicBaseURL: URL?
     /// The remote signer for on-chain payments (`network.remote_signer_url`); `nil` offchain.
     public var remoteSignerURL: URL?
+    /// Where artifact files are kept (`artifacts.directory`).
+    public var artifactsDirectory = ".wharf/artifacts"
+    /// How long a finished job's artifacts are kept (`artifacts.retention_days`); `nil` forever.
+    public var artifactRetention: Duration? = .seconds(30 * 86_400)
     /// Where plugin libraries are loaded from (`plugins.directory`).
     public var pluginsDirectory = ".wharf/plugins"
     /// Whether only signed plugins load (`plugins.require_signature`).
