@@ -101,6 +101,7 @@ let package = Package(
             dependencies: [
                 "WharfCore",
                 "WharfLivepeer",
+                "WharfMedia",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

@@ -1,4 +1,5 @@
 import Foundation
+import WharfMedia
 
 /// Small, deterministic media files made without any codec library, for the reference runners.
 enum ReferenceMedia {
@@ -59,7 +60,7 @@ enum ReferenceMedia {
 
     /// A one-second H.264 MP4 (8 frames per second) of the reference PNG, labelled in its `comment`
     /// metadata, made by the `ffmpeg` on the PATH without blocking a task thread.
-    /// - Throws: ``ReferenceMediaError`` when ffmpeg is missing or fails.
+    /// - Throws: `WharfError` with ffmpeg's message when ffmpeg is missing or fails.
     static func mp4(width: Int, height: Int, seed: UInt64) async throws -> Data {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-devnet-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -67,7 +68,7 @@ enum ReferenceMedia {
         let image = folder.appendingPathComponent("frame.png")
         let video = folder.appendingPathComponent("video.mp4")
         try png(width: width, height: height, seed: seed).write(to: image)
-        try await FFmpeg.run([
+        try await MediaTools().ffmpeg([
             "-loop", "1", "-i", image.path, "-t", "1", "-r", "8",
             "-c:v", "libx264", "-pix_fmt", "yuv420p", "-metadata", "comment=\(label)", video.path,
         ])
@@ -125,10 +126,4 @@ extension Data {
         append(typed)
         appendBigEndian(ReferenceMedia.crc32(typed))
     }
-}
-
-/// Why a reference media file could not be made.
-struct ReferenceMediaError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }

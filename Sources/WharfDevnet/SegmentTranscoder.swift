@@ -1,5 +1,6 @@
 import Foundation
 import WharfLivepeer
+import WharfMedia
 
 /// Transcodes media segments with real ffmpeg, as an orchestrator's transcoder does: one output per
 /// requested profile, scaled, re-encoded to H.264 at the profile's bitrate and frame rate.
@@ -13,7 +14,7 @@ enum SegmentTranscoder {
     }
 
     /// Transcodes `segment` into each of `profiles`, in order.
-    /// - Throws: ``ReferenceMediaError`` when ffmpeg cannot read the segment or fails.
+    /// - Throws: `WharfError` with ffmpeg's message when it cannot read the segment or fails.
     static func transcode(_ segment: Data, profiles: [TranscodeProfile]) async throws -> [Output] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-transcode-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -29,7 +30,7 @@ enum SegmentTranscoder {
             arguments += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-b:v", "\(profile.bitrate)"]
             arguments += ["-c:a", "aac", "-f", profile.container == .mp4 ? "mp4" : "mpegts"]
             if profile.container == .mp4 { arguments += ["-movflags", "frag_keyframe+empty_moov"] }
-            try await FFmpeg.run(arguments + [output.path])
+            try await MediaTools().ffmpeg(arguments + [output.path])
             let frames = try await frameCount(output)
             outputs.append(
                 Output(
@@ -46,7 +47,7 @@ enum SegmentTranscoder {
     /// The number of video frames in a file, counted by decoding it (what a transcoder bills).
     private static func frameCount(_ file: URL) async throws -> Int {
         let counted = file.appendingPathExtension("frames")
-        try await FFmpeg.run(["-i", file.path, "-map", "0:v:0", "-f", "framemd5", counted.path])
+        try await MediaTools().ffmpeg(["-i", file.path, "-map", "0:v:0", "-f", "framemd5", counted.path])
         let text = try String(contentsOf: counted, encoding: .utf8)
         return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
     }

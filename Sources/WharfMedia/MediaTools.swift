@@ -137,7 +137,10 @@ public struct MediaTools: Sendable {
         ])
     }
 
-    private func ffmpeg(_ arguments: [String]) async throws {
+    /// Runs ffmpeg with `arguments` (after `-hide_banner -loglevel error -nostdin -y`), for work the
+    /// named operations do not cover.
+    /// - Throws: ``WharfError`` with ffmpeg's message when it fails or runs past the time limit.
+    public func ffmpeg(_ arguments: [String]) async throws {
         _ = try await execute("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-y"] + arguments)
     }
 

@@ -213,7 +213,7 @@ final class TestDevnet: @unchecked Sendable {
         self.ports = ports
         addresses = ports.map { OrchestratorAddress(host: "127.0.0.1", port: $0.grpc) }
         pool = OrchestratorPool(
-            client: OrchestratorClient(trust: .firstUse(pins), timeout: .seconds(2)),
+            client: OrchestratorClient(trust: .firstUse(pins), timeout: .seconds(5)),
             policy: policy,
             addresses: addresses
         )
