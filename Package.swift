@@ -175,6 +175,25 @@ let package = Package(
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .target(
+            name: "WharfAPIv2",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")
+            ],
+            exclude: ["README.md"],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
+            name: "WharfV2",
+            dependencies: [
+                "WharfAPIv2",
+                "WharfCore",
+                "WharfPlugins",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            ],
+            resources: [.embedInCode("v2.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WharfV1",
             dependencies: [
                 "WharfAPIv1",
@@ -215,6 +234,7 @@ let package = Package(
             name: "WharfServer",
             dependencies: [
                 "WharfCore",
+                "WharfV2",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 "WharfPlugins",
                 "WharfV1",

@@ -14,6 +14,7 @@ import WharfPolicy
 public import WharfRouting
 import WharfStore
 import WharfV1
+import WharfV2
 public import WharfWorkflow
 
 /// Which listener a router or metric belongs to.
@@ -99,7 +100,8 @@ public func buildApplication(
             policy: configuration.v1,
             publicBaseURL: configuration.publicBaseURL,
             priceCaps: configuration.priceCaps
-        )
+        ),
+        plugins: plugins.plugins
     )
     let adminRouter = buildAdminRouter(
         store: store,
@@ -173,7 +175,8 @@ public struct V1Routes<Store: GatewayStore>: Sendable {
 public func buildPublicRouter<Store: GatewayStore>(
     store: Store,
     metrics: any MetricsFactory,
-    v1: V1Routes<Store>? = nil
+    v1: V1Routes<Store>? = nil,
+    plugins: [LoadedPlugin] = []
 ) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(to: router, role: .public, metrics: metrics)
@@ -199,8 +202,11 @@ public func buildPublicRouter<Store: GatewayStore>(
             }
         }
     }
-    let v2 = router.group("v2").add(middleware: AuthenticationMiddleware(keys: store, scope: .v2))
-    KeyController(store: store).addRoutes(to: v2)
+    let v2 = router.group()
+        .add(middleware: V2Middleware())
+        .add(middleware: AuthenticationMiddleware(keys: store, scope: .v2, publicPaths: ["/v2/openapi.yaml"]))
+        .add(middleware: V2CallerMiddleware())
+    try V2Service(store: store, plugins: plugins).register(on: v2)
     return router
 }
 
