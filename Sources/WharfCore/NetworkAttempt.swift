@@ -83,6 +83,9 @@ public protocol ArtifactStore: Sendable {
     func putArtifact(jobID: String, name: String, contentType: String, data: Data) async throws -> Artifact
     /// An artifact and its bytes, if it exists.
     func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, data: Data)?
+    /// Deletes a job's artifacts whose names start with `prefix` (what an interrupted step left
+    /// behind before it runs again). - Returns: How many were removed.
+    func removeArtifacts(jobID: String, namePrefix prefix: String) async throws -> Int
     /// Deletes the artifacts of jobs that ended before `date` (retention), and their bytes when no
     /// other artifact shares them. - Returns: How many artifacts were removed.
     func removeArtifacts(ofJobsFinishedBefore date: Date) async throws -> Int

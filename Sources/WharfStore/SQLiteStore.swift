@@ -338,6 +338,17 @@ extension SQLiteStore: ArtifactStore {
         return (artifact, data)
     }
 
+    public func removeArtifacts(jobID: String, namePrefix prefix: String) async throws -> Int {
+        // Their files stay until retention: another artifact may share the bytes.
+        try await write { db in
+            try db.execute(
+                sql: "DELETE FROM artifacts WHERE job_id = ? AND substr(name, 1, ?) = ?",
+                arguments: [jobID, prefix.utf8.count, prefix]
+            )
+            return db.changesCount
+        }
+    }
+
     public func removeArtifacts(ofJobsFinishedBefore date: Date) async throws -> Int {
         let (removed, referenced) = try await write { db -> (Int, Set<String>) in
             try db.execute(

@@ -173,6 +173,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             try await store.saveStep(
                 JobStep(jobID: job.id, stepID: step.id, status: .running, output: nil, artifacts: [], attempts: attempts, updatedAt: Date())
             )
+            // What an interrupted or failed earlier try stored goes, so this try can store it afresh.
+            _ = try await store.removeArtifacts(jobID: job.id, namePrefix: "\(step.id)-")
             onEvent?(
                 PresetEvent(jobID: job.id, stepID: step.id, kind: .stepStarted, attempt: attempts, detail: "\(step.kind) \(step.uses)")
             )

@@ -1,8 +1,13 @@
+import CoreMetrics
 import Foundation
+import Logging
 import Testing
 import WharfCore
+import WharfLivepeer
 import WharfMedia
 import WharfPlugins
+import WharfPolicy
+import WharfRouting
 import WharfStore
 
 @testable import WharfWorkflow
@@ -130,6 +135,46 @@ import WharfStore
         let notMedia = try directory.write("text.mp4", "hello")
         let error = await #expect(throws: WharfError.self) { try await media.probe(URL(fileURLWithPath: notMedia)) }
         #expect(error?.message.contains("ffprobe failed") == true)
+    }
+
+    @Test func aStepInterruptedAfterStoringAnArtifactRunsAgainCleanly() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
+        _ = try await store.migrate()
+        let tenant = try await KeyManagement(store: store).createTenant(name: "acme")
+        let plugin = try LoadedPlugin.load(try PluginTests.templateLibrary, signature: .unsigned)
+        let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
+        let router = PipelineRouter(
+            pool: pool,
+            jobs: AIJobClient(http: AIJobClient.orchestratorHTTP),
+            pins: nil,
+            policy: RoutingPolicy(),
+            metrics: NOOPMetricsHandler.instance
+        )
+        let runner = PresetRunner(
+            store: store,
+            router: router,
+            plugins: [plugin],
+            defaultModel: { _ in nil },
+            logger: Logger(label: "test")
+        )
+        // A gateway died while the greet step ran, after it had stored its artifact.
+        var job = Job(
+            tenantID: tenant.id,
+            kind: "preset:template.greet",
+            request: Data(#"{"parameters":{"name":"Ada"},"preset":"template.greet"}"#.utf8)
+        )
+        job.status = .running
+        try await store.insertJob(job)
+        _ = try await store.putArtifact(jobID: job.id, name: "greet-greeting.txt", contentType: "text/plain", data: Data("half".utf8))
+        try await store.saveStep(
+            JobStep(jobID: job.id, stepID: "greet", status: .running, output: nil, artifacts: [], attempts: 1, updatedAt: Date())
+        )
+
+        let finished = try await runner.resume(job)
+        #expect(finished.status == .succeeded, "\(String(decoding: finished.result ?? Data(), as: UTF8.self))")
+        #expect(try await store.artifact(jobID: job.id, name: "greet-greeting.txt")?.data == Data("Hello, Ada, from a Wharf plugin.".utf8))
+        #expect(try await store.steps(jobID: job.id).map(\.attempts) == [2])
     }
 
     @Test func aStepThatRunsTooLongIsStopped() async throws {

@@ -146,6 +146,12 @@ import WharfStore
         #expect(try await store.artifact(jobID: old.id, name: "0.png") == nil)
         #expect(try await store.artifact(jobID: recent.id, name: "0.png")?.data == shared)
         #expect(files().count == 1)  // "only old" is gone; the shared file stays for the recent job
+
+        // What an interrupted step stored is removed before the step runs again.
+        _ = try await store.putArtifact(jobID: recent.id, name: "step-a.txt", contentType: "text/plain", data: Data("a".utf8))
+        _ = try await store.putArtifact(jobID: recent.id, name: "step-b.txt", contentType: "text/plain", data: Data("b".utf8))
+        #expect(try await store.removeArtifacts(jobID: recent.id, namePrefix: "step-") == 2)
+        #expect(try await store.artifact(jobID: recent.id, name: "0.png") != nil)
     }
 
     @Test func attemptsAndArtifactsAreKeptPerJob() async throws {
