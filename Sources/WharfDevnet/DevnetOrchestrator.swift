@@ -211,13 +211,17 @@ public final class DevnetOrchestrator: Service, Sendable {
                 resumeWaiters(with: .failure(error))
                 throw error
             }
-            // The control task decides how the round ends; then both listeners are closed.
+            // The control task decides how the round ends; then both listeners are closed. On graceful
+            // shutdown the HTTP server closes itself (cancelling it as well would close it twice).
             while let finished = try await group.next() {
-                if let end = finished {
-                    server.beginGracefulShutdown()
+                guard let end = finished else { continue }
+                server.beginGracefulShutdown()
+                if case .stopped = end, Task.isShuttingDownGracefully {
+                    while try await group.next() != nil {}
+                } else {
                     group.cancelAll()
-                    return end
                 }
+                return end
             }
             return .stopped
         }

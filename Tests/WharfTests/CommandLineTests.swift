@@ -141,6 +141,7 @@ import Testing
         #expect(!lines.isEmpty)
         #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "\(logs)")
         #expect(logs.contains("shutdown complete"))
+        #expect(!logs.contains("Already closed"), "\(logs)")
     }
 }
 
