@@ -27,7 +27,11 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Port of the admin listener (1-65535); must differ from the public port on the same host."
     )
     static let metricsRequireAuth = Self("http.admin.metrics_require_auth", "false", "Whether `GET /metrics` needs an admin key.")
-    static let dataDirectory = Self("data.directory", ".wharf", "Folder for Wharf's files: the SQLite database and, later, artifacts.")
+    static let dataDirectory = Self(
+        "data.directory",
+        ".wharf",
+        "Folder for Wharf's files: the SQLite database, artifacts and plugins unless placed elsewhere."
+    )
     static let storeDriver = Self("store.driver", "sqlite", "Which store to use. Only `sqlite` exists today.")
     static let sqlitePath = Self("store.sqlite.path", "<data.directory>/wharf.sqlite", "The SQLite database file.")
     static let sqliteBusyTimeout = Self(
