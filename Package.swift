@@ -21,6 +21,8 @@ let package = Package(
     products: [
         .executable(name: "wharf", targets: ["wharf"]),
         .library(name: "WharfServer", targets: ["WharfServer"]),
+        // A Swift client for /v2, generated from openapi/v2.yaml.
+        .library(name: "WharfClient", targets: ["WharfClient"]),
         // Plugins are shared libraries loaded by the gateway at start-up (docs/PLUGINS.md).
         .library(name: "WharfTemplatePlugin", type: .dynamic, targets: ["TemplatePlugin"]),
         .library(name: "WharfVideoCaptionsPlugin", type: .dynamic, targets: ["VideoCaptionsPlugin"]),
@@ -49,6 +51,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
@@ -183,11 +186,36 @@ let package = Package(
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .target(
+            name: "WharfClient",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")
+            ],
+            exclude: ["README.md"],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
+            name: "WharfOutbound",
+            dependencies: [
+                "WharfCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WharfV2",
             dependencies: [
                 "WharfAPIv2",
                 "WharfCore",
+                "WharfOutbound",
                 "WharfPlugins",
+                "WharfWorkflow",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             resources: [.embedInCode("v2.yaml")],
@@ -234,6 +262,7 @@ let package = Package(
             name: "WharfServer",
             dependencies: [
                 "WharfCore",
+                "WharfOutbound",
                 "WharfV2",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 "WharfPlugins",
@@ -317,8 +346,10 @@ let package = Package(
         .testTarget(
             name: "WharfTests",
             dependencies: [
+                "WharfClient",
                 "WharfCore",
                 "WharfMedia",
+                "WharfOutbound",
                 "WharfPlugins",
                 "WharfWorkflow",
                 "WharfDevnet",
@@ -336,6 +367,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

@@ -23,6 +23,9 @@ public struct APIKey: Sendable, Hashable {
     public var createdAt: Date
     /// When the key was revoked, if it was.
     public var revokedAt: Date?
+    /// The `/v2` revision the key's requests get unless they send `Wharf-Version`; `nil` for keys
+    /// made before revisions existed, which get the oldest.
+    public var revision: APIRevision?
 
     public init(
         prefix: String,
@@ -31,7 +34,8 @@ public struct APIKey: Sendable, Hashable {
         scopes: Set<Scope>,
         secretHash: [UInt8],
         createdAt: Date,
-        revokedAt: Date? = nil
+        revokedAt: Date? = nil,
+        revision: APIRevision? = nil
     ) {
         self.prefix = prefix
         self.tenantID = tenantID
@@ -40,6 +44,7 @@ public struct APIKey: Sendable, Hashable {
         self.secretHash = secretHash
         self.createdAt = createdAt
         self.revokedAt = revokedAt
+        self.revision = revision
     }
 
     /// Whether the key has been revoked.

@@ -81,6 +81,8 @@ public protocol ArtifactStore: Sendable {
     /// - Throws: ``WharfError/Code/invalidArgument`` for a name that is not a plain file name, and
     ///   ``WharfError/Code/alreadyExists`` when the job already has an artifact of that name.
     func putArtifact(jobID: String, name: String, contentType: String, data: Data) async throws -> Artifact
+    /// A job's artifacts (without their bytes), in the order they were stored.
+    func artifacts(jobID: String) async throws -> [Artifact]
     /// An artifact and its bytes, if it exists.
     func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, data: Data)?
     /// Deletes a job's artifacts whose names start with `prefix` (what an interrupted step left

@@ -42,6 +42,44 @@ public protocol JobStore: Sendable {
     func updateJob(id: String, status: JobStatus, result: Data?, at date: Date) async throws -> Job
     /// A tenant's jobs, newest first.
     func listJobs(tenantID: String, limit: Int) async throws -> [Job]
+    /// A page of a tenant's jobs, newest first, filtered by `query`.
+    func listJobs(tenantID: String, query: JobQuery) async throws -> [Job]
+}
+
+/// Which jobs a list asks for, and where its page starts.
+public struct JobQuery: Sendable, Hashable {
+    /// Only jobs whose kind starts with this.
+    public var kindPrefix: String?
+    /// Only jobs of this exact kind.
+    public var kind: String?
+    /// Only jobs in this status.
+    public var status: JobStatus?
+    /// Only jobs created at or after this.
+    public var createdFrom: Date?
+    /// Only jobs created before this.
+    public var createdBefore: Date?
+    /// Only jobs older than the job with this id (identifiers sort by creation time).
+    public var startingAfter: String?
+    /// The page size.
+    public var limit: Int
+
+    public init(
+        kindPrefix: String? = nil,
+        kind: String? = nil,
+        status: JobStatus? = nil,
+        createdFrom: Date? = nil,
+        createdBefore: Date? = nil,
+        startingAfter: String? = nil,
+        limit: Int
+    ) {
+        self.kindPrefix = kindPrefix
+        self.kind = kind
+        self.status = status
+        self.createdFrom = createdFrom
+        self.createdBefore = createdBefore
+        self.startingAfter = startingAfter
+        self.limit = limit
+    }
 }
 
 /// Whether the store can serve requests.
@@ -73,4 +111,5 @@ public protocol StoreLifecycle: Sendable {
 }
 
 /// Everything the gateway needs from its store.
-public typealias GatewayStore = TenantStore & APIKeyStore & JobStore & AttemptStore & ArtifactStore & StepStore & StoreLifecycle
+public typealias GatewayStore = TenantStore & APIKeyStore & JobStore & AttemptStore & ArtifactStore & StepStore & FileStore
+    & IdempotencyStore & WebhookStore & StoreLifecycle

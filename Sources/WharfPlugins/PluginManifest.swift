@@ -11,6 +11,14 @@ public struct PluginManifest: Sendable, Hashable, Decodable {
 
         enum CodingKeys: String, CodingKey { case id, kind, uses, after, with }
 
+        public init(id: String, kind: String, uses: String, after: [String] = [], with: [String: String] = [:]) {
+            self.id = id
+            self.kind = kind
+            self.uses = uses
+            self.after = after
+            self.with = with
+        }
+
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             id = try container.decode(String.self, forKey: .id)
@@ -27,6 +35,13 @@ public struct PluginManifest: Sendable, Hashable, Decodable {
         /// JSON Schema of the parameters, as JSON text.
         public var parameters: String
         public var steps: [Step]
+
+        public init(name: String, description: String, parameters: String, steps: [Step]) {
+            self.name = name
+            self.description = description
+            self.parameters = parameters
+            self.steps = steps
+        }
     }
 
     public struct CodeStep: Sendable, Hashable, Decodable {

@@ -34,7 +34,7 @@ public struct APIKeyAuthenticator<Keys: APIKeyStore>: Sendable {
         guard stored.scopes.contains(scope) else {
             throw AuthenticationFailure(.missingScope(scope), keyPrefix: token.prefix)
         }
-        return Principal(tenantID: stored.tenantID, keyPrefix: stored.prefix, scopes: stored.scopes)
+        return Principal(tenantID: stored.tenantID, keyPrefix: stored.prefix, scopes: stored.scopes, revision: stored.revision)
     }
 
     /// Extracts the token from `Bearer <token>` (the scheme is case-insensitive, RFC 9110 §11.1).

@@ -64,7 +64,8 @@ public struct KeyManagement<Store: TenantStore & APIKeyStore>: Sendable {
             name: name,
             scopes: scopes,
             secretHash: token.digest,
-            createdAt: date
+            createdAt: date,
+            revision: .newest
         )
         try await store.insertAPIKey(key)
         return CreatedKey(key: key, token: token.token)

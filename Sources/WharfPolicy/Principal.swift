@@ -8,8 +8,11 @@ public struct Principal: Sendable, Hashable {
     public var keyPrefix: String
     /// What the key may do.
     public var scopes: Set<Scope>
+    /// The `/v2` revision the key is pinned to (`nil`: made before revisions existed).
+    public var revision: APIRevision?
 
-    public init(tenantID: String, keyPrefix: String, scopes: Set<Scope>) {
+    public init(tenantID: String, keyPrefix: String, scopes: Set<Scope>, revision: APIRevision? = nil) {
+        self.revision = revision
         self.tenantID = tenantID
         self.keyPrefix = keyPrefix
         self.scopes = scopes

@@ -9,6 +9,7 @@ public import Prometheus
 import ServiceLifecycle
 public import WharfCore
 public import WharfLivepeer
+import WharfOutbound
 public import WharfPlugins
 import WharfPolicy
 public import WharfRouting
@@ -87,7 +88,24 @@ public func buildApplication(
         defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
         logger: logger
     )
-    backgroundServices.append(PresetResumer(store: store, runner: presets, pool: pool, logger: logger))
+    let jobs = PresetJobs(runner: presets, logger: logger) { job in
+        do {
+            try await V2Webhooks.enqueue(for: job, store: store)
+        } catch {
+            logger.error("queueing a job's webhook failed", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
+        }
+    }
+    backgroundServices.append(PresetResumer(store: store, jobs: jobs, pool: pool, logger: logger))
+    let policy = AddressPolicy(allowPrivateNetworks: configuration.allowPrivateURLs)
+    backgroundServices.append(
+        WebhookDispatcher(
+            store: store,
+            sender: WebhookSender(policy: policy),
+            firstRetry: configuration.webhookFirstRetry,
+            maxAge: configuration.webhookMaxAge,
+            logger: logger
+        )
+    )
     if let retention = configuration.artifactRetention {
         backgroundServices.append(ArtifactRetention(store: store, retention: retention, logger: logger))
     }
@@ -101,7 +119,18 @@ public func buildApplication(
             publicBaseURL: configuration.publicBaseURL,
             priceCaps: configuration.priceCaps
         ),
-        plugins: plugins.plugins
+        v2: V2Routes(
+            jobs: jobs,
+            pool: pool,
+            settings: V2Settings(
+                maxFileBytes: configuration.v2MaxFileBytes,
+                fetchTimeout: configuration.v2FetchTimeout,
+                allowPrivateNetworks: configuration.allowPrivateURLs
+            ),
+            idempotencyRetention: configuration.idempotencyRetention,
+            publicBaseURL: configuration.publicBaseURL,
+            logger: logger
+        )
     )
     let adminRouter = buildAdminRouter(
         store: store,
@@ -170,13 +199,23 @@ public struct V1Routes<Store: GatewayStore>: Sendable {
     }
 }
 
+/// What the public listener needs to serve `/v2`.
+public struct V2Routes<Store: GatewayStore>: Sendable {
+    let jobs: PresetJobs<Store>
+    let pool: OrchestratorPool
+    let settings: V2Settings
+    let idempotencyRetention: Duration
+    let publicBaseURL: URL?
+    let logger: Logger
+}
+
 /// The public listener's routes: health, result files, `/v1` behind the `v1` scope (when `v1` is
-/// given) and `/v2` behind the `v2` scope.
+/// given) and `/v2` behind the `v2` scope (when `v2` is given).
 public func buildPublicRouter<Store: GatewayStore>(
     store: Store,
     metrics: any MetricsFactory,
     v1: V1Routes<Store>? = nil,
-    plugins: [LoadedPlugin] = []
+    v2: V2Routes<Store>? = nil
 ) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(to: router, role: .public, metrics: metrics)
@@ -202,11 +241,22 @@ public func buildPublicRouter<Store: GatewayStore>(
             }
         }
     }
-    let v2 = router.group()
-        .add(middleware: V2Middleware())
-        .add(middleware: AuthenticationMiddleware(keys: store, scope: .v2, publicPaths: ["/v2/openapi.yaml"]))
-        .add(middleware: V2CallerMiddleware())
-    try V2Service(store: store, plugins: plugins).register(on: v2)
+    if let v2 {
+        let group = router.group()
+            .add(middleware: V2Middleware())
+            .add(middleware: AuthenticationMiddleware(keys: store, scope: .v2, publicPaths: ["/v2/openapi.yaml"]))
+            .add(middleware: V2CallerMiddleware(publicBaseURL: v2.publicBaseURL))
+            .add(middleware: RevisionMiddleware())
+            .add(middleware: IdempotencyMiddleware(store: store, retention: v2.idempotencyRetention))
+        V2FilesController(store: store, maxBytes: v2.settings.maxFileBytes).addRoutes(to: group)
+        try V2Service(store: store, jobs: v2.jobs, pool: v2.pool, settings: v2.settings, logger: v2.logger).register(on: group)
+        // Anything else under /v2 is a problem document, not the generic 404.
+        for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {
+            group.on("v2/**", method: method) { request, _ -> Response in
+                throw V2Problem.notFound("not-found", "no v2 operation at \(request.method) \(request.uri.path)")
+            }
+        }
+    }
     return router
 }
 

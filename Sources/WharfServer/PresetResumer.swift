@@ -8,7 +8,7 @@ import WharfWorkflow
 /// crashed or killed), from their last finished step.
 struct PresetResumer<Store: GatewayStore>: Service {
     let store: Store
-    let runner: PresetRunner<Store>
+    let jobs: PresetJobs<Store>
     let pool: OrchestratorPool
     let logger: Logger
 
@@ -25,20 +25,9 @@ struct PresetResumer<Store: GatewayStore>: Service {
         for _ in 0..<50 where await pool.snapshot().allSatisfy({ $0.offer == nil }) {
             try await Task.sleep(for: .milliseconds(100))
         }
-        try await withThrowingDiscardingTaskGroup { group in
-            for job in unfinished {
-                group.addTask {
-                    do {
-                        let finished = try await runner.resume(job)
-                        logger.info(
-                            "resumed job finished",
-                            metadata: ["gw.job.id": "\(job.id)", "gw.job.status": "\(finished.status.rawValue)"]
-                        )
-                    } catch {
-                        logger.error("resuming job failed", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
-                    }
-                }
-            }
+        for job in unfinished {
+            logger.info("resuming job", metadata: ["gw.job.id": "\(job.id)"])
+            jobs.submit(job)
         }
     }
 }

@@ -17,13 +17,24 @@ public struct ProblemError: HTTPResponseError, Sendable {
     public var detail: String
     /// Extra response headers, such as `WWW-Authenticate`.
     public var headers: HTTPFields
+    /// For validation errors, each field at fault: `field` (a JSON pointer or a parameter's name)
+    /// and `message`.
+    public var errors: [[String: String]]
 
-    public init(status: HTTPResponse.Status, kind: String, title: String, detail: String, headers: HTTPFields = [:]) {
+    public init(
+        status: HTTPResponse.Status,
+        kind: String,
+        title: String,
+        detail: String,
+        headers: HTTPFields = [:],
+        errors: [[String: String]] = []
+    ) {
         self.status = status
         self.kind = kind
         self.title = title
         self.detail = detail
         self.headers = headers
+        self.errors = errors
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -33,7 +44,8 @@ public struct ProblemError: HTTPResponseError, Sendable {
             status: Int(status.code),
             detail: detail,
             instance: request.uri.path,
-            requestID: context.id
+            requestID: context.id,
+            errors: errors.isEmpty ? nil : errors
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -67,9 +79,10 @@ private struct ProblemBody: Encodable {
     var detail: String
     var instance: String
     var requestID: String
+    var errors: [[String: String]]?
 
     enum CodingKeys: String, CodingKey {
-        case type, title, status, detail, instance
+        case type, title, status, detail, instance, errors
         case requestID = "request_id"
     }
 }

@@ -77,6 +77,55 @@ extension SQLiteStore {
             // Artifact bytes move to content-addressed files; `data` stays for rows written before.
             try db.alter(table: "artifacts") { table in table.add(column: "digest", .text) }
         }
+        migrator.registerMigration("2026-11-29-v2-files-idempotency-webhooks") { db in
+            try db.alter(table: "api_keys") { table in table.add(column: "revision", .text) }
+            try db.alter(table: "tenants") { table in table.add(column: "webhook_secret", .text) }
+            try db.create(table: "files") { table in
+                table.primaryKey("id", .text)
+                table.column("tenant_id", .text).notNull().references("tenants")
+                table.column("name", .text).notNull()
+                table.column("content_type", .text).notNull()
+                table.column("byte_count", .integer).notNull()
+                table.column("digest", .text).notNull()
+                table.column("created_at", .datetime).notNull()
+            }
+            try db.create(table: "idempotency_keys") { table in
+                table.column("tenant_id", .text).notNull()
+                table.column("key", .text).notNull()
+                table.column("request_hash", .text)
+                table.column("status", .integer)
+                table.column("headers", .text)
+                table.column("body", .blob)
+                table.column("locked_until", .datetime)
+                table.column("created_at", .datetime).notNull()
+                table.primaryKey(["tenant_id", "key"])
+            }
+            try db.create(index: "idempotency_keys_by_time", on: "idempotency_keys", columns: ["created_at"])
+            try db.create(table: "webhook_events") { table in
+                table.primaryKey("id", .text)
+                table.column("tenant_id", .text).notNull()
+                table.column("job_id", .text).notNull().references("jobs")
+                table.column("type", .text).notNull()
+                table.column("url", .text).notNull()
+                table.column("payload", .blob).notNull()
+                table.column("state", .text).notNull()
+                table.column("attempts", .integer).notNull()
+                table.column("next_attempt_at", .datetime).notNull()
+                table.column("created_at", .datetime).notNull()
+            }
+            try db.create(index: "webhook_events_due", on: "webhook_events", columns: ["state", "next_attempt_at"])
+            try db.create(index: "webhook_events_by_job", on: "webhook_events", columns: ["job_id"])
+            try db.create(table: "webhook_attempts") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("event_id", .text).notNull().references("webhook_events")
+                table.column("number", .integer).notNull()
+                table.column("status_code", .integer)
+                table.column("error", .text)
+                table.column("duration_ms", .integer).notNull()
+                table.column("at", .datetime).notNull()
+            }
+            try db.create(index: "webhook_attempts_by_event", on: "webhook_attempts", columns: ["event_id"])
+        }
         return migrator
     }
 }

@@ -30,7 +30,8 @@ extension APIKey: RowDecodable {
             scopes: try Scope.parseList(scopeList),
             secretHash: Array(hash),
             createdAt: row["created_at"],
-            revokedAt: row["revoked_at"]
+            revokedAt: row["revoked_at"],
+            revision: (row["revision"] as String?).flatMap(APIRevision.init(rawValue:))
         )
     }
 }
@@ -95,6 +96,54 @@ extension JobStep: RowDecodable {
             artifacts: artifacts.isEmpty ? [] : artifacts.split(separator: "\n").map(String.init),
             attempts: row["attempts"],
             updatedAt: row["updated_at"]
+        )
+    }
+}
+
+extension StoredFile: RowDecodable {
+    init(row: Row) throws {
+        self.init(
+            id: row["id"],
+            tenantID: row["tenant_id"],
+            name: row["name"],
+            contentType: row["content_type"],
+            byteCount: row["byte_count"],
+            digest: row["digest"],
+            createdAt: row["created_at"]
+        )
+    }
+}
+
+extension WebhookEvent: RowDecodable {
+    init(row: Row) throws {
+        let stateName: String = row["state"]
+        guard let state = WebhookEvent.State(rawValue: stateName) else {
+            throw WharfError(.storeIncompatible, "webhook event \(row["id"] as String? ?? "?") has unknown state '\(stateName)'")
+        }
+        self.init(
+            id: row["id"],
+            tenantID: row["tenant_id"],
+            jobID: row["job_id"],
+            type: row["type"],
+            url: row["url"],
+            payload: row["payload"],
+            state: state,
+            attempts: row["attempts"],
+            nextAttemptAt: row["next_attempt_at"],
+            createdAt: row["created_at"]
+        )
+    }
+}
+
+extension WebhookAttempt: RowDecodable {
+    init(row: Row) throws {
+        self.init(
+            eventID: row["event_id"],
+            number: row["number"],
+            statusCode: row["status_code"],
+            error: row["error"],
+            durationMilliseconds: row["duration_ms"],
+            at: row["at"]
         )
     }
 }

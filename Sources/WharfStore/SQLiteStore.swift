@@ -136,12 +136,12 @@ extension SQLiteStore: APIKeyStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO api_keys (prefix, tenant_id, name, scopes, secret_hash, created_at, revoked_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO api_keys (prefix, tenant_id, name, scopes, secret_hash, created_at, revoked_at, revision)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     key.prefix, key.tenantID, key.name, key.scopes.map(\.rawValue).sorted().joined(separator: ","),
-                    Data(key.secretHash), key.createdAt, key.revokedAt,
+                    Data(key.secretHash), key.createdAt, key.revokedAt, key.revision?.rawValue,
                 ]
             )
         }
@@ -222,6 +222,41 @@ extension SQLiteStore: JobStore {
                 [tenantID, max(0, limit)]
             )
         }
+    }
+}
+
+extension SQLiteStore {
+    public func listJobs(tenantID: String, query: JobQuery) async throws -> [Job] {
+        var conditions = ["tenant_id = ?"]
+        var arguments: [(any DatabaseValueConvertible)?] = [tenantID]
+        if let prefix = query.kindPrefix {
+            conditions.append("substr(kind, 1, ?) = ?")
+            arguments += [prefix.count, prefix]
+        }
+        if let kind = query.kind {
+            conditions.append("kind = ?")
+            arguments.append(kind)
+        }
+        if let status = query.status {
+            conditions.append("status = ?")
+            arguments.append(status.rawValue)
+        }
+        if let from = query.createdFrom {
+            conditions.append("created_at >= ?")
+            arguments.append(from)
+        }
+        if let before = query.createdBefore {
+            conditions.append("created_at < ?")
+            arguments.append(before)
+        }
+        if let cursor = query.startingAfter {
+            conditions.append("id < ?")
+            arguments.append(cursor)
+        }
+        arguments.append(max(0, query.limit))
+        let sql = "SELECT * FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY id DESC LIMIT ?"
+        let statementArguments = StatementArguments(arguments)
+        return try await read { db in try Job.fetch(db, sql: sql, statementArguments) }
     }
 }
 
@@ -318,6 +353,12 @@ extension SQLiteStore: ArtifactStore {
         return artifact
     }
 
+    public func artifacts(jobID: String) async throws -> [Artifact] {
+        try await read { db in
+            try Artifact.fetch(db, sql: "SELECT * FROM artifacts WHERE job_id = ? ORDER BY created_at, rowid", [jobID])
+        }
+    }
+
     public func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, data: Data)? {
         let found = try await read { db -> (Artifact, Data, String?)? in
             guard
@@ -359,7 +400,12 @@ extension SQLiteStore: ArtifactStore {
                 arguments: [date]
             )
             let removed = db.changesCount
-            let digests = try String.fetchAll(db, sql: "SELECT DISTINCT digest FROM artifacts WHERE digest IS NOT NULL")
+            // Uploaded files follow the same retention, counted from their upload.
+            try db.execute(sql: "DELETE FROM files WHERE created_at < ?", arguments: [date])
+            let digests = try String.fetchAll(
+                db,
+                sql: "SELECT DISTINCT digest FROM artifacts WHERE digest IS NOT NULL UNION SELECT digest FROM files"
+            )
             return (removed, Set(digests))
         }
         // Files no row references any more go too.
@@ -397,14 +443,14 @@ extension SQLiteStore: ArtifactStore {
         return digest
     }
 
-    private func contentPath(_ digest: String) -> String {
+    func contentPath(_ digest: String) -> String {
         ((artifactsDirectory as NSString).appendingPathComponent(String(digest.prefix(2))) as NSString).appendingPathComponent(digest)
     }
 }
 
 extension SQLiteStore {
     /// Runs `body` in a write transaction, turning database failures into ``WharfError``.
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.write(body)
         } catch let error as WharfError {
@@ -415,7 +461,7 @@ extension SQLiteStore {
     }
 
     /// Runs `body` in a read transaction, turning database failures into ``WharfError``.
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.read(body)
         } catch let error as WharfError {

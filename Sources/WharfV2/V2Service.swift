@@ -1,20 +1,51 @@
 package import Foundation
+package import Logging
 package import OpenAPIRuntime
 package import WharfAPIv2
 package import WharfCore
-package import WharfPlugins
+import WharfLivepeer
+package import WharfOutbound
+import WharfPlugins
+package import WharfRouting
+package import WharfWorkflow
 
-/// `/v2`: Wharf's own API. This revision: the caller's key and the presets it can run.
-package struct V2Service<Store: TenantStore & APIKeyStore>: APIProtocol {
-    private let store: Store
-    private let plugins: [LoadedPlugin]
+/// Limits and switches of `/v2` from the gateway's configuration.
+package struct V2Settings: Sendable {
+    /// Largest upload or fetched input.
+    package var maxFileBytes: Int64
+    /// Time limit of fetching an input URL.
+    package var fetchTimeout: Duration
+    /// Whether input and webhook URLs may point at private, loopback and link-local addresses.
+    package var allowPrivateNetworks: Bool
+    /// Longest `Prefer: wait`.
+    package var maxWait: Duration = .seconds(60)
 
-    package init(store: Store, plugins: [LoadedPlugin]) {
+    package init(maxFileBytes: Int64, fetchTimeout: Duration, allowPrivateNetworks: Bool) {
+        self.maxFileBytes = maxFileBytes
+        self.fetchTimeout = fetchTimeout
+        self.allowPrivateNetworks = allowPrivateNetworks
+    }
+}
+
+/// `/v2`: Wharf's own API over jobs that run presets.
+package struct V2Service<Store: GatewayStore>: APIProtocol {
+    let store: Store
+    let jobs: PresetJobs<Store>
+    let pool: OrchestratorPool
+    let settings: V2Settings
+    let logger: Logger
+
+    package init(store: Store, jobs: PresetJobs<Store>, pool: OrchestratorPool, settings: V2Settings, logger: Logger) {
         self.store = store
-        self.plugins = plugins
+        self.jobs = jobs
+        self.pool = pool
+        self.settings = settings
+        self.logger = logger
     }
 
-    /// Registers every v2 operation under `/v2` on a server transport (a Hummingbird router group).
+    var runner: PresetRunner<Store> { jobs.presetRunner }
+
+    /// Registers every generated v2 operation under `/v2` on a server transport (a Hummingbird router group).
     package func register(on transport: any ServerTransport) throws {
         try registerHandlers(
             on: transport,
@@ -23,9 +54,19 @@ package struct V2Service<Store: TenantStore & APIKeyStore>: APIProtocol {
         )
     }
 
-    package func getKey(_ input: Operations.GetKey.Input) async throws -> Operations.GetKey.Output {
-        guard let caller = V2Caller.current, let key = try await store.apiKey(prefix: caller.keyPrefix) else {
+    func caller() throws -> V2Caller {
+        guard let caller = V2Caller.current else {
             throw V2Problem(status: 500, kind: "internal", title: "Internal Server Error", detail: "the request has no caller")
+        }
+        return caller
+    }
+
+    // MARK: Key, presets, document
+
+    package func getKey(_ input: Operations.GetKey.Input) async throws -> Operations.GetKey.Output {
+        let caller = try caller()
+        guard let key = try await store.apiKey(prefix: caller.keyPrefix) else {
+            throw V2Problem(status: 500, kind: "internal", title: "Internal Server Error", detail: "the caller's key is gone")
         }
         let tenant = try await store.tenant(id: key.tenantID)
         return .ok(
@@ -34,6 +75,7 @@ package struct V2Service<Store: TenantStore & APIKeyStore>: APIProtocol {
                     .init(
                         prefix: key.prefix,
                         name: key.name,
+                        revision: (key.revision ?? APIRevision.allCases[0]).rawValue,
                         tenant: .init(id: key.tenantID, name: tenant?.name ?? ""),
                         scopes: key.scopes.sorted().compactMap { Components.Schemas.Key.ScopesPayloadPayload(rawValue: $0.rawValue) },
                         createdAt: key.createdAt
@@ -44,13 +86,13 @@ package struct V2Service<Store: TenantStore & APIKeyStore>: APIProtocol {
     }
 
     package func listPresets(_ input: Operations.ListPresets.Input) async throws -> Operations.ListPresets.Output {
-        .ok(.init(body: .json(.init(data: try presets()))))
+        .ok(.init(body: .json(.init(data: try await presets()))))
     }
 
     package func getPreset(_ input: Operations.GetPreset.Input) async throws -> Operations.GetPreset.Output {
         let name = input.path.name
-        guard let preset = try presets().first(where: { $0.name == name }) else {
-            throw V2Problem(status: 404, kind: "preset-not-found", title: "Not Found", detail: "no preset named '\(name)'")
+        guard let preset = try await presets().first(where: { $0.name == name }) else {
+            throw V2Problem.notFound("preset-not-found", "no preset named '\(name)'")
         }
         return .ok(.init(body: .json(preset)))
     }
@@ -59,41 +101,61 @@ package struct V2Service<Store: TenantStore & APIKeyStore>: APIProtocol {
         .ok(.init(body: .yaml(HTTPBody(Data(PackageResources.v2_yaml)))))
     }
 
-    /// The plugins' presets and one built-in preset per AI pipeline, sorted by name.
-    func presets() throws -> [Components.Schemas.Preset] {
+    package func getWebhookSecret(_ input: Operations.GetWebhookSecret.Input) async throws -> Operations.GetWebhookSecret.Output {
+        .ok(.init(body: .json(.init(secret: try await store.webhookSecret(tenantID: try caller().tenantID)))))
+    }
+
+    /// The plugins' presets and the built-in ones, sorted by name, each with today's network prices.
+    func presets() async throws -> [Components.Schemas.Preset] {
+        let members = await pool.snapshot()
         var all: [Components.Schemas.Preset] = []
-        for plugin in plugins {
+        var sources: [(PluginManifest.Preset, Components.Schemas.Preset.SourcePayload)] = []
+        for plugin in runner.plugins {
             for preset in plugin.manifest.presets {
-                all.append(
-                    .init(
-                        name: preset.name,
-                        description: preset.description,
-                        source: .init(kind: .plugin, name: plugin.manifest.name, version: plugin.manifest.version),
-                        parameters: try Self.schema(preset.parameters),
-                        steps: preset.steps.compactMap { step in
-                            Components.Schemas.Step.KindPayload(rawValue: step.kind).map {
-                                .init(id: step.id, kind: $0, uses: step.uses, after: step.after)
-                            }
-                        }
-                    )
-                )
+                sources.append((preset, .init(kind: .plugin, name: plugin.manifest.name, version: plugin.manifest.version)))
             }
         }
-        for pipeline in Pipeline.allCases where pipeline != .liveVideoToVideo {
+        for preset in BuiltInPresets.all { sources.append((preset, .init(kind: .builtIn, name: "wharf", version: "1"))) }
+        for (preset, source) in sources {
+            var priced: [Components.Schemas.PresetPrice.NetworkStepsPayloadPayload] = []
+            for step in preset.steps where step.kind == "network" {
+                let price = Pipeline(rawValue: step.uses).flatMap { Self.lowestPrice(members, $0, model: step.with["model_id"]) }
+                priced.append(
+                    .init(step: step.id, pipeline: step.uses, pricePerUnit: price?.pricePerUnit, pixelsPerUnit: price?.pixelsPerUnit)
+                )
+            }
             all.append(
                 .init(
-                    name: "pipeline.\(pipeline.rawValue)",
-                    description: "One \(pipeline.rawValue) call on the network, with the fields of POST /v1/\(pipeline.rawValue).",
-                    source: .init(kind: .builtIn, name: "wharf", version: "1"),
-                    parameters: try Self.schema(#"{"type":"object","description":"The fields of the v1 request."}"#),
-                    steps: [.init(id: "run", kind: .network, uses: pipeline.rawValue, after: [])]
+                    name: preset.name,
+                    description: preset.description,
+                    source: source,
+                    parameters: try JSONDecoder().decode(
+                        Components.Schemas.Preset.ParametersPayload.self,
+                        from: Data(preset.parameters.utf8)
+                    ),
+                    steps: preset.steps.compactMap { step in
+                        Components.Schemas.Step.KindPayload(rawValue: step.kind).map {
+                            .init(id: step.id, kind: $0, uses: step.uses, after: step.after)
+                        }
+                    },
+                    price: .init(currency: .wei, available: priced.allSatisfy { $0.pricePerUnit != nil }, networkSteps: priced)
                 )
             )
         }
         return all.sorted { $0.name < $1.name }
     }
 
-    private static func schema(_ text: String) throws -> Components.Schemas.Preset.ParametersPayload {
-        try JSONDecoder().decode(Components.Schemas.Preset.ParametersPayload.self, from: Data(text.utf8))
+    /// The lowest price on offer for a pipeline (and model, when one is named), per unit of work.
+    static func lowestPrice(_ members: [OrchestratorPool.Member], _ pipeline: Pipeline, model: String?) -> OrchestratorOffer.Price? {
+        let wanted = model.flatMap { $0.isEmpty || $0.contains("{{") ? nil : $0 }
+        let prices = members.compactMap { member -> OrchestratorOffer.Price? in
+            guard let offer = member.offer, offer.offers(pipeline, model: wanted) else { return nil }
+            let name = wanted ?? offer.models[pipeline.capabilityID]?.keys.sorted().first ?? ""
+            return offer.price(for: pipeline, model: name)
+        }
+        // Compare per-unit prices exactly: a/b < c/d ⇔ a·d < c·b.
+        return prices.min { lhs, rhs in
+            lhs.pricePerUnit.multipliedFullWidth(by: rhs.pixelsPerUnit) < rhs.pricePerUnit.multipliedFullWidth(by: lhs.pixelsPerUnit)
+        }
     }
 }

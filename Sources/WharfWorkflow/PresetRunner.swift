@@ -17,7 +17,8 @@ public import WharfRouting
 public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & StepStore>: Sendable {
     private let store: Store
     private let jobs: JobRunner<Store>
-    private let plugins: [LoadedPlugin]
+    /// The plugins whose presets this runner runs.
+    public let plugins: [LoadedPlugin]
     private let media: MediaTools
     private let defaultModel: @Sendable (Pipeline) async -> String?
     private let logger: Logger
@@ -45,18 +46,18 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         self.logger = logger
     }
 
-    /// A preset and the plugin that contributes it.
+    /// A preset and the plugin that contributes it (none for the built-in `pipeline.<name>` presets).
     public struct Resolved: Sendable {
-        public var plugin: LoadedPlugin
+        public var plugin: LoadedPlugin?
         public var preset: PluginManifest.Preset
     }
 
-    /// Finds a preset by name among the loaded plugins.
+    /// Finds a preset by name among the loaded plugins and the built-in ones.
     public func preset(named name: String) -> Resolved? {
         for plugin in plugins {
             if let preset = plugin.manifest.presets.first(where: { $0.name == name }) { return Resolved(plugin: plugin, preset: preset) }
         }
-        return nil
+        return BuiltInPresets.named(name).map { Resolved(plugin: nil, preset: $0) }
     }
 
     /// Creates a job for `preset` with the customer's input file and parameters, then runs it.
@@ -68,13 +69,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         input: (data: Data, contentType: String, fileExtension: String)?,
         parameters: [String: String]
     ) async throws -> Job {
-        guard let resolved = preset(named: name) else { throw WharfError(.notFound, "no preset named '\(name)'") }
-        try PresetCheck.validate(resolved.preset)
-        try ParameterCheck.validate(parameters, against: resolved.preset.parameters)
-        let request = try JSONSerialization.data(withJSONObject: ["preset": name, "parameters": parameters], options: [.sortedKeys])
-        var job = Job(tenantID: tenantID, kind: "preset:\(name)", request: request)
-        job.status = .running
-        try await store.insertJob(job)
+        let job = try await prepare(preset: name, tenantID: tenantID, parameters: parameters)
         if let input {
             _ = try await store.putArtifact(
                 jobID: job.id,
@@ -83,23 +78,65 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 data: input.data
             )
         }
-        return try await run(job, resolved)
+        return try await execute(job)
+    }
+
+    /// Checks a preset and its parameters and records a queued job for it; ``execute(_:)`` runs it.
+    /// The caller stores the job's input (`input.<ext>`) in between.
+    /// - Parameter request: More of the request to keep with the job (the API's own fields).
+    public func prepare(
+        preset name: String,
+        tenantID: String,
+        parameters: [String: String],
+        request: [String: any Sendable] = [:],
+        id: String? = nil
+    ) async throws -> Job {
+        guard let resolved = preset(named: name) else { throw WharfError(.notFound, "no preset named '\(name)'") }
+        try PresetCheck.validate(resolved.preset)
+        try ParameterCheck.validate(parameters, against: resolved.preset.parameters)
+        var document: [String: Any] = request
+        document["preset"] = name
+        document["parameters"] = parameters
+        let body = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
+        var job = Job(tenantID: tenantID, kind: "preset:\(name)", request: body)
+        if let id { job.id = id }
+        try await store.insertJob(job)
+        return job
+    }
+
+    /// Runs a queued job, or continues one the gateway did not finish (after a restart), from its last
+    /// finished steps. Cancelling the calling task stops the job's steps and marks it `canceled`.
+    public func execute(_ job: Job) async throws -> Job {
+        guard job.kind.hasPrefix("preset:"), let resolved = preset(named: String(job.kind.dropFirst("preset:".count))) else {
+            let message = "the preset of \(job.id) is no longer loaded"
+            let failed = try await store.updateJob(id: job.id, status: .failed, result: Self.failure(message), at: Date())
+            onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: failed.status.rawValue))
+            return failed
+        }
+        var job = job
+        if job.status == .queued {
+            job = try await store.updateJob(id: job.id, status: .running, result: nil, at: Date())
+        } else {
+            logger.info("resuming job", metadata: ["gw.job.id": "\(job.id)", "gw.preset": "\(resolved.preset.name)"])
+        }
+        let finished: Job
+        do {
+            finished = try await runSteps(job, resolved)
+        } catch is CancellationError {
+            // The store refuses work from a cancelled task: record the end from a task of its own.
+            let store = self.store
+            let id = job.id
+            finished = try await Task {
+                try await store.updateJob(id: id, status: .canceled, result: Self.failure("the job was canceled"), at: Date())
+            }.value
+        }
+        onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: finished.status.rawValue))
+        return finished
     }
 
     /// Continues a job the gateway did not finish (after a restart).
     public func resume(_ job: Job) async throws -> Job {
-        guard job.kind.hasPrefix("preset:"), let resolved = preset(named: String(job.kind.dropFirst("preset:".count))) else {
-            let message = "the preset of \(job.id) is no longer loaded"
-            return try await store.updateJob(id: job.id, status: .failed, result: Self.failure(message), at: Date())
-        }
-        logger.info("resuming job", metadata: ["gw.job.id": "\(job.id)", "gw.preset": "\(resolved.preset.name)"])
-        return try await run(job, resolved)
-    }
-
-    private func run(_ job: Job, _ resolved: Resolved) async throws -> Job {
-        let finished = try await runSteps(job, resolved)
-        onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: finished.status.rawValue))
-        return finished
+        try await execute(job)
     }
 
     private func runSteps(_ job: Job, _ resolved: Resolved) async throws -> Job {
@@ -158,7 +195,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     private func execute(
         _ step: PluginManifest.Step,
         of job: Job,
-        plugin: LoadedPlugin,
+        plugin: LoadedPlugin?,
         parameters: [String: String],
         states: [String: JobStep],
         previous: JobStep?
@@ -206,9 +243,9 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                     metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)", "gw.step.attempts": "\(attempts)"]
                 )
                 return state
-            } catch is CancellationError {
-                throw CancellationError()
             } catch {
+                // A cancelled job's step fails however its work ended; that is the job's cancellation.
+                if error is CancellationError || Task.isCancelled { throw CancellationError() }
                 lastError = "\(error)"
                 onEvent?(PresetEvent(jobID: job.id, stepID: step.id, kind: .stepFailed, attempt: attempts, detail: lastError))
                 logger.warning("step failed", metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)", "error": "\(error)"])
@@ -248,11 +285,12 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     private func perform(
         _ step: PluginManifest.Step,
         of job: Job,
-        plugin: LoadedPlugin,
+        plugin: LoadedPlugin?,
         parameters: [String: String],
         states: [String: JobStep]
     ) async throws -> (Data, [String]) {
-        let settings = step.with.mapValues { Self.interpolate($0, parameters) }
+        // A built-in preset's single step takes the job's parameters as its fields.
+        let settings = plugin == nil ? parameters : step.with.mapValues { Self.interpolate($0, parameters) }
         let inputName = try await inputArtifact(for: step, of: job, states: states)
         switch step.kind {
         case "media":
@@ -278,6 +316,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 withJSONObject: ["parameters": parameters, "with": settings, "steps": previous, "artifacts": readable.keys.sorted()],
                 options: [.sortedKeys]
             )
+            guard let plugin else { throw WharfError(.invalidArgument, "code step \(step.id) has no plugin") }
             let result = try await plugin.runStep(step.uses, input: input, artifacts: readable)
             var names: [String] = []
             for (name, artifact) in result.written.sorted(by: { $0.key < $1.key }) {
@@ -425,10 +464,10 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     }
 
     /// Step settings the runner reads itself, never sent to an orchestrator.
-    static var runnerSettings: Set<String> { ["retries", "timeout_seconds"] }
+    public static var runnerSettings: Set<String> { ["retries", "timeout_seconds"] }
 
     /// Replaces `{{name}}` with the parameter's value, or with nothing when it was not given.
-    static func interpolate(_ value: String, _ parameters: [String: String]) -> String {
+    public static func interpolate(_ value: String, _ parameters: [String: String]) -> String {
         var result = ""
         var rest = Substring(value)
         while let open = rest.range(of: "{{"), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
@@ -461,6 +500,14 @@ public struct PresetEvent: Sendable, Hashable {
     public var attempt: Int
     /// The operation, the artifacts made, the error, or the job's final status.
     public var detail: String
+
+    public init(jobID: String, stepID: String?, kind: Kind, attempt: Int, detail: String) {
+        self.jobID = jobID
+        self.stepID = stepID
+        self.kind = kind
+        self.attempt = attempt
+        self.detail = detail
+    }
 }
 
 /// A step try that ran out of time; retried like other failures that are not the input's fault.
@@ -494,5 +541,30 @@ enum ParameterCheck {
                 throw WharfError(.invalidArgument, "parameter '\(name)' must be an integer")
             }
         }
+    }
+}
+
+/// The presets every gateway has without plugins: `pipeline.<name>`, one call of an AI pipeline.
+public enum BuiltInPresets {
+    /// The prefix of their names.
+    public static let prefix = "pipeline."
+
+    /// One per AI pipeline that runs as a request and an answer.
+    public static var all: [PluginManifest.Preset] {
+        Pipeline.allCases.compactMap { named(prefix + $0.rawValue) }
+    }
+
+    /// `pipeline.<name>`: one network step whose fields are the job's parameters (those of
+    /// `POST /v1/<name>`), taking the job's input file when the pipeline needs one.
+    public static func named(_ name: String) -> PluginManifest.Preset? {
+        guard name.hasPrefix(prefix), let pipeline = Pipeline(rawValue: String(name.dropFirst(prefix.count))),
+            pipeline != .liveVideoToVideo
+        else { return nil }
+        return PluginManifest.Preset(
+            name: name,
+            description: "One \(pipeline.rawValue) call on the network, with the fields of POST /v1/\(pipeline.rawValue) as parameters.",
+            parameters: #"{"type":"object","description":"The fields of the v1 request, as strings."}"#,
+            steps: [PluginManifest.Step(id: "run", kind: "network", uses: pipeline.rawValue)]
+        )
     }
 }

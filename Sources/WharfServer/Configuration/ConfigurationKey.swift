@@ -163,6 +163,37 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Days a finished job's artifacts are kept (0-3650; 0 keeps them forever); checked every hour."
     )
 
+    static let v2MaxFileBytes = Self(
+        "api.v2.max_file_bytes",
+        "1073741824",
+        "Largest upload (POST /v2/files) or fetched input URL, in bytes (1 to 68719476736)."
+    )
+    static let v2FetchTimeout = Self(
+        "api.v2.fetch_timeout_seconds",
+        "60",
+        "Time limit of fetching a job's input URL, 1 to 3600 seconds."
+    )
+    static let v2IdempotencyHours = Self(
+        "api.v2.idempotency_hours",
+        "24",
+        "How long an Idempotency-Key and its answer are kept, 1 to 720 hours."
+    )
+    static let allowPrivateURLs = Self(
+        "network.allow_private_urls",
+        "false",
+        "Let input and webhook URLs reach loopback, private and link-local addresses (refused by default)."
+    )
+    static let webhooksFirstRetry = Self(
+        "webhooks.first_retry_ms",
+        "30000",
+        "Wait before the first retry of a failed webhook, 10 to 3600000 ms; each later wait doubles, up to an hour."
+    )
+    static let webhooksMaxAgeHours = Self(
+        "webhooks.max_age_hours",
+        "24",
+        "How long a webhook is retried before it is marked failed, 1 to 168 hours."
+    )
+
     /// Every key Wharf reads.
     public static let all: [ConfigurationKey] =
         [
@@ -170,7 +201,8 @@ public struct ConfigurationKey: Sendable, Hashable {
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
-            pluginsRequireSignature, pluginsPublisherKeys, artifactsDirectory, artifactsRetentionDays,
+            pluginsRequireSignature, pluginsPublisherKeys, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,
+            v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

@@ -95,6 +95,12 @@ extension WharfConfiguration {
         let v1Deprecation = reader.string(forKey: "api.v1.deprecation_date")
         let v1Sunset = reader.string(forKey: "api.v1.sunset_date")
         let v1Guide = reader.string(forKey: "api.v1.migration_guide_url")
+        let v2MaxFile = reader.int(forKey: "api.v2.max_file_bytes", default: 1 << 30)
+        let v2FetchSeconds = reader.int(forKey: "api.v2.fetch_timeout_seconds", default: 60)
+        let idempotencyHours = reader.int(forKey: "api.v2.idempotency_hours", default: 24)
+        configuration.allowPrivateURLs = reader.bool(forKey: "network.allow_private_urls", default: false)
+        let webhookFirstRetry = reader.int(forKey: "webhooks.first_retry_ms", default: 30_000)
+        let webhookHours = reader.int(forKey: "webhooks.max_age_hours", default: 24)
 
         for failure in failures.failures {
             guard let key = ConfigurationKey.all.first(where: { $0.name == failure.key }) else { continue }
@@ -193,6 +199,16 @@ extension WharfConfiguration {
                 unlessFailed(key, false, "must be wei per unit (1000) or wei per N units (25/1000000)")
             }
         }
+        unlessFailed(.v2MaxFileBytes, (1...(1 << 36)).contains(v2MaxFile), "must be from 1 to 68719476736 bytes")
+        configuration.v2MaxFileBytes = Int64(v2MaxFile)
+        unlessFailed(.v2FetchTimeout, (1...3600).contains(v2FetchSeconds), "must be from 1 to 3600 seconds")
+        configuration.v2FetchTimeout = .seconds(v2FetchSeconds)
+        unlessFailed(.v2IdempotencyHours, (1...720).contains(idempotencyHours), "must be from 1 to 720 hours")
+        configuration.idempotencyRetention = .seconds(idempotencyHours * 3600)
+        unlessFailed(.webhooksFirstRetry, (10...3_600_000).contains(webhookFirstRetry), "must be from 10 to 3600000 milliseconds")
+        configuration.webhookFirstRetry = .milliseconds(webhookFirstRetry)
+        unlessFailed(.webhooksMaxAgeHours, (1...168).contains(webhookHours), "must be from 1 to 168 hours")
+        configuration.webhookMaxAge = .seconds(webhookHours * 3600)
         configuration.pluginsDirectory =
             pluginsDirectory.flatMap { $0.isEmpty ? nil : $0 }
             ?? (configuration.dataDirectory as NSString).appendingPathComponent("plugins")

@@ -80,6 +80,18 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var priceCaps: [Pipeline: OrchestratorOffer.Price] = [:]
     /// How `/v1` behaves (`api.v1.*`).
     public var v1 = VersionPolicy()
+    /// Largest upload or fetched input of `/v2` (`api.v2.max_file_bytes`).
+    public var v2MaxFileBytes: Int64 = 1 << 30
+    /// Time limit of fetching an input URL (`api.v2.fetch_timeout_seconds`).
+    public var v2FetchTimeout: Duration = .seconds(60)
+    /// How long idempotency keys are kept (`api.v2.idempotency_hours`).
+    public var idempotencyRetention: Duration = .seconds(24 * 3600)
+    /// Whether customer URLs may reach private addresses (`network.allow_private_urls`).
+    public var allowPrivateURLs = false
+    /// Wait before a webhook's first retry (`webhooks.first_retry_ms`).
+    public var webhookFirstRetry: Duration = .seconds(30)
+    /// How long webhooks are retried (`webhooks.max_age_hours`).
+    public var webhookMaxAge: Duration = .seconds(24 * 3600)
 
     /// Limits and lifecycle of one public API version.
     public struct VersionPolicy: Sendable, Hashable {

@@ -112,13 +112,6 @@ struct V1CallerMiddleware: RouterMiddleware {
             throw V1Middleware.tooLarge(maxBodyBytes)
         }
         guard let principal = context.principal else { return try await next(request, context) }
-        let base: String
-        if let publicBaseURL {
-            base =
-                publicBaseURL.absoluteString.hasSuffix("/") ? String(publicBaseURL.absoluteString.dropLast()) : publicBaseURL.absoluteString
-        } else {
-            base = "http://\(request.head.authority ?? "127.0.0.1")"
-        }
         var priceCap: OrchestratorOffer.Price?
         if let header = request.headers[.wharfMaxPrice] {
             guard let parsed = OrchestratorOffer.Price(parsing: header) else {
@@ -129,7 +122,12 @@ struct V1CallerMiddleware: RouterMiddleware {
             }
             priceCap = parsed
         }
-        let caller = V1Caller(tenantID: principal.tenantID, requestID: context.id, mediaBaseURL: base + "/media", priceCap: priceCap)
+        let caller = V1Caller(
+            tenantID: principal.tenantID,
+            requestID: context.id,
+            mediaBaseURL: mediaBaseURL(publicBaseURL: publicBaseURL, request: request),
+            priceCap: priceCap
+        )
         return try await V1Caller.$current.withValue(caller) { try await next(request, context) }
     }
 }

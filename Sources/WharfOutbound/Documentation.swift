@@ -1,0 +1,1 @@
+// Requests the gateway makes to addresses its customers give it: input URLs and webhooks.

@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import WharfCore
+import WharfOutbound
+
+/// Delivers queued webhook events: each due event is signed with its tenant's secret and POSTed;
+/// a delivery without a 2xx is retried with exponential backoff until the event is too old. Every
+/// attempt is recorded. Events live in the store, so deliveries survive restarts.
+struct WebhookDispatcher<Store: WebhookStore>: Service {
+    let store: Store
+    let sender: WebhookSender
+    /// Wait before the first retry; each later wait doubles, up to ``maxBackoff``.
+    let firstRetry: Duration
+    let maxBackoff: Duration = .seconds(3600)
+    /// How long an event is retried.
+    let maxAge: Duration
+    /// How often the queue is looked at.
+    let pollInterval: Duration = .milliseconds(250)
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { await deliverUntilCancelled() }
+    }
+
+    private func deliverUntilCancelled() async {
+        while !Task.isCancelled {
+            do {
+                let due = try await store.dueWebhooks(at: Date(), limit: 32)
+                // Due events go out together, so a slow receiver does not hold up the others.
+                await withDiscardingTaskGroup { batch in
+                    for event in due { batch.addTask { await deliver(event) } }
+                }
+            } catch {
+                logger.error("reading the webhook queue failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: pollInterval)
+        }
+    }
+
+    func deliver(_ event: WebhookEvent) async {
+        let number = event.attempts + 1
+        let started = Date()
+        let delivery: WebhookSender.Delivery
+        do {
+            let secret = try await store.webhookSecret(tenantID: event.tenantID)
+            guard let url = URL(string: event.url) else { throw WharfError(.invalidArgument, "'\(event.url)' is not a URL") }
+            delivery = await sender.deliver(to: url, payload: event.payload, secret: secret, eventID: event.id, at: started)
+        } catch {
+            delivery = .init(statusCode: nil, error: "\(error)", duration: .zero)
+        }
+        let state: WebhookEvent.State
+        var next: Date?
+        if delivery.succeeded {
+            state = .delivered
+        } else {
+            let wait = Self.backoff(after: number, first: firstRetry, cap: maxBackoff)
+            let candidate = Date().addingTimeInterval(wait.seconds)
+            if candidate.timeIntervalSince(event.createdAt) > maxAge.seconds {
+                state = .failed
+            } else {
+                state = .pending
+                next = candidate
+            }
+        }
+        let attempt = WebhookAttempt(
+            eventID: event.id,
+            number: number,
+            statusCode: delivery.statusCode,
+            error: delivery.error,
+            durationMilliseconds: Int(delivery.duration.seconds * 1000),
+            at: started
+        )
+        do {
+            try await store.recordWebhookAttempt(attempt, state: state, nextAttemptAt: next)
+        } catch {
+            logger.error("recording a webhook attempt failed", metadata: ["gw.webhook.event": "\(event.id)", "error": "\(error)"])
+        }
+        logger.info(
+            "webhook attempt",
+            metadata: [
+                "gw.webhook.event": "\(event.id)", "gw.job.id": "\(event.jobID)", "gw.webhook.attempt": "\(number)",
+                "gw.webhook.status": "\(delivery.statusCode.map(String.init) ?? delivery.error ?? "")",
+                "gw.webhook.state": "\(state.rawValue)",
+            ]
+        )
+    }
+
+    /// `first`, doubling with each failed attempt, capped.
+    static func backoff(after attempt: Int, first: Duration, cap: Duration) -> Duration {
+        let factor = 1 << min(max(0, attempt - 1), 20)
+        return min(first * factor, cap)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,398 @@
+import Foundation
+import Logging
+import OpenAPIRuntime
+package import WharfAPIv2
+import WharfCore
+import WharfLivepeer
+import WharfOutbound
+import WharfPlugins
+import WharfRouting
+import WharfWorkflow
+
+extension V2Service {
+    // MARK: Jobs
+
+    package func createJob(_ input: Operations.CreateJob.Input) async throws -> Operations.CreateJob.Output {
+        let caller = try caller()
+        guard case .json(let body) = input.body else { throw V2Problem.invalid("/", "the body must be a JSON job request") }
+        let checked = try await check(body, caller: caller)
+        var request: [String: any Sendable] = [
+            JobRequestField.revision: caller.revision.rawValue,
+            JobRequestField.mediaBaseURL: caller.mediaBaseURL,
+        ]
+        if let given = body.input {
+            request[JobRequestField.input] = [given.file.map { ("file", $0) }, given.url.map { ("url", $0) }].compactMap { $0 }.reduce(
+                into: [String: String]()
+            ) { $0[$1.0] = $1.1 }
+        }
+        if let url = body.webhookUrl { request[JobRequestField.webhookURL] = url }
+        if let metadata = body.metadata?.additionalProperties, !metadata.isEmpty { request[JobRequestField.metadata] = metadata }
+
+        let job: Job
+        do {
+            job = try await runner.prepare(preset: body.preset, tenantID: caller.tenantID, parameters: checked.parameters, request: request)
+        } catch let error as WharfError where error.code == .invalidArgument {
+            throw V2Problem.invalid("/parameters", error.message)
+        }
+        if let file = checked.file {
+            do {
+                _ = try await store.attachFile(
+                    id: file.id,
+                    tenantID: caller.tenantID,
+                    toJob: job.id,
+                    as: "input.\(Self.fileExtension(of: file))"
+                )
+            } catch {
+                _ = try? await store.updateJob(
+                    id: job.id,
+                    status: .failed,
+                    result: Data(#"{"error":"the input could not be attached"}"#.utf8),
+                    at: Date()
+                )
+                throw error
+            }
+        }
+        jobs.submit(job)
+        logger.info(
+            "job created",
+            metadata: ["gw.job.id": "\(job.id)", "gw.preset": "\(body.preset)", "gw.tenant.id": "\(caller.tenantID)"]
+        )
+
+        var finished = false
+        if let wait = Self.preferredWait(input.headers.prefer, limit: settings.maxWait) {
+            finished = await jobs.waitUntilFinished(jobID: job.id, limit: wait)
+        }
+        let resource = try await resource(of: job.id, caller: caller)
+        return finished ? .ok(.init(body: .json(resource))) : .accepted(.init(body: .json(resource)))
+    }
+
+    package func listJobs(_ input: Operations.ListJobs.Input) async throws -> Operations.ListJobs.Output {
+        let caller = try caller()
+        let limit = input.query.limit ?? 20
+        guard (1...100).contains(limit) else { throw V2Problem.invalid("limit", "must be from 1 to 100") }
+        let query = JobQuery(
+            kindPrefix: "preset:",
+            kind: input.query.preset.map { "preset:\($0)" },
+            status: input.query.status.flatMap { JobStatus(rawValue: $0.rawValue) },
+            createdFrom: input.query.createdFrom,
+            createdBefore: input.query.createdBefore,
+            startingAfter: input.query.startingAfter,
+            limit: limit + 1
+        )
+        let page = try await store.listJobs(tenantID: caller.tenantID, query: query)
+        var data: [Components.Schemas.Job] = []
+        for job in page.prefix(limit) { data.append(try await jobResource.make(job, mediaBaseURL: caller.mediaBaseURL)) }
+        let hasMore = page.count > limit
+        return .ok(.init(body: .json(.init(data: data, hasMore: hasMore, nextCursor: hasMore ? data.last?.id : nil))))
+    }
+
+    package func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {
+        let caller = try caller()
+        return .ok(.init(body: .json(try await resource(of: input.path.id, caller: caller))))
+    }
+
+    package func cancelJob(_ input: Operations.CancelJob.Input) async throws -> Operations.CancelJob.Output {
+        let caller = try caller()
+        let job = try await ownJob(input.path.id, caller: caller)
+        guard !job.status.isFinal else {
+            throw V2Problem(
+                status: 409,
+                kind: "job-already-finished",
+                title: "Conflict",
+                detail: "job \(job.id) already \(job.status.rawValue)"
+            )
+        }
+        if jobs.cancel(jobID: job.id) {
+            _ = await jobs.waitUntilFinished(jobID: job.id, limit: .seconds(30))
+        } else {
+            // Not running on this gateway (it stopped before the job started): end it here.
+            _ = try? await store.updateJob(
+                id: job.id,
+                status: .canceled,
+                result: Data(#"{"error":"the job was canceled"}"#.utf8),
+                at: Date()
+            )
+        }
+        logger.info("job canceled", metadata: ["gw.job.id": "\(job.id)"])
+        return .ok(.init(body: .json(try await resource(of: job.id, caller: caller))))
+    }
+
+    package func streamJobEvents(_ input: Operations.StreamJobEvents.Input) async throws -> Operations.StreamJobEvents.Output {
+        let caller = try caller()
+        let job = try await ownJob(input.path.id, caller: caller)
+        let after = input.headers.lastEventID.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0
+        let events: AsyncStream<NumberedEvent>
+        if let live = jobs.events.events(jobID: job.id, after: after) {
+            events = live
+        } else {
+            // The gateway did not run this job since it started: tell its story from the store.
+            let history = try await Self.history(of: job, store: store).filter { $0.sequence > after }
+            events = AsyncStream { continuation in
+                for event in history { continuation.yield(event) }
+                continuation.finish()
+            }
+        }
+        let bytes = events.map { event in ArraySlice(Self.serverSentEvent(event)) }
+        return .ok(.init(body: .textEventStream(HTTPBody(bytes, length: .unknown, iterationBehavior: .single))))
+    }
+
+    package func listJobWebhooks(_ input: Operations.ListJobWebhooks.Input) async throws -> Operations.ListJobWebhooks.Output {
+        let caller = try caller()
+        let job = try await ownJob(input.path.id, caller: caller)
+        let deliveries = try await store.webhookDeliveries(jobID: job.id)
+        let data: Components.Schemas.WebhookDeliveryList.DataPayload = deliveries.map { delivery in
+            .init(
+                id: delivery.event.id,
+                _type: delivery.event.type,
+                url: delivery.event.url,
+                state: .init(rawValue: delivery.event.state.rawValue) ?? .pending,
+                nextAttemptAt: delivery.event.state == .pending ? delivery.event.nextAttemptAt : nil,
+                createdAt: delivery.event.createdAt,
+                attempts: delivery.attempts.map {
+                    .init(number: $0.number, statusCode: $0.statusCode, error: $0.error, durationMs: $0.durationMilliseconds, at: $0.at)
+                }
+            )
+        }
+        return .ok(.init(body: .json(.init(data: data))))
+    }
+
+    // MARK: Estimates
+
+    package func createEstimate(_ input: Operations.CreateEstimate.Input) async throws -> Operations.CreateEstimate.Output {
+        let caller = try caller()
+        guard case .json(let body) = input.body else { throw V2Problem.invalid("/", "the body must be a JSON job request") }
+        guard let resolved = runner.preset(named: body.preset) else {
+            throw V2Problem.invalid("/preset", "no preset named '\(body.preset)'")
+        }
+        let parameters = try Self.parameters(body.parameters)
+        var inputBytes: Int64 = 0
+        if let id = body.input?.file {
+            guard let found = try await store.file(id: id, tenantID: caller.tenantID) else {
+                throw V2Problem.invalid("/input/file", "no file with id '\(id)'")
+            }
+            inputBytes = found.file.byteCount
+        }
+        let members = await pool.snapshot()
+        var steps: Components.Schemas.Estimate.StepsPayload = []
+        for step in resolved.preset.steps where step.kind == "network" {
+            guard let pipeline = Pipeline(rawValue: step.uses) else { continue }
+            var fields = resolved.plugin == nil ? parameters : step.with.mapValues { PresetRunner<Store>.interpolate($0, parameters) }
+            for name in PresetRunner<Store>.runnerSettings { fields.removeValue(forKey: name) }
+            let requested = fields["model_id"] ?? ""
+            let model = requested.isEmpty ? await pool.mostOfferedModel(for: pipeline) : requested
+            fields["model_id"] = model ?? ""
+            // Network steps are priced on the bytes they send: their fields, and the file when the pipeline takes one.
+            let fieldBytes = Int64((try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]))?.count ?? 0)
+            let units = max(1, pipeline.takesFile ? fieldBytes + inputBytes : fieldBytes)
+            let price = model.flatMap { Self.lowestPrice(members, pipeline, model: $0) }
+            steps.append(
+                .init(
+                    step: step.id,
+                    pipeline: pipeline.rawValue,
+                    pricePerUnit: price?.pricePerUnit,
+                    pixelsPerUnit: price?.pixelsPerUnit,
+                    units: units,
+                    cost: price?.cost(units: units) ?? 0
+                )
+            )
+        }
+        let available = steps.allSatisfy { $0.pricePerUnit != nil }
+        let total = steps.reduce(Int64(0)) { $0.addingReportingOverflow($1.cost).overflow ? .max : $0 + $1.cost }
+        return .ok(.init(body: .json(.init(preset: body.preset, currency: .wei, available: available, total: total, steps: steps))))
+    }
+
+    // MARK: Helpers
+
+    /// The caller's preset job with this id. - Throws: 404 `job-not-found` otherwise.
+    func ownJob(_ id: String, caller: V2Caller) async throws -> Job {
+        guard let job = try await store.job(id: id), job.tenantID == caller.tenantID, job.kind.hasPrefix("preset:") else {
+            throw V2Problem.notFound("job-not-found", "no job with id '\(id)'")
+        }
+        return job
+    }
+
+    var jobResource: JobResource<Store> {
+        let runner = self.runner
+        return JobResource(store: store, plannedSteps: { runner.preset(named: $0)?.preset.steps.map(\.id) ?? [] })
+    }
+
+    func resource(of id: String, caller: V2Caller) async throws -> Components.Schemas.Job {
+        let job = try await ownJob(id, caller: caller)
+        return try await jobResource.make(job, mediaBaseURL: caller.mediaBaseURL)
+    }
+
+    /// A job request's checked parts: its parameters as text and its input file.
+    struct CheckedRequest {
+        var parameters: [String: String]
+        var file: StoredFile?
+    }
+
+    /// Checks everything about a job request that can be checked before it is recorded, and fetches
+    /// its input URL. Every problem is a 422 naming the field.
+    func check(_ body: Components.Schemas.JobRequest, caller: V2Caller) async throws -> CheckedRequest {
+        guard runner.preset(named: body.preset) != nil else {
+            throw V2Problem.invalid("/preset", "no preset named '\(body.preset)'; GET /v2/presets lists them")
+        }
+        let parameters = try Self.parameters(body.parameters)
+        if let metadata = body.metadata?.additionalProperties {
+            guard metadata.count <= 20 else { throw V2Problem.invalid("/metadata", "at most 20 keys") }
+            for (key, value) in metadata {
+                guard (1...40).contains(key.count) else {
+                    throw V2Problem.invalid("/metadata", "key '\(key.prefix(50))' must have 1 to 40 characters")
+                }
+                guard value.count <= 500 else { throw V2Problem.invalid("/metadata/\(key)", "at most 500 characters") }
+            }
+        }
+        let policy = AddressPolicy(allowPrivateNetworks: settings.allowPrivateNetworks)
+        if let webhook = body.webhookUrl {
+            guard let url = URL(string: webhook) else { throw V2Problem.invalid("/webhook_url", "is not a URL") }
+            do { _ = try await policy.check(url) } catch let error as OutboundError {
+                throw V2Problem.invalid("/webhook_url", error.message)
+            }
+        }
+        var file: StoredFile?
+        if let given = body.input {
+            switch (given.file, given.url) {
+            case (let id?, nil):
+                guard let found = try await store.file(id: id, tenantID: caller.tenantID) else {
+                    throw V2Problem.invalid("/input/file", "no file with id '\(id)'; upload it with POST /v2/files")
+                }
+                file = found.file
+            case (nil, let text?):
+                file = try await fetch(text, caller: caller, policy: policy)
+            default:
+                throw V2Problem.invalid("/input", "give exactly one of `file` and `url`")
+            }
+        }
+        return CheckedRequest(parameters: parameters, file: file)
+    }
+
+    /// Fetches an input URL into a stored file, within the size and time limits.
+    private func fetch(_ text: String, caller: V2Caller, policy: AddressPolicy) async throws -> StoredFile {
+        guard let url = URL(string: text), url.host != nil else { throw V2Problem.invalid("/input/url", "is not an absolute URL") }
+        try FileManager.default.createDirectory(atPath: store.uploadsDirectory, withIntermediateDirectories: true)
+        let temporary = URL(fileURLWithPath: store.uploadsDirectory).appendingPathComponent("\(UUID().uuidString).partial")
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        let fetcher = URLFetcher(policy: policy, maxBytes: settings.maxFileBytes, timeout: settings.fetchTimeout)
+        let fetched: URLFetcher.Fetched
+        do {
+            fetched = try await fetcher.fetch(url, to: temporary)
+        } catch let error as OutboundError {
+            throw V2Problem.invalid("/input/url", error.message)
+        }
+        let name = Artifact.isValidName(url.lastPathComponent) ? url.lastPathComponent : "download"
+        let contentType =
+            fetched.contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "application/octet-stream"
+        return try await store.importFile(
+            id: Identifier.make(prefix: "file"),
+            tenantID: caller.tenantID,
+            name: name,
+            contentType: contentType,
+            from: temporary.path
+        )
+    }
+
+    /// Parameter values as the preset sees them: strings as they are, numbers and booleans as text.
+    static func parameters(_ payload: Components.Schemas.JobRequest.ParametersPayload?) throws -> [String: String] {
+        guard let payload else { return [:] }
+        var parameters: [String: String] = [:]
+        for (name, container) in payload.additionalProperties.value {
+            switch container {
+            case let text as String: parameters[name] = text
+            case let flag as Bool: parameters[name] = flag ? "true" : "false"
+            case let number as Int: parameters[name] = String(number)
+            case let number as Double:
+                parameters[name] = number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+            default: throw V2Problem.invalid("/parameters/\(name)", "must be a string, a number or a boolean")
+            }
+        }
+        return parameters
+    }
+
+    /// `wait=N` of a `Prefer` header (RFC 7240), capped at `limit`.
+    static func preferredWait(_ header: String?, limit: Duration) -> Duration? {
+        guard let header else { return nil }
+        for preference in header.split(whereSeparator: { $0 == "," || $0 == ";" }) {
+            let parts = preference.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, parts[0].lowercased() == "wait",
+                let seconds = Double(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))), seconds >= 0
+            else { continue }
+            return min(.milliseconds(Int(seconds * 1000)), limit)
+        }
+        return nil
+    }
+
+    /// The extension runners expect for a job's input file, from its media type or its name.
+    static func fileExtension(of file: StoredFile) -> String {
+        let byType = [
+            "video/mp4": "mp4", "video/quicktime": "mov", "video/x-matroska": "mkv", "video/webm": "webm", "video/mp2t": "ts",
+            "audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/mpeg": "mp3", "image/png": "png", "image/jpeg": "jpg",
+        ]
+        if let known = byType[file.contentType.lowercased()] { return known }
+        let named = (file.name as NSString).pathExtension.lowercased()
+        return ["mp4", "mov", "mkv", "webm", "ts", "wav", "mp3", "png", "jpg"].contains(named) ? named : "bin"
+    }
+
+    /// A job's events as the store tells them: each step's start and end, then the job's end.
+    static func history(of job: Job, store: Store) async throws -> [NumberedEvent] {
+        var events: [PresetEvent] = []
+        for step in try await store.steps(jobID: job.id) {
+            events.append(PresetEvent(jobID: job.id, stepID: step.stepID, kind: .stepStarted, attempt: step.attempts, detail: ""))
+            switch step.status {
+            case .succeeded:
+                events.append(
+                    PresetEvent(
+                        jobID: job.id,
+                        stepID: step.stepID,
+                        kind: .stepFinished,
+                        attempt: step.attempts,
+                        detail: step.artifacts.joined(separator: ", ")
+                    )
+                )
+            case .failed:
+                events.append(
+                    PresetEvent(
+                        jobID: job.id,
+                        stepID: step.stepID,
+                        kind: .stepFailed,
+                        attempt: step.attempts,
+                        detail: String(decoding: step.output ?? Data(), as: UTF8.self)
+                    )
+                )
+            case .running:
+                break
+            }
+        }
+        if job.status.isFinal {
+            events.append(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: job.status.rawValue))
+        }
+        return events.enumerated().map { NumberedEvent(sequence: $0.offset + 1, event: $0.element, at: job.updatedAt) }
+    }
+
+    /// One server-sent event: its sequence as `id`, its kind as `event`, a JobEvent as `data`.
+    static func serverSentEvent(_ numbered: NumberedEvent) -> [UInt8] {
+        var object: [String: Any] = [
+            "sequence": numbered.sequence,
+            "type": numbered.event.kind.rawValue,
+            "job_id": numbered.event.jobID,
+            "at": ISO8601DateFormatter().string(from: numbered.at),
+        ]
+        if let step = numbered.event.stepID {
+            object["step"] = step
+            object["attempt"] = numbered.event.attempt
+        }
+        if !numbered.event.detail.isEmpty { object["detail"] = numbered.event.detail }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return Array("id: \(numbered.sequence)\nevent: \(numbered.event.kind.rawValue)\ndata: ".utf8) + Array(data) + Array("\n\n".utf8)
+    }
+}
+
+extension Pipeline {
+    /// Whether the pipeline's request carries a file (multipart) rather than only fields.
+    var takesFile: Bool {
+        switch self {
+        case .textToImage, .llm, .textToSpeech, .liveVideoToVideo: false
+        default: true
+        }
+    }
+}

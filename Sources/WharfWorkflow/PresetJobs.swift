@@ -1,0 +1,165 @@
+public import Foundation
+public import Logging
+import Synchronization
+public import WharfCore
+
+/// A ``PresetEvent`` with its place in its job's stream (1, 2, 3, …), as event streams send it.
+public struct NumberedEvent: Sendable, Hashable {
+    public var sequence: Int
+    public var event: PresetEvent
+    public var at: Date
+
+    public init(sequence: Int, event: PresetEvent, at: Date) {
+        self.sequence = sequence
+        self.event = event
+        self.at = at
+    }
+}
+
+/// Keeps the events of the jobs this gateway runs and hands them to listeners in order: a listener
+/// that comes late first gets what it missed. A job's events are kept for a while after it ends.
+public final class JobEventHub: Sendable {
+    private struct Channel {
+        var events: [NumberedEvent] = []
+        var listeners: [UUID: AsyncStream<NumberedEvent>.Continuation] = [:]
+        var finishedAt: Date?
+    }
+
+    private let channels = Mutex<[String: Channel]>([:])
+    /// How long a finished job's events stay.
+    public let keepFinished: Duration
+
+    public init(keepFinished: Duration = .seconds(600)) {
+        self.keepFinished = keepFinished
+    }
+
+    /// Records an event and passes it to the job's listeners. Cheap and never blocks.
+    public func publish(_ event: PresetEvent) {
+        let now = Date()
+        channels.withLock { channels in
+            var channel = channels[event.jobID] ?? Channel()
+            let numbered = NumberedEvent(sequence: channel.events.count + 1, event: event, at: now)
+            channel.events.append(numbered)
+            for listener in channel.listeners.values { listener.yield(numbered) }
+            if event.kind == .jobFinished {
+                for listener in channel.listeners.values { listener.finish() }
+                channel.listeners = [:]
+                channel.finishedAt = now
+            }
+            channels[event.jobID] = channel
+            // Forget jobs that ended long ago.
+            let horizon = now.addingTimeInterval(-Double(keepFinished.components.seconds))
+            channels = channels.filter { ($0.value.finishedAt ?? now) >= horizon }
+        }
+    }
+
+    /// The job's events after `sequence` and then the rest as they happen, ending with
+    /// `job.finished`; `nil` when this gateway has no events of the job.
+    public func events(jobID: String, after sequence: Int = 0) -> AsyncStream<NumberedEvent>? {
+        channels.withLock { channels -> AsyncStream<NumberedEvent>? in
+            guard var channel = channels[jobID] else { return nil }
+            let (stream, continuation) = AsyncStream.makeStream(of: NumberedEvent.self, bufferingPolicy: .unbounded)
+            for event in channel.events where event.sequence > sequence { continuation.yield(event) }
+            if channel.finishedAt != nil {
+                continuation.finish()
+            } else {
+                let id = UUID()
+                channel.listeners[id] = continuation
+                channels[jobID] = channel
+                continuation.onTermination = { [weak self] _ in
+                    self?.channels.withLock { channels in _ = channels[jobID]?.listeners.removeValue(forKey: id) }
+                }
+            }
+            return stream
+        }
+    }
+
+    /// Opens a job's channel before it runs, so listeners can attach from the moment it exists.
+    public func open(jobID: String) {
+        channels.withLock { channels in
+            if channels[jobID] == nil { channels[jobID] = Channel() }
+        }
+    }
+}
+
+/// Runs preset jobs in the background: what `/v2` submits and what a restart resumes. Each job runs
+/// in a task of its own, which ``cancel(jobID:)`` cancels; its events go to ``events``.
+public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & StepStore>: Sendable {
+    private let runner: PresetRunner<Store>
+    private let running = Mutex<[String: Task<Void, Never>]>([:])
+    private let onFinished: @Sendable (Job) async -> Void
+    private let logger: Logger
+    /// The events of the jobs this gateway runs.
+    public let events: JobEventHub
+
+    /// - Parameters:
+    ///   - runner: A runner whose `onEvent` is not set; the jobs' events go to ``events``.
+    ///   - onFinished: Called once per job when it ends (succeeded, failed or canceled).
+    public init(
+        runner: PresetRunner<Store>,
+        events: JobEventHub = JobEventHub(),
+        logger: Logger,
+        onFinished: @escaping @Sendable (Job) async -> Void
+    ) {
+        var runner = runner
+        runner.onEvent = { event in events.publish(event) }
+        self.runner = runner
+        self.events = events
+        self.logger = logger
+        self.onFinished = onFinished
+    }
+
+    /// The runner the jobs run on (its `onEvent` feeds ``events``).
+    public var presetRunner: PresetRunner<Store> { runner }
+
+    /// Starts running a queued (or unfinished) job in the background.
+    public func submit(_ job: Job) {
+        events.open(jobID: job.id)
+        let runner = self.runner
+        let logger = self.logger
+        let onFinished = self.onFinished
+        running.withLock { running in
+            running[job.id] = Task {
+                do {
+                    let finished = try await runner.execute(job)
+                    logger.info("job finished", metadata: ["gw.job.id": "\(job.id)", "gw.job.status": "\(finished.status.rawValue)"])
+                    await onFinished(finished)
+                } catch {
+                    logger.error("job could not run", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
+                }
+                _ = self.running.withLock { $0.removeValue(forKey: job.id) }
+            }
+        }
+    }
+
+    /// Cancels a job this gateway is running. - Returns: Whether it was running here.
+    @discardableResult
+    public func cancel(jobID: String) -> Bool {
+        guard let task = running.withLock({ $0[jobID] }) else { return false }
+        task.cancel()
+        return true
+    }
+
+    /// Waits until a job this gateway runs ends, at most `limit`. - Returns: Whether it ended.
+    public func waitUntilFinished(jobID: String, limit: Duration) async -> Bool {
+        guard let stream = events.events(jobID: jobID) else { return false }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await event in stream where event.event.kind == .jobFinished { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Waits for every running job to end (used at shutdown, after cancelling them or not).
+    public func drain() async {
+        for task in running.withLock({ Array($0.values) }) { await task.value }
+    }
+}
