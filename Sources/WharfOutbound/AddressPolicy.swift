@@ -122,7 +122,8 @@ public struct AddressPolicy: Sendable {
             let shown = scheme.isEmpty ? "no scheme" : "the scheme \"\(scheme)\""
             throw OutboundError(.schemeNotAllowed, "The URL\(place) has \(shown); only http and https are allowed.")
         }
-        guard var host = url.host(percentEncoded: false), !host.isEmpty else {
+        // `url.host`, as AsyncHTTPClient reads it, so the name checked is the name it would connect to.
+        guard var host = url.host, !host.isEmpty else {
             throw OutboundError(.hostNotAllowed, "The URL has no host.")
         }
         if host.hasPrefix("["), host.hasSuffix("]") {

@@ -85,8 +85,12 @@ public struct URLFetcher: Sendable {
     ///   `CancellationError`.
     public func fetch(_ url: URL, to file: URL) async throws -> Fetched {
         let host = url.host ?? "the host"
-        return try await OutboundRequest.withTimeLimit(timeout, what: "Fetching from \(host)") {
-            try await self.follow(url, to: file)
+        do {
+            return try await OutboundRequest.withTimeLimit(timeout, what: "Fetching from \(host)") {
+                try await self.follow(url, to: file)
+            }
+        } catch let failure as LocalFileFailure {
+            throw failure.underlying
         }
     }
 
@@ -150,20 +154,22 @@ public struct URLFetcher: Sendable {
         let partial = file.deletingLastPathComponent()
             .appendingPathComponent(".\(file.lastPathComponent).\(UInt64.random(in: 0...UInt64.max)).partial")
         guard FileManager.default.createFile(atPath: partial.path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: partial.path])
+            throw LocalFileFailure(CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: partial.path]))
         }
         do {
-            let handle = try FileHandle(forWritingTo: partial)
+            let handle = try LocalFileFailure.wrapping { try FileHandle(forWritingTo: partial) }
             defer { try? handle.close() }
             var byteCount: Int64 = 0
             for try await buffer in body {
                 byteCount += Int64(buffer.readableBytes)
                 guard byteCount <= maxBytes else { throw tooLarge(host) }
-                try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
+                try LocalFileFailure.wrapping { try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) } }
             }
-            try handle.close()
-            guard rename(partial.path, file.path) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
+            try LocalFileFailure.wrapping {
+                try handle.close()
+                guard rename(partial.path, file.path) == 0 else {
+                    throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
+                }
             }
             return byteCount
         } catch {
@@ -174,6 +180,24 @@ public struct URLFetcher: Sendable {
 
     private func tooLarge(_ host: String) -> OutboundError {
         OutboundError(.tooLarge, "The answer from \(host) is larger than the limit of \(maxBytes) bytes.")
+    }
+}
+
+/// A failure of the local file a fetch writes to, carried past ``OutboundRequest/withTimeLimit(_:what:_:)`` so it
+/// is not mistaken for a network failure.
+private struct LocalFileFailure: Error {
+    let underlying: any Error
+
+    init(_ underlying: any Error) {
+        self.underlying = underlying
+    }
+
+    static func wrapping<T>(_ operation: () throws -> T) throws -> T {
+        do {
+            return try operation()
+        } catch {
+            throw LocalFileFailure(error)
+        }
     }
 }
 
@@ -196,6 +220,7 @@ enum OutboundRequest {
             proxy: nil,
             decompression: .disabled
         )
+        configuration.connectionPool.retryConnectionEstablishment = false  // a refused connection fails now, not at the deadline
         if let host = url.host, !host.hasPrefix("["), IPAddress(host) == nil {
             configuration.dnsOverride = [host: address.description]
         }
@@ -233,14 +258,32 @@ enum OutboundRequest {
             throw error
         } catch let error as CancellationError {
             throw error
+        } catch let error as LocalFileFailure {
+            throw error
         } catch let error as HTTPClientError
             where [.connectTimeout, .readTimeout, .writeTimeout, .deadlineExceeded].contains(error)
         {
             throw OutboundError(.timedOut, "\(what) timed out (\(error)).")
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            throw OutboundError(.unreachable, "\(what) failed: \(error).")
+            throw OutboundError(.unreachable, "\(what) failed: \(reason(error)).")
         }
+    }
+
+    /// A short phrase for a connection failure.
+    private static func reason(_ error: any Error) -> String {
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case ECONNREFUSED: return "the connection was refused"
+            case ECONNRESET, EPIPE: return "the connection was reset"
+            case EHOSTUNREACH, ENETUNREACH: return "the host is unreachable"
+            default: return "\(error)"
+            }
+        }
+        if let error = error as? HTTPClientError, error == .remoteConnectionClosed {
+            return "the server closed the connection"
+        }
+        return "\(error)"
     }
 
     /// `duration` as a NIO `TimeAmount`, clamped to what fits.

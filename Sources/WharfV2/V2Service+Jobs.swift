@@ -69,7 +69,9 @@ extension V2Service {
     package func listJobs(_ input: Operations.ListJobs.Input) async throws -> Operations.ListJobs.Output {
         let caller = try caller()
         let limit = input.query.limit ?? 20
-        guard (1...100).contains(limit) else { throw V2Problem.invalid("limit", "must be from 1 to 100") }
+        guard (1...100).contains(limit) else {
+            throw V2Problem(status: 400, kind: "invalid-request", title: "Bad Request", detail: "limit must be from 1 to 100")
+        }
         let query = JobQuery(
             kindPrefix: "preset:",
             kind: input.query.preset.map { "preset:\($0)" },

@@ -36,13 +36,16 @@ public final class JobEventHub: Sendable {
     /// Records an event and passes it to the job's listeners. Cheap and never blocks.
     public func publish(_ event: PresetEvent) {
         let now = Date()
-        channels.withLock { channels in
+        let ended = channels.withLock { channels -> [AsyncStream<NumberedEvent>.Continuation] in
             var channel = channels[event.jobID] ?? Channel()
             let numbered = NumberedEvent(sequence: channel.events.count + 1, event: event, at: now)
             channel.events.append(numbered)
+            // Yielding under the lock keeps every listener's order; finishing must wait until it is
+            // released, because a finished stream's termination handler takes the lock.
             for listener in channel.listeners.values { listener.yield(numbered) }
+            var ended: [AsyncStream<NumberedEvent>.Continuation] = []
             if event.kind == .jobFinished {
-                for listener in channel.listeners.values { listener.finish() }
+                ended = Array(channel.listeners.values)
                 channel.listeners = [:]
                 channel.finishedAt = now
             }
@@ -50,7 +53,9 @@ public final class JobEventHub: Sendable {
             // Forget jobs that ended long ago.
             let horizon = now.addingTimeInterval(-Double(keepFinished.components.seconds))
             channels = channels.filter { ($0.value.finishedAt ?? now) >= horizon }
+            return ended
         }
+        for listener in ended { listener.finish() }
     }
 
     /// The job's events after `sequence` and then the rest as they happen, ending with

@@ -1,7 +1,9 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import Synchronization
 import Testing
 import WharfCore
@@ -208,6 +210,14 @@ import WharfCore
             #expect(try Data(contentsOf: file) == Data((0..<1000).map { UInt8($0 % 251) }))
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["input"])
 
+            // The chunked route really sends no length, so the limit is enforced while streaming.
+            let head = try await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)/chunked"),
+                timeout: .seconds(10)
+            )
+            #expect(head.headers["content-length"].isEmpty && head.headers["transfer-encoding"] == ["chunked"])
+            _ = try await head.body.collect(upTo: 1 << 20)
+
             let chunked = try await URLFetcher(policy: Self.loopbackPolicy, maxBytes: 10_000, timeout: .seconds(10))
                 .fetch(URL(string: "http://127.0.0.1:\(port)/chunked")!, to: file)
             #expect(chunked.byteCount == 10_000)
@@ -269,12 +279,20 @@ import WharfCore
             }
             #expect(slow?.kind == .timedOut)
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+
+            // A file that cannot be written is the caller's problem, not the server's.
+            let unwritable = await #expect(throws: (any Error).self) {
+                try await URLFetcher(policy: Self.loopbackPolicy, maxBytes: 1000, timeout: .seconds(10))
+                    .fetch(URL(string: "http://127.0.0.1:\(port)/file")!, to: URL(fileURLWithPath: directory.file("missing/input")))
+            }
+            #expect(unwritable != nil && !(unwritable is OutboundError))
         }
         let unreachable = await #expect(throws: OutboundError.self) {
             try await URLFetcher(policy: Self.loopbackPolicy, maxBytes: 1000, timeout: .seconds(10))
                 .fetch(URL(string: "http://127.0.0.1:1/")!, to: URL(fileURLWithPath: "/nonexistent/input"))
         }
         #expect(unreachable?.kind == .unreachable)
+        #expect(unreachable?.message == "Fetching from 127.0.0.1 failed: the connection was refused.")
     }
 
     @Test func refusedAddressesAreNeverContacted() async throws {

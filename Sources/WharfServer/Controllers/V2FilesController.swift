@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 import WharfCore
 import WharfV2
 
@@ -33,8 +34,10 @@ struct V2FilesController<Store: FileStore>: Sendable {
         let limited = LimitedBody(base: request.body, limit: maxBytes)
         do {
             try await fileIO.writeFile(contents: limited, path: temporary, context: context)
-        } catch is LimitedBody.TooLarge {
-            throw Self.tooLarge(maxBytes)
+        } catch {
+            // The file system layer may wrap the body's error: the flag says what happened.
+            if limited.overflow.exceeded { throw Self.tooLarge(maxBytes) }
+            throw error
         }
         let file = try await store.importFile(
             id: Identifier.make(prefix: "file"),
@@ -136,24 +139,36 @@ struct V2FilesController<Store: FileStore>: Sendable {
 /// A request body that throws ``TooLarge`` as soon as more than `limit` bytes have arrived.
 struct LimitedBody: AsyncSequence, Sendable {
     struct TooLarge: Error {}
+    /// Whether the limit was passed (set before ``TooLarge`` is thrown).
+    final class Overflow: Sendable {
+        private let flag = Mutex(false)
+        var exceeded: Bool { flag.withLock { $0 } }
+        func set() { flag.withLock { $0 = true } }
+    }
+
     typealias Element = ByteBuffer
     let base: RequestBody
     let limit: Int64
+    let overflow = Overflow()
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: RequestBody.AsyncIterator
         let limit: Int64
+        let overflow: Overflow
         var count: Int64 = 0
 
         mutating func next() async throws -> ByteBuffer? {
             guard let buffer = try await base.next() else { return nil }
             count += Int64(buffer.readableBytes)
-            if count > limit { throw TooLarge() }
+            if count > limit {
+                overflow.set()
+                throw TooLarge()
+            }
             return buffer
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), limit: limit) }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), limit: limit, overflow: overflow) }
 }
 
 extension HTTPField.Name {
