@@ -12,6 +12,10 @@ if ! python3 -c 'import livepeer_ai, openapi_spec_validator' 2>/dev/null \
     || [ "$(python3 -c 'import importlib.metadata as m; print(m.version("livepeer-ai"))')" != "0.10.0" ]; then
     python3 -m pip install --quiet --disable-pip-version-check 'livepeer-ai==0.10.0' 'openapi-spec-validator>=0.7.1'
 fi
+# schemathesis fuzzes /v2 against openapi/v2.yaml (V2FuzzTests).
+if ! command -v schemathesis >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check 'schemathesis>=4.3,<5'
+fi
 if [ -f "$target/livepeer_gateway/orch_info.py" ] && python3 -c 'import google.protobuf, grpc, aiohttp' 2>/dev/null; then
     exit 0
 fi

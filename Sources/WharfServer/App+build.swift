@@ -250,7 +250,8 @@ public func buildPublicRouter<Store: GatewayStore>(
             .add(middleware: IdempotencyMiddleware(store: store, retention: v2.idempotencyRetention))
         V2FilesController(store: store, maxBytes: v2.settings.maxFileBytes).addRoutes(to: group)
         try V2Service(store: store, jobs: v2.jobs, pool: v2.pool, settings: v2.settings, logger: v2.logger).register(on: group)
-        // Anything else under /v2 is a problem document, not the generic 404.
+        // Any other path under /v2 is a problem document (a known path with another method gets 405
+        // from the error middleware).
         for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {
             group.on("v2/**", method: method) { request, _ -> Response in
                 throw V2Problem.notFound("not-found", "no v2 operation at \(request.method) \(request.uri.path)")

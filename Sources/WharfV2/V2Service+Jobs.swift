@@ -72,6 +72,17 @@ extension V2Service {
         guard (1...100).contains(limit) else {
             throw V2Problem(status: 400, kind: "invalid-request", title: "Bad Request", detail: "limit must be from 1 to 100")
         }
+        if let cursor = input.query.startingAfter, cursor.count > 64 {
+            throw V2Problem(
+                status: 400,
+                kind: "invalid-request",
+                title: "Bad Request",
+                detail: "starting_after must be a job id (at most 64 characters)"
+            )
+        }
+        if let preset = input.query.preset, preset.count > 200 {
+            throw V2Problem(status: 400, kind: "invalid-request", title: "Bad Request", detail: "preset must have at most 200 characters")
+        }
         let query = JobQuery(
             kindPrefix: "preset:",
             kind: input.query.preset.map { "preset:\($0)" },

@@ -50,7 +50,7 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
         try registerHandlers(
             on: transport,
             serverURL: URL(string: "/v2")!,
-            configuration: Configuration(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
+            configuration: Configuration(dateTranscoder: ISO8601Dates(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
         )
     }
 
@@ -157,5 +157,41 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
         return prices.min { lhs, rhs in
             lhs.pricePerUnit.multipliedFullWidth(by: rhs.pixelsPerUnit) < rhs.pricePerUnit.multipliedFullWidth(by: lhs.pixelsPerUnit)
         }
+    }
+}
+
+/// The paths of `/v2`, for answering 405 with `Allow` to a method a path does not take.
+package enum V2Paths {
+    /// The methods `/v2` serves at `path` (for 405 answers); empty for paths it does not have.
+    package static func allowedMethods(path: String) -> [String] {
+        let parts = path.split(separator: "/").map(String.init)
+        guard parts.first == "v2" else { return [] }
+        // Templates with `*` for an id, and what each serves.
+        let templates: [([String], [String])] = [
+            (["key"], ["GET"]), (["presets"], ["GET"]), (["presets", "*"], ["GET"]), (["webhook-secret"], ["GET"]),
+            (["openapi.yaml"], ["GET"]), (["files"], ["POST"]), (["files", "*"], ["GET"]), (["jobs"], ["GET", "POST"]),
+            (["jobs", "*"], ["GET"]), (["jobs", "*", "cancel"], ["POST"]), (["jobs", "*", "events"], ["GET"]),
+            (["jobs", "*", "webhooks"], ["GET"]), (["estimates"], ["POST"]),
+        ]
+        let rest = Array(parts.dropFirst())
+        for (template, methods) in templates
+        where template.count == rest.count && zip(template, rest).allSatisfy({ $0 == "*" || $0 == $1 }) {
+            return methods
+        }
+        return []
+    }
+}
+
+/// RFC 3339 dates with or without fractional seconds on the way in (`2026-11-25T10:00:00Z`,
+/// `2026-11-25T10:00:00.5Z`); whole seconds on the way out.
+struct ISO8601Dates: DateTranscoder {
+    func encode(_ date: Date) throws -> String {
+        date.formatted(.iso8601)
+    }
+
+    func decode(_ text: String) throws -> Date {
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "'\(text.prefix(40))' is not an RFC 3339 date-time"))
     }
 }

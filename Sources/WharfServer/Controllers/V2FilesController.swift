@@ -39,6 +39,9 @@ struct V2FilesController<Store: FileStore>: Sendable {
             if limited.overflow.exceeded { throw Self.tooLarge(maxBytes) }
             throw error
         }
+        guard (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? 0 > 0 else {
+            throw V2Problem.invalid("body", "the file is empty; send its bytes as the request body")
+        }
         let file = try await store.importFile(
             id: Identifier.make(prefix: "file"),
             tenantID: caller.tenantID,

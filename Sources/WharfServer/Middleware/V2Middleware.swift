@@ -183,12 +183,7 @@ struct IdempotencyMiddleware<Store: IdempotencyStore>: RouterMiddleware {
         case .claimed:
             var request = request
             let original = request.body
-            request.body = RequestBody(
-                asyncSequence: original.map { buffer in
-                    digest.update(buffer)
-                    return buffer
-                }.onFinish { digest.markRead() }
-            )
+            request.body = RequestBody(asyncSequence: DigestingBody(base: original, digest: digest))
             var response: Response
             do {
                 response = try await next(request, context)
@@ -242,42 +237,41 @@ final class RequestDigest: Sendable {
     }
 
     func update(_ buffer: ByteBuffer) {
-        state.withLock { state in
-            state.started = true
-            buffer.withUnsafeReadableBytes { state.hasher.update(bufferPointer: $0) }
-        }
+        state.withLock { state in buffer.withUnsafeReadableBytes { state.hasher.update(bufferPointer: $0) } }
     }
 
+    func markStarted() { state.withLock { $0.started = true } }
     func markRead() { state.withLock { $0.read = true } }
     var started: Bool { state.withLock { $0.started } }
     var read: Bool { state.withLock { $0.read } }
     func finish() -> String { state.withLock { $0.hasher.finalize().map { String(format: "%02x", $0) }.joined() } }
 }
 
-extension AsyncSequence where Self: Sendable, Element: Sendable {
-    /// This sequence, calling `action` once it ends.
-    func onFinish(_ action: @escaping @Sendable () -> Void) -> AsyncOnFinishSequence<Self> {
-        AsyncOnFinishSequence(base: self, action: action)
-    }
-}
-
-struct AsyncOnFinishSequence<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element: Sendable {
-    typealias Element = Base.Element
-    let base: Base
-    let action: @Sendable () -> Void
+/// A request body that feeds a ``RequestDigest`` as it is read.
+struct DigestingBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: RequestBody
+    let digest: RequestDigest
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
-        let action: @Sendable () -> Void
+        var base: RequestBody.AsyncIterator
+        let digest: RequestDigest
 
-        mutating func next() async throws -> Element? {
-            let element = try await base.next()
-            if element == nil { action() }
-            return element
+        mutating func next() async throws -> ByteBuffer? {
+            guard let buffer = try await base.next() else {
+                digest.markRead()
+                return nil
+            }
+            digest.update(buffer)
+            return buffer
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), action: action) }
+    func makeAsyncIterator() -> AsyncIterator {
+        // A body can be read once: from here on only this iterator reads it.
+        digest.markStarted()
+        return AsyncIterator(base: base.makeAsyncIterator(), digest: digest)
+    }
 }
 
 /// Reads a whole response body into one buffer.
