@@ -237,7 +237,6 @@ public actor OrchestratorPool {
         members[address] = member
     }
 
-    /// A snapshot of every member, for the admin API, metrics and tests.
     /// The model most orchestrators in the pool offer for `pipeline` (ties broken by name), or `nil`
     /// when none offers it. Requests that name no model run on it.
     public func mostOfferedModel(for pipeline: Pipeline) -> String? {
@@ -250,6 +249,7 @@ public actor OrchestratorPool {
         return counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
     }
 
+    /// A snapshot of every member, for the admin API, metrics and tests.
     public func snapshot() -> [Member] {
         members.values.sorted { $0.address.description < $1.address.description }
     }
