@@ -21,9 +21,10 @@ extension V2Service {
             JobRequestField.mediaBaseURL: caller.mediaBaseURL,
         ]
         if let given = body.input {
-            request[JobRequestField.input] = [given.file.map { ("file", $0) }, given.url.map { ("url", $0) }].compactMap { $0 }.reduce(
-                into: [String: String]()
-            ) { $0[$1.0] = $1.1 }
+            var input: [String: String] = [:]
+            input["file"] = given.file
+            input["url"] = given.url
+            request[JobRequestField.input] = input
         }
         if let url = body.webhookUrl { request[JobRequestField.webhookURL] = url }
         if let metadata = body.metadata?.additionalProperties, !metadata.isEmpty { request[JobRequestField.metadata] = metadata }
