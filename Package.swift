@@ -59,6 +59,7 @@ let package = Package(
     targets: [
         .target(
             name: "WharfCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(

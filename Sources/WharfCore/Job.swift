@@ -25,6 +25,8 @@ public struct Job: Sendable, Hashable {
     public var createdAt: Date
     /// When the job last changed.
     public var updatedAt: Date
+    /// The prefix of the API key that created the job, when known (for per-key limits and usage).
+    public var apiKeyPrefix: String?
 
     public init(
         id: String,
@@ -34,8 +36,10 @@ public struct Job: Sendable, Hashable {
         request: Data,
         result: Data? = nil,
         createdAt: Date,
-        updatedAt: Date
+        updatedAt: Date,
+        apiKeyPrefix: String? = nil
     ) {
+        self.apiKeyPrefix = apiKeyPrefix
         self.id = id
         self.tenantID = tenantID
         self.kind = kind
@@ -47,7 +51,7 @@ public struct Job: Sendable, Hashable {
     }
 
     /// Makes a new queued job with a fresh identifier.
-    public init(tenantID: String, kind: String, request: Data, createdAt: Date = Date()) {
+    public init(tenantID: String, kind: String, request: Data, apiKeyPrefix: String? = nil, createdAt: Date = Date()) {
         self.init(
             id: Identifier.make(prefix: "job", at: createdAt),
             tenantID: tenantID,
@@ -55,7 +59,8 @@ public struct Job: Sendable, Hashable {
             status: .queued,
             request: request,
             createdAt: createdAt,
-            updatedAt: createdAt
+            updatedAt: createdAt,
+            apiKeyPrefix: apiKeyPrefix
         )
     }
 }

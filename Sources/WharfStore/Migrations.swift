@@ -126,6 +126,41 @@ extension SQLiteStore {
             }
             try db.create(index: "webhook_attempts_by_event", on: "webhook_attempts", columns: ["event_id"])
         }
+        migrator.registerMigration("2026-11-30-policy-spend-audit") { db in
+            try db.alter(table: "jobs") { table in table.add(column: "api_key_prefix", .text) }
+            try db.create(table: "limits") { table in
+                table.column("subject_kind", .text).notNull()
+                table.column("subject_id", .text).notNull()
+                table.column("document", .text).notNull()
+                table.column("updated_at", .datetime).notNull()
+                table.primaryKey(["subject_kind", "subject_id"])
+            }
+            try db.create(table: "spend") { table in
+                table.column("job_id", .text).notNull()
+                table.column("step_id", .text).notNull()
+                table.column("tenant_id", .text).notNull()
+                table.column("api_key_prefix", .text)
+                table.column("network_cost", .integer).notNull()
+                table.column("amount", .integer).notNull()
+                table.column("at", .datetime).notNull()
+                table.primaryKey(["job_id", "step_id"])
+            }
+            try db.create(index: "spend_by_tenant_and_time", on: "spend", columns: ["tenant_id", "at"])
+            try db.create(index: "spend_by_key_and_time", on: "spend", columns: ["api_key_prefix", "at"])
+            try db.create(table: "audit_log") { table in
+                table.primaryKey("sequence", .integer)
+                table.column("at_ms", .integer).notNull()
+                table.column("actor", .text).notNull()
+                table.column("action", .text).notNull()
+                table.column("target", .text)
+                table.column("source", .text)
+                table.column("result", .text).notNull()
+                table.column("detail", .text)
+                table.column("previous_hash", .text).notNull()
+                table.column("hash", .text).notNull()
+            }
+            try db.create(index: "audit_log_by_time", on: "audit_log", columns: ["at_ms"])
+        }
         return migrator
     }
 }

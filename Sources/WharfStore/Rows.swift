@@ -50,7 +50,8 @@ extension Job: RowDecodable {
             request: row["request"],
             result: row["result"],
             createdAt: row["created_at"],
-            updatedAt: row["updated_at"]
+            updatedAt: row["updated_at"],
+            apiKeyPrefix: row["api_key_prefix"]
         )
     }
 }

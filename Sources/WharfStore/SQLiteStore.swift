@@ -180,12 +180,12 @@ extension SQLiteStore: JobStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO jobs (id, tenant_id, kind, status, request, result, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO jobs (id, tenant_id, kind, status, request, result, created_at, updated_at, api_key_prefix)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.tenantID, job.kind, job.status.rawValue, job.request, job.result, job.createdAt,
-                    job.updatedAt,
+                    job.updatedAt, job.apiKeyPrefix,
                 ]
             )
         }

@@ -1,0 +1,184 @@
+#if canImport(FoundationEssentials)
+    public import FoundationEssentials
+#else
+    public import Foundation
+#endif
+
+/// Whom a set of ``Limits`` applies to: a whole tenant or one of its keys.
+public enum PolicySubject: Sendable, Hashable, CustomStringConvertible {
+    /// A tenant, by identifier (`ten_…`).
+    case tenant(String)
+    /// An API key, by prefix.
+    case key(String)
+
+    /// `tenant` or `key`, as stored and shown.
+    public var kind: String {
+        switch self {
+        case .tenant: "tenant"
+        case .key: "key"
+        }
+    }
+
+    /// The tenant identifier or key prefix.
+    public var identifier: String {
+        switch self {
+        case .tenant(let id), .key(let id): id
+        }
+    }
+
+    public var description: String { "\(kind):\(identifier)" }
+}
+
+/// A request rate: `requestsPerSecond` sustained, with up to `burst` requests at once.
+public struct RateLimit: Sendable, Hashable, Codable {
+    /// Sustained requests per second (greater than zero).
+    public var requestsPerSecond: Double
+    /// Requests allowed back to back after a quiet period (at least one).
+    public var burst: Int
+
+    public init(requestsPerSecond: Double, burst: Int) {
+        self.requestsPerSecond = requestsPerSecond
+        self.burst = burst
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case requestsPerSecond = "requests_per_second"
+        case burst
+    }
+}
+
+/// Spending limits, in the customer's price units (network cost in wei plus the operator's markup).
+public struct Budget: Sendable, Hashable, Codable {
+    /// Most that may be spent per UTC day.
+    public var daily: Int64?
+    /// Most that may be spent per UTC calendar month.
+    public var monthly: Int64?
+    /// Most one job may cost (estimated before it starts, and as it runs).
+    public var perJob: Int64?
+    /// Percentages of the daily and monthly limits at which an alert goes out (for example 80, 100).
+    public var alertPercents: [Int]
+
+    public init(daily: Int64? = nil, monthly: Int64? = nil, perJob: Int64? = nil, alertPercents: [Int] = []) {
+        self.daily = daily
+        self.monthly = monthly
+        self.perJob = perJob
+        self.alertPercents = alertPercents
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case daily, monthly
+        case perJob = "per_job"
+        case alertPercents = "alert_percents"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        daily = try container.decodeIfPresent(Int64.self, forKey: .daily)
+        monthly = try container.decodeIfPresent(Int64.self, forKey: .monthly)
+        perJob = try container.decodeIfPresent(Int64.self, forKey: .perJob)
+        alertPercents = try container.decodeIfPresent([Int].self, forKey: .alertPercents) ?? []
+    }
+}
+
+/// What a tenant or key may do: where from, how fast, how many jobs at once and how much money.
+/// Every field is optional; a missing one means "no limit of this kind".
+public struct Limits: Sendable, Hashable, Codable {
+    /// Networks requests may come from (IPv4 and IPv6 CIDRs); `nil` means anywhere.
+    public var allowedNetworks: [CIDR]?
+    /// Request rate.
+    public var rate: RateLimit?
+    /// Jobs running at once.
+    public var maxConcurrentJobs: Int?
+    /// Jobs waiting for a slot at once (beyond ``maxConcurrentJobs``); zero when not set.
+    public var maxQueuedJobs: Int?
+    /// Spending limits.
+    public var budget: Budget?
+
+    public init(
+        allowedNetworks: [CIDR]? = nil,
+        rate: RateLimit? = nil,
+        maxConcurrentJobs: Int? = nil,
+        maxQueuedJobs: Int? = nil,
+        budget: Budget? = nil
+    ) {
+        self.allowedNetworks = allowedNetworks
+        self.rate = rate
+        self.maxConcurrentJobs = maxConcurrentJobs
+        self.maxQueuedJobs = maxQueuedJobs
+        self.budget = budget
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case allowedNetworks = "allowed_networks"
+        case rate
+        case maxConcurrentJobs = "max_concurrent_jobs"
+        case maxQueuedJobs = "max_queued_jobs"
+        case budget
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let texts = try container.decodeIfPresent([String].self, forKey: .allowedNetworks) {
+            allowedNetworks = try texts.map { text in
+                guard let network = CIDR(text) else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .allowedNetworks,
+                        in: container,
+                        debugDescription: "'\(text)' is not an IPv4 or IPv6 network (CIDR such as 203.0.113.0/24 or 2001:db8::/32)"
+                    )
+                }
+                return network
+            }
+        }
+        rate = try container.decodeIfPresent(RateLimit.self, forKey: .rate)
+        maxConcurrentJobs = try container.decodeIfPresent(Int.self, forKey: .maxConcurrentJobs)
+        maxQueuedJobs = try container.decodeIfPresent(Int.self, forKey: .maxQueuedJobs)
+        budget = try container.decodeIfPresent(Budget.self, forKey: .budget)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(allowedNetworks?.map(\.description), forKey: .allowedNetworks)
+        try container.encodeIfPresent(rate, forKey: .rate)
+        try container.encodeIfPresent(maxConcurrentJobs, forKey: .maxConcurrentJobs)
+        try container.encodeIfPresent(maxQueuedJobs, forKey: .maxQueuedJobs)
+        try container.encodeIfPresent(budget, forKey: .budget)
+    }
+
+    /// Checks the values are usable. - Throws: ``WharfError/Code/invalidArgument`` naming the field.
+    public func validate() throws {
+        if let allowedNetworks, allowedNetworks.count > 1000 {
+            throw WharfError(.invalidArgument, "allowed_networks: at most 1000 networks")
+        }
+        if let rate {
+            guard rate.requestsPerSecond > 0, rate.requestsPerSecond <= 1_000_000, rate.requestsPerSecond.isFinite else {
+                throw WharfError(.invalidArgument, "rate.requests_per_second must be greater than 0 and at most 1000000")
+            }
+            guard (1...1_000_000).contains(rate.burst) else {
+                throw WharfError(.invalidArgument, "rate.burst must be from 1 to 1000000")
+            }
+        }
+        if let maxConcurrentJobs, !(1...100_000).contains(maxConcurrentJobs) {
+            throw WharfError(.invalidArgument, "max_concurrent_jobs must be from 1 to 100000")
+        }
+        if let maxQueuedJobs, !(0...1_000_000).contains(maxQueuedJobs) {
+            throw WharfError(.invalidArgument, "max_queued_jobs must be from 0 to 1000000")
+        }
+        if let budget {
+            for (name, value) in [("daily", budget.daily), ("monthly", budget.monthly), ("per_job", budget.perJob)] {
+                if let value, value < 0 { throw WharfError(.invalidArgument, "budget.\(name) must not be negative") }
+            }
+            if budget.alertPercents.count > 10 || budget.alertPercents.contains(where: { !(1...1000).contains($0) }) {
+                throw WharfError(.invalidArgument, "budget.alert_percents: at most 10 percentages, each from 1 to 1000")
+            }
+        }
+    }
+}
+
+/// Persistence of tenants' and keys' ``Limits``.
+public protocol LimitsStore: Sendable {
+    /// The limits set for `subject`, if any.
+    func limits(for subject: PolicySubject) async throws -> Limits?
+    /// Sets (or with `nil`, clears) the limits of `subject`.
+    func setLimits(_ limits: Limits?, for subject: PolicySubject, at date: Date) async throws
+}

@@ -1,0 +1,159 @@
+public import Foundation
+import GRDB
+public import WharfCore
+
+extension SQLiteStore: LimitsStore {
+    public func limits(for subject: PolicySubject) async throws -> Limits? {
+        let document = try await read { db in
+            try String.fetchOne(
+                db,
+                sql: "SELECT document FROM limits WHERE subject_kind = ? AND subject_id = ?",
+                arguments: [subject.kind, subject.identifier]
+            )
+        }
+        guard let document else { return nil }
+        do {
+            return try JSONDecoder().decode(Limits.self, from: Data(document.utf8))
+        } catch {
+            throw WharfError(.storeIncompatible, "the limits of \(subject) cannot be read", cause: error)
+        }
+    }
+
+    public func setLimits(_ limits: Limits?, for subject: PolicySubject, at date: Date) async throws {
+        let document = try limits.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        try await write { db in
+            if let document {
+                try db.execute(
+                    sql: """
+                        INSERT INTO limits (subject_kind, subject_id, document, updated_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (subject_kind, subject_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at
+                        """,
+                    arguments: [subject.kind, subject.identifier, document, date]
+                )
+            } else {
+                try db.execute(
+                    sql: "DELETE FROM limits WHERE subject_kind = ? AND subject_id = ?",
+                    arguments: [subject.kind, subject.identifier]
+                )
+            }
+        }
+    }
+}
+
+extension SQLiteStore: SpendStore {
+    public func recordSpend(_ record: SpendRecord) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO spend (job_id, step_id, tenant_id, api_key_prefix, network_cost, amount, at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, step_id) DO NOTHING
+                    """,
+                arguments: [
+                    record.jobID, record.stepID, record.tenantID, record.keyPrefix, record.networkCost, record.amount, record.at,
+                ]
+            )
+        }
+    }
+
+    public func spent(tenantID: String, keyPrefix: String?, since: Date) async throws -> Int64 {
+        try await read { db in
+            if let keyPrefix {
+                return try Int64.fetchOne(
+                    db,
+                    sql: "SELECT COALESCE(SUM(amount), 0) FROM spend WHERE api_key_prefix = ? AND tenant_id = ? AND at >= ?",
+                    arguments: [keyPrefix, tenantID, since]
+                ) ?? 0
+            }
+            return try Int64.fetchOne(
+                db,
+                sql: "SELECT COALESCE(SUM(amount), 0) FROM spend WHERE tenant_id = ? AND at >= ?",
+                arguments: [tenantID, since]
+            ) ?? 0
+        }
+    }
+
+    public func spending(jobID: String) async throws -> [SpendRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM spend WHERE job_id = ? ORDER BY at, step_id", arguments: [jobID]).map { row in
+                SpendRecord(
+                    jobID: row["job_id"],
+                    stepID: row["step_id"],
+                    tenantID: row["tenant_id"],
+                    keyPrefix: row["api_key_prefix"],
+                    networkCost: row["network_cost"],
+                    amount: row["amount"],
+                    at: row["at"]
+                )
+            }
+        }
+    }
+}
+
+extension SQLiteStore: AuditStore {
+    @discardableResult
+    public func appendAudit(_ record: AuditRecord) async throws -> AuditEntry {
+        // One write transaction reads the head and appends, so entries from concurrent requests
+        // (and other processes on the same file) chain one after another.
+        try await write { db in
+            let head = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
+            let sequence = (head?["sequence"] as Int64? ?? 0) + 1
+            let previous = head?["hash"] as String? ?? AuditChain.genesis
+            let hash = AuditChain.hash(of: record, sequence: sequence, previousHash: previous)
+            try db.execute(
+                sql: """
+                    INSERT INTO audit_log (sequence, at_ms, actor, action, target, source, result, detail, previous_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    sequence, Int64((record.at.timeIntervalSince1970 * 1000).rounded()), record.actor, record.action,
+                    record.target, record.source, record.result, record.detail, previous, hash,
+                ]
+            )
+            return AuditEntry(sequence: sequence, record: record, previousHash: previous, hash: hash)
+        }
+    }
+
+    public func auditEntries(_ query: AuditQuery) async throws -> [AuditEntry] {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let after = query.afterSequence {
+            conditions.append("sequence > ?")
+            arguments.append(after)
+        }
+        for (column, value) in [("action", query.action), ("actor", query.actor), ("result", query.result)] {
+            if let value {
+                conditions.append("\(column) = ?")
+                arguments.append(value)
+            }
+        }
+        if let from = query.from {
+            conditions.append("at_ms >= ?")
+            arguments.append(Int64((from.timeIntervalSince1970 * 1000).rounded(.up)))
+        }
+        if let before = query.before {
+            conditions.append("at_ms < ?")
+            arguments.append(Int64((before.timeIntervalSince1970 * 1000).rounded(.up)))
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT * FROM audit_log \(filter) ORDER BY sequence LIMIT \(max(0, query.limit))"
+        let statementArguments = StatementArguments(arguments)
+        return try await read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
+                AuditEntry(
+                    sequence: row["sequence"],
+                    record: AuditRecord(
+                        actor: row["actor"],
+                        action: row["action"],
+                        target: row["target"],
+                        source: row["source"],
+                        result: row["result"],
+                        detail: row["detail"],
+                        at: Date(timeIntervalSince1970: Double(row["at_ms"] as Int64) / 1000)
+                    ),
+                    previousHash: row["previous_hash"],
+                    hash: row["hash"]
+                )
+            }
+        }
+    }
+}
