@@ -17,9 +17,11 @@ TEST_PACKAGES := libsqlite3-dev sqlite3 protobuf-compiler ffmpeg
 run: setup build
 	$(WHARF) serve --dev --devnet 3
 
+# At most four tests at once: many suites start a real gateway (a process with its own devnet), and
+# on two cores more at once starve the tests that time gRPC calls.
 test: setup-test
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build --experimental-maximum-parallelization-width 4 $(BUILD_FLAGS)
 
 # The gateway, and the example plugins installed into the development plugin folder.
 PLUGINS := WharfTemplatePlugin WharfVideoCaptionsPlugin WharfThumbnailStudioPlugin

@@ -167,6 +167,7 @@ let package = Package(
             dependencies: [
                 "WharfCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -225,6 +226,28 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WharfAPIAdmin",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")
+            ],
+            exclude: ["README.md"],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
+            name: "WharfAdmin",
+            dependencies: [
+                "WharfAPIAdmin",
+                "WharfCore",
+                "WharfLivepeer",
+                "WharfPlugins",
+                "WharfPolicy",
+                "WharfRouting",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            ],
+            resources: [.embedInCode("admin.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WharfV1",
             dependencies: [
                 "WharfAPIv1",
@@ -264,6 +287,7 @@ let package = Package(
         .target(
             name: "WharfServer",
             dependencies: [
+                "WharfAdmin",
                 "WharfCore",
                 "WharfOutbound",
                 "WharfV2",
@@ -330,6 +354,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "wharf-policy-benchmark",
+            dependencies: [
+                "WharfBenchmarkSupport",
+                "WharfCore",
+                "WharfPolicy",
+                "WharfServer",
+                "WharfStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/PolicyBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "wharf-plugin-benchmark",
             dependencies: [
                 "WharfBenchmarkSupport",
@@ -364,6 +405,7 @@ let package = Package(
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "InMemoryLogging", package: "swift-log"),

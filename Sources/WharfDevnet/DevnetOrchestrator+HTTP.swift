@@ -14,7 +14,7 @@ import WharfLivepeer
 
 extension DevnetOrchestrator {
     /// The HTTPS side: `POST /<pipeline>`, `GET /stream/<id>/<file>` and the fault control endpoint
-    /// `GET|POST /_devnet/faults`.
+    /// `GET|POST /_devnet/faults`, and `GET /_devnet/stats` (requests so far, being handled, most at once).
     func makeHTTPApplication(port: Int, onListening: @escaping @Sendable (Int) -> Void) throws -> some ApplicationProtocol {
         let router = Router()
         for pipeline in Pipeline.allCases {
@@ -33,6 +33,15 @@ extension DevnetOrchestrator {
                 status: .ok,
                 headers: [.contentType: found.contentType],
                 body: .init(byteBuffer: ByteBuffer(bytes: found.data))
+            )
+        }
+        router.get("_devnet/stats") { _, _ in
+            let (requests, active, peak) = self.statistics
+            let text = #"{"active":\#(active),"peak_active":\#(peak),"requests":\#(requests)}"#
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: text))
             )
         }
         router.get("_devnet/faults") { _, _ in
@@ -65,6 +74,8 @@ extension DevnetOrchestrator {
         guard profile.prices[pipeline] != nil else {
             return Self.plain(.badRequest, "incompatible capabilities: \(pipeline.rawValue) is not offered")
         }
+        beginRequest()
+        defer { endRequest() }
         if let failure = try await admit() {
             return Self.plain(HTTPResponse.Status(code: failure.status), failure.message)
         }

@@ -28,7 +28,18 @@ public final class DevnetOrchestrator: Service, Sendable {
     private let listening = Mutex<(ports: Ports?, waiters: [CheckedContinuation<Ports, any Error>])>((nil, []))
     let faults = Mutex(DevnetFaults())
     let runner = ReferenceRunner()
-    private let counters = Mutex<(requests: Int, inFlight: Int)>((0, 0))
+    private let counters = Mutex(Counters())
+
+    /// What the orchestrator has been asked to do.
+    struct Counters {
+        var requests = 0
+        /// Requests holding a capacity slot.
+        var inFlight = 0
+        /// Pipeline requests being handled, from arrival to answer (waiting out latency included).
+        var active = 0
+        /// The most `active` has been.
+        var peakActive = 0
+    }
     private let control = AsyncStream.makeStream(of: ControlEvent.self)
 
     /// What the fault machinery asks the serving loop to do.
@@ -254,6 +265,23 @@ public final class DevnetOrchestrator: Service, Sendable {
             return (500, "devnet fault: injected error")
         }
         return nil
+    }
+
+    /// Counts a pipeline request as being handled until `endRequest()`.
+    func beginRequest() {
+        counters.withLock { counters in
+            counters.active += 1
+            counters.peakActive = max(counters.peakActive, counters.active)
+        }
+    }
+
+    func endRequest() {
+        counters.withLock { $0.active -= 1 }
+    }
+
+    /// Pipeline requests so far, being handled now, and the most handled at once.
+    public var statistics: (requests: Int, active: Int, peakActive: Int) {
+        counters.withLock { ($0.requests, $0.active, $0.peakActive) }
     }
 
     /// Takes a capacity slot; `false` when the orchestrator is at capacity.

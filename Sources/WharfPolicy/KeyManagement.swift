@@ -93,4 +93,13 @@ public struct KeyManagement<Store: TenantStore & APIKeyStore>: Sendable {
     public func listTenants() async throws -> [Tenant] {
         try await store.listTenants()
     }
+
+    /// The tenant named `name`.
+    /// - Throws: ``WharfError/Code/notFound`` when there is none.
+    public func tenant(named name: String) async throws -> Tenant {
+        guard let tenant = try await store.tenant(named: name) else {
+            throw WharfError(.notFound, "no tenant named '\(name)'")
+        }
+        return tenant
+    }
 }

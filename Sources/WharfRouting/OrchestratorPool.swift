@@ -249,6 +249,25 @@ public actor OrchestratorPool {
         return counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
     }
 
+    /// The lowest price on offer for a pipeline (and model, when one is named), per unit of work.
+    public func lowestPrice(for pipeline: Pipeline, model: String?) -> OrchestratorOffer.Price? {
+        Self.lowestPrice(among: Array(members.values.filter { !$0.draining }), pipeline, model: model)
+    }
+
+    /// The lowest price among `members` for a pipeline (and model, when one is named), per unit of work.
+    public static func lowestPrice(among members: [Member], _ pipeline: Pipeline, model: String?) -> OrchestratorOffer.Price? {
+        let wanted = model.flatMap { $0.isEmpty || $0.contains("{{") ? nil : $0 }
+        let prices = members.compactMap { member -> OrchestratorOffer.Price? in
+            guard let offer = member.offer, offer.offers(pipeline, model: wanted) else { return nil }
+            let name = wanted ?? offer.models[pipeline.capabilityID]?.keys.sorted().first ?? ""
+            return offer.price(for: pipeline, model: name)
+        }
+        // Compare per-unit prices exactly: a/b < c/d ⇔ a·d < c·b.
+        return prices.min { lhs, rhs in
+            lhs.pricePerUnit.multipliedFullWidth(by: rhs.pixelsPerUnit) < rhs.pricePerUnit.multipliedFullWidth(by: lhs.pixelsPerUnit)
+        }
+    }
+
     /// A snapshot of every member, for the admin API, metrics and tests.
     public func snapshot() -> [Member] {
         members.values.sorted { $0.address.description < $1.address.description }

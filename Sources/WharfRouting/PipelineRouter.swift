@@ -1,6 +1,6 @@
 public import Foundation
 public import Metrics
-import WharfCore
+public import WharfCore
 public import WharfLivepeer
 
 /// Runs one AI pipeline request on the network: picks candidates from the pool, sends the request,
@@ -55,17 +55,25 @@ public struct PipelineRouter: Sendable {
 
     /// Runs `request` for `model`, on orchestrators at or under `priceCap` and in `region` when given.
     /// - Throws: ``RoutingError`` when no orchestrator completes it.
+    /// The lowest price on offer now for `pipeline` and `model`, per unit of work.
+    public func lowestPrice(for pipeline: Pipeline, model: String?) async -> OrchestratorOffer.Price? {
+        await pool.lowestPrice(for: pipeline, model: model)
+    }
+
+    /// - Parameter seed: Makes the choice among equally good orchestrators repeatable (the
+    ///   `balanced` strategy's draw); `nil` draws from the system generator.
     public func run(
         _ request: AIJobClient.Request,
         model: String,
         priceCap: OrchestratorOffer.Price?,
-        region: String? = nil
+        region: String? = nil,
+        seed: UInt64? = nil
     ) async throws -> Outcome {
         let clock = ContinuousClock()
         let deadline = clock.now + policy.deadline
         var attempts: [Attempt] = []
         var tried: Set<OrchestratorAddress> = []
-        var generator = SystemRandomNumberGenerator()
+        var generator = RoutingRandom(seed: seed)
         while tried.count < policy.maxAttempts, clock.now < deadline {
             let (candidates, exclusions) = await pool.candidates(
                 for: request.pipeline,

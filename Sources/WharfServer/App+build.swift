@@ -11,7 +11,7 @@ public import WharfCore
 public import WharfLivepeer
 import WharfOutbound
 public import WharfPlugins
-import WharfPolicy
+public import WharfPolicy
 public import WharfRouting
 import WharfStore
 import WharfV1
@@ -80,11 +80,18 @@ public func buildApplication(
         publisherKeys: configuration.pluginPublisherKeys,
         logger: logger
     )
-    let runner = JobRunner(store: store, router: router, logger: logger)
+    let policyEngine = PolicyEngine(
+        store: store,
+        markupPercent: configuration.markupPercent,
+        logger: logger,
+        onAlert: BudgetAlertSender(configuration: configuration, logger: logger).send
+    )
+    let runner = JobRunner(store: store, router: router, spending: policyEngine, logger: logger)
     let presets = PresetRunner(
         store: store,
         router: router,
         plugins: plugins.plugins,
+        spending: policyEngine,
         defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
         logger: logger
     )
@@ -130,14 +137,17 @@ public func buildApplication(
             idempotencyRetention: configuration.idempotencyRetention,
             publicBaseURL: configuration.publicBaseURL,
             logger: logger
-        )
+        ),
+        policy: policyEngine,
+        trustedProxies: configuration.trustedProxies
     )
     let adminRouter = buildAdminRouter(
         store: store,
         pool: pool,
         plugins: plugins,
         registry: registry,
-        metricsRequireAuth: configuration.metricsRequireAuth
+        metricsRequireAuth: configuration.metricsRequireAuth,
+        trustedProxies: configuration.trustedProxies
     )
     func application(
         _ role: ListenerRole,
@@ -167,12 +177,19 @@ public func buildApplication(
     )
 }
 
-/// The middleware every listener puts first, outermost first: request id, access log, metrics,
-/// and errors turned into responses.
-func addCommonMiddleware(to router: Router<WharfRequestContext>, role: ListenerRole, metrics: any MetricsFactory) {
+/// The middleware every listener puts first, outermost first: the client address, request id,
+/// access log, metrics, rate limit headers, and errors turned into responses.
+func addCommonMiddleware(
+    to router: Router<WharfRequestContext>,
+    role: ListenerRole,
+    metrics: any MetricsFactory,
+    trustedProxies: [CIDR] = []
+) {
+    router.add(middleware: ClientAddressMiddleware(trustedProxies: trustedProxies))
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: RequestMetricsMiddleware(factory: metrics, listener: role.rawValue))
+    router.add(middleware: RateLimitHeadersMiddleware())
     router.add(middleware: ErrorMiddleware())
 }
 
@@ -211,27 +228,34 @@ public struct V2Routes<Store: GatewayStore>: Sendable {
 
 /// The public listener's routes: health, result files, `/v1` behind the `v1` scope (when `v1` is
 /// given) and `/v2` behind the `v2` scope (when `v2` is given).
+///
+/// With a `policy`, every authenticated request passes its allowed networks and rate limits, and
+/// every job its concurrency limits and budgets.
 public func buildPublicRouter<Store: GatewayStore>(
     store: Store,
     metrics: any MetricsFactory,
     v1: V1Routes<Store>? = nil,
-    v2: V2Routes<Store>? = nil
+    v2: V2Routes<Store>? = nil,
+    policy: PolicyEngine<Store>? = nil,
+    trustedProxies: [CIDR] = []
 ) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
-    addCommonMiddleware(to: router, role: .public, metrics: metrics)
+    addCommonMiddleware(to: router, role: .public, metrics: metrics, trustedProxies: trustedProxies)
     HealthController(store: store).addRoutes(to: router)
     MediaController(store: store).addRoutes(to: router)
     if let v1 {
         let group = router.group()
             .add(middleware: V1Middleware(policy: v1.policy))
             .add(middleware: AuthenticationMiddleware(keys: store, scope: .v1, publicPaths: ["/v1/openapi.yaml"]))
-            .add(middleware: V1CallerMiddleware(publicBaseURL: v1.publicBaseURL, maxBodyBytes: v1.policy.maxBodyBytes))
+        if let policy { group.add(middleware: RequestPolicyMiddleware(engine: policy)) }
+        group.add(middleware: V1CallerMiddleware(publicBaseURL: v1.publicBaseURL, maxBodyBytes: v1.policy.maxBodyBytes))
         let pool = v1.pool
         let service = V1Service(
             runner: v1.runner,
             defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
             document: V1Document.data,
-            priceCaps: v1.priceCaps
+            priceCaps: v1.priceCaps,
+            admission: policy
         )
         try service.register(on: group)
         // Anything else under /v1 is answered in the v1 error shape, not the generic one.
@@ -245,11 +269,13 @@ public func buildPublicRouter<Store: GatewayStore>(
         let group = router.group()
             .add(middleware: V2Middleware())
             .add(middleware: AuthenticationMiddleware(keys: store, scope: .v2, publicPaths: ["/v2/openapi.yaml"]))
-            .add(middleware: V2CallerMiddleware(publicBaseURL: v2.publicBaseURL))
+        if let policy { group.add(middleware: RequestPolicyMiddleware(engine: policy)) }
+        group.add(middleware: V2CallerMiddleware(publicBaseURL: v2.publicBaseURL))
             .add(middleware: RevisionMiddleware())
             .add(middleware: IdempotencyMiddleware(store: store, retention: v2.idempotencyRetention))
         V2FilesController(store: store, maxBytes: v2.settings.maxFileBytes).addRoutes(to: group)
-        try V2Service(store: store, jobs: v2.jobs, pool: v2.pool, settings: v2.settings, logger: v2.logger).register(on: group)
+        try V2Service(store: store, jobs: v2.jobs, pool: v2.pool, settings: v2.settings, admission: policy, logger: v2.logger)
+            .register(on: group)
         // Any other path under /v2 is a problem document (a known path with another method gets 405
         // from the error middleware).
         for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {
@@ -258,35 +284,5 @@ public func buildPublicRouter<Store: GatewayStore>(
             }
         }
     }
-    return router
-}
-
-/// The admin listener's routes: health, `/metrics` and `/admin/v1` (tenants, keys, orchestrators)
-/// behind the `admin` scope.
-public func buildAdminRouter<Store: GatewayStore>(
-    store: Store,
-    pool: OrchestratorPool,
-    plugins: PluginCatalog = PluginCatalog(plugins: [], failures: []),
-    registry: PrometheusCollectorRegistry,
-    metricsRequireAuth: Bool
-) -> Router<WharfRequestContext> {
-    let router = Router(context: WharfRequestContext.self)
-    addCommonMiddleware(to: router, role: .admin, metrics: PrometheusMetricsFactory(registry: registry))
-    HealthController(store: store).addRoutes(to: router)
-    let metricsGroup =
-        metricsRequireAuth
-        ? router.group().add(middleware: AuthenticationMiddleware(keys: store, scope: .admin))
-        : router.group()
-    metricsGroup.get("metrics") { _, _ in
-        Response(
-            status: .ok,
-            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
-        )
-    }
-    let admin = router.group("admin/v1").add(middleware: AuthenticationMiddleware(keys: store, scope: .admin))
-    AdminController(store: store).addRoutes(to: admin)
-    OrchestratorsController(pool: pool).addRoutes(to: admin)
-    PluginsController(catalog: plugins).addRoutes(to: admin)
     return router
 }

@@ -1,6 +1,7 @@
 import Foundation
 public import HTTPTypes
 public import Hummingbird
+import WharfCore
 
 /// An error answered as an RFC 9457 problem document (`application/problem+json`).
 ///
@@ -55,6 +56,31 @@ public struct ProblemError: HTTPResponseError, Sendable {
             status: status,
             headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body)))
+        )
+    }
+
+    /// The answer to a request policy refused: 403 (address), 402 (budget) or 429 (rate, jobs),
+    /// with `Retry-After` when waiting helps. The problem type names the rule.
+    init(_ refusal: PolicyRefusal) {
+        var headers: HTTPFields = [:]
+        if let seconds = refusal.retryAfterSeconds { headers[.retryAfter] = String(seconds) }
+        self.init(
+            status: HTTPResponse.Status(code: refusal.rule.status),
+            kind: refusal.rule.rawValue,
+            title: refusal.rule.title,
+            detail: refusal.message,
+            headers: headers
+        )
+    }
+
+    /// The document of an API adapter's problem (`/v2`, admin), fields at fault included.
+    init(_ problem: APIProblem) {
+        self.init(
+            status: HTTPResponse.Status(code: problem.status),
+            kind: problem.kind,
+            title: problem.title,
+            detail: problem.detail,
+            errors: problem.errors.map { ["field": $0.field, "message": $0.message] }
         )
     }
 

@@ -126,13 +126,14 @@ extension SQLiteStore: AuditStore {
                 arguments.append(value)
             }
         }
+        // Entries are kept to the millisecond; bounds are taken to the nearest one.
         if let from = query.from {
             conditions.append("at_ms >= ?")
-            arguments.append(Int64((from.timeIntervalSince1970 * 1000).rounded(.up)))
+            arguments.append(Int64((from.timeIntervalSince1970 * 1000).rounded()))
         }
         if let before = query.before {
             conditions.append("at_ms < ?")
-            arguments.append(Int64((before.timeIntervalSince1970 * 1000).rounded(.up)))
+            arguments.append(Int64((before.timeIntervalSince1970 * 1000).rounded()))
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = "SELECT * FROM audit_log \(filter) ORDER BY sequence LIMIT \(max(0, query.limit))"

@@ -9,8 +9,21 @@ public struct V1Caller: Sendable, Hashable {
     public var mediaBaseURL: String
     /// The highest price the caller accepts for this request (`Wharf-Max-Price`), if given.
     public var priceCap: OrchestratorOffer.Price?
+    /// The prefix of the key the request came with.
+    public var keyPrefix: String?
+    /// `Wharf-Routing-Seed`, when given.
+    public var routingSeed: UInt64?
 
-    public init(tenantID: String, requestID: String, mediaBaseURL: String, priceCap: OrchestratorOffer.Price? = nil) {
+    public init(
+        tenantID: String,
+        requestID: String,
+        mediaBaseURL: String,
+        priceCap: OrchestratorOffer.Price? = nil,
+        keyPrefix: String? = nil,
+        routingSeed: UInt64? = nil
+    ) {
+        self.keyPrefix = keyPrefix
+        self.routingSeed = routingSeed
         self.tenantID = tenantID
         self.requestID = requestID
         self.mediaBaseURL = mediaBaseURL

@@ -1,6 +1,7 @@
 public import Foundation
 import HTTPTypes
 import OpenAPIRuntime
+import WharfCore
 import WharfRouting
 
 /// An error `/v1` answers with, in the Livepeer AI API's shapes: `{"detail": {"msg": …}}` for most
@@ -72,8 +73,10 @@ extension V1Failure {
             case .rejected:
                 return (V1Failure(status: 400, message: routing.message), false)
             }
+        case let refusal as PolicyRefusal:
+            return (V1Failure(status: refusal.rule.status, message: refusal.message, retryAfterSeconds: refusal.retryAfterSeconds), false)
         case let server as ServerError:
-            if server.underlyingError is V1Failure || server.underlyingError is RoutingError {
+            if server.underlyingError is V1Failure || server.underlyingError is RoutingError || server.underlyingError is PolicyRefusal {
                 return from(server.underlyingError)
             }
             if let decoding = server.underlyingError as? DecodingError {

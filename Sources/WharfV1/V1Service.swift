@@ -17,6 +17,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
     private let defaultModel: @Sendable (Pipeline) async -> String?
     private let document: Data
     private let priceCaps: [Pipeline: OrchestratorOffer.Price]
+    private let admission: (any JobAdmission)?
 
     /// - Parameters:
     ///   - runner: Runs and records jobs.
@@ -24,12 +25,16 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
     ///     orchestrators offer for the pipeline), or `nil` when nobody offers the pipeline.
     ///   - document: The OpenAPI document served at `GET /v1/openapi.yaml`.
     ///   - priceCaps: The operator's highest price per pipeline; a request may only lower it.
+    ///   - admission: Accepts or refuses each call's job (concurrency limits, budgets); a refused call
+    ///     never reaches an orchestrator.
     package init(
         runner: JobRunner<Store>,
         defaultModel: @escaping @Sendable (Pipeline) async -> String?,
         document: Data,
-        priceCaps: [Pipeline: OrchestratorOffer.Price] = [:]
+        priceCaps: [Pipeline: OrchestratorOffer.Price] = [:],
+        admission: (any JobAdmission)? = nil
     ) {
+        self.admission = admission
         self.runner = runner
         self.defaultModel = defaultModel
         self.document = document
@@ -386,7 +391,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         units: Int64
     ) async throws -> StepOutput {
         guard let caller = V1Caller.current else { throw V1Failure.internalError }
-        let job = Job(tenantID: caller.tenantID, kind: pipeline.rawValue, request: summaryJSON)
+        let job = Job(tenantID: caller.tenantID, kind: pipeline.rawValue, request: summaryJSON, apiKeyPrefix: caller.keyPrefix)
         let step = NetworkStep(
             pipeline: pipeline,
             model: model,
@@ -394,9 +399,52 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
             contentType: contentType,
             priceCap: .tighter(priceCaps[pipeline], caller.priceCap),
             streamsEvents: streams,
-            units: units
+            units: units,
+            routingSeed: caller.routingSeed
         )
-        return try await runner.runSingleStep(job, step: step, mediaBaseURL: caller.mediaBaseURL).output
+        guard let admission else { return try await runner.runSingleStep(job, step: step, mediaBaseURL: caller.mediaBaseURL).output }
+        // The call holds its place (concurrency, budget) until its answer is complete: for a stream,
+        // until the last event has been relayed.
+        let pass = try await admission.admit(
+            JobClaim(
+                jobID: job.id,
+                tenantID: caller.tenantID,
+                keyPrefix: caller.keyPrefix,
+                estimatedNetworkCost: await runner.estimatedNetworkCost(of: step)
+            )
+        )
+        let output: StepOutput
+        do {
+            try await pass.waitForTurn()
+            output = try await runner.runSingleStep(job, step: step, mediaBaseURL: caller.mediaBaseURL).output
+        } catch {
+            pass.release()
+            throw error
+        }
+        guard case .events(let events) = output else {
+            pass.release()
+            return output
+        }
+        return .events(Self.releasing(pass, after: events))
+    }
+
+    /// The same events, giving `pass` back when the stream ends or its reader goes away.
+    private static func releasing(
+        _ pass: JobPass,
+        after events: AsyncThrowingStream<Data, any Error>
+    ) -> AsyncThrowingStream<Data, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Data.self, throwing: (any Error).self)
+        let relay = Task {
+            defer { pass.release() }
+            do {
+                for try await event in events { continuation.yield(event) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in relay.cancel() }
+        return stream
     }
 
     private func document(_ output: StepOutput) throws -> Data {

@@ -10,6 +10,8 @@ enum JobRequestField {
     static let metadata = "metadata"
     static let revision = "revision"
     static let mediaBaseURL = "media_base_url"
+    /// Read by the preset runner (``WharfWorkflow/PresetRunner``) too.
+    static let routingSeed = "routing_seed"
 }
 
 /// Builds the `/v2` shape of a job (the newest revision) from what the store keeps.

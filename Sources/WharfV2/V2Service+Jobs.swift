@@ -27,13 +27,37 @@ extension V2Service {
             request[JobRequestField.input] = input
         }
         if let url = body.webhookUrl { request[JobRequestField.webhookURL] = url }
+        // As text: JSON numbers lose integers above 2^53.
+        if let seed = caller.routingSeed { request[JobRequestField.routingSeed] = String(seed) }
         if let metadata = body.metadata?.additionalProperties, !metadata.isEmpty { request[JobRequestField.metadata] = metadata }
 
+        // Concurrency limits and budgets decide before the job exists: a refused job costs nothing.
+        let id = Identifier.make(prefix: "job")
+        var pass = JobPass.unlimited
+        if let admission, let resolved = runner.preset(named: body.preset) {
+            let estimate = CostEstimate.total(
+                await networkCosts(of: resolved, parameters: checked.parameters, inputBytes: checked.file?.byteCount ?? 0)
+            )
+            pass = try await admission.admit(
+                JobClaim(jobID: id, tenantID: caller.tenantID, keyPrefix: caller.keyPrefix, estimatedNetworkCost: estimate)
+            )
+        }
         let job: Job
         do {
-            job = try await runner.prepare(preset: body.preset, tenantID: caller.tenantID, parameters: checked.parameters, request: request)
+            job = try await runner.prepare(
+                preset: body.preset,
+                tenantID: caller.tenantID,
+                parameters: checked.parameters,
+                request: request,
+                id: id,
+                apiKeyPrefix: caller.keyPrefix
+            )
         } catch let error as WharfError where error.code == .invalidArgument {
+            pass.release()
             throw V2Problem.invalid("/parameters", error.message)
+        } catch {
+            pass.release()
+            throw error
         }
         if let file = checked.file {
             do {
@@ -50,10 +74,11 @@ extension V2Service {
                     result: Data(#"{"error":"the input could not be attached"}"#.utf8),
                     at: Date()
                 )
+                pass.release()
                 throw error
             }
         }
-        jobs.submit(job)
+        jobs.submit(job, pass: pass)
         logger.info(
             "job created",
             metadata: ["gw.job.id": "\(job.id)", "gw.preset": "\(body.preset)", "gw.tenant.id": "\(caller.tenantID)"]
@@ -186,36 +211,40 @@ extension V2Service {
             }
             inputBytes = found.file.byteCount
         }
-        let members = await pool.snapshot()
-        var steps: Components.Schemas.Estimate.StepsPayload = []
-        for step in resolved.preset.steps where step.kind == "network" {
-            guard let pipeline = Pipeline(rawValue: step.uses) else { continue }
-            var fields = resolved.plugin == nil ? parameters : step.with.mapValues { PresetRunner<Store>.interpolate($0, parameters) }
-            for name in PresetRunner<Store>.runnerSettings { fields.removeValue(forKey: name) }
-            let requested = fields["model_id"] ?? ""
-            let model = requested.isEmpty ? await pool.mostOfferedModel(for: pipeline) : requested
-            fields["model_id"] = model ?? ""
-            // Network steps are priced on the bytes they send: their fields, and the file when the pipeline takes one.
-            let fieldBytes = Int64((try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]))?.count ?? 0)
-            let units = max(1, pipeline.takesFile ? fieldBytes + inputBytes : fieldBytes)
-            let price = model.flatMap { Self.lowestPrice(members, pipeline, model: $0) }
-            steps.append(
-                .init(
-                    step: step.id,
-                    pipeline: pipeline.rawValue,
-                    pricePerUnit: price?.pricePerUnit,
-                    pixelsPerUnit: price?.pixelsPerUnit,
-                    units: units,
-                    cost: price?.cost(units: units) ?? 0
-                )
+        let estimates = await networkCosts(of: resolved, parameters: parameters, inputBytes: inputBytes)
+        let steps: Components.Schemas.Estimate.StepsPayload = estimates.map { estimate in
+            .init(
+                step: estimate.stepID,
+                pipeline: estimate.pipeline.rawValue,
+                pricePerUnit: estimate.price?.pricePerUnit,
+                pixelsPerUnit: estimate.price?.pixelsPerUnit,
+                units: estimate.units,
+                cost: estimate.cost
             )
         }
         let available = steps.allSatisfy { $0.pricePerUnit != nil }
-        let total = steps.reduce(Int64(0)) { $0.addingReportingOverflow($1.cost).overflow ? .max : $0 + $1.cost }
+        let total = CostEstimate.total(estimates)
         return .ok(.init(body: .json(.init(preset: body.preset, currency: .wei, available: available, total: total, steps: steps))))
     }
 
     // MARK: Helpers
+
+    /// Each network step of a preset at the lowest price on offer now.
+    func networkCosts(
+        of resolved: PresetRunner<Store>.Resolved,
+        parameters: [String: String],
+        inputBytes: Int64
+    ) async -> [StepCostEstimate] {
+        let pool = self.pool
+        return await CostEstimate.networkSteps(
+            of: resolved.preset,
+            fromPlugin: resolved.plugin != nil,
+            parameters: parameters,
+            inputBytes: inputBytes,
+            members: await pool.snapshot(),
+            defaultModel: { await pool.mostOfferedModel(for: $0) }
+        )
+    }
 
     /// The caller's preset job with this id. - Throws: 404 `job-not-found` otherwise.
     func ownJob(_ id: String, caller: V2Caller) async throws -> Job {
@@ -398,15 +427,5 @@ extension V2Service {
         if !numbered.event.detail.isEmpty { object["detail"] = numbered.event.detail }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return Array("id: \(numbered.sequence)\nevent: \(numbered.event.kind.rawValue)\ndata: ".utf8) + Array(data) + Array("\n\n".utf8)
-    }
-}
-
-extension Pipeline {
-    /// Whether the pipeline's request carries a file (multipart) rather than only fields.
-    var takesFile: Bool {
-        switch self {
-        case .textToImage, .llm, .textToSpeech, .liveVideoToVideo: false
-        default: true
-        }
     }
 }

@@ -33,13 +33,23 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
     let jobs: PresetJobs<Store>
     let pool: OrchestratorPool
     let settings: V2Settings
+    /// Accepts or refuses new jobs (concurrency limits, budgets); every job is accepted without one.
+    let admission: (any JobAdmission)?
     let logger: Logger
 
-    package init(store: Store, jobs: PresetJobs<Store>, pool: OrchestratorPool, settings: V2Settings, logger: Logger) {
+    package init(
+        store: Store,
+        jobs: PresetJobs<Store>,
+        pool: OrchestratorPool,
+        settings: V2Settings,
+        admission: (any JobAdmission)? = nil,
+        logger: Logger
+    ) {
         self.store = store
         self.jobs = jobs
         self.pool = pool
         self.settings = settings
+        self.admission = admission
         self.logger = logger
     }
 
@@ -119,7 +129,9 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
         for (preset, source) in sources {
             var priced: [Components.Schemas.PresetPrice.NetworkStepsPayloadPayload] = []
             for step in preset.steps where step.kind == "network" {
-                let price = Pipeline(rawValue: step.uses).flatMap { Self.lowestPrice(members, $0, model: step.with["model_id"]) }
+                let price = Pipeline(rawValue: step.uses).flatMap {
+                    OrchestratorPool.lowestPrice(among: members, $0, model: step.with["model_id"])
+                }
                 priced.append(
                     .init(step: step.id, pipeline: step.uses, pricePerUnit: price?.pricePerUnit, pixelsPerUnit: price?.pixelsPerUnit)
                 )
@@ -143,20 +155,6 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
             )
         }
         return all.sorted { $0.name < $1.name }
-    }
-
-    /// The lowest price on offer for a pipeline (and model, when one is named), per unit of work.
-    static func lowestPrice(_ members: [OrchestratorPool.Member], _ pipeline: Pipeline, model: String?) -> OrchestratorOffer.Price? {
-        let wanted = model.flatMap { $0.isEmpty || $0.contains("{{") ? nil : $0 }
-        let prices = members.compactMap { member -> OrchestratorOffer.Price? in
-            guard let offer = member.offer, offer.offers(pipeline, model: wanted) else { return nil }
-            let name = wanted ?? offer.models[pipeline.capabilityID]?.keys.sorted().first ?? ""
-            return offer.price(for: pipeline, model: name)
-        }
-        // Compare per-unit prices exactly: a/b < c/d ⇔ a·d < c·b.
-        return prices.min { lhs, rhs in
-            lhs.pricePerUnit.multipliedFullWidth(by: rhs.pixelsPerUnit) < rhs.pricePerUnit.multipliedFullWidth(by: lhs.pixelsPerUnit)
-        }
     }
 }
 

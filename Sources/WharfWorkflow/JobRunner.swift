@@ -14,11 +14,41 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     private let store: Store
     private let router: PipelineRouter
     private let logger: Logger
+    /// Asked before each network step whether the job may spend on it, and told what it cost after.
+    private let spending: (any SpendingControl)?
 
-    public init(store: Store, router: PipelineRouter, logger: Logger) {
+    public init(store: Store, router: PipelineRouter, spending: (any SpendingControl)? = nil, logger: Logger) {
         self.store = store
         self.router = router
+        self.spending = spending
         self.logger = logger
+    }
+
+    /// What a step would cost at the lowest price on offer now, in wei (0 when nobody offers it).
+    public func estimatedNetworkCost(of step: NetworkStep) async -> Int64 {
+        guard let price = await router.lowestPrice(for: step.pipeline, model: step.model) else { return 0 }
+        return price.cost(units: step.units) ?? .max
+    }
+
+    /// Asks the spending control whether the job may send `step` to the network.
+    private func authorize(_ step: NetworkStep, of job: Job, stepID: String) async throws {
+        guard let spending else { return }
+        try await spending.authorize(job, stepID: stepID, estimatedNetworkCost: await estimatedNetworkCost(of: step))
+    }
+
+    /// Records what a finished step cost: the price of the orchestrator that did it, for its units.
+    /// A failure to record is logged, not thrown: the customer's result is not lost for it.
+    private func charge(_ outcome: PipelineRouter.Outcome, units: Int64, of job: Job, stepID: String) async {
+        guard let spending else { return }
+        let cost = outcome.price.cost(units: units) ?? .max
+        do {
+            try await spending.charge(job, stepID: stepID, networkCost: cost)
+        } catch {
+            logger.error(
+                "recording a step's cost failed",
+                metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(stepID)", "gw.cost": "\(cost)", "error": "\(error)"]
+            )
+        }
     }
 
     /// Runs a job made of one network step.
@@ -44,7 +74,8 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         )
         let outcome: PipelineRouter.Outcome
         do {
-            outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region)
+            try await authorize(step, of: job, stepID: "run")
+            outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region, seed: step.routingSeed)
         } catch let error as RoutingError {
             try await store.insertAttempts(error.attempts.map { $0.record(jobID: job.id) })
             _ = try await store.updateJob(id: job.id, status: .failed, result: Self.failure(error.message), at: Date())
@@ -54,6 +85,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             throw error
         }
         try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: job.id) })
+        await charge(outcome, units: step.units, of: job, stepID: "run")
         if let events = outcome.response.events {
             return (job, .events(relay(events, job: job)))
         }
@@ -109,7 +141,9 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
 
     /// Runs one network step of a multi-step job: routed with failover, attempts recorded, result
     /// files stored as `<stepID>-<n>.<ext>` artifacts.
-    func runNetworkStep(_ step: NetworkStep, jobID: String, stepID: String) async throws -> (document: Data, artifacts: [String]) {
+    func runNetworkStep(_ step: NetworkStep, job: Job, stepID: String) async throws -> (document: Data, artifacts: [String]) {
+        let jobID = job.id
+        try await authorize(step, of: job, stepID: stepID)
         let request = AIJobClient.Request(
             pipeline: step.pipeline,
             body: step.body,
@@ -119,12 +153,13 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         )
         let outcome: PipelineRouter.Outcome
         do {
-            outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region)
+            outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region, seed: step.routingSeed)
         } catch let error as RoutingError {
             try await store.insertAttempts(error.attempts.map { $0.record(jobID: jobID) })
             throw error
         }
         try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: jobID) })
+        await charge(outcome, units: step.units, of: job, stepID: stepID)
         return try await rehostResults(outcome.response.body, of: outcome, jobID: jobID, namePrefix: "\(stepID)-") { $0 }
     }
 

@@ -21,6 +21,8 @@ public struct NetworkStep: Sendable {
     /// What the step is priced on (pixels, audio milliseconds, tokens), which an on-chain payment
     /// covers; an estimate made from the request.
     public var units: Int64
+    /// Makes the orchestrator choice repeatable (`Wharf-Routing-Seed`); `nil` for a random draw.
+    public var routingSeed: UInt64?
 
     public init(
         pipeline: Pipeline,
@@ -30,8 +32,10 @@ public struct NetworkStep: Sendable {
         priceCap: OrchestratorOffer.Price? = nil,
         region: String? = nil,
         streamsEvents: Bool = false,
-        units: Int64 = 1
+        units: Int64 = 1,
+        routingSeed: UInt64? = nil
     ) {
+        self.routingSeed = routingSeed
         self.pipeline = pipeline
         self.model = model
         self.body = body

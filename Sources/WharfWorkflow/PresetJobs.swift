@@ -91,6 +91,7 @@ public final class JobEventHub: Sendable {
 /// in a task of its own, which ``cancel(jobID:)`` cancels; its events go to ``events``.
 public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & StepStore>: Sendable {
     private let runner: PresetRunner<Store>
+    private let store: Store
     private let running = Mutex<[String: Task<Void, Never>]>([:])
     private let onFinished: @Sendable (Job) async -> Void
     private let logger: Logger
@@ -109,6 +110,7 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
         var runner = runner
         runner.onEvent = { event in events.publish(event) }
         self.runner = runner
+        self.store = runner.jobStore
         self.events = events
         self.logger = logger
         self.onFinished = onFinished
@@ -118,14 +120,37 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
     public var presetRunner: PresetRunner<Store> { runner }
 
     /// Starts running a queued (or unfinished) job in the background.
-    public func submit(_ job: Job) {
+    /// - Parameter pass: The job's place under its concurrency limits: the job waits for its turn
+    ///   (staying `queued`) and gives the place back when it ends.
+    public func submit(_ job: Job, pass: JobPass = .unlimited) {
         events.open(jobID: job.id)
         let runner = self.runner
         let logger = self.logger
         let onFinished = self.onFinished
+        let store = self.store
         running.withLock { running in
             running[job.id] = Task {
+                defer { pass.release() }
                 do {
+                    do {
+                        try await pass.waitForTurn()
+                    } catch {
+                        // Cancelled while waiting for its turn: it never started.
+                        let canceled = try await Task {
+                            try await store.updateJob(
+                                id: job.id,
+                                status: .canceled,
+                                result: PresetRunner<Store>.failure("the job was canceled"),
+                                at: Date()
+                            )
+                        }.value
+                        runner.onEvent?(
+                            PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: canceled.status.rawValue)
+                        )
+                        await onFinished(canceled)
+                        _ = self.running.withLock { $0.removeValue(forKey: job.id) }
+                        return
+                    }
                     let finished = try await runner.execute(job)
                     logger.info("job finished", metadata: ["gw.job.id": "\(job.id)", "gw.job.status": "\(finished.status.rawValue)"])
                     await onFinished(finished)

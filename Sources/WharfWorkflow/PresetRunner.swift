@@ -35,11 +35,12 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         router: PipelineRouter,
         plugins: [LoadedPlugin],
         media: MediaTools = MediaTools(),
+        spending: (any SpendingControl)? = nil,
         defaultModel: @escaping @Sendable (Pipeline) async -> String?,
         logger: Logger
     ) {
         self.store = store
-        self.jobs = JobRunner(store: store, router: router, logger: logger)
+        self.jobs = JobRunner(store: store, router: router, spending: spending, logger: logger)
         self.plugins = plugins
         self.media = media
         self.defaultModel = defaultModel
@@ -51,6 +52,9 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         public var plugin: LoadedPlugin?
         public var preset: PluginManifest.Preset
     }
+
+    /// The store the runner keeps jobs in.
+    public var jobStore: Store { store }
 
     /// Finds a preset by name among the loaded plugins and the built-in ones.
     public func preset(named name: String) -> Resolved? {
@@ -89,7 +93,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         tenantID: String,
         parameters: [String: String],
         request: [String: any Sendable] = [:],
-        id: String? = nil
+        id: String? = nil,
+        apiKeyPrefix: String? = nil
     ) async throws -> Job {
         guard let resolved = preset(named: name) else { throw WharfError(.notFound, "no preset named '\(name)'") }
         try PresetCheck.validate(resolved.preset)
@@ -97,8 +102,12 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         var document: [String: Any] = request
         document["preset"] = name
         document["parameters"] = parameters
+        // Which version of the preset the job was accepted for (a built-in preset has none).
+        if let version = resolved.plugin?.manifest.version {
+            document["preset_version"] = "\(resolved.plugin?.manifest.name ?? "")@\(version)"
+        }
         let body = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
-        var job = Job(tenantID: tenantID, kind: "preset:\(name)", request: body)
+        var job = Job(tenantID: tenantID, kind: "preset:\(name)", request: body, apiKeyPrefix: apiKeyPrefix)
         if let id { job.id = id }
         try await store.insertJob(job)
         return job
@@ -249,7 +258,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 lastError = "\(error)"
                 onEvent?(PresetEvent(jobID: job.id, stepID: step.id, kind: .stepFailed, attempt: attempts, detail: lastError))
                 logger.warning("step failed", metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)", "error": "\(error)"])
-                if error is WharfError || error is PluginStepError { break }  // the input is at fault: another try fails too
+                // The input is at fault, or policy stopped the job: another try fails too.
+                if error is WharfError || error is PluginStepError || error is PolicyRefusal { break }
             }
         }
         let state = JobStep(
@@ -290,7 +300,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         states: [String: JobStep]
     ) async throws -> (Data, [String]) {
         // A built-in preset's single step takes the job's parameters as its fields.
-        let settings = plugin == nil ? parameters : step.with.mapValues { Self.interpolate($0, parameters) }
+        let settings = plugin == nil ? parameters : step.with.mapValues { PresetInterpolation.interpolate($0, parameters) }
         let inputName = try await inputArtifact(for: step, of: job, states: states)
         switch step.kind {
         case "media":
@@ -437,7 +447,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         input: String?,
         settings: [String: String]
     ) async throws -> (Data, [String]) {
-        var fields = settings.filter { !Self.runnerSettings.contains($0.key) }
+        var fields = settings.filter { !PresetInterpolation.runnerSettings.contains($0.key) }
         let requested = fields["model_id"] ?? ""
         guard let model = requested.isEmpty ? await defaultModel(pipeline) : requested else {
             throw RoutingError(kind: .noOrchestrator, message: "no orchestrator offers \(pipeline.rawValue) right now", attempts: [])
@@ -446,7 +456,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         let body: Data
         let contentType: String
         switch pipeline {
-        case .textToImage, .llm, .textToSpeech, .liveVideoToVideo:
+        case _ where !pipeline.takesFile:
             body = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
             contentType = "application/json"
         default:
@@ -459,23 +469,17 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 parts + [.init(name: part, filename: input, contentType: file.artifact.contentType, data: file.data)]
             )
         }
-        let network = NetworkStep(pipeline: pipeline, model: model, body: body, contentType: contentType, units: max(1, Int64(body.count)))
-        return try await jobs.runNetworkStep(network, jobID: job.id, stepID: step.id)
-    }
-
-    /// Step settings the runner reads itself, never sent to an orchestrator.
-    public static var runnerSettings: Set<String> { ["retries", "timeout_seconds"] }
-
-    /// Replaces `{{name}}` with the parameter's value, or with nothing when it was not given.
-    public static func interpolate(_ value: String, _ parameters: [String: String]) -> String {
-        var result = ""
-        var rest = Substring(value)
-        while let open = rest.range(of: "{{"), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
-            result += rest[..<open.lowerBound]
-            result += parameters[String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces)] ?? ""
-            rest = rest[close.upperBound...]
-        }
-        return result + rest
+        // A job given a routing seed routes each step with a seed of its own, the same on every run.
+        let seed = ((try? JSONSerialization.jsonObject(with: job.request)) as? [String: Any])?["routing_seed"] as? String
+        let network = NetworkStep(
+            pipeline: pipeline,
+            model: model,
+            body: body,
+            contentType: contentType,
+            units: max(1, Int64(body.count)),
+            routingSeed: seed.flatMap(UInt64.init).map { RoutingRandom.seed($0, step: step.id) }
+        )
+        return try await jobs.runNetworkStep(network, job: job, stepID: step.id)
     }
 
     static func failure(_ message: String) -> Data {
@@ -567,4 +571,23 @@ public enum BuiltInPresets {
             steps: [PluginManifest.Step(id: "run", kind: "network", uses: pipeline.rawValue)]
         )
     }
+}
+
+/// How a plugin preset's step settings are filled in from the job's parameters.
+public enum PresetInterpolation {
+    /// Step settings the runner reads itself, never sent to an orchestrator.
+    public static var runnerSettings: Set<String> { ["retries", "timeout_seconds"] }
+
+    /// Replaces `{{name}}` with the parameter's value, or with nothing when it was not given.
+    public static func interpolate(_ value: String, _ parameters: [String: String]) -> String {
+        var result = ""
+        var rest = Substring(value)
+        while let open = rest.range(of: "{{"), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
+            result += rest[..<open.lowerBound]
+            result += parameters[String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces)] ?? ""
+            rest = rest[close.upperBound...]
+        }
+        return result + rest
+    }
+
 }

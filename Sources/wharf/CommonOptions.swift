@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import WharfCore
+import WharfPolicy
 import WharfServer
 import WharfStore
 
@@ -39,6 +40,15 @@ struct CommonOptions: ParsableArguments {
             return store
         }
     }
+}
+
+/// The operator at this terminal, as audit entries name them: `cli:<$USER>` (or `$LOGNAME`, or the
+/// account the process runs as).
+var commandLineActor: AuditActor {
+    let environment = ProcessInfo.processInfo.environment
+    let named = [environment["USER"], environment["LOGNAME"]].compactMap { $0 }.first { !$0.isEmpty }
+    let user = named ?? ProcessInfo.processInfo.userName
+    return .commandLine(user: user.isEmpty ? "unknown" : user)
 }
 
 /// Writes a line to standard error.

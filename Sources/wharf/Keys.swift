@@ -15,7 +15,8 @@ struct Keys: AsyncParsableCommand {
             abstract: "Create an API key and print it once.",
             discussion: """
                 The key is printed on standard output and never again: only its SHA-256 digest is stored. \
-                Bootstrap the admin API with `wharf keys create --tenant NAME --scope admin`.
+                Bootstrap the admin API with `wharf keys create --tenant NAME --scope admin`. \
+                Recorded in the audit log as key.create (without the token).
                 """
         )
 
@@ -35,7 +36,7 @@ struct Keys: AsyncParsableCommand {
             let configuration = try await options.loadConfiguration()
             let store = try await options.openStore(configuration)
             let created = try await failing {
-                try await KeyManagement(store: store).createKey(tenantName: tenant, name: name, scopes: scopes)
+                try await AdminOperations(store: store, actor: commandLineActor).createKey(tenantName: tenant, name: name, scopes: scopes)
             }
             print(created.token)
             let scopeList = created.key.scopes.sorted().map(\.rawValue).joined(separator: ",")
@@ -74,7 +75,10 @@ struct Keys: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a key by its prefix.",
-            discussion: "Requests with the key get 401 from the next request on. Revoking is permanent."
+            discussion: """
+                Requests with the key get 401 from the next request on. Revoking is permanent. \
+                Recorded in the audit log as key.revoke.
+                """
         )
 
         @OptionGroup var options: CommonOptions
@@ -83,7 +87,7 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             let configuration = try await options.loadConfiguration()
             let store = try await options.openStore(configuration)
-            let key = try await failing { try await KeyManagement(store: store).revokeKey(prefix: prefix) }
+            let key = try await failing { try await AdminOperations(store: store, actor: commandLineActor).revokeKey(prefix: prefix) }
             print("revoked \(key.prefix)")
         }
     }

@@ -13,7 +13,10 @@ struct Tenants: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a tenant.",
-            discussion: "Prints the new tenant's id. Names are 1-64 lower-case letters, digits, '-' or '_'."
+            discussion: """
+                Prints the new tenant's id. Names are 1-64 lower-case letters, digits, '-' or '_'. \
+                Recorded in the audit log as tenant.create.
+                """
         )
 
         @OptionGroup var options: CommonOptions
@@ -22,7 +25,9 @@ struct Tenants: AsyncParsableCommand {
         func run() async throws {
             let configuration = try await options.loadConfiguration()
             let store = try await options.openStore(configuration)
-            let tenant = try await failing { try await KeyManagement(store: store).createTenant(name: name) }
+            let tenant = try await failing {
+                try await AdminOperations(store: store, actor: commandLineActor).createTenant(name: name)
+            }
             print(tenant.id)
             printNote("created tenant '\(tenant.name)'")
         }

@@ -10,6 +10,9 @@ struct Wharf: AsyncParsableCommand {
             Configuration comes from wharf.yaml in the working directory (or --config PATH), and every key \
             can be overridden with a WHARF_... environment variable; see docs/CONFIGURATION.md.
             """,
-        subcommands: [Serve.self, Devnet.self, Run.self, Migrate.self, Tenants.self, Keys.self, Plugins.self, ConfigCommand.self]
+        subcommands: [
+            Serve.self, Devnet.self, Run.self, Migrate.self, Tenants.self, Keys.self, LimitsCommand.self, AuditCommand.self,
+            Plugins.self, ConfigCommand.self,
+        ]
     )
 }

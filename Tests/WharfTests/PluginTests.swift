@@ -32,7 +32,7 @@ import WharfPlugins
         let plugin = try LoadedPlugin.load(try Self.templateLibrary, signature: .unsigned)
         #expect(plugin.manifest.name == "template")
         #expect(plugin.manifest.version == "1.0.0")
-        #expect(plugin.manifest.presets.map(\.name) == ["template.greet"])
+        #expect(plugin.manifest.presets.map(\.name) == ["template.greet", "template.storyboard"])
         #expect(plugin.manifest.codeSteps.map(\.name) == ["greet"])
 
         let result = try await plugin.runStep("greet", input: Data(#"{"name":"Ada"}"#.utf8), artifacts: [:])

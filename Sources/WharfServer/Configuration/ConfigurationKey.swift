@@ -195,6 +195,27 @@ public struct ConfigurationKey: Sendable, Hashable {
     )
 
     /// Every key Wharf reads.
+    static let trustedProxies = Self(
+        "http.trusted_proxies",
+        "(none)",
+        "Networks (CIDRs or addresses) of the proxies in front of Wharf; only from these is `Forwarded` / `X-Forwarded-For` believed. A YAML list, or comma-separated in the environment."
+    )
+    static let markupPercent = Self(
+        "billing.markup_percent",
+        "0",
+        "The operator's markup on network cost, 0 to 10000 percent: customers are charged (and budgets count) network cost × (100 + markup) / 100."
+    )
+    static let budgetAlertWebhook = Self(
+        "budgets.alert_webhook_url",
+        "(none)",
+        "Where budget alerts are POSTed (JSON, signed with `budgets.alert_webhook_secret` like job webhooks); alerts are logged either way."
+    )
+    static let budgetAlertSecret = Self(
+        "budgets.alert_webhook_secret",
+        "(none)",
+        "The secret budget alert webhooks are signed with (`Wharf-Signature`); required with `budgets.alert_webhook_url`."
+    )
+
     public static let all: [ConfigurationKey] =
         [
             publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
@@ -203,6 +224,7 @@ public struct ConfigurationKey: Sendable, Hashable {
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
             pluginsRequireSignature, pluginsPublisherKeys, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,
             v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
+            trustedProxies, markupPercent, budgetAlertWebhook, budgetAlertSecret,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

@@ -101,6 +101,10 @@ extension WharfConfiguration {
         configuration.allowPrivateURLs = reader.bool(forKey: "network.allow_private_urls", default: false)
         let webhookFirstRetry = reader.int(forKey: "webhooks.first_retry_ms", default: 30_000)
         let webhookHours = reader.int(forKey: "webhooks.max_age_hours", default: 24)
+        let trustedProxyTexts = reader.stringArray(forKey: "http.trusted_proxies", default: [])
+        let markupPercent = reader.int(forKey: "billing.markup_percent", default: 0)
+        let alertWebhook = reader.string(forKey: "budgets.alert_webhook_url")
+        let alertSecret = reader.string(forKey: "budgets.alert_webhook_secret")
 
         for failure in failures.failures {
             guard let key = ConfigurationKey.all.first(where: { $0.name == failure.key }) else { continue }
@@ -209,6 +213,32 @@ extension WharfConfiguration {
         configuration.webhookFirstRetry = .milliseconds(webhookFirstRetry)
         unlessFailed(.webhooksMaxAgeHours, (1...168).contains(webhookHours), "must be from 1 to 168 hours")
         configuration.webhookMaxAge = .seconds(webhookHours * 3600)
+        for text in trustedProxyTexts.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingWhitespace() }) where !text.isEmpty {
+            // A bare address is a network of one.
+            if let network = CIDR(text) ?? IPAddress(text).flatMap({ CIDR(address: $0, prefixLength: $0.isIPv4 ? 32 : 128) }) {
+                configuration.trustedProxies.append(network)
+            } else {
+                problems.append(.init(key: ConfigurationKey.trustedProxies.name, message: "'\(text)' is not an IP address or CIDR network"))
+            }
+        }
+        unlessFailed(.markupPercent, (0...10_000).contains(markupPercent), "must be from 0 to 10000 percent")
+        configuration.markupPercent = markupPercent
+        if let alertWebhook, !alertWebhook.isEmpty {
+            if let url = URL(string: alertWebhook), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
+                configuration.budgetAlertWebhook = url
+            } else {
+                problems.append(.init(key: ConfigurationKey.budgetAlertWebhook.name, message: "must be an http or https URL"))
+            }
+            if (alertSecret ?? "").count < 16 {
+                problems.append(
+                    .init(
+                        key: ConfigurationKey.budgetAlertSecret.name,
+                        message: "must be at least 16 characters when budgets.alert_webhook_url is set"
+                    )
+                )
+            }
+        }
+        configuration.budgetAlertSecret = alertSecret ?? ""
         configuration.pluginsDirectory =
             pluginsDirectory.flatMap { $0.isEmpty ? nil : $0 }
             ?? (configuration.dataDirectory as NSString).appendingPathComponent("plugins")

@@ -86,6 +86,14 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var v2FetchTimeout: Duration = .seconds(60)
     /// How long idempotency keys are kept (`api.v2.idempotency_hours`).
     public var idempotencyRetention: Duration = .seconds(24 * 3600)
+    /// Proxies whose forwarding headers name the client (`http.trusted_proxies`).
+    public var trustedProxies: [CIDR] = []
+    /// The operator's markup on network cost, in percent (`billing.markup_percent`).
+    public var markupPercent = 0
+    /// Where budget alerts are sent (`budgets.alert_webhook_url`).
+    public var budgetAlertWebhook: URL?
+    /// The secret budget alerts are signed with (`budgets.alert_webhook_secret`).
+    public var budgetAlertSecret = ""
     /// Whether customer URLs may reach private addresses (`network.allow_private_urls`).
     public var allowPrivateURLs = false
     /// Wait before a webhook's first retry (`webhooks.first_retry_ms`).

@@ -7,10 +7,12 @@ import WharfPolicy
 ///
 /// Missing, malformed, unknown and revoked keys get 401 with `WWW-Authenticate: Bearer`; a valid key
 /// without the scope gets 403. Each refusal is logged at notice level with the reason and the key
-/// prefix (never the secret).
-public struct AuthenticationMiddleware<Keys: APIKeyStore>: RouterMiddleware {
+/// prefix (never the secret), and appended to the audit log (`auth.failure`, result `denied`) with
+/// the path and the client address.
+public struct AuthenticationMiddleware<Keys: APIKeyStore & AuditStore>: RouterMiddleware {
     public typealias Context = WharfRequestContext
     private let authenticator: APIKeyAuthenticator<Keys>
+    private let audit: Keys
     private let scope: Scope
     private let publicPaths: Set<String>
 
@@ -20,6 +22,7 @@ public struct AuthenticationMiddleware<Keys: APIKeyStore>: RouterMiddleware {
     ///   - publicPaths: Paths behind this middleware that need no key (an API's own description).
     public init(keys: Keys, scope: Scope, publicPaths: Set<String> = []) {
         self.authenticator = APIKeyAuthenticator(keys: keys)
+        self.audit = keys
         self.scope = scope
         self.publicPaths = publicPaths
     }
@@ -42,9 +45,29 @@ public struct AuthenticationMiddleware<Keys: APIKeyStore>: RouterMiddleware {
                     "gw.key.prefix": .string(failure.keyPrefix ?? "-"),
                 ]
             )
+            await record(failure, request: request, context: context)
             throw ProblemError(failure)
         }
         return try await next(request, context)
+    }
+}
+
+extension AuthenticationMiddleware {
+    /// Appends the refusal to the audit log; a failing log is reported, and the refusal still answered.
+    private func record(_ failure: AuthenticationFailure, request: Request, context: Context) async {
+        let entry = AuditRecord(
+            actor: failure.keyPrefix.map { "key:\($0)" } ?? "anonymous",
+            action: "auth.failure",
+            target: "\(request.method) \(request.uri.path)",
+            source: (context.clientAddress ?? context.peerAddress?.ipAddress.flatMap { IPAddress($0) })?.description,
+            result: "denied",
+            detail: failure.code
+        )
+        do {
+            try await audit.appendAudit(entry)
+        } catch {
+            context.logger.error("audit log append failed", metadata: ["gw.audit.action": "auth.failure", "error": "\(error)"])
+        }
     }
 }
 

@@ -122,11 +122,20 @@ struct V1CallerMiddleware: RouterMiddleware {
             }
             priceCap = parsed
         }
+        var routingSeed: UInt64?
+        if let header = request.headers[.wharfRoutingSeed] {
+            guard let seed = UInt64(header.trimmingCharacters(in: .whitespaces)) else {
+                throw V1Failure(status: 400, message: "Wharf-Routing-Seed must be a whole number from 0 to 18446744073709551615")
+            }
+            routingSeed = seed
+        }
         let caller = V1Caller(
             tenantID: principal.tenantID,
             requestID: context.id,
             mediaBaseURL: mediaBaseURL(publicBaseURL: publicBaseURL, request: request),
-            priceCap: priceCap
+            priceCap: priceCap,
+            keyPrefix: principal.keyPrefix,
+            routingSeed: routingSeed
         )
         return try await V1Caller.$current.withValue(caller) { try await next(request, context) }
     }
@@ -137,6 +146,8 @@ extension HTTPField.Name {
     static let link = HTTPField.Name("Link")!
     /// `Wharf-Api-Version`: the public API version that served the request.
     static let wharfAPIVersion = HTTPField.Name("Wharf-Api-Version")!
+    /// `Wharf-Routing-Seed`: makes the orchestrator choice repeatable for the same request and pool.
+    static let wharfRoutingSeed = HTTPField.Name("Wharf-Routing-Seed")!
     /// `Wharf-Max-Price`: the highest price a caller accepts for one request.
     static let wharfMaxPrice = HTTPField.Name("Wharf-Max-Price")!
     /// `Deprecation` (RFC 9745).

@@ -41,6 +41,7 @@ struct V2Middleware: RouterMiddleware {
 
     private static func problem(for error: any Error, fallback: ServerError) -> ProblemError {
         if let problem = error as? V2Problem { return self.problem(problem) }
+        if let refusal = error as? PolicyRefusal { return ProblemError(refusal) }
         let status = Int(fallback.httpStatus.code)
         guard (400..<500).contains(status) else { return .internalError }
         return ProblemError(
@@ -52,16 +53,7 @@ struct V2Middleware: RouterMiddleware {
     }
 
     private static func problem(_ problem: V2Problem) -> ProblemError {
-        let status = HTTPResponse.Status(code: problem.status)
-        return problem.status >= 500
-            ? .internalError
-            : ProblemError(
-                status: status,
-                kind: problem.kind,
-                title: problem.title,
-                detail: problem.detail,
-                errors: problem.errors.map { ["field": $0.field, "message": $0.message] }
-            )
+        problem.status >= 500 ? .internalError : ProblemError(problem)
     }
 }
 
@@ -87,11 +79,24 @@ struct V2CallerMiddleware: RouterMiddleware {
             }
             revision = known
         }
+        var routingSeed: UInt64?
+        if let header = request.headers[.wharfRoutingSeed] {
+            guard let seed = UInt64(header.trimmingCharacters(in: .whitespaces)) else {
+                throw V2Problem(
+                    status: 400,
+                    kind: "invalid-request",
+                    title: "Bad Request",
+                    detail: "Wharf-Routing-Seed must be a whole number from 0 to 18446744073709551615"
+                )
+            }
+            routingSeed = seed
+        }
         let caller = V2Caller(
             tenantID: principal.tenantID,
             keyPrefix: principal.keyPrefix,
             revision: revision,
-            mediaBaseURL: mediaBaseURL(publicBaseURL: publicBaseURL, request: request)
+            mediaBaseURL: mediaBaseURL(publicBaseURL: publicBaseURL, request: request),
+            routingSeed: routingSeed
         )
         var response: Response
         do {

@@ -1,0 +1,263 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// Tenant and key policy through HTTP against the real `wharf serve`: allowed networks (IPv4, IPv6,
+/// forwarded addresses), rate limits and their headers, concurrency limits under a burst, and budgets
+/// before and during a job.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct PolicyTests {
+    typealias Gateway = ServedGateway
+
+    static func json(_ data: Data) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
+    }
+
+    /// Replaces the dev tenant's limits through the admin API.
+    static func setTenantLimits(_ gateway: Gateway, _ json: String) async throws {
+        let answer = try await gateway.sendAdmin(.PUT, "/admin/v1/tenants/dev/limits", json: json)
+        #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+    }
+
+    /// Replaces the dev key's limits through the admin API.
+    static func setKeyLimits(_ gateway: Gateway, _ json: String) async throws {
+        let answer = try await gateway.sendAdmin(.PUT, "/admin/v1/keys/\(gateway.keyPrefix)/limits", json: json)
+        #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+    }
+
+    static func problemType(_ data: Data) -> String? {
+        (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["type"] as? String
+    }
+
+    @Test func allowedNetworksAdmitIPv4AndIPv6ClientsAndIgnoreForwardingFromUntrustedPeers() async throws {
+        // Listening on both stacks; only ::1 is a trusted proxy.
+        let gateway = try await ServedGateway(
+            environment: ["WHARF_HTTP_PUBLIC_HOST": "::", "WHARF_HTTP_TRUSTED_PROXIES": "::1"],
+            devnet: 1,
+            orchestrators: 1
+        )
+        defer { gateway.stop() }
+        let v4 = "http://127.0.0.1:\(gateway.publicPort)/v2/presets"
+        let v6 = "http://[::1]:\(gateway.publicPort)/v2/presets"
+        let auth = ("Authorization", "Bearer \(gateway.key)")
+
+        try await Self.setTenantLimits(gateway, #"{"allowed_networks": ["127.0.0.0/8"]}"#)
+        #expect(try await exchange(.GET, v4, headers: [auth]).status == 200)
+        let refusedV6 = try await exchange(.GET, v6, headers: [auth])
+        #expect(refusedV6.status == 403)
+        #expect(Self.problemType(refusedV6.body) == "urn:wharf:problem:address-not-allowed")
+        #expect(String(decoding: refusedV6.body, as: UTF8.self).contains("::1"))
+
+        try await Self.setTenantLimits(gateway, #"{"allowed_networks": ["2001:db8::/32"]}"#)
+        // Through the trusted proxy (::1) for a client in the allowed IPv6 network: admitted.
+        #expect(try await exchange(.GET, v6, headers: [auth, ("X-Forwarded-For", "2001:db8::7")]).status == 200)
+        #expect(try await exchange(.GET, v6, headers: [auth, ("Forwarded", #"for="[2001:db8::9]:4711";proto=https"#)]).status == 200)
+        // A client outside it, through the same proxy: refused.
+        let outside = try await exchange(.GET, v6, headers: [auth, ("X-Forwarded-For", "2001:db8::7, 2001:db9::1")])
+        #expect(outside.status == 403)
+        #expect(String(decoding: outside.body, as: UTF8.self).contains("2001:db9::1"))
+        // The same header from a peer that is not a trusted proxy is not believed.
+        let spoofed = try await exchange(.GET, v4, headers: [auth, ("X-Forwarded-For", "2001:db8::7")])
+        #expect(spoofed.status == 403)
+        #expect(String(decoding: spoofed.body, as: UTF8.self).contains("127.0.0.1"))
+
+        // A key's own list applies on top of its tenant's.
+        try await Self.setTenantLimits(gateway, #"{"allowed_networks": ["127.0.0.0/8", "::1/128"]}"#)
+        try await Self.setKeyLimits(gateway, #"{"allowed_networks": ["::1/128"]}"#)
+        #expect(try await exchange(.GET, v6, headers: [auth]).status == 200)
+        #expect(try await exchange(.GET, v4, headers: [auth]).status == 403)
+        // v1 answers in its own error shape.
+        let v1 = try await exchange(
+            .POST,
+            "http://127.0.0.1:\(gateway.publicPort)/v1/text-to-image",
+            body: Data(#"{"prompt":"a cat","model_id":""}"#.utf8),
+            headers: [auth, ("Content-Type", "application/json")]
+        )
+        #expect(v1.status == 403)
+        #expect(try Self.json(v1.body)["detail"] != nil)
+    }
+
+    @Test func theRequestAfterTheBurstGets429WithRateLimitHeaders() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        // 3 at once, then one every 10 s.
+        try await Self.setKeyLimits(gateway, #"{"rate": {"requests_per_second": 0.1, "burst": 3}}"#)
+        for remaining in [2, 1, 0] {
+            let answer = try await gateway.send(.GET, "/v2/presets")
+            #expect(answer.status == 200)
+            #expect(answer.headers["RateLimit-Policy"].first == #""key";q=3;w=30"#)
+            #expect(answer.headers["RateLimit"].first?.hasPrefix(#""key";r=\#(remaining);t="#) == true)
+        }
+        let refused = try await gateway.send(.GET, "/v2/presets")
+        #expect(refused.status == 429)
+        #expect(Self.problemType(refused.body) == "urn:wharf:problem:rate-limited")
+        let retryAfter = try #require(refused.headers["Retry-After"].first.flatMap { Int($0) })
+        #expect((1...10).contains(retryAfter))
+        #expect(refused.headers["RateLimit-Policy"].first == #""key";q=3;w=30"#)
+        #expect(refused.headers["RateLimit"].first?.hasPrefix(#""key";r=0;t="#) == true)
+        // v1 shares the key's limit and answers 429 in its own shape, with the same headers.
+        let v1 = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: Data(#"{"prompt":"a cat","model_id":""}"#.utf8),
+            contentType: "application/json"
+        )
+        #expect(v1.status == 429)
+        #expect(v1.headers["Retry-After"].first != nil)
+        #expect(v1.headers["RateLimit"].first != nil)
+        #expect(try Self.json(v1.body)["detail"] != nil)
+
+        // A tenant limit applies beside the key's; the tighter one is reported.
+        try await Self.setKeyLimits(gateway, #"{"rate": {"requests_per_second": 1000, "burst": 1000}}"#)
+        try await Self.setTenantLimits(gateway, #"{"rate": {"requests_per_second": 0.1, "burst": 1}}"#)
+        let first = try await gateway.send(.GET, "/v2/presets")
+        #expect(first.status == 200)
+        #expect(first.headers["RateLimit-Policy"].first == #""key";q=1000;w=1, "tenant";q=1;w=10"#)
+        #expect(first.headers["RateLimit"].first?.hasPrefix(#""tenant";r=0;"#) == true)
+        #expect(try await gateway.send(.GET, "/v2/presets").status == 429)
+    }
+
+    @Test func aBurstOfAThousandConcurrentRequestsNeverExceedsTheConcurrencyLimit() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        let orchestrator = try #require(try await gateway.orchestratorURLs().first)
+        try await gateway.setFaults(#"{"added_latency_ms": 200}"#, at: orchestrator)
+        try await Self.setKeyLimits(gateway, #"{"max_concurrent_jobs": 3, "max_queued_jobs": 7}"#)
+
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(connectionPool: .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 1000))
+        )
+        defer { _ = client.shutdown() }
+        let url = "http://127.0.0.1:\(gateway.publicPort)/v1/text-to-image"
+        let headers = [("Authorization", "Bearer \(gateway.key)"), ("Content-Type", "application/json")]
+        let statuses = try await withThrowingTaskGroup(of: (Int, Data).self) { group in
+            for index in 0..<1000 {
+                group.addTask {
+                    let answer = try await exchange(
+                        .POST,
+                        url,
+                        body: Data(#"{"prompt":"cat \#(index)","model_id":"","width":64,"height":64}"#.utf8),
+                        headers: headers,
+                        client: client
+                    )
+                    return (answer.status, answer.body)
+                }
+            }
+            var all: [(Int, Data)] = []
+            for try await answer in group { all.append(answer) }
+            return all
+        }
+        let succeeded = statuses.filter { $0.0 == 200 }.count
+        let refused = statuses.filter { $0.0 == 429 }
+        #expect(succeeded + refused.count == 1000, "other statuses: \(Set(statuses.map(\.0)))")
+        #expect(succeeded >= 10)
+        #expect(refused.count > 0)
+        #expect(refused.allSatisfy { String(decoding: $0.1, as: UTF8.self).contains("jobs running") })
+        let stats = try await gateway.devnetStats(at: orchestrator)
+        #expect(stats.requests == succeeded)
+        #expect(stats.peakActive <= 3)
+        #expect(stats.peakActive >= 1)
+    }
+
+    @Test func v2JobsOverTheConcurrencyLimitWaitInLineAndAllRun() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        let orchestrator = try #require(try await gateway.orchestratorURLs().first)
+        // Slow enough that no job ends while the seven are created.
+        try await gateway.setFaults(#"{"added_latency_ms": 4000}"#, at: orchestrator)
+        try await Self.setTenantLimits(gateway, #"{"max_concurrent_jobs": 2, "max_queued_jobs": 4}"#)
+        let body = Data(#"{"preset":"pipeline.text-to-image","parameters":{"prompt":"a boat","width":64,"height":64}}"#.utf8)
+        var ids: [String] = []
+        for _ in 0..<6 {
+            let created = try await gateway.send(.POST, "/v2/jobs", body: body, contentType: "application/json")
+            #expect(created.status == 202)
+            ids.append(try #require(try Self.json(created.body)["id"] as? String))
+        }
+        let seventh = try await gateway.send(.POST, "/v2/jobs", body: body, contentType: "application/json")
+        #expect(seventh.status == 429)
+        #expect(Self.problemType(seventh.body) == "urn:wharf:problem:too-many-jobs")
+        #expect(seventh.headers["Retry-After"].first != nil)
+        for id in ids {
+            var status = ""
+            for _ in 0..<300 where !["succeeded", "failed", "canceled"].contains(status) {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try Self.json(try await gateway.send(.GET, "/v2/jobs/\(id)").body)["status"] as? String ?? ""
+            }
+            #expect(status == "succeeded")
+        }
+        let stats = try await gateway.devnetStats(at: orchestrator)
+        #expect(stats.requests == 6)
+        #expect(stats.peakActive == 2)
+    }
+
+    @Test func aJobOverBudgetIsRefusedBeforeAnyOrchestratorSeesIt() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        let orchestrator = try #require(try await gateway.orchestratorURLs().first)
+        let request = #"{"preset":"pipeline.text-to-image","parameters":{"prompt":"a lighthouse"}}"#
+        let estimate = try Self.json(
+            try await gateway.send(.POST, "/v2/estimates", body: Data(request.utf8), contentType: "application/json").body
+        )
+        let total = try #require(estimate["total"] as? Int)
+        #expect(total > 0)
+
+        try await Self.setTenantLimits(gateway, #"{"budget": {"per_job": \#(total - 1)}}"#)
+        let perJob = try await gateway.send(.POST, "/v2/jobs", body: Data(request.utf8), contentType: "application/json")
+        #expect(perJob.status == 402)
+        #expect(Self.problemType(perJob.body) == "urn:wharf:problem:job-cost-limit-exceeded")
+
+        try await Self.setTenantLimits(gateway, #"{"budget": {"daily": \#(total - 1)}}"#)
+        let daily = try await gateway.send(.POST, "/v2/jobs", body: Data(request.utf8), contentType: "application/json")
+        #expect(daily.status == 402)
+        #expect(Self.problemType(daily.body) == "urn:wharf:problem:daily-budget-exceeded")
+
+        try await Self.setKeyLimits(gateway, #"{"budget": {"monthly": 0}}"#)
+        try await Self.setTenantLimits(gateway, "{}")
+        let v1 = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: Data(#"{"prompt":"a lighthouse","model_id":""}"#.utf8),
+            contentType: "application/json"
+        )
+        #expect(v1.status == 402)
+        #expect(String(decoding: v1.body, as: UTF8.self).contains("monthly limit"))
+
+        // Nothing reached the network, and no job was created.
+        #expect(try await gateway.devnetStats(at: orchestrator).requests == 0)
+        let jobs = try Self.json(try await gateway.send(.GET, "/v2/jobs").body)
+        #expect((jobs["data"] as? [Any])?.isEmpty == true)
+    }
+
+    @Test func aRunningJobCrossingItsLimitStopsAndIsBilledOnlyForFinishedSteps() async throws {
+        let gateway = try await V2JobsTests.gateway()
+        defer { gateway.stop() }
+        let orchestrator = try #require(try await gateway.orchestratorURLs().first)
+        let request = #"{"preset":"template.storyboard","parameters":{"prompt":"a lighthouse","style":"oil painting"}}"#
+        let estimate = try Self.json(
+            try await gateway.send(.POST, "/v2/estimates", body: Data(request.utf8), contentType: "application/json").body
+        )
+        let total = try #require(estimate["total"] as? Int)
+        let steps = try #require(estimate["steps"] as? [[String: Any]])
+        let sketch = try #require(steps.first { $0["step"] as? String == "sketch" }?["cost"] as? Int)
+        // The estimate cannot know the size of the sketch the second step sends on; the limit is the
+        // estimate itself, so the job is accepted and the second step, priced on its real input, is not.
+        try await Self.setTenantLimits(gateway, #"{"budget": {"per_job": \#(total)}}"#)
+
+        let created = try await gateway.send(.POST, "/v2/jobs", body: Data(request.utf8), contentType: "application/json")
+        #expect(created.status == 202, "\(String(decoding: created.body, as: UTF8.self))")
+        let id = try #require(try Self.json(created.body)["id"] as? String)
+        var job: [String: Any] = [:]
+        for _ in 0..<100 where !["succeeded", "failed", "canceled"].contains(job["status"] as? String ?? "") {
+            try await Task.sleep(for: .milliseconds(100))
+            job = try Self.json(try await gateway.send(.GET, "/v2/jobs/\(id)").body)
+        }
+        #expect(job["status"] as? String == "failed")
+        #expect("\(job)".contains("job-cost-limit") || "\(job)".contains("per job"), "\(job)")
+        // One step ran and is billed; the second never reached the orchestrator.
+        #expect(try await gateway.devnetStats(at: orchestrator).requests == 1)
+        let usage = try Self.json(try await gateway.sendAdmin(.GET, "/admin/v1/tenants/dev/usage").body)
+        #expect("\(usage)".contains("\(sketch)"), "\(usage)")
+    }
+}

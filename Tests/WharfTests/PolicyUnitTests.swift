@@ -1,0 +1,157 @@
+import Foundation
+import Synchronization
+import Testing
+import WharfCore
+import WharfPolicy
+
+/// The policy building blocks on their own: the rate limiter with a hand-moved clock, job slots,
+/// and the client address behind proxies.
+@Suite struct PolicyUnitTests {
+    /// A clock the test moves.
+    final class ManualClock: Sendable {
+        private let seconds = Mutex(0.0)
+        func advance(_ by: Double) { seconds.withLock { $0 += by } }
+        var now: Double { seconds.withLock { $0 } }
+    }
+
+    @Test func gcraAllowsTheBurstThenOneRequestPerInterval() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(now: { clock.now })
+        let check = RateLimiter.Check(name: "key", subject: .key("abc"), limit: RateLimit(requestsPerSecond: 2, burst: 4))
+        for remaining in [3, 2, 1, 0] {
+            let decision = limiter.check([check])
+            #expect(decision.allowed)
+            #expect(decision.stateHeader.hasPrefix("\"key\";r=\(remaining);"))
+        }
+        let refused = limiter.check([check])
+        #expect(!refused.allowed)
+        #expect(refused.refusedBy == check)
+        #expect(refused.retryAfterSeconds == 1)  // 0.5 s, rounded up
+        #expect(refused.policyHeader == "\"key\";q=4;w=2")
+        clock.advance(0.5)
+        #expect(limiter.check([check]).allowed)
+        #expect(!limiter.check([check]).allowed)
+        // After a quiet spell the whole burst is back, and no more.
+        clock.advance(60)
+        #expect((0..<4).allSatisfy { _ in limiter.check([check]).allowed })
+        #expect(!limiter.check([check]).allowed)
+    }
+
+    @Test func aRequestRefusedByOneLimitDoesNotCountAgainstTheOther() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(now: { clock.now })
+        let key = RateLimiter.Check(name: "key", subject: .key("k1"), limit: RateLimit(requestsPerSecond: 1, burst: 1))
+        let tenant = RateLimiter.Check(name: "tenant", subject: .tenant("t1"), limit: RateLimit(requestsPerSecond: 1, burst: 2))
+        #expect(limiter.check([key, tenant]).allowed)
+        // The key is exhausted; the tenant still has one left, which the refused request must not take.
+        #expect(!limiter.check([key, tenant]).allowed)
+        let otherKey = RateLimiter.Check(name: "key", subject: .key("k2"), limit: RateLimit(requestsPerSecond: 1, burst: 1))
+        #expect(limiter.check([otherKey, tenant]).allowed)
+        #expect(!limiter.check([otherKey, tenant]).allowed)
+    }
+
+    @Test func jobSlotsRunUpToTheLimitQueueUpToTheDepthAndRefuseTheRest() async throws {
+        let slots = JobSlots()
+        let lane = JobSlots.Lane(subject: .key("k"), maxRunning: 2, maxWaiting: 1)
+        let first = try slots.enter([lane])
+        let second = try slots.enter([lane])
+        #expect(first.startedAtOnce && second.startedAtOnce)
+        let third = try slots.enter([lane])
+        #expect(!third.startedAtOnce)
+        #expect(throws: PolicyRefusal.self) { try slots.enter([lane]) }
+        #expect(slots.running(.key("k")) == 2)
+        #expect(slots.waiting(.key("k")) == 1)
+
+        let waiting = Task { try await third.waitForTurn() }
+        first.release()
+        try await waiting.value
+        #expect(slots.running(.key("k")) == 2)
+        #expect(slots.waiting(.key("k")) == 0)
+        second.release()
+        third.release()
+        third.release()  // twice is harmless
+        #expect(slots.running(.key("k")) == 0)
+    }
+
+    @Test func aCancelledWaiterGivesItsPlaceInLineBack() async throws {
+        let slots = JobSlots()
+        let lane = JobSlots.Lane(subject: .tenant("t"), maxRunning: 1, maxWaiting: 1)
+        let running = try slots.enter([lane])
+        let queued = try slots.enter([lane])
+        let waiting = Task { try await queued.waitForTurn() }
+        try await Task.sleep(for: .milliseconds(20))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        queued.release()
+        #expect(slots.waiting(.tenant("t")) == 0)
+        let next = try slots.enter([lane])
+        #expect(!next.startedAtOnce)
+        running.release()
+        try await next.waitForTurn()
+        #expect(slots.running(.tenant("t")) == 1)
+        next.release()
+    }
+
+    @Test func theClientAddressIsTheFirstUntrustedHopFromTheRight() throws {
+        let resolver = ClientAddressResolver(trustedProxies: [try #require(CIDR("10.0.0.0/8")), try #require(CIDR("::1/128"))])
+        let proxy = IPAddress("10.1.2.3")
+        // Only what the trusted proxies appended is believed; the client's own claim is ignored.
+        #expect(
+            resolver.clientAddress(peer: proxy, forwarded: [], forwardedFor: ["6.6.6.6, 203.0.113.9, 10.9.9.9"]) == IPAddress("203.0.113.9")
+        )
+        #expect(
+            resolver.clientAddress(peer: proxy, forwarded: [#"for="[2001:db8::1]:80", for=10.0.0.7"#], forwardedFor: [])
+                == IPAddress("2001:db8::1")
+        )
+        #expect(
+            resolver.clientAddress(peer: proxy, forwarded: ["for=198.51.100.4:5555;proto=https"], forwardedFor: ["9.9.9.9"])
+                == IPAddress("198.51.100.4")
+        )
+        // An untrusted peer's headers are not read.
+        #expect(
+            resolver.clientAddress(peer: IPAddress("192.0.2.1"), forwarded: [], forwardedFor: ["203.0.113.9"]) == IPAddress("192.0.2.1")
+        )
+        // No header, or an unknown hop: as far as the chain can be followed.
+        #expect(resolver.clientAddress(peer: proxy, forwarded: [], forwardedFor: []) == proxy)
+        #expect(resolver.clientAddress(peer: proxy, forwarded: ["for=unknown"], forwardedFor: []) == proxy)
+    }
+
+    @Test func limitsRejectNonsenseWithTheFieldNamed() throws {
+        let decoder = JSONDecoder()
+        #expect(throws: DecodingError.self) { try decoder.decode(Limits.self, from: Data(#"{"allowed_networks":["10.0.0.0/33"]}"#.utf8)) }
+        for (document, field) in [
+            (#"{"rate":{"requests_per_second":0,"burst":1}}"#, "rate.requests_per_second"),
+            (#"{"rate":{"requests_per_second":1,"burst":0}}"#, "rate.burst"),
+            (#"{"max_concurrent_jobs":0}"#, "max_concurrent_jobs"),
+            (#"{"budget":{"daily":-1}}"#, "budget.daily"),
+            (#"{"budget":{"alert_percents":[0]}}"#, "budget.alert_percents"),
+        ] {
+            let limits = try decoder.decode(Limits.self, from: Data(document.utf8))
+            #expect {
+                try limits.validate()
+            } throws: { error in
+                "\(error)".contains(field)
+            }
+        }
+        let round = try decoder.decode(
+            Limits.self,
+            from: try JSONEncoder().encode(Limits(allowedNetworks: [try #require(CIDR("2001:db8::/32"))], maxConcurrentJobs: 3))
+        )
+        #expect(round.allowedNetworks?.first?.description == "2001:db8::/32")
+        #expect(round.maxConcurrentJobs == 3)
+    }
+}
+
+extension PolicyUnitTests {
+    @Test func aChangedLimitStartsWithAFullBucket() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(now: { clock.now })
+        let strict = RateLimiter.Check(name: "key", subject: .key("k"), limit: RateLimit(requestsPerSecond: 0.1, burst: 1))
+        #expect(limiter.check([strict]).allowed)
+        #expect(!limiter.check([strict]).allowed)
+        let generous = RateLimiter.Check(name: "key", subject: .key("k"), limit: RateLimit(requestsPerSecond: 100, burst: 2))
+        #expect(limiter.check([generous]).allowed)
+        #expect(limiter.check([generous]).allowed)
+        #expect(!limiter.check([generous]).allowed)
+    }
+}

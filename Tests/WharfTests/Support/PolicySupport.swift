@@ -1,0 +1,52 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// One HTTP exchange with any URL; the body is collected.
+func exchange(
+    _ method: HTTPMethod,
+    _ url: String,
+    body: Data? = nil,
+    headers: [(String, String)] = [],
+    client: HTTPClient = .shared
+) async throws -> (status: Int, headers: HTTPHeaders, body: Data) {
+    var request = HTTPClientRequest(url: url)
+    request.method = method
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
+    if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+    let response = try await client.execute(request, timeout: .seconds(120))
+    let collected = try await response.body.collect(upTo: 16 * 1024 * 1024)
+    return (Int(response.status.code), response.headers, Data(collected.readableBytesView))
+}
+
+extension ServedGateway {
+    /// Sends a request to the admin listener with the development key (an admin key).
+    func sendAdmin(
+        _ method: HTTPMethod,
+        _ path: String,
+        json: String? = nil
+    ) async throws -> (status: Int, headers: HTTPHeaders, body: Data) {
+        var headers = [("Authorization", "Bearer \(key)")]
+        if json != nil { headers.append(("Content-Type", "application/json")) }
+        return try await exchange(method, "http://127.0.0.1:\(adminPort)\(path)", body: json.map { Data($0.utf8) }, headers: headers)
+    }
+
+    /// The development key's prefix (`wharf_<prefix>_<secret>`).
+    var keyPrefix: String {
+        String(key.split(separator: "_")[1])
+    }
+
+    /// Requests a devnet orchestrator has had so far, and the most it handled at once.
+    func devnetStats(at url: String) async throws -> (requests: Int, peakActive: Int) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none  // a devnet certificate, made at start-up
+        var request = HTTPClientRequest(url: url + "/_devnet/stats")
+        request.tlsConfiguration = tls
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 64 * 1024)
+        let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Int] ?? [:]
+        return (object["requests"] ?? -1, object["peak_active"] ?? -1)
+    }
+}
