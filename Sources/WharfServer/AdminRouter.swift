@@ -8,7 +8,7 @@ public import Prometheus
 import WharfAdmin
 public import WharfCore
 public import WharfPlugins
-import WharfPolicy
+public import WharfPolicy
 public import WharfRouting
 
 /// The admin listener's routes: health, `/metrics` and `/admin/v1` (the admin API generated from
@@ -18,14 +18,16 @@ public import WharfRouting
 /// In `/admin/v1`, every write (see ``WharfAdmin/AdminPaths/write(method:path:)``) appends exactly
 /// one audit entry: the handlers through ``WharfPolicy/AdminOperations``, ``AdminCallerMiddleware``
 /// for a write that failed before its handler ran, and ``AuthenticationMiddleware`` for one refused
-/// for want of a valid admin key (`auth.failure`, `denied`).
+/// for want of a valid admin key (`auth.failure`, `denied`). With a `policy`, admin keys are held
+/// to their own and their tenant's allowed networks and rates as on the public listener.
 public func buildAdminRouter<Store: GatewayStore>(
     store: Store,
     pool: OrchestratorPool,
     plugins: PluginCatalog = PluginCatalog(plugins: [], failures: []),
     registry: PrometheusCollectorRegistry,
     metricsRequireAuth: Bool,
-    trustedProxies: [CIDR] = []
+    trustedProxies: [CIDR] = [],
+    policy: PolicyEngine<Store>? = nil
 ) -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(
@@ -49,6 +51,8 @@ public func buildAdminRouter<Store: GatewayStore>(
     let admin = router.group()
         .add(middleware: AuthenticationMiddleware(keys: store, scope: .admin, publicPaths: ["/admin/v1/openapi.yaml"]))
         .add(middleware: AdminCallerMiddleware(store: store))
+    // An admin key's allowed networks and rate apply here too; a write they refuse is audited as failed.
+    if let policy { admin.add(middleware: RequestPolicyMiddleware(engine: policy)) }
     do {
         try AdminService(store: store, pool: pool, plugins: plugins).register(on: admin)
     } catch {

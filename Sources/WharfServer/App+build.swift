@@ -147,7 +147,8 @@ public func buildApplication(
         plugins: plugins,
         registry: registry,
         metricsRequireAuth: configuration.metricsRequireAuth,
-        trustedProxies: configuration.trustedProxies
+        trustedProxies: configuration.trustedProxies,
+        policy: policyEngine
     )
     func application(
         _ role: ListenerRole,

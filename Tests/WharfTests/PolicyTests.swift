@@ -14,15 +14,15 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(String(decoding: data, as: UTF8.self))")
     }
 
-    /// Replaces the dev tenant's limits through the admin API.
-    static func setTenantLimits(_ gateway: Gateway, _ json: String) async throws {
-        let answer = try await gateway.sendAdmin(.PUT, "/admin/v1/tenants/dev/limits", json: json)
+    /// Replaces the dev tenant's limits through the admin API (as `adminKey`, or the dev key).
+    static func setTenantLimits(_ gateway: Gateway, _ json: String, as adminKey: String? = nil) async throws {
+        let answer = try await gateway.sendAdmin(.PUT, "/admin/v1/tenants/dev/limits", json: json, as: adminKey)
         #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
     }
 
-    /// Replaces the dev key's limits through the admin API.
-    static func setKeyLimits(_ gateway: Gateway, _ json: String) async throws {
-        let answer = try await gateway.sendAdmin(.PUT, "/admin/v1/keys/\(gateway.keyPrefix)/limits", json: json)
+    /// Replaces the dev key's limits through the admin API (as `adminKey`, or the dev key).
+    static func setKeyLimits(_ gateway: Gateway, _ json: String, as adminKey: String? = nil) async throws {
+        let answer = try await gateway.sendAdmin(.PUT, "/admin/v1/keys/\(gateway.keyPrefix)/limits", json: json, as: adminKey)
         #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
     }
 
@@ -41,15 +41,21 @@ import Testing
         let v4 = "http://127.0.0.1:\(gateway.publicPort)/v2/presets"
         let v6 = "http://[::1]:\(gateway.publicPort)/v2/presets"
         let auth = ("Authorization", "Bearer \(gateway.key)")
+        // The dev tenant's limits would lock its own (admin) key out: an operator tenant sets them.
+        let ops = try await gateway.makeOperatorKey()
 
-        try await Self.setTenantLimits(gateway, #"{"allowed_networks": ["127.0.0.0/8"]}"#)
+        try await Self.setTenantLimits(gateway, #"{"allowed_networks": ["127.0.0.0/8"]}"#, as: ops)
         #expect(try await exchange(.GET, v4, headers: [auth]).status == 200)
         let refusedV6 = try await exchange(.GET, v6, headers: [auth])
         #expect(refusedV6.status == 403)
         #expect(Self.problemType(refusedV6.body) == "urn:wharf:problem:address-not-allowed")
         #expect(String(decoding: refusedV6.body, as: UTF8.self).contains("::1"))
 
-        try await Self.setTenantLimits(gateway, #"{"allowed_networks": ["2001:db8::/32"]}"#)
+        try await Self.setTenantLimits(gateway, #"{"allowed_networks": ["2001:db8::/32"]}"#, as: ops)
+        // The dev key is an admin key too, and its tenant's networks hold on the admin listener.
+        let lockedOut = try await gateway.sendAdmin(.GET, "/admin/v1/tenants")
+        #expect(lockedOut.status == 403)
+        #expect(Self.problemType(lockedOut.body) == "urn:wharf:problem:address-not-allowed")
         // Through the trusted proxy (::1) for a client in the allowed IPv6 network: admitted.
         #expect(try await exchange(.GET, v6, headers: [auth, ("X-Forwarded-For", "2001:db8::7")]).status == 200)
         #expect(try await exchange(.GET, v6, headers: [auth, ("Forwarded", #"for="[2001:db8::9]:4711";proto=https"#)]).status == 200)
@@ -63,8 +69,8 @@ import Testing
         #expect(String(decoding: spoofed.body, as: UTF8.self).contains("127.0.0.1"))
 
         // A key's own list applies on top of its tenant's.
-        try await Self.setTenantLimits(gateway, #"{"allowed_networks": ["127.0.0.0/8", "::1/128"]}"#)
-        try await Self.setKeyLimits(gateway, #"{"allowed_networks": ["::1/128"]}"#)
+        try await Self.setTenantLimits(gateway, #"{"allowed_networks": ["127.0.0.0/8", "::1/128"]}"#, as: ops)
+        try await Self.setKeyLimits(gateway, #"{"allowed_networks": ["::1/128"]}"#, as: ops)
         #expect(try await exchange(.GET, v6, headers: [auth]).status == 200)
         #expect(try await exchange(.GET, v4, headers: [auth]).status == 403)
         // v1 answers in its own error shape.
@@ -81,8 +87,10 @@ import Testing
     @Test func theRequestAfterTheBurstGets429WithRateLimitHeaders() async throws {
         let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
         defer { gateway.stop() }
+        // The dev key's rate holds on the admin listener too: an operator key changes the limits.
+        let ops = try await gateway.makeOperatorKey()
         // 3 at once, then one every 10 s.
-        try await Self.setKeyLimits(gateway, #"{"rate": {"requests_per_second": 0.1, "burst": 3}}"#)
+        try await Self.setKeyLimits(gateway, #"{"rate": {"requests_per_second": 0.1, "burst": 3}}"#, as: ops)
         for remaining in [2, 1, 0] {
             let answer = try await gateway.send(.GET, "/v2/presets")
             #expect(answer.status == 200)
@@ -109,8 +117,8 @@ import Testing
         #expect(try Self.json(v1.body)["detail"] != nil)
 
         // A tenant limit applies beside the key's; the tighter one is reported.
-        try await Self.setKeyLimits(gateway, #"{"rate": {"requests_per_second": 1000, "burst": 1000}}"#)
-        try await Self.setTenantLimits(gateway, #"{"rate": {"requests_per_second": 0.1, "burst": 1}}"#)
+        try await Self.setKeyLimits(gateway, #"{"rate": {"requests_per_second": 1000, "burst": 1000}}"#, as: ops)
+        try await Self.setTenantLimits(gateway, #"{"rate": {"requests_per_second": 0.1, "burst": 1}}"#, as: ops)
         let first = try await gateway.send(.GET, "/v2/presets")
         #expect(first.status == 200)
         #expect(first.headers["RateLimit-Policy"].first == #""key";q=1000;w=1, "tenant";q=1;w=10"#)
@@ -175,7 +183,13 @@ import Testing
             #expect(created.status == 202)
             ids.append(try #require(try Self.json(created.body)["id"] as? String))
         }
-        let seventh = try await gateway.send(.POST, "/v2/jobs", body: body, contentType: "application/json")
+        let seventh = try await gateway.send(
+            .POST,
+            "/v2/jobs",
+            body: body,
+            contentType: "application/json",
+            headers: [("Idempotency-Key", "seventh")]
+        )
         #expect(seventh.status == 429)
         #expect(Self.problemType(seventh.body) == "urn:wharf:problem:too-many-jobs")
         #expect(seventh.headers["Retry-After"].first != nil)
@@ -190,6 +204,16 @@ import Testing
         let stats = try await gateway.devnetStats(at: orchestrator)
         #expect(stats.requests == 6)
         #expect(stats.peakActive == 2)
+        // The refusal was not kept for its Idempotency-Key: the retry, now that there is room, runs.
+        let retried = try await gateway.send(
+            .POST,
+            "/v2/jobs",
+            body: body,
+            contentType: "application/json",
+            headers: [("Idempotency-Key", "seventh")]
+        )
+        #expect(retried.status == 202)
+        #expect(retried.headers["Idempotent-Replayed"].isEmpty)
     }
 
     @Test func aJobOverBudgetIsRefusedBeforeAnyOrchestratorSeesIt() async throws {
@@ -259,5 +283,26 @@ import Testing
         #expect(try await gateway.devnetStats(at: orchestrator).requests == 1)
         let usage = try Self.json(try await gateway.sendAdmin(.GET, "/admin/v1/tenants/dev/usage").body)
         #expect("\(usage)".contains("\(sketch)"), "\(usage)")
+    }
+
+    @Test func authenticationFailuresAreAuditedWithTheClientAddress() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        let forged = "wharf_" + String(repeating: "a", count: 12) + "_" + String(repeating: "b", count: 52)
+        let refused = try await gateway.send(.GET, "/v2/presets", headers: [("Authorization", "Bearer \(forged)")], authorized: false)
+        #expect(refused.status == 401)
+        #expect(
+            try await gateway.send(.POST, "/v1/text-to-image", body: Data("{}".utf8), contentType: "application/json", authorized: false)
+                .status == 401
+        )
+        let log = try Self.json(try await gateway.sendAdmin(.GET, "/admin/v1/audit?action=auth.failure").body)
+        let entries = try #require(log["data"] as? [[String: Any]])
+        #expect(entries.count == 2)
+        #expect(entries.first?["actor"] as? String == "key:" + String(repeating: "a", count: 12))
+        #expect(entries.first?["target"] as? String == "GET /v2/presets")
+        #expect(entries.first?["source"] as? String == "127.0.0.1")
+        #expect(entries.first?["result"] as? String == "denied")
+        #expect(entries.last?["actor"] as? String == "anonymous")
+        #expect(!"\(log)".contains(forged))
     }
 }

@@ -200,9 +200,10 @@ struct IdempotencyMiddleware<Store: IdempotencyStore>: RouterMiddleware {
                 for try await buffer in original { digest.update(buffer) }
                 digest.markRead()
             }
-            // A failure of the gateway, or a body the handler did not read to the end, is not kept:
-            // a retry runs again.
-            guard response.status.code < 500, digest.read else {
+            // A failure of the gateway, a refusal by policy (402 budget, 429 too many jobs: a retry
+            // may well pass), or a body the handler did not read to the end, is not kept: a retry
+            // runs again.
+            guard response.status.code < 500, response.status.code != 402, response.status.code != 429, digest.read else {
                 try? await store.releaseIdempotentRequest(tenantID: principal.tenantID, key: key)
                 return response
             }

@@ -22,15 +22,30 @@ func exchange(
 }
 
 extension ServedGateway {
-    /// Sends a request to the admin listener with the development key (an admin key).
+    /// Sends a request to the admin listener with `adminKey`, the development key (an admin key)
+    /// unless given.
     func sendAdmin(
         _ method: HTTPMethod,
         _ path: String,
-        json: String? = nil
+        json: String? = nil,
+        as adminKey: String? = nil
     ) async throws -> (status: Int, headers: HTTPHeaders, body: Data) {
-        var headers = [("Authorization", "Bearer \(key)")]
+        var headers = [("Authorization", "Bearer \(adminKey ?? key)")]
         if json != nil { headers.append(("Content-Type", "application/json")) }
         return try await exchange(method, "http://127.0.0.1:\(adminPort)\(path)", body: json.map { Data($0.utf8) }, headers: headers)
+    }
+
+    /// Makes an `ops` tenant with an admin key of its own, for tests that limit the `dev` tenant.
+    func makeOperatorKey() async throws -> String {
+        _ = try await sendAdmin(.POST, "/admin/v1/tenants", json: #"{"name":"ops"}"#)
+        let created = try await sendAdmin(.POST, "/admin/v1/keys", json: #"{"tenant":"ops","scopes":["admin"]}"#)
+        guard let token = (try JSONSerialization.jsonObject(with: created.body) as? [String: Any])?["token"] as? String else {
+            throw CocoaError(
+                .fileReadUnknown,
+                userInfo: [NSLocalizedDescriptionKey: "no token in \(String(decoding: created.body, as: UTF8.self))"]
+            )
+        }
+        return token
     }
 
     /// The development key's prefix (`wharf_<prefix>_<secret>`).
