@@ -1,8 +1,12 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
+import Hummingbird
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
+import WharfOutbound
 
 /// Tenant and key policy through HTTP against the real `wharf serve`: allowed networks (IPv4, IPv6,
 /// forwarded addresses), rate limits and their headers, concurrency limits under a burst, and budgets
@@ -304,5 +308,59 @@ import Testing
         #expect(entries.first?["result"] as? String == "denied")
         #expect(entries.last?["actor"] as? String == "anonymous")
         #expect(!"\(log)".contains(forged))
+    }
+
+    @Test func crossingABudgetThresholdSendsASignedAlert() async throws {
+        let secret = "alerts-secret-for-tests"
+        let received = Mutex<[(signature: String, body: Data)]>([])
+        let router = Router()
+        router.post("alerts") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            received.withLock { $0.append((request.headers[HTTPField.Name("Wharf-Signature")!] ?? "", Data(body.readableBytesView))) }
+            return Response(status: .noContent)
+        }
+        try await withHTTPServer(router) { port in
+            let gateway = try await ServedGateway(
+                environment: [
+                    "WHARF_BUDGETS_ALERT_WEBHOOK_URL": "http://127.0.0.1:\(port)/alerts",
+                    "WHARF_BUDGETS_ALERT_WEBHOOK_SECRET": secret,
+                    "WHARF_BILLING_MARKUP_PERCENT": "25",
+                ],
+                devnet: 1,
+                orchestrators: 1
+            )
+            defer { gateway.stop() }
+            let request = #"{"preset":"pipeline.text-to-image","parameters":{"prompt":"a harbour"}}"#
+            let estimate = try Self.json(
+                try await gateway.send(.POST, "/v2/estimates", body: Data(request.utf8), contentType: "application/json").body
+            )
+            let networkCost = try #require(estimate["total"] as? Int)
+            let charged = (networkCost * 125 + 99) / 100
+            // One job takes spending from nothing to `charged`: past 50 % of a daily limit of twice that, not 80 %.
+            try await Self.setTenantLimits(gateway, #"{"budget": {"daily": \#(2 * charged), "alert_percents": [50, 80]}}"#)
+            let created = try await gateway.send(
+                .POST,
+                "/v2/jobs",
+                body: Data(request.utf8),
+                contentType: "application/json",
+                headers: [("Prefer", "wait=30")]
+            )
+            #expect(try Self.json(created.body)["status"] as? String == "succeeded")
+            for _ in 0..<50 where received.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(100)) }
+            let alerts = received.withLock { $0 }
+            #expect(alerts.count == 1)
+            let alert = try #require(alerts.first)
+            #expect(WebhookSignature.verify(header: alert.signature, payload: alert.body, secret: secret))
+            let event = try Self.json(alert.body)
+            #expect(event["type"] as? String == "budget.alert")
+            let data = try #require(event["data"] as? [String: Any])
+            #expect(data["percent"] as? Int == 50)
+            #expect(data["period"] as? String == "daily")
+            #expect(data["spent"] as? Int == charged)
+            #expect((data["subject"] as? String)?.hasPrefix("tenant:ten_") == true)
+            // What the tenant was charged carries the markup.
+            let usage = try await gateway.sendAdmin(.GET, "/admin/v1/tenants/dev/usage")
+            #expect(String(decoding: usage.body, as: UTF8.self).contains("\(charged)"))
+        }
     }
 }
