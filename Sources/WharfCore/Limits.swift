@@ -179,6 +179,8 @@ public struct Limits: Sendable, Hashable, Codable {
 public protocol LimitsStore: Sendable {
     /// The limits set for `subject`, if any.
     func limits(for subject: PolicySubject) async throws -> Limits?
+    /// The limits set for each of `subjects` that has any, in one read.
+    func limits(forEach subjects: [PolicySubject]) async throws -> [PolicySubject: Limits]
     /// Sets (or with `nil`, clears) the limits of `subject`.
     func setLimits(_ limits: Limits?, for subject: PolicySubject, at date: Date) async throws
 }

@@ -64,9 +64,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
 
     /// The limits of the caller's tenant and key.
     public func limits(of principal: Principal) async throws -> (tenant: Limits?, key: Limits?) {
-        async let tenant = store.limits(for: .tenant(principal.tenantID))
-        async let key = store.limits(for: .key(principal.keyPrefix))
-        return try await (tenant, key)
+        try await limits(tenantID: principal.tenantID, keyPrefix: principal.keyPrefix)
     }
 
     /// Checks a request's address and counts it against its rate limits.
@@ -266,10 +264,12 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
 
     // MARK: Helpers
 
+    /// A tenant's and key's limits, in one read of the store.
     private func limits(tenantID: String, keyPrefix: String?) async throws -> (tenant: Limits?, key: Limits?) {
-        let tenant = try await store.limits(for: .tenant(tenantID))
-        guard let keyPrefix else { return (tenant, nil) }
-        return (tenant, try await store.limits(for: .key(keyPrefix)))
+        let tenant = PolicySubject.tenant(tenantID)
+        let key = keyPrefix.map { PolicySubject.key($0) }
+        let found = try await store.limits(forEach: [tenant] + (key.map { [$0] } ?? []))
+        return (found[tenant], key.flatMap { found[$0] })
     }
 
     private func keyLimits(_ keyPrefix: String?, _ limits: (tenant: Limits?, key: Limits?)) -> [(PolicySubject, Limits?)] {

@@ -1,4 +1,5 @@
 import Foundation
+import WharfLivepeer
 
 /// Orders candidates for a step according to a ``RoutingPolicy/Strategy``.
 enum SelectionStrategy {
@@ -35,6 +36,9 @@ enum SelectionStrategy {
         using generator: inout some RandomNumberGenerator
     ) -> [OrchestratorPool.Candidate] {
         guard candidates.count > 1 else { return candidates }
+        // The pool lists candidates in no fixed order; draws are matched to candidates in address
+        // order, so a seeded generator (`Wharf-Routing-Seed`) orders the same pool the same way.
+        let candidates = candidates.sorted { $0.address.description < $1.address.description }
         let bestPrice = max(candidates.map(\.price.weiPerUnit).min() ?? 1, 1e-12)
         let measured = candidates.compactMap(\.latency)
         let bestLatency = max(measured.min() ?? 1, 1e-3)

@@ -19,6 +19,26 @@ extension SQLiteStore: LimitsStore {
         }
     }
 
+    public func limits(forEach subjects: [PolicySubject]) async throws -> [PolicySubject: Limits] {
+        guard !subjects.isEmpty else { return [:] }
+        let condition = Array(repeating: "(subject_kind = ? AND subject_id = ?)", count: subjects.count).joined(separator: " OR ")
+        let arguments = StatementArguments(subjects.flatMap { [$0.kind, $0.identifier] })
+        let rows = try await read { db in
+            try Row.fetchAll(db, sql: "SELECT subject_kind, subject_id, document FROM limits WHERE \(condition)", arguments: arguments)
+                .map { (kind: $0["subject_kind"] as String, id: $0["subject_id"] as String, document: $0["document"] as String) }
+        }
+        var found: [PolicySubject: Limits] = [:]
+        for row in rows {
+            let subject: PolicySubject = row.kind == "key" ? .key(row.id) : .tenant(row.id)
+            do {
+                found[subject] = try JSONDecoder().decode(Limits.self, from: Data(row.document.utf8))
+            } catch {
+                throw WharfError(.storeIncompatible, "the limits of \(subject) cannot be read", cause: error)
+            }
+        }
+        return found
+    }
+
     public func setLimits(_ limits: Limits?, for subject: PolicySubject, at date: Date) async throws {
         let document = try limits.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         try await write { db in

@@ -252,6 +252,25 @@ import WharfOutbound
         #expect(v1.status == 402)
         #expect(String(decoding: v1.body, as: UTF8.self).contains("monthly limit"))
 
+        // A routing seed that is not a whole number is refused before anything runs.
+        let badSeed = try await gateway.send(
+            .POST,
+            "/v2/jobs",
+            body: Data(request.utf8),
+            contentType: "application/json",
+            headers: [("Wharf-Routing-Seed", "-1")]
+        )
+        #expect(badSeed.status == 400)
+        #expect(String(decoding: badSeed.body, as: UTF8.self).contains("Wharf-Routing-Seed"))
+        let badSeedV1 = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: Data(#"{"prompt":"a lighthouse","model_id":""}"#.utf8),
+            contentType: "application/json",
+            headers: [("Wharf-Routing-Seed", "seven")]
+        )
+        #expect(badSeedV1.status == 400)
+
         // Nothing reached the network, and no job was created.
         #expect(try await gateway.devnetStats(at: orchestrator).requests == 0)
         let jobs = try Self.json(try await gateway.send(.GET, "/v2/jobs").body)

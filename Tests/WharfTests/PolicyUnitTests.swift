@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import WharfCore
 import WharfPolicy
+import WharfRouting
 
 /// The policy building blocks on their own: the rate limiter with a hand-moved clock, job slots,
 /// and the client address behind proxies.
@@ -153,5 +154,19 @@ extension PolicyUnitTests {
         #expect(limiter.check([generous]).allowed)
         #expect(limiter.check([generous]).allowed)
         #expect(!limiter.check([generous]).allowed)
+    }
+}
+
+extension PolicyUnitTests {
+    @Test func aRoutingSeedDrawsTheSameNumbersEveryTime() {
+        var first = RoutingRandom(seed: 42)
+        var second = RoutingRandom(seed: 42)
+        var other = RoutingRandom(seed: 43)
+        let drawn = (0..<8).map { _ in first.next() }
+        #expect(drawn == (0..<8).map { _ in second.next() })
+        #expect(drawn != (0..<8).map { _ in other.next() })
+        // Each step of a job gets its own stable seed.
+        #expect(RoutingRandom.seed(42, step: "sketch") == RoutingRandom.seed(42, step: "sketch"))
+        #expect(RoutingRandom.seed(42, step: "sketch") != RoutingRandom.seed(42, step: "paint"))
     }
 }
