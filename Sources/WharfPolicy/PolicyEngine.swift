@@ -23,6 +23,10 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     private let onAlert: @Sendable (BudgetAlert) async -> Void
     private let logger: Logger
     private let calendar: Calendar
+    /// Limits read from the store, each with the monotonic time it was read.
+    private let cache = Mutex<[PolicySubject: (limits: Limits?, readAt: Double)]>([:])
+    /// How long limits read from the store are used before they are read again.
+    private let cacheLifetime: Double
 
     /// Budget held for a running job: its estimate, less what it has been charged.
     private struct Reservation {
@@ -34,15 +38,20 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     /// - Parameters:
     ///   - markupPercent: The operator's markup on network cost.
     ///   - rates: The rate limiter (tests pass one with their own clock).
+    ///   - limitsCacheLifetime: How long limits are used before they are read again. Changes made
+    ///     through this gateway's admin API apply at once (``forgetLimits()``); changes made
+    ///     elsewhere (the CLI, another node) within this time.
     ///   - onAlert: Called when spending crosses one of a budget's alert thresholds.
     public init(
         store: Store,
         markupPercent: Int = 0,
         rates: RateLimiter = RateLimiter(),
+        limitsCacheLifetime: Duration = .seconds(1),
         logger: Logger,
         onAlert: @escaping @Sendable (BudgetAlert) async -> Void = { _ in }
     ) {
         self.store = store
+        self.cacheLifetime = Double(limitsCacheLifetime.components.seconds) + Double(limitsCacheLifetime.components.attoseconds) / 1e18
         self.markupPercent = markupPercent
         self.rates = rates
         self.logger = logger
@@ -264,11 +273,32 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
 
     // MARK: Helpers
 
-    /// A tenant's and key's limits, in one read of the store.
+    /// Drops every cached limit: the next request reads them from the store. The admin API calls it
+    /// after each write.
+    public func forgetLimits() {
+        cache.withLock { $0.removeAll() }
+    }
+
+    /// A tenant's and key's limits: from the cache while fresh, else in one read of the store.
     private func limits(tenantID: String, keyPrefix: String?) async throws -> (tenant: Limits?, key: Limits?) {
         let tenant = PolicySubject.tenant(tenantID)
         let key = keyPrefix.map { PolicySubject.key($0) }
-        let found = try await store.limits(forEach: [tenant] + (key.map { [$0] } ?? []))
+        let subjects = [tenant] + (key.map { [$0] } ?? [])
+        let now = RateLimiter.monotonicSeconds()
+        let cached: [PolicySubject: Limits?]? = cache.withLock { cache in
+            var found: [PolicySubject: Limits?] = [:]
+            for subject in subjects {
+                guard let entry = cache[subject], now - entry.readAt < cacheLifetime else { return nil }
+                found[subject] = entry.limits
+            }
+            return found
+        }
+        if let cached { return (cached[tenant] ?? nil, key.flatMap { cached[$0] ?? nil }) }
+        let found = try await store.limits(forEach: subjects)
+        cache.withLock { cache in
+            if cache.count > 100_000 { cache.removeAll() }  // a bound; entries are cheap to read again
+            for subject in subjects { cache[subject] = (found[subject], now) }
+        }
         return (found[tenant], key.flatMap { found[$0] })
     }
 

@@ -52,7 +52,10 @@ public func buildAdminRouter<Store: GatewayStore>(
         .add(middleware: AuthenticationMiddleware(keys: store, scope: .admin, publicPaths: ["/admin/v1/openapi.yaml"]))
         .add(middleware: AdminCallerMiddleware(store: store))
     // An admin key's allowed networks and rate apply here too; a write they refuse is audited as failed.
-    if let policy { admin.add(middleware: RequestPolicyMiddleware(engine: policy)) }
+    if let policy {
+        admin.add(middleware: RequestPolicyMiddleware(engine: policy))
+        admin.add(middleware: LimitsChangeMiddleware(engine: policy))
+    }
     do {
         try AdminService(store: store, pool: pool, plugins: plugins).register(on: admin)
     } catch {
@@ -198,5 +201,17 @@ extension WharfRequestContext {
     /// The client's address as text: the one ``clientAddress`` holds, or the connection's peer.
     var clientAddressText: String? {
         clientAddress?.description ?? peerAddress?.ipAddress
+    }
+}
+
+/// After an admin write, drops the policy engine's cached limits, so a change made through the admin
+/// API applies from the next request.
+struct LimitsChangeMiddleware<Store: LimitsStore & SpendStore>: RouterMiddleware {
+    typealias Context = WharfRequestContext
+    let engine: PolicyEngine<Store>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        defer { if request.method != .get && request.method != .head { engine.forgetLimits() } }
+        return try await next(request, context)
     }
 }

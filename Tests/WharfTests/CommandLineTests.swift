@@ -81,7 +81,8 @@ import Testing
 
     @Test(arguments: [
         [], ["serve"], ["migrate"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["tenants", "create"], ["tenants", "list"],
-        ["config", "check"],
+        ["config", "check"], ["limits", "show"], ["limits", "set"], ["limits", "clear"], ["audit", "list"], ["audit", "export"],
+        ["audit", "verify"],
     ])
     func everyCommandExplainsItself(command: [String]) async throws {
         let directory = try TemporaryDirectory()
