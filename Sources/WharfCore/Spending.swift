@@ -37,12 +37,49 @@ public struct SpendRecord: Sendable, Hashable {
     }
 }
 
-/// The ledger of what customers spent.
+/// A budget period: a UTC calendar day or month.
+public struct SpendPeriod: Sendable, Hashable, CustomStringConvertible {
+    /// `day:2026-11-25` or `month:2026-11`: how the store keys running totals.
+    public let key: String
+    /// When the period began.
+    public let start: Date
+
+    /// The UTC day that contains `date`.
+    public static func day(containing date: Date) -> SpendPeriod {
+        let parts = utc.dateComponents([.year, .month, .day], from: date)
+        let start = utc.date(from: parts) ?? date
+        return SpendPeriod(key: "day:" + digits(parts.year, 4) + "-" + digits(parts.month, 2) + "-" + digits(parts.day, 2), start: start)
+    }
+
+    /// The UTC calendar month that contains `date`.
+    public static func month(containing date: Date) -> SpendPeriod {
+        let parts = utc.dateComponents([.year, .month], from: date)
+        let start = utc.date(from: parts) ?? date
+        return SpendPeriod(key: "month:" + digits(parts.year, 4) + "-" + digits(parts.month, 2), start: start)
+    }
+
+    public var description: String { key }
+
+    private static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    private static func digits(_ value: Int?, _ width: Int) -> String {
+        let text = String(value ?? 0)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+}
+
+/// The ledger of what customers spent, with running totals per tenant, key, day and month.
 public protocol SpendStore: Sendable {
-    /// Records a step's cost; recording the same job and step again changes nothing.
+    /// Records a step's cost and adds it to the running totals of its tenant and key for its day
+    /// and month, in one transaction; recording the same job and step again changes nothing.
     func recordSpend(_ record: SpendRecord) async throws
-    /// What a tenant (or, with `keyPrefix`, one of its keys) spent at or after `since`.
-    func spent(tenantID: String, keyPrefix: String?, since: Date) async throws -> Int64
+    /// What a tenant (or, with `keyPrefix`, one of its keys) spent in `period`: one lookup of a
+    /// running total, however many steps there were.
+    func spent(tenantID: String, keyPrefix: String?, in period: SpendPeriod) async throws -> Int64
     /// What a job has cost so far, step by step.
     func spending(jobID: String) async throws -> [SpendRecord]
 }

@@ -65,20 +65,18 @@ public struct LimitsManagement<Store: TenantStore & APIKeyStore & LimitsStore & 
             throw WharfError(.notFound, "no tenant named '\(tenantName)'")
         }
         let budget = try await store.limits(for: .tenant(tenant.id))?.budget
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .gmt
-        let dayStart = calendar.startOfDay(for: now)
-        let monthStart = calendar.date(from: calendar.dateComponents([.year, .month], from: now)) ?? dayStart
+        let day = SpendPeriod.day(containing: now)
+        let month = SpendPeriod.month(containing: now)
         return TenantUsage(
             tenant: tenant,
             day: .init(
-                since: dayStart,
-                spent: try await store.spent(tenantID: tenant.id, keyPrefix: nil, since: dayStart),
+                since: day.start,
+                spent: try await store.spent(tenantID: tenant.id, keyPrefix: nil, in: day),
                 limit: budget?.daily
             ),
             month: .init(
-                since: monthStart,
-                spent: try await store.spent(tenantID: tenant.id, keyPrefix: nil, since: monthStart),
+                since: month.start,
+                spent: try await store.spent(tenantID: tenant.id, keyPrefix: nil, in: month),
                 limit: budget?.monthly
             ),
             perJobLimit: budget?.perJob,

@@ -22,7 +22,6 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     private let reservations = Mutex<[String: Reservation]>([:])
     private let onAlert: @Sendable (BudgetAlert) async -> Void
     private let logger: Logger
-    private let calendar: Calendar
     /// Limits read from the store, each with the monotonic time it was read.
     private let cache = Mutex<[PolicySubject: (limits: Limits?, readAt: Double)]>([:])
     /// How long limits read from the store are used before they are read again.
@@ -56,9 +55,6 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         self.rates = rates
         self.logger = logger
         self.onAlert = onAlert
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        self.calendar = calendar
     }
 
     // MARK: Requests
@@ -204,7 +200,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     public func charge(_ job: Job, stepID: String, networkCost: Int64) async throws {
         let amount = charge(for: networkCost)
         let now = Date()
-        let (day, month) = periodStarts(now)
+        let (day, month) = (SpendPeriod.day(containing: now), SpendPeriod.month(containing: now))
         let principalLimits = try await limits(tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix)
         // What was spent before, for the alert thresholds this charge crosses.
         var before: [(PolicySubject, Budget, Int64, Int64)] = []
@@ -215,8 +211,8 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
             let keyPrefix = subject.kind == "key" ? subject.identifier : nil
             before.append(
                 (
-                    subject, budget, try await store.spent(tenantID: job.tenantID, keyPrefix: keyPrefix, since: day),
-                    try await store.spent(tenantID: job.tenantID, keyPrefix: keyPrefix, since: month)
+                    subject, budget, try await store.spent(tenantID: job.tenantID, keyPrefix: keyPrefix, in: day),
+                    try await store.spent(tenantID: job.tenantID, keyPrefix: keyPrefix, in: month)
                 )
             )
         }
@@ -317,7 +313,8 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         excludingJob: String?,
         what: String
     ) async throws {
-        let (day, month) = periodStarts(Date())
+        let now = Date()
+        let (day, month) = (SpendPeriod.day(containing: now), SpendPeriod.month(containing: now))
         let subjects = [(PolicySubject.tenant(tenantID), limits.tenant)] + keyLimits(keyPrefix, limits)
         for (subject, subjectLimits) in subjects {
             guard let budget = subjectLimits?.budget else { continue }
@@ -340,7 +337,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
                 (PolicyRefusal.Rule.dailyBudget, "daily", budget.daily, day), (.monthlyBudget, "monthly", budget.monthly, month),
             ] {
                 guard let limit else { continue }
-                let spent = try await store.spent(tenantID: tenantID, keyPrefix: keyFilter, since: since)
+                let spent = try await store.spent(tenantID: tenantID, keyPrefix: keyFilter, in: since)
                 let total = spent.addingClamped(held).addingClamped(amount)
                 if total > limit {
                     throw PolicyRefusal(
@@ -351,13 +348,6 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
                 }
             }
         }
-    }
-
-    /// The start of the current UTC day and month.
-    private func periodStarts(_ now: Date) -> (day: Date, month: Date) {
-        let day = calendar.startOfDay(for: now)
-        let month = calendar.date(from: calendar.dateComponents([.year, .month], from: now)) ?? day
-        return (day, month)
     }
 
     private func log(_ refusal: PolicyRefusal, jobID: String? = nil) {

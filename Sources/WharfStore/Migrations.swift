@@ -161,6 +161,30 @@ extension SQLiteStore {
             }
             try db.create(index: "audit_log_by_time", on: "audit_log", columns: ["at_ms"])
         }
+        migrator.registerMigration("2026-12-01-spend-totals") { db in
+            // Running totals, so a budget check is one lookup however much a tenant has spent. The
+            // tenant's own total has an empty key prefix.
+            try db.create(table: "spend_totals") { table in
+                table.column("tenant_id", .text).notNull()
+                table.column("api_key_prefix", .text).notNull()
+                table.column("period", .text).notNull()
+                table.column("amount", .integer).notNull()
+                table.primaryKey(["tenant_id", "api_key_prefix", "period"])
+            }
+            // What was spent before the totals existed (GRDB stores dates as UTC text).
+            for (prefix, period) in [
+                ("''", "'day:' || strftime('%Y-%m-%d', at)"), ("''", "'month:' || strftime('%Y-%m', at)"),
+                ("api_key_prefix", "'day:' || strftime('%Y-%m-%d', at)"), ("api_key_prefix", "'month:' || strftime('%Y-%m', at)"),
+            ] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO spend_totals (tenant_id, api_key_prefix, period, amount)
+                        SELECT tenant_id, \(prefix), \(period), SUM(amount) FROM spend
+                        WHERE \(prefix) IS NOT NULL GROUP BY 1, 2, 3
+                        """
+                )
+            }
+        }
         return migrator
     }
 }

@@ -62,6 +62,7 @@ extension SQLiteStore: LimitsStore {
 
 extension SQLiteStore: SpendStore {
     public func recordSpend(_ record: SpendRecord) async throws {
+        let periods = [SpendPeriod.day(containing: record.at).key, SpendPeriod.month(containing: record.at).key]
         try await write { db in
             try db.execute(
                 sql: """
@@ -72,22 +73,27 @@ extension SQLiteStore: SpendStore {
                     record.jobID, record.stepID, record.tenantID, record.keyPrefix, record.networkCost, record.amount, record.at,
                 ]
             )
+            guard db.changesCount > 0 else { return }  // recorded before: already in the totals
+            for prefix in [""] + (record.keyPrefix.map { [$0] } ?? []) {
+                for period in periods {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO spend_totals (tenant_id, api_key_prefix, period, amount) VALUES (?, ?, ?, ?)
+                            ON CONFLICT (tenant_id, api_key_prefix, period) DO UPDATE SET amount = amount + excluded.amount
+                            """,
+                        arguments: [record.tenantID, prefix, period, record.amount]
+                    )
+                }
+            }
         }
     }
 
-    public func spent(tenantID: String, keyPrefix: String?, since: Date) async throws -> Int64 {
+    public func spent(tenantID: String, keyPrefix: String?, in period: SpendPeriod) async throws -> Int64 {
         try await read { db in
-            if let keyPrefix {
-                return try Int64.fetchOne(
-                    db,
-                    sql: "SELECT COALESCE(SUM(amount), 0) FROM spend WHERE api_key_prefix = ? AND tenant_id = ? AND at >= ?",
-                    arguments: [keyPrefix, tenantID, since]
-                ) ?? 0
-            }
-            return try Int64.fetchOne(
+            try Int64.fetchOne(
                 db,
-                sql: "SELECT COALESCE(SUM(amount), 0) FROM spend WHERE tenant_id = ? AND at >= ?",
-                arguments: [tenantID, since]
+                sql: "SELECT amount FROM spend_totals WHERE tenant_id = ? AND api_key_prefix = ? AND period = ?",
+                arguments: [tenantID, keyPrefix ?? "", period.key]
             ) ?? 0
         }
     }

@@ -9,7 +9,7 @@ import WharfStore
     /// Every migration, in order.
     static let migrations = [
         "2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts", "2026-11-27-job-steps", "2026-11-28-artifact-files",
-        "2026-11-29-v2-files-idempotency-webhooks", "2026-11-30-policy-spend-audit",
+        "2026-11-29-v2-files-idempotency-webhooks", "2026-11-30-policy-spend-audit", "2026-12-01-spend-totals",
     ]
 
     @Test func migratesAnEmptyFileInWALMode() async throws {
@@ -55,6 +55,36 @@ import WharfStore
         let error = #expect(throws: WharfError.self) { try SQLiteStore(path: path) }
         #expect(error?.code == .storeUnavailable)
         #expect(error?.message.contains(path) == true)
+    }
+
+    @Test func spendingIsTotalledPerTenantKeyDayAndMonthAndCountedOnce() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
+        _ = try await store.migrate()
+        let tenant = Tenant(name: "acme")
+        try await store.insertTenant(tenant)
+        let job = Job(tenantID: tenant.id, kind: "preset:x", request: Data("{}".utf8))
+        try await store.insertJob(job)
+        let lastDayOfMonth = try #require(ISO8601DateFormatter().date(from: "2026-11-30T23:59:59Z"))
+        let nextMonth = try #require(ISO8601DateFormatter().date(from: "2026-12-01T00:00:01Z"))
+        func record(_ step: String, _ key: String?, _ amount: Int64, _ at: Date) async throws {
+            try await store.recordSpend(
+                SpendRecord(jobID: job.id, stepID: step, tenantID: tenant.id, keyPrefix: key, networkCost: amount, amount: amount, at: at)
+            )
+        }
+        try await record("a", "k1", 10, lastDayOfMonth)
+        try await record("a", "k1", 10, lastDayOfMonth)  // the same step again: counted once
+        try await record("b", "k2", 5, lastDayOfMonth)
+        try await record("c", "k1", 7, nextMonth)
+        let november = SpendPeriod.month(containing: lastDayOfMonth)
+        #expect(november.key == "month:2026-11")
+        #expect(SpendPeriod.day(containing: nextMonth).key == "day:2026-12-01")
+        #expect(try await store.spent(tenantID: tenant.id, keyPrefix: nil, in: november) == 15)
+        #expect(try await store.spent(tenantID: tenant.id, keyPrefix: "k1", in: november) == 10)
+        #expect(try await store.spent(tenantID: tenant.id, keyPrefix: nil, in: .day(containing: lastDayOfMonth)) == 15)
+        #expect(try await store.spent(tenantID: tenant.id, keyPrefix: nil, in: .month(containing: nextMonth)) == 7)
+        #expect(try await store.spent(tenantID: tenant.id, keyPrefix: "k2", in: .month(containing: nextMonth)) == 0)
+        #expect(try await store.spending(jobID: job.id).map(\.stepID) == ["a", "b", "c"])
     }
 
     @Test func jobsMoveThroughTheirLifeAndFinalStatesAreFinal() async throws {
