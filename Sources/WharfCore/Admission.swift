@@ -43,4 +43,8 @@ public protocol JobAdmission: Sendable {
     /// Accepts a job or refuses it.
     /// - Throws: ``PolicyRefusal`` naming the limit when the job is refused.
     func admit(_ claim: JobClaim) async throws -> JobPass
+    /// Takes back a job accepted before a restart: never refused (it was accepted once), it waits
+    /// for its turn under the concurrency limits however long the line; its steps still answer to
+    /// the budgets one by one.
+    func readmit(_ claim: JobClaim) async throws -> JobPass
 }

@@ -41,6 +41,9 @@ public struct RateLimit: Sendable, Hashable, Codable {
         self.burst = burst
     }
 
+    /// The slowest rate a limit may set: 0.00001 per second, about one request a day.
+    public static let slowest = 0.00001
+
     enum CodingKeys: String, CodingKey {
         case requestsPerSecond = "requests_per_second"
         case burst
@@ -151,8 +154,9 @@ public struct Limits: Sendable, Hashable, Codable {
             throw WharfError(.invalidArgument, "allowed_networks: at most 1000 networks")
         }
         if let rate {
-            guard rate.requestsPerSecond > 0, rate.requestsPerSecond <= 1_000_000, rate.requestsPerSecond.isFinite else {
-                throw WharfError(.invalidArgument, "rate.requests_per_second must be greater than 0 and at most 1000000")
+            // At least one request a day: a slower rate is an outage, better said with allowed networks.
+            guard rate.requestsPerSecond >= RateLimit.slowest, rate.requestsPerSecond <= 1_000_000, rate.requestsPerSecond.isFinite else {
+                throw WharfError(.invalidArgument, "rate.requests_per_second must be from 0.00001 (about one a day) to 1000000")
             }
             guard (1...1_000_000).contains(rate.burst) else {
                 throw WharfError(.invalidArgument, "rate.burst must be from 1 to 1000000")

@@ -3,24 +3,35 @@ public import WharfCore
 /// Finds the client's address: the connection's peer, unless the peer is a trusted proxy, in which
 /// case the address the proxy forwarded for.
 ///
-/// `Forwarded` (RFC 7239) is read first, then `X-Forwarded-For`. Either lists the hops from the
-/// client to the last proxy; the list is read from the right, skipping trusted proxies, and the first
-/// address that is not one is the client. Everything to its left could have been written by the
-/// client and is ignored. A peer that is not trusted cannot choose its address this way: its headers
-/// are not read at all.
+/// Only the one header the proxies write is read (`X-Forwarded-For` unless configured as
+/// `Forwarded`, RFC 7239): a proxy appends to its own header and passes the other through as the
+/// client sent it, so reading whichever is present would let a client choose its address. The header
+/// lists the hops from the client to the last proxy; the list is read from the right, skipping
+/// trusted proxies, and the first address that is not one is the client. Everything to its left
+/// could have been written by the client and is ignored. A peer that is not trusted cannot choose its
+/// address this way: its headers are not read at all.
 public struct ClientAddressResolver: Sendable {
+    /// Which header the trusted proxies write.
+    public enum Header: String, Sendable, Hashable, CaseIterable {
+        case xForwardedFor = "x-forwarded-for"
+        case forwarded
+    }
+
     /// Networks of the proxies whose forwarding headers are believed.
     public let trustedProxies: [CIDR]
+    /// The header they write.
+    public let header: Header
 
-    public init(trustedProxies: [CIDR]) {
+    public init(trustedProxies: [CIDR], header: Header = .xForwardedFor) {
         self.trustedProxies = trustedProxies
+        self.header = header
     }
 
     /// The client address for a request from `peer` with these header values (each entry one field
-    /// line, in order).
+    /// line, in order); only the configured header's lines are read.
     public func clientAddress(peer: IPAddress?, forwarded: [String], forwardedFor: [String]) -> IPAddress? {
         guard let peer, isTrusted(peer) else { return peer }
-        let hops = forwarded.isEmpty ? Self.forwardedForHops(forwardedFor) : Self.forwardedHops(forwarded)
+        let hops = header == .forwarded ? Self.forwardedHops(forwarded) : Self.forwardedForHops(forwardedFor)
         guard let hops else { return peer }
         var client = peer
         for hop in hops.reversed() {

@@ -6,7 +6,8 @@ public import WharfCore
 ///
 /// A job takes a place in every lane that limits it (its key's and its tenant's). ``enter(_:)``
 /// decides at once: the job runs, waits in line, or is refused because the line is full. Waiting jobs
-/// start in the order they came, as soon as every lane they need has room.
+/// start in the order they came, as soon as every lane they need has room; a job waiting for its
+/// key's lane does not hold up other keys' jobs in the tenant's lane.
 public final class JobSlots: Sendable {
     /// One limit a job is under.
     public struct Lane: Sendable, Hashable {
@@ -79,16 +80,16 @@ public final class JobSlots: Sendable {
     ///   line are both full.
     public func enter(_ lanes: [Lane]) throws -> Place {
         let outcome: Result<(Int, Bool), PolicyRefusal> = state.withLock { state in
+            // Room in every lane: start. Waiting jobs cannot lose their turn to it: a freed slot goes to
+            // the line in the same step that frees it, so a lane with room has nobody waiting for it.
             let fits = lanes.allSatisfy { (state.running[$0.subject] ?? 0) < $0.maxRunning }
-            // Waiting jobs keep their turn: a newcomer only starts at once when nobody waits in its lanes.
-            let lineFree = lanes.allSatisfy { (state.waitingCount[$0.subject] ?? 0) == 0 }
             let ticket = state.nextTicket
             state.nextTicket += 1
-            if fits && lineFree {
+            if fits {
                 for lane in lanes { state.running[lane.subject, default: 0] += 1 }
                 return .success((ticket, true))
             }
-            for lane in lanes where (state.running[lane.subject] ?? 0) >= lane.maxRunning || (state.waitingCount[lane.subject] ?? 0) > 0 {
+            for lane in lanes where (state.running[lane.subject] ?? 0) >= lane.maxRunning {
                 if (state.waitingCount[lane.subject] ?? 0) >= lane.maxWaiting {
                     let running = state.running[lane.subject] ?? 0
                     return .failure(
@@ -186,7 +187,11 @@ public final class JobSlots: Sendable {
             let lanes = waiter.lanes
             let fits = lanes.allSatisfy { (state.running[$0.subject] ?? 0) < $0.maxRunning && !blocked.contains($0.subject) }
             guard fits else {
-                for lane in lanes { blocked.insert(lane.subject) }
+                // It keeps its turn only in the lanes that are full for it: a job of another key
+                // behind it may still take the tenant's free slot.
+                for lane in lanes where (state.running[lane.subject] ?? 0) >= lane.maxRunning || blocked.contains(lane.subject) {
+                    blocked.insert(lane.subject)
+                }
                 index += 1
                 continue
             }

@@ -111,6 +111,10 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     public func admit(_ claim: JobClaim) async throws -> JobPass {
         let principalLimits = try await limits(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix)
         let amount = charge(for: claim.estimatedNetworkCost)
+        // Held before the check, so jobs admitted at the same moment see each other's estimates.
+        reservations.withLock {
+            $0[claim.jobID] = Reservation(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix, amount: amount)
+        }
         do {
             try await checkBudgets(
                 principalLimits,
@@ -118,12 +122,13 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
                 keyPrefix: claim.keyPrefix,
                 jobSpent: 0,
                 adding: amount,
-                excludingJob: nil,
+                excludingJob: claim.jobID,
                 what: "the job's estimated cost"
             )
-        } catch let refusal as PolicyRefusal {
-            log(refusal, jobID: claim.jobID)
-            throw refusal
+        } catch {
+            releaseReservation(claim.jobID)
+            if let refusal = error as? PolicyRefusal { log(refusal, jobID: claim.jobID) }
+            throw error
         }
         var lanes: [JobSlots.Lane] = []
         if let keyPrefix = claim.keyPrefix, let running = principalLimits.key?.maxConcurrentJobs {
@@ -137,12 +142,10 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         let place: JobSlots.Place?
         do {
             place = lanes.isEmpty ? nil : try slots.enter(lanes)
-        } catch let refusal as PolicyRefusal {
-            log(refusal, jobID: claim.jobID)
-            throw refusal
-        }
-        reservations.withLock {
-            $0[claim.jobID] = Reservation(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix, amount: amount)
+        } catch {
+            releaseReservation(claim.jobID)
+            if let refusal = error as? PolicyRefusal { log(refusal, jobID: claim.jobID) }
+            throw error
         }
         if !lanes.isEmpty || principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil {
             logger.info(
@@ -166,6 +169,19 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
                 self.releaseReservation(jobID)
             }
         )
+    }
+
+    public func readmit(_ claim: JobClaim) async throws -> JobPass {
+        let principalLimits = try await limits(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix)
+        var lanes: [JobSlots.Lane] = []
+        if let keyPrefix = claim.keyPrefix, let running = principalLimits.key?.maxConcurrentJobs {
+            lanes.append(.init(subject: .key(keyPrefix), maxRunning: running, maxWaiting: .max))
+        }
+        if let running = principalLimits.tenant?.maxConcurrentJobs {
+            lanes.append(.init(subject: .tenant(claim.tenantID), maxRunning: running, maxWaiting: .max))
+        }
+        let place = lanes.isEmpty ? nil : try slots.enter(lanes)
+        return JobPass(waitForTurn: { try await place?.waitForTurn() }, release: { place?.release() })
     }
 
     private func releaseReservation(_ jobID: String) {
@@ -255,7 +271,9 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
                             "gw.budget.limit": "\(limit)", "gw.budget.spent": "\(alert.spent)", "gw.job.id": "\(job.id)",
                         ]
                     )
-                    await onAlert(alert)
+                    // Delivered on the side: a slow receiver must not hold up the job.
+                    let onAlert = self.onAlert
+                    Task { await onAlert(alert) }
                 }
             }
         }
@@ -264,7 +282,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     /// The customer amount for a network cost: with the markup, rounded up.
     public func charge(for networkCost: Int64) -> Int64 {
         let marked = networkCost.multipliedClamped(by: Int64(100 + markupPercent))
-        return marked == .max ? .max : (marked + 99) / 100
+        return marked == .max ? .max : marked / 100 + (marked % 100 > 0 ? 1 : 0)
     }
 
     // MARK: Helpers

@@ -94,6 +94,12 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    /// Seconds rounded up, at least `atLeast`, and never past what an `Int` holds.
+    static func wholeSeconds(_ seconds: Double, atLeast minimum: Int = 1) -> Int {
+        guard seconds.isFinite else { return minimum }
+        return max(minimum, Int(min(seconds, 1e12).rounded(.up)))
+    }
+
     private static func decision(
         checks: [Check],
         arrivals: [PolicySubject: Double],
@@ -105,11 +111,11 @@ public final class RateLimiter: Sendable {
         for check in checks {
             let interval = 1 / check.limit.requestsPerSecond
             let capacity = interval * Double(check.limit.burst)
-            let window = max(1, Int((capacity).rounded(.up)))
+            let window = Self.wholeSeconds(capacity)
             policies.append("\"\(check.name)\";q=\(check.limit.burst);w=\(window)")
             let ahead = max(0, (arrivals[check.subject] ?? time) - time)
-            let remaining = max(0, Int(((capacity - ahead) / interval + 1e-9).rounded(.down)))
-            let reset = Int(ahead.rounded(.up))
+            let remaining = min(check.limit.burst, max(0, Int(((capacity - ahead) / interval + 1e-9).rounded(.down))))
+            let reset = Self.wholeSeconds(ahead, atLeast: 0)
             if tightest == nil || remaining < tightest!.remaining {
                 tightest = (check.name, remaining, reset)
             }
@@ -118,7 +124,7 @@ public final class RateLimiter: Sendable {
         return Decision(
             allowed: refused == nil,
             refusedBy: refused?.0,
-            retryAfterSeconds: max(1, Int((refused?.1 ?? 0).rounded(.up))),
+            retryAfterSeconds: Self.wholeSeconds(refused?.1 ?? 0),
             policyHeader: policies.joined(separator: ", "),
             stateHeader: state
         )

@@ -27,6 +27,7 @@ public func buildAdminRouter<Store: GatewayStore>(
     registry: PrometheusCollectorRegistry,
     metricsRequireAuth: Bool,
     trustedProxies: [CIDR] = [],
+    forwardedHeader: ClientAddressResolver.Header = .xForwardedFor,
     policy: PolicyEngine<Store>? = nil
 ) -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
@@ -34,7 +35,8 @@ public func buildAdminRouter<Store: GatewayStore>(
         to: router,
         role: .admin,
         metrics: PrometheusMetricsFactory(registry: registry),
-        trustedProxies: trustedProxies
+        trustedProxies: trustedProxies,
+        forwardedHeader: forwardedHeader
     )
     HealthController(store: store).addRoutes(to: router)
     let metricsGroup =

@@ -102,7 +102,7 @@ public func buildApplication(
             logger.error("queueing a job's webhook failed", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
         }
     }
-    backgroundServices.append(PresetResumer(store: store, jobs: jobs, pool: pool, logger: logger))
+    backgroundServices.append(PresetResumer(store: store, jobs: jobs, pool: pool, admission: policyEngine, logger: logger))
     let policy = AddressPolicy(allowPrivateNetworks: configuration.allowPrivateURLs)
     backgroundServices.append(
         WebhookDispatcher(
@@ -139,7 +139,8 @@ public func buildApplication(
             logger: logger
         ),
         policy: policyEngine,
-        trustedProxies: configuration.trustedProxies
+        trustedProxies: configuration.trustedProxies,
+        forwardedHeader: configuration.forwardedHeader
     )
     let adminRouter = buildAdminRouter(
         store: store,
@@ -148,6 +149,7 @@ public func buildApplication(
         registry: registry,
         metricsRequireAuth: configuration.metricsRequireAuth,
         trustedProxies: configuration.trustedProxies,
+        forwardedHeader: configuration.forwardedHeader,
         policy: policyEngine
     )
     func application(
@@ -184,9 +186,10 @@ func addCommonMiddleware(
     to router: Router<WharfRequestContext>,
     role: ListenerRole,
     metrics: any MetricsFactory,
-    trustedProxies: [CIDR] = []
+    trustedProxies: [CIDR] = [],
+    forwardedHeader: ClientAddressResolver.Header = .xForwardedFor
 ) {
-    router.add(middleware: ClientAddressMiddleware(trustedProxies: trustedProxies))
+    router.add(middleware: ClientAddressMiddleware(trustedProxies: trustedProxies, header: forwardedHeader))
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: RequestMetricsMiddleware(factory: metrics, listener: role.rawValue))
@@ -238,10 +241,11 @@ public func buildPublicRouter<Store: GatewayStore>(
     v1: V1Routes<Store>? = nil,
     v2: V2Routes<Store>? = nil,
     policy: PolicyEngine<Store>? = nil,
-    trustedProxies: [CIDR] = []
+    trustedProxies: [CIDR] = [],
+    forwardedHeader: ClientAddressResolver.Header = .xForwardedFor
 ) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
-    addCommonMiddleware(to: router, role: .public, metrics: metrics, trustedProxies: trustedProxies)
+    addCommonMiddleware(to: router, role: .public, metrics: metrics, trustedProxies: trustedProxies, forwardedHeader: forwardedHeader)
     HealthController(store: store).addRoutes(to: router)
     MediaController(store: store).addRoutes(to: router)
     if let v1 {

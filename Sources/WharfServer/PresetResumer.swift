@@ -10,6 +10,8 @@ struct PresetResumer<Store: GatewayStore>: Service {
     let store: Store
     let jobs: PresetJobs<Store>
     let pool: OrchestratorPool
+    /// Takes the jobs back under their concurrency limits; none when `nil`.
+    var admission: (any JobAdmission)?
     let logger: Logger
 
     func run() async throws {
@@ -27,7 +29,16 @@ struct PresetResumer<Store: GatewayStore>: Service {
         }
         for job in unfinished {
             logger.info("resuming job", metadata: ["gw.job.id": "\(job.id)"])
-            jobs.submit(job)
+            let claim = JobClaim(jobID: job.id, tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix, estimatedNetworkCost: 0)
+            let pass: JobPass
+            do {
+                pass = try await admission?.readmit(claim) ?? .unlimited
+            } catch {
+                // The limits could not be read: run it rather than leave it unfinished.
+                logger.warning("resuming a job outside its limits", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
+                pass = .unlimited
+            }
+            jobs.submit(job, pass: pass)
         }
     }
 }

@@ -85,13 +85,16 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             throw error
         }
         try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: job.id) })
-        await charge(outcome, units: step.units, of: job, stepID: "run")
         if let events = outcome.response.events {
+            // A stream is billed when it starts: its events are the result, relayed as they come.
+            await charge(outcome, units: step.units, of: job, stepID: "run")
             return (job, .events(relay(events, job: job)))
         }
         do {
             let document = try await rehostResults(outcome.response.body, of: outcome, jobID: job.id, mediaBaseURL: mediaBaseURL)
             job = try await store.updateJob(id: job.id, status: .succeeded, result: document, at: Date())
+            // Billed once the customer has the result: a result that could not be read is not.
+            await charge(outcome, units: step.units, of: job, stepID: "run")
             return (job, .document(document))
         } catch {
             logger.warning("result could not be re-hosted", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
@@ -159,8 +162,10 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             throw error
         }
         try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: jobID) })
+        let result = try await rehostResults(outcome.response.body, of: outcome, jobID: jobID, namePrefix: "\(stepID)-") { $0 }
+        // Billed once the step has its result: a result that could not be read is not.
         await charge(outcome, units: step.units, of: job, stepID: stepID)
-        return try await rehostResults(outcome.response.body, of: outcome, jobID: jobID, namePrefix: "\(stepID)-") { $0 }
+        return result
     }
 
     private func rewriteURLs(in value: Any, _ transform: (String) async throws -> String) async throws -> Any {

@@ -94,27 +94,61 @@ import WharfRouting
     }
 
     @Test func theClientAddressIsTheFirstUntrustedHopFromTheRight() throws {
-        let resolver = ClientAddressResolver(trustedProxies: [try #require(CIDR("10.0.0.0/8")), try #require(CIDR("::1/128"))])
+        let proxies = [try #require(CIDR("10.0.0.0/8")), try #require(CIDR("::1/128"))]
+        let resolver = ClientAddressResolver(trustedProxies: proxies)
         let proxy = IPAddress("10.1.2.3")
         // Only what the trusted proxies appended is believed; the client's own claim is ignored.
         #expect(
             resolver.clientAddress(peer: proxy, forwarded: [], forwardedFor: ["6.6.6.6, 203.0.113.9, 10.9.9.9"]) == IPAddress("203.0.113.9")
         )
+        // The proxies write X-Forwarded-For: a Forwarded header came from the client, and is not read.
+        #expect(resolver.clientAddress(peer: proxy, forwarded: ["for=198.51.100.4"], forwardedFor: ["9.9.9.9"]) == IPAddress("9.9.9.9"))
+        #expect(resolver.clientAddress(peer: proxy, forwarded: ["for=198.51.100.4"], forwardedFor: []) == proxy)
+        // Proxies configured to write Forwarded (RFC 7239): only that is read.
+        let rfc7239 = ClientAddressResolver(trustedProxies: proxies, header: .forwarded)
         #expect(
-            resolver.clientAddress(peer: proxy, forwarded: [#"for="[2001:db8::1]:80", for=10.0.0.7"#], forwardedFor: [])
+            rfc7239.clientAddress(peer: proxy, forwarded: [#"for="[2001:db8::1]:80", for=10.0.0.7"#], forwardedFor: [])
                 == IPAddress("2001:db8::1")
         )
         #expect(
-            resolver.clientAddress(peer: proxy, forwarded: ["for=198.51.100.4:5555;proto=https"], forwardedFor: ["9.9.9.9"])
+            rfc7239.clientAddress(peer: proxy, forwarded: ["for=198.51.100.4:5555;proto=https"], forwardedFor: ["9.9.9.9"])
                 == IPAddress("198.51.100.4")
         )
+        #expect(rfc7239.clientAddress(peer: proxy, forwarded: ["for=unknown"], forwardedFor: []) == proxy)
         // An untrusted peer's headers are not read.
         #expect(
             resolver.clientAddress(peer: IPAddress("192.0.2.1"), forwarded: [], forwardedFor: ["203.0.113.9"]) == IPAddress("192.0.2.1")
         )
-        // No header, or an unknown hop: as far as the chain can be followed.
+        // No header: the peer.
         #expect(resolver.clientAddress(peer: proxy, forwarded: [], forwardedFor: []) == proxy)
-        #expect(resolver.clientAddress(peer: proxy, forwarded: ["for=unknown"], forwardedFor: []) == proxy)
+    }
+
+    @Test func aWaitingJobOfOneKeyDoesNotHoldUpAnotherKeyOfItsTenant() async throws {
+        let slots = JobSlots()
+        let tenant = JobSlots.Lane(subject: .tenant("t"), maxRunning: 10, maxWaiting: 10)
+        let keyA = JobSlots.Lane(subject: .key("a"), maxRunning: 1, maxWaiting: 5)
+        let keyB = JobSlots.Lane(subject: .key("b"), maxRunning: 5, maxWaiting: 5)
+        let first = try slots.enter([keyA, tenant])
+        let second = try slots.enter([keyA, tenant])
+        #expect(first.startedAtOnce && !second.startedAtOnce)
+        // Key A's line does not stop key B while the tenant has room.
+        let other = try slots.enter([keyB, tenant])
+        #expect(other.startedAtOnce)
+        // The tenant full: B's next job waits, and a slot A frees goes to A's waiting job first.
+        let tight = JobSlots()
+        let small = JobSlots.Lane(subject: .tenant("t"), maxRunning: 2, maxWaiting: 10)
+        let runningA = try tight.enter([keyA, small])
+        let runningB = try tight.enter([keyB, small])
+        let waitingA = try tight.enter([keyA, small])
+        let waitingB = try tight.enter([keyB, small])
+        #expect(!waitingA.startedAtOnce && !waitingB.startedAtOnce)
+        runningB.release()  // a tenant slot frees: A's waiter still has no room in its key, B's takes it
+        try await waitingB.waitForTurn()
+        runningA.release()
+        try await waitingA.waitForTurn()
+        for place in [first, second, other, waitingA, waitingB] { place.release() }
+        #expect(tight.running(.tenant("t")) == 0)
+        #expect(slots.running(.tenant("t")) == 0)
     }
 
     @Test func limitsRejectNonsenseWithTheFieldNamed() throws {
@@ -122,6 +156,7 @@ import WharfRouting
         #expect(throws: DecodingError.self) { try decoder.decode(Limits.self, from: Data(#"{"allowed_networks":["10.0.0.0/33"]}"#.utf8)) }
         for (document, field) in [
             (#"{"rate":{"requests_per_second":0,"burst":1}}"#, "rate.requests_per_second"),
+            (#"{"rate":{"requests_per_second":1e-13,"burst":1000000}}"#, "rate.requests_per_second"),
             (#"{"rate":{"requests_per_second":1,"burst":0}}"#, "rate.burst"),
             (#"{"max_concurrent_jobs":0}"#, "max_concurrent_jobs"),
             (#"{"budget":{"daily":-1}}"#, "budget.daily"),

@@ -200,6 +200,11 @@ public struct ConfigurationKey: Sendable, Hashable {
         "(none)",
         "Networks (CIDRs or addresses) of the proxies in front of Wharf; only from these is `Forwarded` / `X-Forwarded-For` believed. A YAML list, or comma-separated in the environment."
     )
+    static let forwardedHeader = Self(
+        "http.forwarded_header",
+        "x-forwarded-for",
+        "The one header the trusted proxies write the client into: `x-forwarded-for` or `forwarded` (RFC 7239). The other is never read."
+    )
     static let markupPercent = Self(
         "billing.markup_percent",
         "0",
@@ -224,7 +229,7 @@ public struct ConfigurationKey: Sendable, Hashable {
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
             pluginsRequireSignature, pluginsPublisherKeys, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,
             v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
-            trustedProxies, markupPercent, budgetAlertWebhook, budgetAlertSecret,
+            trustedProxies, forwardedHeader, markupPercent, budgetAlertWebhook, budgetAlertSecret,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

@@ -5,6 +5,7 @@ import Synchronization
 import SystemPackage
 import WharfCore
 import WharfLivepeer
+import WharfPolicy
 import WharfRouting
 import Yams
 
@@ -103,6 +104,7 @@ extension WharfConfiguration {
         let webhookHours = reader.int(forKey: "webhooks.max_age_hours", default: 24)
         let trustedProxyTexts = reader.stringArray(forKey: "http.trusted_proxies", default: [])
         let markupPercent = reader.int(forKey: "billing.markup_percent", default: 0)
+        let forwardedHeader = reader.string(forKey: "http.forwarded_header", default: "x-forwarded-for")
         let alertWebhook = reader.string(forKey: "budgets.alert_webhook_url")
         let alertSecret = reader.string(forKey: "budgets.alert_webhook_secret")
 
@@ -220,6 +222,11 @@ extension WharfConfiguration {
             } else {
                 problems.append(.init(key: ConfigurationKey.trustedProxies.name, message: "'\(text)' is not an IP address or CIDR network"))
             }
+        }
+        if let header = ClientAddressResolver.Header(rawValue: forwardedHeader.lowercased()) {
+            configuration.forwardedHeader = header
+        } else {
+            unlessFailed(.forwardedHeader, false, "must be 'x-forwarded-for' or 'forwarded'")
         }
         unlessFailed(.markupPercent, (0...10_000).contains(markupPercent), "must be from 0 to 10000 percent")
         configuration.markupPercent = markupPercent

@@ -2,6 +2,7 @@ public import Foundation
 public import Logging
 public import WharfCore
 public import WharfLivepeer
+public import WharfPolicy
 public import WharfRouting
 
 /// Everything the gateway is configured with, validated.
@@ -88,6 +89,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var idempotencyRetention: Duration = .seconds(24 * 3600)
     /// Proxies whose forwarding headers name the client (`http.trusted_proxies`).
     public var trustedProxies: [CIDR] = []
+    /// The header they write (`http.forwarded_header`).
+    public var forwardedHeader: ClientAddressResolver.Header = .xForwardedFor
     /// The operator's markup on network cost, in percent (`billing.markup_percent`).
     public var markupPercent = 0
     /// Where budget alerts are sent (`budgets.alert_webhook_url`).

@@ -5,13 +5,13 @@ public import WharfCore
 public import WharfPolicy
 
 /// Works out the client's address (``WharfRequestContext/clientAddress``): the peer, or whom a
-/// trusted proxy forwarded for (`http.trusted_proxies`).
+/// trusted proxy forwarded for (`http.trusted_proxies`, in the header `http.forwarded_header`).
 public struct ClientAddressMiddleware: RouterMiddleware {
     public typealias Context = WharfRequestContext
     private let resolver: ClientAddressResolver
 
-    public init(trustedProxies: [CIDR]) {
-        self.resolver = ClientAddressResolver(trustedProxies: trustedProxies)
+    public init(trustedProxies: [CIDR], header: ClientAddressResolver.Header = .xForwardedFor) {
+        self.resolver = ClientAddressResolver(trustedProxies: trustedProxies, header: header)
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
