@@ -91,7 +91,9 @@ public protocol SpendStore: Sendable {
 /// throws ``PolicyRefusal`` to stop the job.
 public protocol SpendingControl: Sendable {
     /// Refuses a step that would take the job, its key or its tenant over a hard limit.
-    func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64) async throws
+    /// - Returns: The most the step may cost on the network (wei) without crossing a limit, which
+    ///   the runner turns into a price cap; `nil` when no budget applies.
+    func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64) async throws -> Int64?
     /// Records a finished step's cost; throws when a hard limit is now crossed (the step stays
     /// billed; nothing after it runs).
     func charge(_ job: Job, stepID: String, networkCost: Int64) async throws

@@ -116,7 +116,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
             $0[claim.jobID] = Reservation(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix, amount: amount)
         }
         do {
-            try await checkBudgets(
+            _ = try await checkBudgets(
                 principalLimits,
                 tenantID: claim.tenantID,
                 keyPrefix: claim.keyPrefix,
@@ -193,24 +193,34 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
 
     // MARK: Spending
 
-    public func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64) async throws {
+    public func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64) async throws -> Int64? {
         let principalLimits = try await limits(tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix)
-        guard principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil else { return }
+        guard principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil else { return nil }
         let jobSpent = try await store.spending(jobID: job.id).reduce(Int64(0)) { $0.addingClamped($1.amount) }
+        let amount = charge(for: estimatedNetworkCost)
         do {
-            try await checkBudgets(
+            let headroom = try await checkBudgets(
                 principalLimits,
                 tenantID: job.tenantID,
                 keyPrefix: job.apiKeyPrefix,
                 jobSpent: jobSpent,
-                adding: charge(for: estimatedNetworkCost),
+                adding: amount,
                 excludingJob: job.id,
                 what: "step \(stepID)"
             )
+            // The most the step may cost: its estimate and whatever room the tightest limit leaves,
+            // back in network terms (without the markup, rounded down).
+            return headroom.map { networkCost(forCharge: amount.addingClamped($0)) }
         } catch let refusal as PolicyRefusal {
             log(refusal, jobID: job.id)
             throw refusal
         }
+    }
+
+    /// The largest network cost whose charge is at most `amount`.
+    func networkCost(forCharge amount: Int64) -> Int64 {
+        let (scaled, overflow) = amount.multipliedReportingOverflow(by: 100)
+        return overflow ? amount / Int64(100 + markupPercent) * 100 : scaled / Int64(100 + markupPercent)
     }
 
     public func charge(_ job: Job, stepID: String, networkCost: Int64) async throws {
@@ -330,7 +340,9 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         adding amount: Int64,
         excludingJob: String?,
         what: String
-    ) async throws {
+    ) async throws -> Int64? {
+        var headroom: Int64?
+        func leaves(_ room: Int64) { headroom = min(headroom ?? .max, room) }
         let now = Date()
         let (day, month) = (SpendPeriod.day(containing: now), SpendPeriod.month(containing: now))
         let subjects = [(PolicySubject.tenant(tenantID), limits.tenant)] + keyLimits(keyPrefix, limits)
@@ -344,6 +356,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
                     "\(what) would bring the job to \(jobSpent.addingClamped(amount)), over the limit of \(perJob) per job for \(name)"
                 )
             }
+            if let perJob = budget.perJob { leaves(perJob - jobSpent.addingClamped(amount)) }
             let held = reservations.withLock { reservations in
                 reservations.filter { id, reservation in
                     id != excludingJob
@@ -364,8 +377,10 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
                         "\(what) (\(amount)) would bring \(name) to \(total) this \(period == "daily" ? "day" : "month") (spent \(spent), held by running jobs \(held)), over its \(period) limit of \(limit)"
                     )
                 }
+                leaves(limit - total)
             }
         }
+        return headroom
     }
 
     private func log(_ refusal: PolicyRefusal, jobID: String? = nil) {

@@ -31,9 +31,18 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     }
 
     /// Asks the spending control whether the job may send `step` to the network.
-    private func authorize(_ step: NetworkStep, of job: Job, stepID: String) async throws {
-        guard let spending else { return }
-        try await spending.authorize(job, stepID: stepID, estimatedNetworkCost: await estimatedNetworkCost(of: step))
+    /// - Returns: The step under a price cap that keeps it within the budget left, so no orchestrator
+    ///   dearer than that is chosen.
+    private func authorize(_ step: NetworkStep, of job: Job, stepID: String) async throws -> NetworkStep {
+        guard let spending else { return step }
+        guard let most = try await spending.authorize(job, stepID: stepID, estimatedNetworkCost: await estimatedNetworkCost(of: step))
+        else {
+            return step
+        }
+        var capped = step
+        // `most` wei for the step's units: whatever the orchestrator's unit, the step costs at most that.
+        capped.priceCap = .tighter(step.priceCap, OrchestratorOffer.Price(pricePerUnit: max(0, most), pixelsPerUnit: max(1, step.units)))
+        return capped
     }
 
     /// Records what a finished step cost: the price of the orchestrator that did it, for its units.
@@ -74,7 +83,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         )
         let outcome: PipelineRouter.Outcome
         do {
-            try await authorize(step, of: job, stepID: "run")
+            let step = try await authorize(step, of: job, stepID: "run")
             outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region, seed: step.routingSeed)
         } catch let error as RoutingError {
             try await store.insertAttempts(error.attempts.map { $0.record(jobID: job.id) })
@@ -146,7 +155,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     /// files stored as `<stepID>-<n>.<ext>` artifacts.
     func runNetworkStep(_ step: NetworkStep, job: Job, stepID: String) async throws -> (document: Data, artifacts: [String]) {
         let jobID = job.id
-        try await authorize(step, of: job, stepID: stepID)
+        let step = try await authorize(step, of: job, stepID: stepID)
         let request = AIJobClient.Request(
             pipeline: step.pipeline,
             body: step.body,

@@ -383,4 +383,39 @@ import WharfOutbound
             #expect((usage["day"] as? [String: Any])?["spent"] as? Int == charged, "\(usage)")
         }
     }
+
+    @Test func aStepIsRoutedOnlyToOrchestratorsItsBudgetAffords() async throws {
+        // Three devnet orchestrators at one, two and three times the cheapest price.
+        let gateway = try await ServedGateway(devnet: 3, orchestrators: 3)
+        defer { gateway.stop() }
+        let listing = try Self.json(try await gateway.sendAdmin(.GET, "/admin/v1/orchestrators").body)
+        let members = try #require(listing["data"] as? [[String: Any]])
+        func price(_ member: [String: Any]) -> Int {
+            let offer = member["offer"] as? [String: Any]
+            let prices = offer?["prices"] as? [[String: Any]] ?? []
+            return prices.first { $0["pipeline"] as? String == "text-to-image" }?["price_per_unit"] as? Int ?? .max
+        }
+        let byPrice = members.sorted { price($0) < price($1) }.compactMap { ($0["offer"] as? [String: Any])?["transcoder"] as? String }
+        #expect(byPrice.count == 3)
+        let request = #"{"preset":"pipeline.text-to-image","parameters":{"prompt":"a quay"}}"#
+        let estimate = try Self.json(
+            try await gateway.send(.POST, "/v2/estimates", body: Data(request.utf8), contentType: "application/json").body
+        )
+        let cheapest = try #require(estimate["total"] as? Int)
+        // Each job may cost what the cheapest orchestrator charges, no more.
+        try await Self.setTenantLimits(gateway, #"{"budget": {"per_job": \#(cheapest)}}"#)
+        for _ in 0..<6 {
+            let job = try await gateway.send(
+                .POST,
+                "/v2/jobs",
+                body: Data(request.utf8),
+                contentType: "application/json",
+                headers: [("Prefer", "wait=30")]
+            )
+            #expect(try Self.json(job.body)["status"] as? String == "succeeded")
+        }
+        #expect(try await gateway.devnetStats(at: byPrice[0]).requests == 6)
+        #expect(try await gateway.devnetStats(at: byPrice[1]).requests == 0)
+        #expect(try await gateway.devnetStats(at: byPrice[2]).requests == 0)
+    }
 }
