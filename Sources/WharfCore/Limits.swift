@@ -10,19 +10,22 @@ public enum PolicySubject: Sendable, Hashable, CustomStringConvertible {
     case tenant(String)
     /// An API key, by prefix.
     case key(String)
+    /// A client address (for limits on what unauthenticated clients may cost, never stored).
+    case address(String)
 
     /// `tenant` or `key`, as stored and shown.
     public var kind: String {
         switch self {
         case .tenant: "tenant"
         case .key: "key"
+        case .address: "address"
         }
     }
 
     /// The tenant identifier or key prefix.
     public var identifier: String {
         switch self {
-        case .tenant(let id), .key(let id): id
+        case .tenant(let id), .key(let id), .address(let id): id
         }
     }
 

@@ -418,4 +418,28 @@ import WharfOutbound
         #expect(try await gateway.devnetStats(at: byPrice[1]).requests == 0)
         #expect(try await gateway.devnetStats(at: byPrice[2]).requests == 0)
     }
+
+    @Test func aFloodOfBadKeysFromOneAddressIsThrottledAndCannotGrowTheAuditLogWithoutBound() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        let forged = "wharf_" + String(repeating: "c", count: 12) + "_" + String(repeating: "d", count: 52)
+        var statuses: [Int] = []
+        for _ in 0..<40 {
+            statuses.append(
+                try await gateway.send(.GET, "/v2/presets", headers: [("Authorization", "Bearer \(forged)")], authorized: false).status
+            )
+        }
+        #expect(statuses.prefix(30).allSatisfy { $0 == 401 })
+        #expect(statuses.suffix(10).allSatisfy { $0 == 429 })
+        let throttled = try await gateway.send(.GET, "/v2/presets", headers: [("Authorization", "Bearer \(forged)")], authorized: false)
+        #expect(Self.problemType(throttled.body) == "urn:wharf:problem:authentication-throttled")
+        #expect(throttled.headers["Retry-After"].first != nil)
+        // A valid key from the same address is not held up.
+        #expect(try await gateway.send(.GET, "/v2/presets").status == 200)
+        // Thirty failures one by one, then one entry for the throttled spell.
+        let log = try Self.json(try await gateway.sendAdmin(.GET, "/admin/v1/audit?action=auth.failure&limit=1000").body)
+        let entries = try #require(log["data"] as? [[String: Any]])
+        #expect(entries.count == 31)
+        #expect((entries.last?["detail"] as? String)?.contains("not recorded one by one") == true)
+    }
 }

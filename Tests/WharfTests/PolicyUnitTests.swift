@@ -205,3 +205,19 @@ extension PolicyUnitTests {
         #expect(RoutingRandom.seed(42, step: "sketch") != RoutingRandom.seed(42, step: "paint"))
     }
 }
+
+extension PolicyUnitTests {
+    @Test func failedAuthenticationsPastTheBurstAreThrottledAndReportedOncePerSpell() {
+        let clock = ManualClock()
+        let throttle = AuthenticationThrottle(burst: 3, perMinute: 6, now: { clock.now })
+        #expect((0..<3).allSatisfy { _ in throttle.failed(from: "192.0.2.1") == .record })
+        #expect(throttle.failed(from: "192.0.2.1") == .throttle(retryAfterSeconds: 10, report: true))
+        #expect(throttle.failed(from: "192.0.2.1") == .throttle(retryAfterSeconds: 10, report: false))
+        // Another address is not affected.
+        #expect(throttle.failed(from: "192.0.2.2") == .record)
+        // One failure more is allowed every ten seconds.
+        clock.advance(10)
+        #expect(throttle.failed(from: "192.0.2.1") == .record)
+        #expect(throttle.failed(from: "192.0.2.1") == .throttle(retryAfterSeconds: 10, report: true))
+    }
+}
