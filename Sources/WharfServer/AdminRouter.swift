@@ -39,10 +39,12 @@ public func buildAdminRouter<Store: GatewayStore>(
         forwardedHeader: forwardedHeader
     )
     HealthController(store: store).addRoutes(to: router)
-    let metricsGroup =
-        metricsRequireAuth
-        ? router.group().add(middleware: AuthenticationMiddleware(keys: store, scope: .admin))
-        : router.group()
+    let metricsGroup = router.group()
+    if metricsRequireAuth {
+        metricsGroup.add(middleware: AuthenticationMiddleware(keys: store, scope: .admin))
+        // The key's allowed networks and rate hold here as on the admin API.
+        if let policy { metricsGroup.add(middleware: RequestPolicyMiddleware(engine: policy)) }
+    }
     metricsGroup.get("metrics") { _, _ in
         Response(
             status: .ok,

@@ -37,7 +37,9 @@ import WharfOutbound
     @Test func allowedNetworksAdmitIPv4AndIPv6ClientsAndIgnoreForwardingFromUntrustedPeers() async throws {
         // Listening on both stacks; only ::1 is a trusted proxy.
         let gateway = try await ServedGateway(
-            environment: ["WHARF_HTTP_PUBLIC_HOST": "::", "WHARF_HTTP_TRUSTED_PROXIES": "::1"],
+            environment: [
+                "WHARF_HTTP_PUBLIC_HOST": "::", "WHARF_HTTP_TRUSTED_PROXIES": "::1", "WHARF_HTTP_ADMIN_METRICS_REQUIRE_AUTH": "true",
+            ],
             devnet: 1,
             orchestrators: 1
         )
@@ -60,6 +62,8 @@ import WharfOutbound
         let lockedOut = try await gateway.sendAdmin(.GET, "/admin/v1/tenants")
         #expect(lockedOut.status == 403)
         #expect(Self.problemType(lockedOut.body) == "urn:wharf:problem:address-not-allowed")
+        #expect(try await gateway.sendAdmin(.GET, "/metrics").status == 403)
+        #expect(try await gateway.sendAdmin(.GET, "/metrics", as: ops).status == 200)
         // Through the trusted proxy (::1) for a client in the allowed IPv6 network: admitted.
         #expect(try await exchange(.GET, v6, headers: [auth, ("X-Forwarded-For", "2001:db8::7")]).status == 200)
         // The proxy writes X-Forwarded-For (the default): a Forwarded header is the client's own, not read.
