@@ -15,7 +15,7 @@ enum JobRequestField {
 }
 
 /// Builds the `/v2` shape of a job (the newest revision) from what the store keeps.
-struct JobResource<Store: JobStore & ArtifactStore & StepStore> {
+struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
     let store: Store
     /// The step ids of a preset, in order, when it is loaded (so steps yet to run show as pending).
     var plannedSteps: @Sendable (String) -> [String] = { _ in [] }
@@ -25,6 +25,7 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore> {
         let result = job.result.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
         let presetName = request["preset"] as? String ?? String(job.kind.dropFirst("preset:".count))
         let states = try await store.steps(jobID: job.id)
+        let charged = Dictionary(try await store.spending(jobID: job.id).map { ($0.stepID, $0.amount) }, uniquingKeysWith: +)
         let byID = Dictionary(states.map { ($0.stepID, $0) }, uniquingKeysWith: { $1 })
         var steps: [Components.Schemas.JobStep] = []
         var order = plannedSteps(presetName)
@@ -45,7 +46,8 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore> {
                     id: id,
                     status: status,
                     attempts: state.attempts,
-                    error: state.status == .failed ? String(decoding: state.output ?? Data(), as: UTF8.self) : nil
+                    error: state.status == .failed ? String(decoding: state.output ?? Data(), as: UTF8.self) : nil,
+                    cost: charged[id]
                 )
             )
         }
@@ -87,6 +89,7 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore> {
             outputs: outputs,
             result: resultPayload,
             error: job.status == .failed || job.status == .canceled ? result["error"] as? String : nil,
+            cost: charged.values.reduce(Int64(0)) { $0.addingReportingOverflow($1).overflow ? .max : $0 + $1 },
             createdAt: job.createdAt,
             updatedAt: job.updatedAt
         )

@@ -311,6 +311,11 @@ import WharfOutbound
         #expect(try await gateway.devnetStats(at: orchestrator).requests == 1)
         let usage = try Self.json(try await gateway.sendAdmin(.GET, "/admin/v1/tenants/dev/usage").body)
         #expect((usage["day"] as? [String: Any])?["spent"] as? Int == sketch, "\(usage)")
+        // The customer sees the same on the job: the first step charged, the second not.
+        #expect(job["cost"] as? Int == sketch)
+        let jobSteps = try #require(job["steps"] as? [[String: Any]])
+        #expect(jobSteps.first { $0["id"] as? String == "sketch" }?["cost"] as? Int == sketch)
+        #expect(jobSteps.first { $0["id"] as? String == "paint" }?["cost"] == nil)
     }
 
     @Test func authenticationFailuresAreAuditedWithTheClientAddress() async throws {
@@ -369,7 +374,9 @@ import WharfOutbound
                 contentType: "application/json",
                 headers: [("Prefer", "wait=30")]
             )
-            #expect(try Self.json(created.body)["status"] as? String == "succeeded")
+            let finished = try Self.json(created.body)
+            #expect(finished["status"] as? String == "succeeded")
+            #expect(finished["cost"] as? Int == charged)
             for _ in 0..<50 where received.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(100)) }
             let alerts = received.withLock { $0 }
             #expect(alerts.count == 1)
