@@ -1,9 +1,11 @@
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import WharfCore
 import WharfPolicy
 import WharfRouting
+import WharfStore
 
 /// The policy building blocks on their own: the rate limiter with a hand-moved clock, job slots,
 /// and the client address behind proxies.
@@ -219,5 +221,53 @@ extension PolicyUnitTests {
         clock.advance(10)
         #expect(throttle.failed(from: "192.0.2.1") == .record)
         #expect(throttle.failed(from: "192.0.2.1") == .throttle(retryAfterSeconds: 10, report: true))
+    }
+}
+
+/// The policy engine's budgets against a real SQLite store.
+@Suite struct BudgetEngineTests {
+    static func engine(markup: Int = 0) async throws -> (PolicyEngine<SQLiteStore>, SQLiteStore, Tenant, TemporaryDirectory) {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
+        _ = try await store.migrate()
+        let tenant = Tenant(name: "acme")
+        try await store.insertTenant(tenant)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return (PolicyEngine(store: store, markupPercent: markup, logger: logger), store, tenant, directory)
+    }
+
+    @Test func jobsAdmittedAtOnceSeeEachOthersEstimates() async throws {
+        let (engine, store, tenant, _) = try await Self.engine()
+        try await store.setLimits(Limits(budget: Budget(daily: 150)), for: .tenant(tenant.id), at: Date())
+        // Ten jobs of 100 at once against a daily 150: exactly one fits.
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<10 {
+                group.addTask {
+                    let claim = JobClaim(jobID: "job_\(index)", tenantID: tenant.id, keyPrefix: nil, estimatedNetworkCost: 100)
+                    return (try? await engine.admit(claim)) != nil
+                }
+            }
+            var admitted: [Bool] = []
+            for await result in group { admitted.append(result) }
+            return admitted
+        }
+        #expect(results.filter { $0 }.count == 1)
+    }
+
+    @Test func aStepIsCappedAtTheBudgetLeftAndChargedWithTheMarkup() async throws {
+        let (engine, store, tenant, _) = try await Self.engine(markup: 25)
+        try await store.setLimits(Limits(budget: Budget(perJob: 1000)), for: .tenant(tenant.id), at: Date())
+        let job = Job(tenantID: tenant.id, kind: "preset:x", request: Data("{}".utf8))
+        try await store.insertJob(job)
+        // 400 of network cost is 500 charged; the step may spend up to 1000 charged = 800 network.
+        #expect(try await engine.authorize(job, stepID: "a", estimatedNetworkCost: 400) == 800)
+        try await engine.charge(job, stepID: "a", networkCost: 400)
+        #expect(try await store.spending(jobID: job.id).map(\.amount) == [500])
+        // 500 charged are left: 400 network fits exactly, 401 does not.
+        #expect(try await engine.authorize(job, stepID: "b", estimatedNetworkCost: 400) == 400)
+        await #expect(throws: PolicyRefusal.self) { try await engine.authorize(job, stepID: "b", estimatedNetworkCost: 401) }
+        #expect(engine.charge(for: 1) == 2)  // rounded up
+        #expect(engine.charge(for: .max) == .max)  // saturates, never traps
     }
 }
