@@ -364,11 +364,11 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
                 }.values.reduce(Int64(0)) { $0.addingClamped($1.amount) }
             }
             let keyFilter = subject.kind == "key" ? subject.identifier : nil
-            for (rule, period, limit, since) in [
+            for (rule, period, limit, window) in [
                 (PolicyRefusal.Rule.dailyBudget, "daily", budget.daily, day), (.monthlyBudget, "monthly", budget.monthly, month),
             ] {
                 guard let limit else { continue }
-                let spent = try await store.spent(tenantID: tenantID, keyPrefix: keyFilter, in: since)
+                let spent = try await store.spent(tenantID: tenantID, keyPrefix: keyFilter, in: window)
                 let total = spent.addingClamped(held).addingClamped(amount)
                 if total > limit {
                     throw PolicyRefusal(

@@ -4,19 +4,7 @@ public import WharfCore
 
 extension SQLiteStore: LimitsStore {
     public func limits(for subject: PolicySubject) async throws -> Limits? {
-        let document = try await read { db in
-            try String.fetchOne(
-                db,
-                sql: "SELECT document FROM limits WHERE subject_kind = ? AND subject_id = ?",
-                arguments: [subject.kind, subject.identifier]
-            )
-        }
-        guard let document else { return nil }
-        do {
-            return try JSONDecoder().decode(Limits.self, from: Data(document.utf8))
-        } catch {
-            throw WharfError(.storeIncompatible, "the limits of \(subject) cannot be read", cause: error)
-        }
+        try await limits(forEach: [subject])[subject]
     }
 
     public func limits(forEach subjects: [PolicySubject]) async throws -> [PolicySubject: Limits] {
