@@ -47,6 +47,7 @@ format:
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift
+	@scripts/check-miscompile-patterns.sh
 
 clean:
 	rm -rf .build

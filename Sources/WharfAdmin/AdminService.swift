@@ -68,7 +68,8 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
 
     package func getTenant(_ input: Operations.GetTenant.Input) async throws -> Operations.GetTenant.Output {
         do {
-            return .ok(.init(body: .json(.init(try await keys.tenant(named: input.path.name)))))
+            let tenant = try await keys.tenant(named: input.path.name)
+            return .ok(.init(body: .json(.init(tenant))))
         } catch {
             throw AdminProblem.translating(error, notFoundKind: "tenant-not-found")
         }
@@ -76,7 +77,8 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
 
     package func getTenantUsage(_ input: Operations.GetTenantUsage.Input) async throws -> Operations.GetTenantUsage.Output {
         do {
-            return .ok(.init(body: .json(.init(try await limits.usage(tenantName: input.path.name)))))
+            let usage = try await limits.usage(tenantName: input.path.name)
+            return .ok(.init(body: .json(.init(usage))))
         } catch {
             throw AdminProblem.translating(error, notFoundKind: "tenant-not-found")
         }
@@ -111,7 +113,8 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
 
     package func revokeKey(_ input: Operations.RevokeKey.Input) async throws -> Operations.RevokeKey.Output {
         do {
-            return .ok(.init(body: .json(.init(try await auditedOperations().revokeKey(prefix: input.path.prefix)))))
+            let revoked = try await auditedOperations().revokeKey(prefix: input.path.prefix)
+            return .ok(.init(body: .json(.init(revoked))))
         } catch {
             throw AdminProblem.translating(error, notFoundKind: "key-not-found")
         }
@@ -125,7 +128,8 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
 
     package func setTenantLimits(_ input: Operations.SetTenantLimits.Input) async throws -> Operations.SetTenantLimits.Output {
         guard case .json(let document) = input.body else { throw AdminProblem.badRequest("the body must be JSON") }
-        return .ok(.init(body: .json(try await replaceLimits(of: .tenant(name: input.path.name), with: document))))
+        let replaced = try await replaceLimits(of: .tenant(name: input.path.name), with: document)
+        return .ok(.init(body: .json(replaced)))
     }
 
     package func clearTenantLimits(_ input: Operations.ClearTenantLimits.Input) async throws -> Operations.ClearTenantLimits.Output {
@@ -139,7 +143,8 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
 
     package func setKeyLimits(_ input: Operations.SetKeyLimits.Input) async throws -> Operations.SetKeyLimits.Output {
         guard case .json(let document) = input.body else { throw AdminProblem.badRequest("the body must be JSON") }
-        return .ok(.init(body: .json(try await replaceLimits(of: .key(prefix: input.path.prefix), with: document))))
+        let replaced = try await replaceLimits(of: .key(prefix: input.path.prefix), with: document)
+        return .ok(.init(body: .json(replaced)))
     }
 
     package func clearKeyLimits(_ input: Operations.ClearKeyLimits.Input) async throws -> Operations.ClearKeyLimits.Output {
@@ -149,7 +154,8 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
 
     func currentLimits(of subject: PolicySubjectName) async throws -> Components.Schemas.Limits {
         do {
-            return .init(try await limits.limits(of: subject) ?? Limits())
+            let current = try await limits.limits(of: subject)
+            return .init(current ?? Limits())
         } catch {
             throw AdminProblem.translating(error, notFoundKind: Self.notFoundKind(of: subject))
         }
@@ -161,7 +167,8 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
     ) async throws -> Components.Schemas.Limits {
         let new = try Limits(document)
         do {
-            return .init(try await auditedOperations().setLimits(new, of: subject))
+            let stored = try await auditedOperations().setLimits(new, of: subject)
+            return .init(stored)
         } catch {
             throw AdminProblem.translating(error, notFoundKind: Self.notFoundKind(of: subject))
         }

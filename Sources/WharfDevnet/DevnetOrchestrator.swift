@@ -197,7 +197,8 @@ public final class DevnetOrchestrator: Service, Sendable {
                         case .refuse(let period):
                             // Let the reply to the control request leave first.
                             try await Task.sleep(for: .milliseconds(50))
-                            return .refusing(period, try await self.ports())
+                            let ports = try await self.ports()
+                            return .refusing(period, ports)
                         case .shutdown:
                             return .stopped
                         }

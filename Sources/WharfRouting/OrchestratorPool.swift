@@ -76,9 +76,9 @@ public actor OrchestratorPool {
         let client = self.client
         let results = await withTaskGroup(of: (OrchestratorAddress, Result<OrchestratorOffer, any Error>).self) { group in
             for address in due {
-                group.addTask {
-                    do { return (address, .success(try await client.getOrchestrator(address))) } catch { return (address, .failure(error)) }
-                }
+                // Not a `do`/`catch` that returns the awaited offer inside a tuple: that shape is
+                // miscompiled in optimized builds (see `Result.init(catching:)`).
+                group.addTask { (address, await Result { try await client.getOrchestrator(address) }) }
             }
             var collected: [(OrchestratorAddress, Result<OrchestratorOffer, any Error>)] = []
             for await result in group { collected.append(result) }

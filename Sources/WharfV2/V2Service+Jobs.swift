@@ -127,7 +127,8 @@ extension V2Service {
 
     package func getJob(_ input: Operations.GetJob.Input) async throws -> Operations.GetJob.Output {
         let caller = try caller()
-        return .ok(.init(body: .json(try await resource(of: input.path.id, caller: caller))))
+        let job = try await resource(of: input.path.id, caller: caller)
+        return .ok(.init(body: .json(job)))
     }
 
     package func cancelJob(_ input: Operations.CancelJob.Input) async throws -> Operations.CancelJob.Output {
@@ -153,7 +154,8 @@ extension V2Service {
             )
         }
         logger.info("job canceled", metadata: ["gw.job.id": "\(job.id)"])
-        return .ok(.init(body: .json(try await resource(of: job.id, caller: caller))))
+        let canceled = try await resource(of: job.id, caller: caller)
+        return .ok(.init(body: .json(canceled)))
     }
 
     package func streamJobEvents(_ input: Operations.StreamJobEvents.Input) async throws -> Operations.StreamJobEvents.Output {

@@ -373,15 +373,18 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) }
         switch step.uses {
         case "probe":
-            return (try JSONEncoder().encode(try await media.probe(inputFile)), [])
+            let probe = try await media.probe(inputFile)
+            return (try JSONEncoder().encode(probe), [])
         case "extract-audio":
             let output = folder.appendingPathComponent("audio.wav")
             try await media.extractAudio(inputFile, to: output)
-            return (try json(["audio": "\(step.id)-audio.wav"]), try await keep(output, "audio.wav", "audio/wav"))
+            let kept = try await keep(output, "audio.wav", "audio/wav")
+            return (try json(["audio": "\(step.id)-audio.wav"]), kept)
         case "extract-frame":
             let output = folder.appendingPathComponent("frame.png")
             try await media.extractFrame(inputFile, at: Double(settings["at"] ?? "") ?? 1, width: Int(settings["width"] ?? ""), to: output)
-            return (try json(["frame": "\(step.id)-frame.png"]), try await keep(output, "frame.png", "image/png"))
+            let kept = try await keep(output, "frame.png", "image/png")
+            return (try json(["frame": "\(step.id)-frame.png"]), kept)
         case "transcode":
             let rendition = MediaTools.Rendition(
                 width: Int(settings["width"] ?? "") ?? 1280,
@@ -391,7 +394,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             )
             let output = folder.appendingPathComponent("video.mp4")
             try await media.transcode(inputFile, to: rendition, output: output)
-            return (try json(["video": "\(step.id)-video.mp4"]), try await keep(output, "video.mp4", "video/mp4"))
+            let kept = try await keep(output, "video.mp4", "video/mp4")
+            return (try json(["video": "\(step.id)-video.mp4"]), kept)
         case "contact-sheet":
             let output = folder.appendingPathComponent("sheet.png")
             try await media.contactSheet(
@@ -401,7 +405,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 tileWidth: Int(settings["width"] ?? "") ?? 320,
                 to: output
             )
-            return (try json(["sheet": "\(step.id)-sheet.png"]), try await keep(output, "sheet.png", "image/png"))
+            let kept = try await keep(output, "sheet.png", "image/png")
+            return (try json(["sheet": "\(step.id)-sheet.png"]), kept)
         case "mux":
             // The job's video with this step's input (audio) as its sound track.
             guard let videoName = try await videoInput(of: job), let video = try await store.artifact(jobID: job.id, name: videoName) else {
@@ -411,7 +416,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             try video.data.write(to: videoFile)
             let output = folder.appendingPathComponent("muxed.mp4")
             try await media.mux(video: videoFile, audio: inputFile, to: output)
-            return (try json(["video": "\(step.id)-muxed.mp4"]), try await keep(output, "muxed.mp4", "video/mp4"))
+            let kept = try await keep(output, "muxed.mp4", "video/mp4")
+            return (try json(["video": "\(step.id)-muxed.mp4"]), kept)
         case "burn-subtitles":
             // The video is the job's input; the subtitles are the first .vtt/.srt an earlier step made.
             let subtitleName = step.after.compactMap { states[$0] }.flatMap(\.artifacts).first {
@@ -426,7 +432,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             try subtitles.data.write(to: subtitleFile)
             let output = folder.appendingPathComponent("captioned.mp4")
             try await media.burnSubtitles(videoFile, subtitles: subtitleFile, output: output)
-            return (try json(["video": "\(step.id)-captioned.mp4"]), try await keep(output, "captioned.mp4", "video/mp4"))
+            let kept = try await keep(output, "captioned.mp4", "video/mp4")
+            return (try json(["video": "\(step.id)-captioned.mp4"]), kept)
         default:
             throw WharfError(.invalidArgument, "unknown media operation '\(step.uses)'")
         }

@@ -99,7 +99,8 @@ struct V2FilesController<Store: FileStore>: Sendable {
         }
         headers[.contentLength] = "\(size)"
         if size == 0 { return Response(status: .ok, headers: headers) }
-        return Response(status: .ok, headers: headers, body: try await fileIO.loadFile(path: path, context: context))
+        let body = try await fileIO.loadFile(path: path, context: context)
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     /// Parses a single `bytes=` range (RFC 9110 §14.1.2). - Returns: `nil` when the header is not one
