@@ -30,12 +30,15 @@ struct Devnet: AsyncParsableCommand {
             "On-chain mode: orchestrators ask for payment tickets, and a devnet remote signer (fake tickets, no key) runs for gateways to use."
     )
     var onChain = false
+    @Option(help: "Pipeline requests each orchestrator works on at once (1-4096); more are refused with 503. Default 4.")
+    var capacity: Int?
     @Option(help: "Forward AI pipelines to this ai-runner-compatible URL (POST <url>/<pipeline>) instead of the reference runner.")
     var runnerURL: String?
 
     func validate() throws {
         guard (1...16).contains(orchestrators) else { throw ValidationError("--orchestrators must be from 1 to 16") }
         guard basePort == 0 || (1...65_000).contains(basePort) else { throw ValidationError("--base-port must be from 1 to 65000") }
+        if let capacity, !(1...4096).contains(capacity) { throw ValidationError("--capacity must be from 1 to 4096") }
         if let runnerURL, DevnetOrchestrator.runnerURL(parsing: runnerURL) == nil {
             throw ValidationError("--runner-url must be an http(s) URL, got '\(runnerURL)'")
         }
@@ -51,6 +54,7 @@ struct Devnet: AsyncParsableCommand {
         let nodes = try DevnetOrchestratorProfile.spread(count: orchestrators).enumerated().map { index, spread in
             var profile = spread
             profile.requiresPayment = onChain
+            if let capacity { profile.capacity = capacity }
             return try DevnetOrchestrator(
                 profile: profile,
                 port: basePort == 0 ? 0 : basePort + 2 * index,
