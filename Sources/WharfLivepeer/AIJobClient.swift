@@ -3,6 +3,7 @@ public import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 public import WharfCore
 
 /// Sends AI pipeline requests to an orchestrator's `transcoder` URL, the way Livepeer gateways do.
@@ -33,9 +34,17 @@ public struct AIJobClient: Sendable {
     public static func makeHTTPClient(connectTimeout: Duration) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerOrchestrator
         configuration.timeout.connect = .nanoseconds(connectTimeout.nanoseconds)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
+
+    /// Connections kept open to one orchestrator at most. Orchestrators speak HTTP/1.1, one request
+    /// per connection at a time, and a request takes as long as its inference (tens of milliseconds
+    /// to minutes): AsyncHTTPClient's default of 8 queued every ninth concurrent request behind the
+    /// others and capped a gateway at 8 requests in flight per orchestrator. 256 is far above an
+    /// orchestrator's capacity (it refuses work beyond it with 503, and the router fails over).
+    public static let connectionsPerOrchestrator = 256
 
     /// One pipeline request.
     public struct Request: Sendable {
@@ -228,14 +237,26 @@ extension AIJobClient {
     }
 
     /// TLS that trusts only the pinned certificate, or the system's CAs when there is no pin.
+    ///
+    /// Made once per certificate and then reused: parsing the certificate and building the
+    /// configuration on every request cost more than the rest of the request's client work.
     static func tlsConfiguration(pinnedCertificate: [UInt8]?) throws -> TLSConfiguration? {
         guard let pinnedCertificate else { return nil }
+        if let known = pinnedConfigurations.withLock({ $0[pinnedCertificate] }) { return known }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: pinnedCertificate, format: .der)])
         tls.certificateVerification = .noHostnameVerification
+        pinnedConfigurations.withLock { configurations in
+            // Bounded: orchestrators come and go, and each new certificate adds one entry.
+            if configurations.count >= 4096 { configurations.removeAll() }
+            configurations[pinnedCertificate] = tls
+        }
         return tls
     }
 }
+
+/// The TLS configuration made for each pinned certificate (see ``AIJobClient/tlsConfiguration(pinnedCertificate:)``).
+private let pinnedConfigurations = Mutex<[[UInt8]: TLSConfiguration]>([:])
 
 extension Duration {
     /// The duration in whole nanoseconds (saturating).
