@@ -73,6 +73,10 @@ public protocol AttemptStore: Sendable {
     func insertAttempts(_ attempts: [NetworkAttempt]) async throws
     /// A job's attempts, in the order they ended.
     func attempts(jobID: String) async throws -> [NetworkAttempt]
+    /// Appends a job's attempts and moves the job to `status` (recording `result` when given) in one
+    /// transaction: what a one-step job writes when it ends.
+    /// - Throws: As ``JobStore/updateJob(id:status:result:at:)``; then nothing is written.
+    func finishJob(id: String, status: JobStatus, result: Data?, attempts: [NetworkAttempt], at date: Date) async throws -> Job
 }
 
 /// Persistence of job artifacts: their bytes and what they are.

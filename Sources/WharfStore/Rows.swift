@@ -9,7 +9,7 @@ protocol RowDecodable {
 
 extension RowDecodable {
     static func fetch(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> [Self] {
-        try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.init(row:))
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Self.init(row:))
     }
 }
 

@@ -32,7 +32,7 @@ extension SQLiteStore: LimitsStore {
         try await write { db in
             if let document {
                 try db.execute(
-                    sql: """
+                    cached: """
                         INSERT INTO limits (subject_kind, subject_id, document, updated_at) VALUES (?, ?, ?, ?)
                         ON CONFLICT (subject_kind, subject_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at
                         """,
@@ -40,7 +40,7 @@ extension SQLiteStore: LimitsStore {
                 )
             } else {
                 try db.execute(
-                    sql: "DELETE FROM limits WHERE subject_kind = ? AND subject_id = ?",
+                    cached: "DELETE FROM limits WHERE subject_kind = ? AND subject_id = ?",
                     arguments: [subject.kind, subject.identifier]
                 )
             }
@@ -53,7 +53,7 @@ extension SQLiteStore: SpendStore {
         let periods = [SpendPeriod.day(containing: record.at).key, SpendPeriod.month(containing: record.at).key]
         try await write { db in
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO spend (job_id, step_id, tenant_id, api_key_prefix, network_cost, amount, at)
                     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, step_id) DO NOTHING
                     """,
@@ -65,7 +65,7 @@ extension SQLiteStore: SpendStore {
             for prefix in [""] + (record.keyPrefix.map { [$0] } ?? []) {
                 for period in periods {
                     try db.execute(
-                        sql: """
+                        cached: """
                             INSERT INTO spend_totals (tenant_id, api_key_prefix, period, amount) VALUES (?, ?, ?, ?)
                             ON CONFLICT (tenant_id, api_key_prefix, period) DO UPDATE SET amount = amount + excluded.amount
                             """,
@@ -114,7 +114,7 @@ extension SQLiteStore: AuditStore {
             let previous = head?["hash"] as String? ?? AuditChain.genesis
             let hash = AuditChain.hash(of: record, sequence: sequence, previousHash: previous)
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO audit_log (sequence, at_ms, actor, action, target, source, result, detail, previous_hash, hash)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,

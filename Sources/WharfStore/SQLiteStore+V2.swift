@@ -43,7 +43,8 @@ extension SQLiteStore: FileStore {
         )
         try await write { db in
             try db.execute(
-                sql: "INSERT INTO files (id, tenant_id, name, content_type, byte_count, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                cached:
+                    "INSERT INTO files (id, tenant_id, name, content_type, byte_count, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 arguments: [file.id, file.tenantID, file.name, file.contentType, file.byteCount, file.digest, file.createdAt]
             )
         }
@@ -72,7 +73,7 @@ extension SQLiteStore: FileStore {
                 createdAt: Date()
             )
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO artifacts (job_id, name, content_type, byte_count, data, digest, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
@@ -114,13 +115,13 @@ extension SQLiteStore: IdempotencyStore {
                 }
                 if let until = row["locked_until"] as Date?, until > date { return .inProgress }
                 try db.execute(
-                    sql: "UPDATE idempotency_keys SET locked_until = ?, created_at = ? WHERE tenant_id = ? AND key = ?",
+                    cached: "UPDATE idempotency_keys SET locked_until = ?, created_at = ? WHERE tenant_id = ? AND key = ?",
                     arguments: [lockedUntil, date, tenantID, key]
                 )
                 return .claimed
             }
             try db.execute(
-                sql: "INSERT INTO idempotency_keys (tenant_id, key, locked_until, created_at) VALUES (?, ?, ?, ?)",
+                cached: "INSERT INTO idempotency_keys (tenant_id, key, locked_until, created_at) VALUES (?, ?, ?, ?)",
                 arguments: [tenantID, key, lockedUntil, date]
             )
             return .claimed
@@ -131,7 +132,7 @@ extension SQLiteStore: IdempotencyStore {
         let headers = String(decoding: try JSONEncoder().encode(response.headers), as: UTF8.self)
         try await write { db in
             try db.execute(
-                sql: """
+                cached: """
                     UPDATE idempotency_keys SET request_hash = ?, status = ?, headers = ?, body = ?, locked_until = NULL
                     WHERE tenant_id = ? AND key = ?
                     """,
@@ -143,7 +144,7 @@ extension SQLiteStore: IdempotencyStore {
     public func releaseIdempotentRequest(tenantID: String, key: String) async throws {
         try await write { db in
             try db.execute(
-                sql: "DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND status IS NULL",
+                cached: "DELETE FROM idempotency_keys WHERE tenant_id = ? AND key = ? AND status IS NULL",
                 arguments: [tenantID, key]
             )
         }
@@ -151,7 +152,7 @@ extension SQLiteStore: IdempotencyStore {
 
     public func removeIdempotencyRecords(createdBefore date: Date) async throws -> Int {
         try await write { db in
-            try db.execute(sql: "DELETE FROM idempotency_keys WHERE created_at < ?", arguments: [date])
+            try db.execute(cached: "DELETE FROM idempotency_keys WHERE created_at < ?", arguments: [date])
             return db.changesCount
         }
     }
@@ -161,7 +162,7 @@ extension SQLiteStore: WebhookStore {
     public func enqueueWebhook(_ event: WebhookEvent) async throws {
         try await write { db in
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO webhook_events (id, tenant_id, job_id, type, url, payload, state, attempts, next_attempt_at, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
@@ -186,11 +187,11 @@ extension SQLiteStore: WebhookStore {
     public func recordWebhookAttempt(_ attempt: WebhookAttempt, state: WebhookEvent.State, nextAttemptAt: Date?) async throws {
         try await write { db in
             try db.execute(
-                sql: "INSERT INTO webhook_attempts (event_id, number, status_code, error, duration_ms, at) VALUES (?, ?, ?, ?, ?, ?)",
+                cached: "INSERT INTO webhook_attempts (event_id, number, status_code, error, duration_ms, at) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [attempt.eventID, attempt.number, attempt.statusCode, attempt.error, attempt.durationMilliseconds, attempt.at]
             )
             try db.execute(
-                sql: """
+                cached: """
                     UPDATE webhook_events SET state = ?, attempts = ?, next_attempt_at = coalesce(?, next_attempt_at) WHERE id = ?
                     """,
                 arguments: [state.rawValue, attempt.number, nextAttemptAt, attempt.eventID]
@@ -220,7 +221,7 @@ extension SQLiteStore: WebhookStore {
         let fresh = "whsec_" + Base32.encode((0..<32).map { _ in UInt8.random(in: .min ... .max) })
         return try await write { db in
             try db.execute(
-                sql: "UPDATE tenants SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL",
+                cached: "UPDATE tenants SET webhook_secret = ? WHERE id = ? AND webhook_secret IS NULL",
                 arguments: [fresh, tenantID]
             )
             guard let secret = try String.fetchOne(db, sql: "SELECT webhook_secret FROM tenants WHERE id = ?", arguments: [tenantID]) else {

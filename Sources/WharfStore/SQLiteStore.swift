@@ -10,6 +10,8 @@ public import WharfCore
 /// from any task; it closes the file when the last reference goes away.
 public final class SQLiteStore: Sendable {
     private let pool: DatabasePool
+    /// Every write of the store goes through it, committed in batches.
+    private let writes: GroupCommit
     private let migrator: DatabaseMigrator
     /// The file this store works on.
     public let path: String
@@ -40,6 +42,7 @@ public final class SQLiteStore: Sendable {
             configuration.foreignKeysEnabled = true
             configuration.label = "wharf"
             self.pool = try DatabasePool(path: path, configuration: configuration)
+            self.writes = GroupCommit(writer: pool)
             // Opening is lazy in SQLite: read the schema now so a file that is not a database fails here.
             _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
         } catch {
@@ -103,7 +106,7 @@ extension SQLiteStore: TenantStore {
         do {
             try await pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
+                    cached: "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
                     arguments: [tenant.id, tenant.name, tenant.createdAt]
                 )
             }
@@ -135,7 +138,7 @@ extension SQLiteStore: APIKeyStore {
                 throw WharfError(.notFound, "no tenant with id '\(key.tenantID)'")
             }
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO api_keys (prefix, tenant_id, name, scopes, secret_hash, created_at, revoked_at, revision)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
@@ -164,7 +167,7 @@ extension SQLiteStore: APIKeyStore {
     public func revokeAPIKey(prefix: String, at date: Date) async throws -> APIKey? {
         try await write { db in
             try db.execute(
-                sql: "UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL",
+                cached: "UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL",
                 arguments: [date, prefix]
             )
             return try APIKey.fetch(db, sql: "SELECT * FROM api_keys WHERE prefix = ?", [prefix]).first
@@ -179,7 +182,7 @@ extension SQLiteStore: JobStore {
                 throw WharfError(.notFound, "no tenant with id '\(job.tenantID)'")
             }
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO jobs (id, tenant_id, kind, status, request, result, created_at, updated_at, api_key_prefix)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
@@ -196,22 +199,24 @@ extension SQLiteStore: JobStore {
     }
 
     public func updateJob(id: String, status: JobStatus, result: Data?, at date: Date) async throws -> Job {
-        try await write { db in
-            guard var job = try Job.fetch(db, sql: "SELECT * FROM jobs WHERE id = ?", [id]).first else {
-                throw WharfError(.notFound, "no job with id '\(id)'")
-            }
-            guard !job.status.isFinal else {
-                throw WharfError(.invalidArgument, "job \(id) is already \(job.status.rawValue)")
-            }
-            job.status = status
-            job.result = result ?? job.result
-            job.updatedAt = date
-            try db.execute(
-                sql: "UPDATE jobs SET status = ?, result = ?, updated_at = ? WHERE id = ?",
-                arguments: [job.status.rawValue, job.result, job.updatedAt, id]
-            )
-            return job
+        try await write { db in try Self.updateJob(db, id: id, status: status, result: result, at: date) }
+    }
+
+    static func updateJob(_ db: Database, id: String, status: JobStatus, result: Data?, at date: Date) throws -> Job {
+        guard var job = try Job.fetch(db, sql: "SELECT * FROM jobs WHERE id = ?", [id]).first else {
+            throw WharfError(.notFound, "no job with id '\(id)'")
         }
+        guard !job.status.isFinal else {
+            throw WharfError(.invalidArgument, "job \(id) is already \(job.status.rawValue)")
+        }
+        job.status = status
+        job.result = result ?? job.result
+        job.updatedAt = date
+        try db.execute(
+            cached: "UPDATE jobs SET status = ?, result = ?, updated_at = ? WHERE id = ?",
+            arguments: [job.status.rawValue, job.result, job.updatedAt, id]
+        )
+        return job
     }
 
     public func listJobs(tenantID: String, limit: Int) async throws -> [Job] {
@@ -263,20 +268,29 @@ extension SQLiteStore {
 extension SQLiteStore: AttemptStore {
     public func insertAttempts(_ attempts: [NetworkAttempt]) async throws {
         guard !attempts.isEmpty else { return }
+        try await write { db in try Self.insertAttempts(db, attempts) }
+    }
+
+    public func finishJob(id: String, status: JobStatus, result: Data?, attempts: [NetworkAttempt], at date: Date) async throws -> Job {
         try await write { db in
-            for attempt in attempts {
-                try db.execute(
-                    sql: """
-                        INSERT INTO network_attempts
-                            (job_id, orchestrator, outcome, latency_ms, price_per_unit, pixels_per_unit, ended_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        attempt.jobID, attempt.orchestrator, attempt.outcome, attempt.latencyMilliseconds,
-                        attempt.pricePerUnit, attempt.pixelsPerUnit, attempt.endedAt,
-                    ]
-                )
-            }
+            try Self.insertAttempts(db, attempts)
+            return try Self.updateJob(db, id: id, status: status, result: result, at: date)
+        }
+    }
+
+    private static func insertAttempts(_ db: Database, _ attempts: [NetworkAttempt]) throws {
+        for attempt in attempts {
+            try db.execute(
+                cached: """
+                    INSERT INTO network_attempts
+                        (job_id, orchestrator, outcome, latency_ms, price_per_unit, pixels_per_unit, ended_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    attempt.jobID, attempt.orchestrator, attempt.outcome, attempt.latencyMilliseconds,
+                    attempt.pricePerUnit, attempt.pixelsPerUnit, attempt.endedAt,
+                ]
+            )
         }
     }
 
@@ -291,7 +305,7 @@ extension SQLiteStore: StepStore {
     public func saveStep(_ step: JobStep) async throws {
         try await write { db in
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO job_steps (job_id, step_id, status, output, artifacts, attempts, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (job_id, step_id) DO UPDATE SET
@@ -343,7 +357,7 @@ extension SQLiteStore: ArtifactStore {
                 throw WharfError(.alreadyExists, "job \(jobID) already has an artifact named '\(name)'")
             }
             try db.execute(
-                sql: """
+                cached: """
                     INSERT INTO artifacts (job_id, name, content_type, byte_count, data, digest, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
@@ -383,7 +397,7 @@ extension SQLiteStore: ArtifactStore {
         // Their files stay until retention: another artifact may share the bytes.
         try await write { db in
             try db.execute(
-                sql: "DELETE FROM artifacts WHERE job_id = ? AND substr(name, 1, ?) = ?",
+                cached: "DELETE FROM artifacts WHERE job_id = ? AND substr(name, 1, ?) = ?",
                 arguments: [jobID, prefix.utf8.count, prefix]
             )
             return db.changesCount
@@ -393,7 +407,7 @@ extension SQLiteStore: ArtifactStore {
     public func removeArtifacts(ofJobsFinishedBefore date: Date) async throws -> Int {
         let (removed, referenced) = try await write { db -> (Int, Set<String>) in
             try db.execute(
-                sql: """
+                cached: """
                     DELETE FROM artifacts WHERE job_id IN (
                         SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND updated_at < ?)
                     """,
@@ -401,7 +415,7 @@ extension SQLiteStore: ArtifactStore {
             )
             let removed = db.changesCount
             // Uploaded files follow the same retention, counted from their upload.
-            try db.execute(sql: "DELETE FROM files WHERE created_at < ?", arguments: [date])
+            try db.execute(cached: "DELETE FROM files WHERE created_at < ?", arguments: [date])
             let digests = try String.fetchAll(
                 db,
                 sql: "SELECT DISTINCT digest FROM artifacts WHERE digest IS NOT NULL UNION SELECT digest FROM files"
@@ -449,10 +463,11 @@ extension SQLiteStore: ArtifactStore {
 }
 
 extension SQLiteStore {
-    /// Runs `body` in a write transaction, turning database failures into ``WharfError``.
+    /// Runs `body` in a write transaction (shared with the writes that arrive with it: see
+    /// ``GroupCommit``), turning database failures into ``WharfError``.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
+            return try await writes.write(body)
         } catch let error as WharfError {
             throw error
         } catch {

@@ -86,31 +86,35 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             let step = try await authorize(step, of: job, stepID: "run")
             outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region, seed: step.routingSeed)
         } catch let error as RoutingError {
-            try await store.insertAttempts(error.attempts.map { $0.record(jobID: job.id) })
-            _ = try await store.updateJob(id: job.id, status: .failed, result: Self.failure(error.message), at: Date())
+            let attempts = error.attempts.map { $0.record(jobID: job.id) }
+            _ = try await store.finishJob(id: job.id, status: .failed, result: Self.failure(error.message), attempts: attempts, at: Date())
             throw error
         } catch {
             _ = try await store.updateJob(id: job.id, status: .failed, result: Self.failure("\(error)"), at: Date())
             throw error
         }
-        try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: job.id) })
+        let attempts = outcome.attempts.map { $0.record(jobID: job.id) }
         if let events = outcome.response.events {
+            try await store.insertAttempts(attempts)
             // A stream is billed when it starts: its events are the result, relayed as they come.
             await charge(outcome, units: step.units, of: job, stepID: "run")
             return (job, .events(relay(events, job: job)))
         }
+        let document: Data
         do {
-            let document = try await rehostResults(outcome.response.body, of: outcome, jobID: job.id, mediaBaseURL: mediaBaseURL)
-            job = try await store.updateJob(id: job.id, status: .succeeded, result: document, at: Date())
-            // Billed once the customer has the result: a result that could not be read is not.
-            await charge(outcome, units: step.units, of: job, stepID: "run")
-            return (job, .document(document))
+            document = try await rehostResults(outcome.response.body, of: outcome, jobID: job.id, mediaBaseURL: mediaBaseURL)
         } catch {
             logger.warning("result could not be re-hosted", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
             let message = "the orchestrator's result could not be read"
-            _ = try await store.updateJob(id: job.id, status: .failed, result: Self.failure(message), at: Date())
+            _ = try await store.finishJob(id: job.id, status: .failed, result: Self.failure(message), attempts: attempts, at: Date())
             throw RoutingError(kind: .allAttemptsFailed, message: message, attempts: outcome.attempts)
         }
+        // The attempts and the job's end are one write: a finished call costs the store two (this and
+        // the job's start), plus its charge.
+        job = try await store.finishJob(id: job.id, status: .succeeded, result: document, attempts: attempts, at: Date())
+        // Billed once the customer has the result: a result that could not be read is not.
+        await charge(outcome, units: step.units, of: job, stepID: "run")
+        return (job, .document(document))
     }
 
     /// Parses the orchestrator's JSON reply and replaces every `url` that points at the orchestrator
@@ -144,8 +148,10 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             _ = try await store.putArtifact(jobID: jobID, name: name, contentType: file.contentType, data: file.data)
             return link(name)
         }
+        // Nothing to re-host (an LLM answer, a transcript): the orchestrator's bytes are the document.
+        guard rewritten.changed else { return (body, names) }
         let document = try JSONSerialization.data(
-            withJSONObject: rewritten,
+            withJSONObject: rewritten.value,
             options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]
         )
         return (document, names)
@@ -177,24 +183,34 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         return result
     }
 
-    private func rewriteURLs(in value: Any, _ transform: (String) async throws -> String) async throws -> Any {
+    /// `value` with every `"url"` string replaced by `transform`'s answer, and whether any was.
+    private func rewriteURLs(in value: Any, _ transform: (String) async throws -> String) async throws -> (value: Any, changed: Bool) {
         if var object = value as? [String: Any] {
+            var changed = false
             for key in object.keys.sorted() {
                 if key == "url", let reference = object[key] as? String {
                     object[key] = try await transform(reference)
+                    changed = true
                 } else if let child = object[key] {
-                    object[key] = try await rewriteURLs(in: child, transform)
+                    let rewritten = try await rewriteURLs(in: child, transform)
+                    object[key] = rewritten.value
+                    changed = changed || rewritten.changed
                 }
             }
-            return object
+            return (object, changed)
         }
         if let array = value as? [Any] {
             var result: [Any] = []
+            var changed = false
             result.reserveCapacity(array.count)
-            for element in array { result.append(try await rewriteURLs(in: element, transform)) }
-            return result
+            for element in array {
+                let rewritten = try await rewriteURLs(in: element, transform)
+                result.append(rewritten.value)
+                changed = changed || rewritten.changed
+            }
+            return (result, changed)
         }
-        return value
+        return (value, false)
     }
 
     /// Relays an event stream and finishes the job when it ends: succeeded at its end, failed when

@@ -185,24 +185,61 @@ import WharfStore
         #expect(try await store.artifact(jobID: recent.id, name: "0.png") != nil)
     }
 
-    @Test func attemptsAndArtifactsAreKeptPerJob() async throws {
+    /// A migrated store on a new file, with a tenant named `acme`.
+    static func storeWithTenant() async throws -> (directory: TemporaryDirectory, store: SQLiteStore, tenantID: String) {
         let directory = try TemporaryDirectory()
         let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
         _ = try await store.migrate()
         let tenant = try await KeyManagement(store: store).createTenant(name: "acme")
-        let job = Job(tenantID: tenant.id, kind: "text-to-image", request: Data("{}".utf8))
+        return (directory, store, tenant.id)
+    }
+
+    /// An attempt of `jobID` on a loopback orchestrator that ended with `outcome`.
+    static func attempt(of jobID: String, _ outcome: String, port: Int = 9000) -> NetworkAttempt {
+        NetworkAttempt(
+            jobID: jobID,
+            orchestrator: "127.0.0.1:\(port)",
+            outcome: outcome,
+            latencyMilliseconds: port - 9000,
+            pricePerUnit: 1_000,
+            pixelsPerUnit: 1,
+            endedAt: Date()
+        )
+    }
+
+    @Test func finishingAJobWritesItsAttemptsAndEndTogetherOrNotAtAll() async throws {
+        let (directory, store, tenantID) = try await Self.storeWithTenant()
+        defer { withExtendedLifetime(directory) {} }
+        var running = Job(tenantID: tenantID, kind: "llm", request: Data("{}".utf8))
+        running.status = .running
+        let job = running
         try await store.insertJob(job)
-        let attempts = ["http 503", "ok"].enumerated().map { index, outcome in
-            NetworkAttempt(
-                jobID: job.id,
-                orchestrator: "127.0.0.1:\(9000 + index)",
-                outcome: outcome,
-                latencyMilliseconds: 10 * index,
-                pricePerUnit: 1_000,
-                pixelsPerUnit: 1,
-                endedAt: Date()
-            )
+        let result = Data(#"{"choices":[]}"#.utf8)
+        let finished = try await store.finishJob(
+            id: job.id,
+            status: .succeeded,
+            result: result,
+            attempts: [Self.attempt(of: job.id, "http 503"), Self.attempt(of: job.id, "ok", port: 9001)],
+            at: Date()
+        )
+        #expect(finished.status == .succeeded && finished.result == result)
+        #expect(try await store.attempts(jobID: job.id).map(\.outcome) == ["http 503", "ok"])
+
+        // A finished job does not change, and the attempts offered with the change are not kept either.
+        let again = await #expect(throws: WharfError.self) {
+            try await store.finishJob(id: job.id, status: .failed, result: nil, attempts: [Self.attempt(of: job.id, "late")], at: Date())
         }
+        #expect(again?.code == .invalidArgument)
+        #expect(try await store.attempts(jobID: job.id).map(\.outcome) == ["http 503", "ok"])
+        #expect(try await store.job(id: job.id)?.status == .succeeded)
+    }
+
+    @Test func attemptsAndArtifactsAreKeptPerJob() async throws {
+        let (directory, store, tenantID) = try await Self.storeWithTenant()
+        defer { withExtendedLifetime(directory) {} }
+        let job = Job(tenantID: tenantID, kind: "text-to-image", request: Data("{}".utf8))
+        try await store.insertJob(job)
+        let attempts = [Self.attempt(of: job.id, "http 503"), Self.attempt(of: job.id, "ok", port: 9001)]
         try await store.insertAttempts(attempts)
         #expect(try await store.attempts(jobID: job.id).map(\.outcome) == ["http 503", "ok"])
 
