@@ -36,6 +36,11 @@ public enum Scope: String, Sendable, Hashable, Codable, CaseIterable, Comparable
 extension StringProtocol {
     /// The text without leading and trailing whitespace (spaces, tabs, newlines).
     package func trimmingWhitespace() -> String {
-        String(self.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        // Found from both ends in place: reversing the characters twice built the string anew one
+        // character at a time, on every request's `Authorization` header.
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else {
+            return ""
+        }
+        return String(self[first...last])
     }
 }

@@ -7,9 +7,15 @@ public import WharfCore
 /// comparison, so response time does not tell which prefixes exist.
 public struct APIKeyAuthenticator<Keys: APIKeyStore>: Sendable {
     private let keys: Keys
+    private let cache: APIKeyCache?
 
-    public init(keys: Keys) {
+    /// - Parameters:
+    ///   - keys: Where keys are looked up.
+    ///   - cache: Keys read recently, shared by every authenticator of the gateway; `nil` reads the
+    ///     store on every request.
+    public init(keys: Keys, cache: APIKeyCache? = nil) {
         self.keys = keys
+        self.cache = cache
     }
 
     /// Authenticates a request.
@@ -22,7 +28,7 @@ public struct APIKeyAuthenticator<Keys: APIKeyStore>: Sendable {
             throw AuthenticationFailure(.missingCredentials)
         }
         let token = try Self.bearerToken(in: authorization)
-        let stored = try await keys.apiKey(prefix: token.prefix)
+        let stored = try await key(prefix: token.prefix)
         let presented = token.digest
         let expected = stored?.secretHash ?? decoyDigest
         guard constantTimeEquals(presented, expected), let stored else {
@@ -35,6 +41,14 @@ public struct APIKeyAuthenticator<Keys: APIKeyStore>: Sendable {
             throw AuthenticationFailure(.missingScope(scope), keyPrefix: token.prefix)
         }
         return Principal(tenantID: stored.tenantID, keyPrefix: stored.prefix, scopes: stored.scopes, revision: stored.revision)
+    }
+
+    /// The key with this prefix: from the cache when it was read recently, else from the store.
+    private func key(prefix: String) async throws -> APIKey? {
+        if let cached = cache?.key(prefix: prefix) { return cached }
+        let stored = try await keys.apiKey(prefix: prefix)
+        if let stored { cache?.remember(stored) }
+        return stored
     }
 
     /// Extracts the token from `Bearer <token>` (the scheme is case-insensitive, RFC 9110 §11.1).

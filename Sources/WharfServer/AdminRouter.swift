@@ -28,7 +28,8 @@ public func buildAdminRouter<Store: GatewayStore>(
     metricsRequireAuth: Bool,
     trustedProxies: [CIDR] = [],
     forwardedHeader: ClientAddressResolver.Header = .xForwardedFor,
-    policy: PolicyEngine<Store>? = nil
+    policy: PolicyEngine<Store>? = nil,
+    keyCache: APIKeyCache? = nil
 ) -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(
@@ -41,7 +42,7 @@ public func buildAdminRouter<Store: GatewayStore>(
     HealthController(store: store).addRoutes(to: router)
     let metricsGroup = router.group()
     if metricsRequireAuth {
-        metricsGroup.add(middleware: AuthenticationMiddleware(keys: store, scope: .admin))
+        metricsGroup.add(middleware: AuthenticationMiddleware(keys: store, scope: .admin, cache: keyCache))
         // The key's allowed networks and rate hold here as on the admin API.
         if let policy { metricsGroup.add(middleware: RequestPolicyMiddleware(engine: policy)) }
     }
@@ -53,13 +54,16 @@ public func buildAdminRouter<Store: GatewayStore>(
         )
     }
     let admin = router.group()
-        .add(middleware: AuthenticationMiddleware(keys: store, scope: .admin, publicPaths: ["/admin/v1/openapi.yaml"]))
+        .add(middleware: AuthenticationMiddleware(keys: store, scope: .admin, publicPaths: ["/admin/v1/openapi.yaml"], cache: keyCache))
         .add(middleware: AdminCallerMiddleware(store: store))
     // An admin key's allowed networks and rate apply here too; a write they refuse is audited as failed.
-    if let policy {
-        admin.add(middleware: RequestPolicyMiddleware(engine: policy))
-        admin.add(middleware: LimitsChangeMiddleware(engine: policy))
-    }
+    if let policy { admin.add(middleware: RequestPolicyMiddleware(engine: policy)) }
+    admin.add(
+        middleware: AdminWriteMiddleware {
+            policy?.forgetLimits()
+            keyCache?.forgetAll()
+        }
+    )
     do {
         try AdminService(store: store, pool: pool, plugins: plugins).register(on: admin)
     } catch {
@@ -208,14 +212,15 @@ extension WharfRequestContext {
     }
 }
 
-/// After an admin write, drops the policy engine's cached limits, so a change made through the admin
-/// API applies from the next request.
-struct LimitsChangeMiddleware<Store: LimitsStore & SpendStore>: RouterMiddleware {
+/// After an admin write, drops what the gateway cached from the store (the policy engine's limits,
+/// the API keys), so a change made through the admin API (new limits, a revoked key) applies from the
+/// next request.
+struct AdminWriteMiddleware: RouterMiddleware {
     typealias Context = WharfRequestContext
-    let engine: PolicyEngine<Store>
+    let afterWrite: @Sendable () -> Void
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        defer { if request.method != .get && request.method != .head { engine.forgetLimits() } }
+        defer { if request.method != .get && request.method != .head { afterWrite() } }
         return try await next(request, context)
     }
 }

@@ -116,6 +116,8 @@ public func buildApplication(
     if let retention = configuration.artifactRetention {
         backgroundServices.append(ArtifactRetention(store: store, retention: retention, logger: logger))
     }
+    // One cache of API keys for both listeners, so the admin API's writes clear it for both.
+    let keyCache = APIKeyCache()
     let publicRouter = try buildPublicRouter(
         store: store,
         metrics: metrics,
@@ -140,7 +142,8 @@ public func buildApplication(
         ),
         policy: policyEngine,
         trustedProxies: configuration.trustedProxies,
-        forwardedHeader: configuration.forwardedHeader
+        forwardedHeader: configuration.forwardedHeader,
+        keyCache: keyCache
     )
     let adminRouter = buildAdminRouter(
         store: store,
@@ -150,7 +153,8 @@ public func buildApplication(
         metricsRequireAuth: configuration.metricsRequireAuth,
         trustedProxies: configuration.trustedProxies,
         forwardedHeader: configuration.forwardedHeader,
-        policy: policyEngine
+        policy: policyEngine,
+        keyCache: keyCache
     )
     func application(
         _ role: ListenerRole,
@@ -242,7 +246,8 @@ public func buildPublicRouter<Store: GatewayStore>(
     v2: V2Routes<Store>? = nil,
     policy: PolicyEngine<Store>? = nil,
     trustedProxies: [CIDR] = [],
-    forwardedHeader: ClientAddressResolver.Header = .xForwardedFor
+    forwardedHeader: ClientAddressResolver.Header = .xForwardedFor,
+    keyCache: APIKeyCache? = nil
 ) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(to: router, role: .public, metrics: metrics, trustedProxies: trustedProxies, forwardedHeader: forwardedHeader)
@@ -251,7 +256,7 @@ public func buildPublicRouter<Store: GatewayStore>(
     if let v1 {
         let group = router.group()
             .add(middleware: V1Middleware(policy: v1.policy))
-            .add(middleware: AuthenticationMiddleware(keys: store, scope: .v1, publicPaths: ["/v1/openapi.yaml"]))
+            .add(middleware: AuthenticationMiddleware(keys: store, scope: .v1, publicPaths: ["/v1/openapi.yaml"], cache: keyCache))
         if let policy { group.add(middleware: RequestPolicyMiddleware(engine: policy)) }
         group.add(middleware: V1CallerMiddleware(publicBaseURL: v1.publicBaseURL, maxBodyBytes: v1.policy.maxBodyBytes))
         let pool = v1.pool
@@ -273,7 +278,7 @@ public func buildPublicRouter<Store: GatewayStore>(
     if let v2 {
         let group = router.group()
             .add(middleware: V2Middleware())
-            .add(middleware: AuthenticationMiddleware(keys: store, scope: .v2, publicPaths: ["/v2/openapi.yaml"]))
+            .add(middleware: AuthenticationMiddleware(keys: store, scope: .v2, publicPaths: ["/v2/openapi.yaml"], cache: keyCache))
         if let policy { group.add(middleware: RequestPolicyMiddleware(engine: policy)) }
         group.add(middleware: V2CallerMiddleware(publicBaseURL: v2.publicBaseURL))
             .add(middleware: RevisionMiddleware())

@@ -76,6 +76,29 @@ import WharfCore
         }
     }
 
+    @Test func aKeyRevokedThroughTheAdminAPIIsRefusedFromTheNextRequestThoughItWasJustUsed() async throws {
+        let gateway = try await TestGateway()
+        let prefix = String(gateway.customerKey.split(separator: "_")[1])
+        try await gateway.withPublicClient { client in
+            // Used once: the gateway now holds the key in its cache.
+            try await client.execute(uri: "/v2/key", method: .get, headers: bearer(gateway.customerKey)) { response in
+                #expect(response.status == .ok)
+            }
+        }
+        try await gateway.withAdminClient { client in
+            try await client.execute(uri: "/admin/v1/keys/\(prefix)/revoke", method: .post, headers: bearer(gateway.adminKey)) {
+                response in
+                #expect(response.status == .ok)
+            }
+        }
+        try await gateway.withPublicClient { client in
+            try await client.execute(uri: "/v2/key", method: .get, headers: bearer(gateway.customerKey)) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.json["type"] as? String == "urn:wharf:problem:revoked-api-key")
+            }
+        }
+    }
+
     @Test func keyWithoutScopeGets403() async throws {
         let gateway = try await TestGateway()
         try await gateway.withPublicClient { client in

@@ -23,8 +23,15 @@ public struct AuthenticationMiddleware<Keys: APIKeyStore & AuditStore>: RouterMi
     ///   - scope: The scope every route behind this middleware needs.
     ///   - publicPaths: Paths behind this middleware that need no key (an API's own description).
     ///   - throttle: Bounds the failed authentications one client address may have audited.
-    public init(keys: Keys, scope: Scope, publicPaths: Set<String> = [], throttle: AuthenticationThrottle = AuthenticationThrottle()) {
-        self.authenticator = APIKeyAuthenticator(keys: keys)
+    ///   - cache: Keys read recently, shared by the gateway's listeners; `nil` reads every request's key.
+    public init(
+        keys: Keys,
+        scope: Scope,
+        publicPaths: Set<String> = [],
+        throttle: AuthenticationThrottle = AuthenticationThrottle(),
+        cache: APIKeyCache? = nil
+    ) {
+        self.authenticator = APIKeyAuthenticator(keys: keys, cache: cache)
         self.audit = keys
         self.throttle = throttle
         self.scope = scope
