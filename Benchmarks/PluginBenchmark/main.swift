@@ -79,6 +79,40 @@ for index in 0..<(runs / 4) {
     precondition(job.status == .succeeded, String(decoding: job.result ?? Data(), as: UTF8.self))
 }
 
+/// Runs `count` calls of `work`, `width` at a time, and returns how many finished per second.
+func throughput(count: Int, width: Int, _ work: @escaping @Sendable (Int) async throws -> Void) async throws -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var next = 0
+        while next < min(width, count) {
+            let index = next
+            group.addTask { try await work(index) }
+            next += 1
+        }
+        while try await group.next() != nil, next < count {
+            let index = next
+            group.addTask { try await work(index) }
+            next += 1
+        }
+        try await group.waitForAll()
+    }
+    return Double(count) / (microseconds(clock.now - start) / 1e6)
+}
+
+// Throughput with many jobs at once, as a gateway runs them: every job persisted (its row, its step's
+// state, its artifact), next to the reference of the same number of bare one-row write transactions
+// on the same store at the same concurrency.
+let concurrentJobs = 2_000
+let width = 32
+let transactionsPerSecond = try await throughput(count: concurrentJobs, width: width) { [store] index in
+    try await store.insertTenant(Tenant(id: "ten_bench\(index)", name: "bench-\(index)", createdAt: Date()))
+}
+let jobsPerSecond = try await throughput(count: concurrentJobs, width: width) { [runner, tenant] index in
+    let job = try await runner.start(preset: "template.greet", tenantID: tenant.id, input: nil, parameters: ["name": "Ada \(index)"])
+    precondition(job.status == .succeeded, String(decoding: job.result ?? Data(), as: UTF8.self))
+}
+
 print("| measurement | median µs | p95 µs | runs |")
 print("|---|---|---|---|")
 print(row("reference: the greet step as a direct Swift call", direct))
@@ -91,3 +125,7 @@ print(
         percentile(jobs, 0.5) - percentile(viaABI, 0.5)
     )
 )
+print("\n| throughput, \(width) at a time | per second | runs |")
+print("|---|---|---|")
+print("| reference: one-row write transactions on the same SQLite store | \(Int(transactionsPerSecond)) | \(concurrentJobs) |")
+print("| one-step preset jobs through PresetRunner, persisted | \(Int(jobsPerSecond)) | \(concurrentJobs) |")

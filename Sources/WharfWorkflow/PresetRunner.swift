@@ -123,14 +123,15 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             return failed
         }
         var job = job
-        if job.status == .queued {
-            job = try await store.updateJob(id: job.id, status: .running, result: nil, at: Date())
-        } else {
+        let resuming = job.status != .queued
+        if resuming {
             logger.info("resuming job", metadata: ["gw.job.id": "\(job.id)", "gw.preset": "\(resolved.preset.name)"])
+        } else {
+            job = try await store.updateJob(id: job.id, status: .running, result: nil, at: Date())
         }
         let finished: Job
         do {
-            finished = try await runSteps(job, resolved)
+            finished = try await runSteps(job, resolved, resuming: resuming)
         } catch is CancellationError {
             // The store refuses work from a cancelled task: record the end from a task of its own.
             let store = self.store
@@ -148,9 +149,10 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         try await execute(job)
     }
 
-    private func runSteps(_ job: Job, _ resolved: Resolved) async throws -> Job {
+    private func runSteps(_ job: Job, _ resolved: Resolved, resuming: Bool) async throws -> Job {
         let parameters = (try? JSONSerialization.jsonObject(with: job.request) as? [String: Any])?["parameters"] as? [String: String] ?? [:]
-        var states = Dictionary(uniqueKeysWithValues: try await store.steps(jobID: job.id).map { ($0.stepID, $0) })
+        // A job that starts now has no steps yet; only a resumed one reads what its steps did.
+        var states = resuming ? Dictionary(uniqueKeysWithValues: try await store.steps(jobID: job.id).map { ($0.stepID, $0) }) : [:]
         let steps = resolved.preset.steps
         while true {
             let done = Set(states.values.filter { $0.status == .succeeded }.map(\.stepID))
@@ -220,7 +222,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 JobStep(jobID: job.id, stepID: step.id, status: .running, output: nil, artifacts: [], attempts: attempts, updatedAt: Date())
             )
             // What an interrupted or failed earlier try stored goes, so this try can store it afresh.
-            _ = try await store.removeArtifacts(jobID: job.id, namePrefix: "\(step.id)-")
+            // A step's first try has nothing to clear.
+            if attempts > 1 { _ = try await store.removeArtifacts(jobID: job.id, namePrefix: "\(step.id)-") }
             onEvent?(
                 PresetEvent(jobID: job.id, stepID: step.id, kind: .stepStarted, attempt: attempts, detail: "\(step.kind) \(step.uses)")
             )
