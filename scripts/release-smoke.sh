@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=${ROUNDS:-3}
+scripts/install-packages.sh libsqlite3-dev ffmpeg curl
 bin=${WHARF_RELEASE_BIN:-}
 if [ -z "$bin" ]; then
     swift build -c release --product wharf
