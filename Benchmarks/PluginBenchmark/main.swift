@@ -71,6 +71,13 @@ let runner = PresetRunner(
     defaultModel: { _ in nil },
     logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
 )
+// Reference for the job's cost: one bare one-row write transaction at a time, on the same store.
+var writes: [Double] = []
+for index in 0..<(runs / 4) {
+    let start = clock.now
+    try await store.insertTenant(Tenant(id: "ten_seq\(index)", name: "sequential-\(index)", createdAt: Date()))
+    writes.append(microseconds(clock.now - start))
+}
 var jobs: [Double] = []
 for index in 0..<(runs / 4) {
     let start = clock.now
@@ -117,6 +124,7 @@ print("| measurement | median µs | p95 µs | runs |")
 print("|---|---|---|---|")
 print(row("reference: the greet step as a direct Swift call", direct))
 print(row("the greet step through the C ABI (LoadedPlugin.runStep)", viaABI))
+print(row("reference: a one-row write transaction (SQLite store)", writes))
 print(row("a one-step preset job through PresetRunner (SQLite store)", jobs))
 print(
     String(

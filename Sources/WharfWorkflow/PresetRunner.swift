@@ -347,10 +347,10 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     /// The file a step works on: the primary artifact of its first dependency, or the job's input.
     private func inputArtifact(for step: PluginManifest.Step, of job: Job, states: [String: JobStep]) async throws -> String? {
         for id in step.after { if let first = states[id]?.artifacts.first { return first } }
-        for candidate in ["mp4", "mov", "mkv", "webm", "ts", "wav", "mp3", "png", "jpg", "bin"] {
-            if try await store.artifact(jobID: job.id, name: "input.\(candidate)") != nil { return "input.\(candidate)" }
-        }
-        return nil
+        // One look at the job's files (not one per extension): the job's input, if it has one.
+        let stored = Set(try await store.artifacts(jobID: job.id).map(\.name))
+        let candidates = ["mp4", "mov", "mkv", "webm", "ts", "wav", "mp3", "png", "jpg", "bin"].map { "input.\($0)" }
+        return candidates.first(where: stored.contains)
     }
 
     private func performMedia(
