@@ -71,6 +71,13 @@ for round in $(seq 1 "$rounds"); do
     key=$(cat "$work/data/dev-key")
     auth=(-H "Authorization: Bearer $key")
 
+    # The pool has the devnet's offers once the first probes are back (readiness does not wait for them).
+    for _ in $(seq 1 300); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "http://127.0.0.1:$admin/admin/v1/orchestrators")" = 200 ] \
+            && curl -s "${auth[@]}" "http://127.0.0.1:$admin/admin/v1/orchestrators" | grep -q '"price_per_unit"' && break
+        sleep 0.1
+    done
+
     # v1: the Livepeer AI API, answered by a devnet orchestrator.
     call 200 "${auth[@]}" -H 'Content-Type: application/json' "http://127.0.0.1:$public/v1/llm" \
         -d '{"messages":[{"role":"user","content":"hello"}],"model":""}'
@@ -109,7 +116,7 @@ for round in $(seq 1 "$rounds"); do
     wait "$server" || status=$?
     server=""
     [ "$status" = "0" ] || fail "wharf serve exited with status $status after SIGTERM"
-    if grep -Eq 'Fatal error|pure virtual|Crash|Signal [0-9]|Thread [0-9]+ crashed' "$work/serve.log"; then
+    if grep -Eq 'Fatal error|pure virtual|Crash|Signal [0-9]|Thread [0-9]+ crashed|AddressSanitizer|ThreadSanitizer' "$work/serve.log"; then
         fail "a crash report is in the log"
     fi
     echo "release smoke: round $round/$rounds passed (ready in ${ready_ms} ms)"
