@@ -334,6 +334,49 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "WharfTests",
+            dependencies: [
+                "WharfClient",
+                "WharfCore",
+                "WharfMedia",
+                "WharfOutbound",
+                "WharfPlugins",
+                "WharfWorkflow",
+                "WharfDevnet",
+                "WharfRouting",
+                "WharfLivepeer",
+                "WharfPolicy",
+                "WharfServer",
+                "WharfStore",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Support/livepeer_wire_check.py", "Support/openapi_validate.py", "Support/livepeer_ai_sdk_check.py"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
+
+// The benchmark executables (Benchmarks/run-*.sh) are part of the package only when
+// WHARF_BENCHMARKS is set, so `make run`, `make test` and CI do not build what they never run.
+if Context.environment["WHARF_BENCHMARKS"] != nil {
+    package.targets += [
         .target(
             name: "WharfBenchmarkSupport",
             path: "Benchmarks/Support",
@@ -387,41 +430,5 @@ let package = Package(
             path: "Benchmarks/PluginBenchmark",
             swiftSettings: swiftSettings
         ),
-        .testTarget(
-            name: "WharfTests",
-            dependencies: [
-                "WharfClient",
-                "WharfCore",
-                "WharfMedia",
-                "WharfOutbound",
-                "WharfPlugins",
-                "WharfWorkflow",
-                "WharfDevnet",
-                "WharfRouting",
-                "WharfLivepeer",
-                "WharfPolicy",
-                "WharfServer",
-                "WharfStore",
-                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "InMemoryLogging", package: "swift-log"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
-                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-            ],
-            exclude: ["Support/livepeer_wire_check.py", "Support/openapi_validate.py", "Support/livepeer_ai_sdk_check.py"],
-            swiftSettings: swiftSettings
-        ),
     ]
-)
+}
