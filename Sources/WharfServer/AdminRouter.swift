@@ -19,7 +19,9 @@ public import WharfRouting
 /// one audit entry: the handlers through ``WharfPolicy/AdminOperations``, ``AdminCallerMiddleware``
 /// for a write that failed before its handler ran, and ``AuthenticationMiddleware`` for one refused
 /// for want of a valid admin key (`auth.failure`, `denied`). With a `policy`, admin keys are held
-/// to their own and their tenant's allowed networks and rates as on the public listener.
+/// to their own and their tenant's allowed networks and rates as on the public listener. Every admin
+/// write empties the policy's cached limits and `keyCache` (shared with the public listener), so a
+/// change made here applies from the next request.
 public func buildAdminRouter<Store: GatewayStore>(
     store: Store,
     pool: OrchestratorPool,

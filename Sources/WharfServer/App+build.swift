@@ -235,7 +235,8 @@ public struct V2Routes<Store: GatewayStore>: Sendable {
 }
 
 /// The public listener's routes: health, result files, `/v1` behind the `v1` scope (when `v1` is
-/// given) and `/v2` behind the `v2` scope (when `v2` is given).
+/// given) and `/v2` behind the `v2` scope (when `v2` is given). Keys are read through `keyCache`
+/// when one is given (the admin router's, so that its writes empty it), else on every request.
 ///
 /// With a `policy`, every authenticated request passes its allowed networks and rate limits, and
 /// every job its concurrency limits and budgets.
