@@ -126,15 +126,21 @@ let package = Package(
         .target(
             name: "WharfPluginABI"
         ),
+        // The shapes the gateway and plugins share: presets, steps and the plugin manifest.
+        .target(
+            name: "WharfModel",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WharfPluginKit",
-            dependencies: ["WharfPluginABI"],
+            dependencies: ["WharfModel", "WharfPluginABI"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "WharfPlugins",
             dependencies: [
                 "WharfCore",
+                "WharfModel",
                 "WharfPluginABI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -214,6 +220,7 @@ let package = Package(
             dependencies: [
                 "WharfAPIv2",
                 "WharfCore",
+                "WharfModel",
                 "WharfOutbound",
                 "WharfPlugins",
                 "WharfWorkflow",
@@ -239,6 +246,7 @@ let package = Package(
                 "WharfAPIAdmin",
                 "WharfCore",
                 "WharfLivepeer",
+                "WharfModel",
                 "WharfPlugins",
                 "WharfPolicy",
                 "WharfRouting",
@@ -276,6 +284,7 @@ let package = Package(
                 "WharfCore",
                 "WharfLivepeer",
                 "WharfMedia",
+                "WharfModel",
                 "WharfPlugins",
                 "WharfRouting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -318,6 +327,7 @@ let package = Package(
             name: "wharf",
             dependencies: [
                 "WharfCore",
+                "WharfModel",
                 "WharfPlugins",
                 "WharfRouting",
                 "WharfWorkflow",
@@ -340,6 +350,7 @@ let package = Package(
                 "WharfClient",
                 "WharfCore",
                 "WharfMedia",
+                "WharfModel",
                 "WharfOutbound",
                 "WharfPlugins",
                 "WharfWorkflow",

@@ -2,6 +2,7 @@ import Foundation
 import WharfAPIAdmin
 import WharfCore
 import WharfLivepeer
+import WharfModel
 import WharfPlugins
 import WharfPolicy
 import WharfRouting

@@ -1,6 +1,7 @@
 public import Foundation
 import Synchronization
 import WharfCore
+public import WharfModel
 import WharfPluginABI
 
 #if canImport(Glibc)

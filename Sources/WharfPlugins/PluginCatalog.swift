@@ -1,6 +1,7 @@
 import Crypto
 public import Foundation
 public import Logging
+import WharfModel
 
 /// Whether a plugin file is signed by a trusted publisher.
 public enum SignatureState: Sendable, Hashable, CustomStringConvertible {

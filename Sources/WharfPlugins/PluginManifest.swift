@@ -1,68 +1,9 @@
 public import Foundation
+public import WharfModel
 
-/// A plugin's manifest as the host reads and checks it (`manifest_json` in the C ABI).
-public struct PluginManifest: Sendable, Hashable, Decodable {
-    public struct Step: Sendable, Hashable, Decodable {
-        public var id: String
-        public var kind: String
-        public var uses: String
-        public var after: [String]
-        public var with: [String: String]
-
-        enum CodingKeys: String, CodingKey { case id, kind, uses, after, with }
-
-        public init(id: String, kind: String, uses: String, after: [String] = [], with: [String: String] = [:]) {
-            self.id = id
-            self.kind = kind
-            self.uses = uses
-            self.after = after
-            self.with = with
-        }
-
-        public init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            id = try container.decode(String.self, forKey: .id)
-            kind = try container.decode(String.self, forKey: .kind)
-            uses = try container.decode(String.self, forKey: .uses)
-            after = try container.decodeIfPresent([String].self, forKey: .after) ?? []
-            with = try container.decodeIfPresent([String: String].self, forKey: .with) ?? [:]
-        }
-    }
-
-    public struct Preset: Sendable, Hashable, Decodable {
-        public var name: String
-        public var description: String
-        /// JSON Schema of the parameters, as JSON text.
-        public var parameters: String
-        public var steps: [Step]
-
-        public init(name: String, description: String, parameters: String, steps: [Step]) {
-            self.name = name
-            self.description = description
-            self.parameters = parameters
-            self.steps = steps
-        }
-    }
-
-    public struct CodeStep: Sendable, Hashable, Decodable {
-        public var name: String
-        public var description: String
-    }
-
-    public var name: String
-    public var version: String
-    public var description: String
-    public var presets: [Preset]
-    public var codeSteps: [CodeStep]
-
-    enum CodingKeys: String, CodingKey {
-        case name, version, description, presets
-        case codeSteps = "code_steps"
-    }
-
-    /// Step kinds a preset may use.
-    public static let stepKinds: Set<String> = ["network", "media", "code"]
-
+/// Reading and checking a plugin's manifest (`manifest_json` in the C ABI), as the gateway does
+/// when it loads the plugin.
+extension PluginManifest {
     /// Reads and checks a manifest.
     /// - Throws: A message naming the field and what is wrong with it.
     public static func parse(_ json: Data) throws -> PluginManifest {
@@ -104,10 +45,7 @@ public struct PluginManifest: Sendable, Hashable, Decodable {
                 guard !step.id.isEmpty, seen.insert(step.id).inserted else {
                     throw ManifestProblem("\(where_): step id '\(step.id)' is empty or used twice")
                 }
-                guard Self.stepKinds.contains(step.kind) else {
-                    throw ManifestProblem("\(where_): step '\(step.id)' has kind '\(step.kind)'; kinds are network, media, code")
-                }
-                if step.kind == "code", !codeStepNames.contains(step.uses) {
+                if step.kind == .code, !codeStepNames.contains(step.uses) {
                     throw ManifestProblem("\(where_): step '\(step.id)' uses code step '\(step.uses)', which the plugin does not declare")
                 }
                 for dependency in step.after where !seen.contains(dependency) {
@@ -138,7 +76,8 @@ public struct PluginManifest: Sendable, Hashable, Decodable {
         case .keyNotFound(let key, let context): return "missing field \(path(context.codingPath + [key]))"
         case .typeMismatch(_, let context), .valueNotFound(_, let context): return "wrong type at \(path(context.codingPath))"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "the manifest is not JSON" : "bad value at \(path(context.codingPath))"
+            return context.codingPath.isEmpty
+                ? "the manifest is not JSON" : "bad value at \(path(context.codingPath)): \(context.debugDescription)"
         @unknown default: return "the manifest cannot be read"
         }
     }

@@ -4,6 +4,7 @@ import OpenAPIRuntime
 package import WharfAPIv2
 import WharfCore
 import WharfLivepeer
+import WharfModel
 import WharfOutbound
 import WharfPlugins
 import WharfRouting

@@ -4,6 +4,7 @@ package import OpenAPIRuntime
 package import WharfAPIv2
 package import WharfCore
 import WharfLivepeer
+import WharfModel
 package import WharfOutbound
 import WharfPlugins
 package import WharfRouting
@@ -119,7 +120,7 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
     func presets() async throws -> [Components.Schemas.Preset] {
         let members = await pool.snapshot()
         var all: [Components.Schemas.Preset] = []
-        var sources: [(PluginManifest.Preset, Components.Schemas.Preset.SourcePayload)] = []
+        var sources: [(Preset, Components.Schemas.Preset.SourcePayload)] = []
         for plugin in runner.plugins {
             for preset in plugin.manifest.presets {
                 sources.append((preset, .init(kind: .plugin, name: plugin.manifest.name, version: plugin.manifest.version)))
@@ -128,7 +129,7 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
         for preset in BuiltInPresets.all { sources.append((preset, .init(kind: .builtIn, name: "wharf", version: "1"))) }
         for (preset, source) in sources {
             var priced: [Components.Schemas.PresetPrice.NetworkStepsPayloadPayload] = []
-            for step in preset.steps where step.kind == "network" {
+            for step in preset.steps where step.kind == .network {
                 let price = Pipeline(rawValue: step.uses).flatMap {
                     OrchestratorPool.lowestPrice(among: members, $0, model: step.with["model_id"])
                 }
@@ -146,7 +147,7 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
                         from: Data(preset.parameters.utf8)
                     ),
                     steps: preset.steps.compactMap { step in
-                        Components.Schemas.Step.KindPayload(rawValue: step.kind).map {
+                        Components.Schemas.Step.KindPayload(rawValue: step.kind.rawValue).map {
                             .init(id: step.id, kind: $0, uses: step.uses, after: step.after)
                         }
                     },

@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 public import WharfCore
 public import WharfLivepeer
-public import WharfPlugins
+public import WharfModel
 public import WharfRouting
 
 /// What one network step of a preset is expected to cost.
@@ -23,7 +23,7 @@ public enum CostEstimate {
     /// pipeline takes one. A step whose input is an earlier step's output can only be guessed at (its
     /// fields are counted); the runner checks each step again with its real size before it is sent.
     public static func networkSteps(
-        of preset: PluginManifest.Preset,
+        of preset: Preset,
         fromPlugin: Bool,
         parameters: [String: String],
         inputBytes: Int64,
@@ -31,7 +31,7 @@ public enum CostEstimate {
         defaultModel: (Pipeline) async -> String?
     ) async -> [StepCostEstimate] {
         var estimates: [StepCostEstimate] = []
-        for step in preset.steps where step.kind == "network" {
+        for step in preset.steps where step.kind == .network {
             guard let pipeline = Pipeline(rawValue: step.uses) else { continue }
             var fields = fromPlugin ? step.with.mapValues { PresetInterpolation.interpolate($0, parameters) } : parameters
             for name in PresetInterpolation.runnerSettings { fields.removeValue(forKey: name) }

@@ -3,6 +3,7 @@ public import Logging
 public import WharfCore
 import WharfLivepeer
 public import WharfMedia
+public import WharfModel
 public import WharfPlugins
 public import WharfRouting
 
@@ -16,11 +17,11 @@ public import WharfRouting
 /// primary output, which the steps after it take as their input file.
 public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & StepStore>: Sendable {
     private let store: Store
-    private let jobs: JobRunner<Store>
     /// The plugins whose presets this runner runs.
     public let plugins: [LoadedPlugin]
-    private let media: MediaTools
-    private let defaultModel: @Sendable (Pipeline) async -> String?
+    private let network: NetworkStepExecutor<Store>
+    private let mediaSteps: MediaStepExecutor<Store>
+    private let code: CodeStepExecutor<Store>
     private let logger: Logger
     /// Tries per step before the job fails, unless the preset sets `retries` on the step.
     public var maxAttemptsPerStep = 2
@@ -40,17 +41,18 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         logger: Logger
     ) {
         self.store = store
-        self.jobs = JobRunner(store: store, router: router, spending: spending, logger: logger)
         self.plugins = plugins
-        self.media = media
-        self.defaultModel = defaultModel
+        let jobs = JobRunner(store: store, router: router, spending: spending, logger: logger)
+        self.network = NetworkStepExecutor(store: store, jobs: jobs, defaultModel: defaultModel)
+        self.mediaSteps = MediaStepExecutor(store: store, media: media)
+        self.code = CodeStepExecutor(store: store, logger: logger)
         self.logger = logger
     }
 
     /// A preset and the plugin that contributes it (none for the built-in `pipeline.<name>` presets).
     public struct Resolved: Sendable {
         public var plugin: LoadedPlugin?
-        public var preset: PluginManifest.Preset
+        public var preset: Preset
     }
 
     /// The store the runner keeps jobs in.
@@ -204,7 +206,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
 
     /// Runs one step with retries, saving its state before and after.
     private func execute(
-        _ step: PluginManifest.Step,
+        _ step: Preset.Step,
         of job: Job,
         plugin: LoadedPlugin?,
         parameters: [String: String],
@@ -228,9 +230,10 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 PresetEvent(jobID: job.id, stepID: step.id, kind: .stepStarted, attempt: attempts, detail: "\(step.kind) \(step.uses)")
             )
             do {
-                let (output, artifacts) = try await Self.within(limit, step: step.id) {
+                let result = try await Self.within(limit, step: step.id) {
                     try await perform(step, of: job, plugin: plugin, parameters: parameters, states: states)
                 }
+                let (output, artifacts) = (result.output, result.artifacts)
                 let state = JobStep(
                     jobID: job.id,
                     stepID: step.id,
@@ -294,58 +297,38 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         }
     }
 
+    /// The executor of each step kind.
+    private func executor(for kind: StepKind) -> any StepExecutor {
+        switch kind {
+        case .network: network
+        case .media: mediaSteps
+        case .code: code
+        }
+    }
+
     /// Does the work of one step. - Returns: its JSON output and the artifacts it stored.
     private func perform(
-        _ step: PluginManifest.Step,
+        _ step: Preset.Step,
         of job: Job,
         plugin: LoadedPlugin?,
         parameters: [String: String],
         states: [String: JobStep]
-    ) async throws -> (Data, [String]) {
-        // A built-in preset's single step takes the job's parameters as its fields.
-        let settings = plugin == nil ? parameters : step.with.mapValues { PresetInterpolation.interpolate($0, parameters) }
-        let inputName = try await inputArtifact(for: step, of: job, states: states)
-        switch step.kind {
-        case "media":
-            return try await performMedia(step, job: job, input: inputName, settings: settings, states: states)
-        case "network":
-            guard let pipeline = Pipeline(rawValue: step.uses) else {
-                throw WharfError(.invalidArgument, "unknown pipeline '\(step.uses)'")
-            }
-            return try await performNetwork(step, pipeline: pipeline, job: job, input: inputName, settings: settings)
-        case "code":
-            var readable: [String: LoadedPlugin.Artifact] = [:]
-            for name in states.values.flatMap(\.artifacts) + (inputName.map { [$0] } ?? []) {
-                if let found = try await store.artifact(jobID: job.id, name: name) {
-                    readable[name] = .init(contentType: found.artifact.contentType, data: found.data)
-                }
-            }
-            var previous: [String: Any] = [:]
-            for id in step.after {
-                previous[id] =
-                    states[id]?.output.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } ?? NSNull()
-            }
-            let input = try JSONSerialization.data(
-                withJSONObject: ["parameters": parameters, "with": settings, "steps": previous, "artifacts": readable.keys.sorted()],
-                options: [.sortedKeys]
-            )
-            guard let plugin else { throw WharfError(.invalidArgument, "code step \(step.id) has no plugin") }
-            let result = try await plugin.runStep(step.uses, input: input, artifacts: readable)
-            var names: [String] = []
-            for (name, artifact) in result.written.sorted(by: { $0.key < $1.key }) {
-                let stored = "\(step.id)-\(name)"
-                _ = try await store.putArtifact(jobID: job.id, name: stored, contentType: artifact.contentType, data: artifact.data)
-                names.append(stored)
-            }
-            for line in result.logs { logger.info("\(line)", metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)"]) }
-            return (result.output, names)
-        default:
-            throw WharfError(.invalidArgument, "unknown step kind '\(step.kind)'")
-        }
+    ) async throws -> StepResult {
+        let context = StepContext(
+            job: job,
+            step: step,
+            plugin: plugin,
+            parameters: parameters,
+            // A built-in preset's single step takes the job's parameters as its fields.
+            settings: plugin == nil ? parameters : step.with.mapValues { PresetInterpolation.interpolate($0, parameters) },
+            states: states,
+            input: try await inputArtifact(for: step, of: job, states: states)
+        )
+        return try await executor(for: step.kind).run(context)
     }
 
     /// The file a step works on: the primary artifact of its first dependency, or the job's input.
-    private func inputArtifact(for step: PluginManifest.Step, of job: Job, states: [String: JobStep]) async throws -> String? {
+    private func inputArtifact(for step: Preset.Step, of job: Job, states: [String: JobStep]) async throws -> String? {
         for id in step.after { if let first = states[id]?.artifacts.first { return first } }
         // One look at the job's files (not one per extension): the job's input, if it has one.
         let stored = Set(try await store.artifacts(jobID: job.id).map(\.name))
@@ -353,174 +336,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         return candidates.first(where: stored.contains)
     }
 
-    private func performMedia(
-        _ step: PluginManifest.Step,
-        job: Job,
-        input: String?,
-        settings: [String: String],
-        states: [String: JobStep]
-    ) async throws -> (Data, [String]) {
-        guard let input, let source = try await store.artifact(jobID: job.id, name: input) else {
-            throw WharfError(.invalidArgument, "media step \(step.id) has no input file")
-        }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-step-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let inputFile = folder.appendingPathComponent(input)
-        try source.data.write(to: inputFile)
-        func keep(_ file: URL, _ name: String, _ type: String) async throws -> [String] {
-            let stored = "\(step.id)-\(name)"
-            _ = try await store.putArtifact(jobID: job.id, name: stored, contentType: type, data: try Data(contentsOf: file))
-            return [stored]
-        }
-        func json(_ object: [String: Any]) throws -> Data { try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) }
-        switch step.uses {
-        case "probe":
-            let probe = try await media.probe(inputFile)
-            return (try JSONEncoder().encode(probe), [])
-        case "extract-audio":
-            let output = folder.appendingPathComponent("audio.wav")
-            try await media.extractAudio(inputFile, to: output)
-            let kept = try await keep(output, "audio.wav", "audio/wav")
-            return (try json(["audio": "\(step.id)-audio.wav"]), kept)
-        case "extract-frame":
-            let output = folder.appendingPathComponent("frame.png")
-            try await media.extractFrame(inputFile, at: Double(settings["at"] ?? "") ?? 1, width: Int(settings["width"] ?? ""), to: output)
-            let kept = try await keep(output, "frame.png", "image/png")
-            return (try json(["frame": "\(step.id)-frame.png"]), kept)
-        case "transcode":
-            let rendition = MediaTools.Rendition(
-                width: Int(settings["width"] ?? "") ?? 1280,
-                height: Int(settings["height"] ?? "") ?? 720,
-                bitrate: Int(settings["bitrate"] ?? "") ?? 3_000_000,
-                fps: Int(settings["fps"] ?? "") ?? 0
-            )
-            let output = folder.appendingPathComponent("video.mp4")
-            try await media.transcode(inputFile, to: rendition, output: output)
-            let kept = try await keep(output, "video.mp4", "video/mp4")
-            return (try json(["video": "\(step.id)-video.mp4"]), kept)
-        case "contact-sheet":
-            let output = folder.appendingPathComponent("sheet.png")
-            try await media.contactSheet(
-                inputFile,
-                columns: Int(settings["columns"] ?? "") ?? 3,
-                rows: Int(settings["rows"] ?? "") ?? 3,
-                tileWidth: Int(settings["width"] ?? "") ?? 320,
-                to: output
-            )
-            let kept = try await keep(output, "sheet.png", "image/png")
-            return (try json(["sheet": "\(step.id)-sheet.png"]), kept)
-        case "mux":
-            // The job's video with this step's input (audio) as its sound track.
-            guard let videoName = try await videoInput(of: job), let video = try await store.artifact(jobID: job.id, name: videoName) else {
-                throw WharfError(.invalidArgument, "mux needs the job's video")
-            }
-            let videoFile = folder.appendingPathComponent("source-\(videoName)")
-            try video.data.write(to: videoFile)
-            let output = folder.appendingPathComponent("muxed.mp4")
-            try await media.mux(video: videoFile, audio: inputFile, to: output)
-            let kept = try await keep(output, "muxed.mp4", "video/mp4")
-            return (try json(["video": "\(step.id)-muxed.mp4"]), kept)
-        case "burn-subtitles":
-            // The video is the job's input; the subtitles are the first .vtt/.srt an earlier step made.
-            let subtitleName = step.after.compactMap { states[$0] }.flatMap(\.artifacts).first {
-                $0.hasSuffix(".vtt") || $0.hasSuffix(".srt")
-            }
-            guard let subtitleName, let subtitles = try await store.artifact(jobID: job.id, name: subtitleName),
-                let videoName = try await videoInput(of: job), let video = try await store.artifact(jobID: job.id, name: videoName)
-            else { throw WharfError(.invalidArgument, "burn-subtitles needs the job's video and a .vtt or .srt from an earlier step") }
-            let videoFile = folder.appendingPathComponent("source-\(videoName)")
-            let subtitleFile = folder.appendingPathComponent(subtitleName)
-            try video.data.write(to: videoFile)
-            try subtitles.data.write(to: subtitleFile)
-            let output = folder.appendingPathComponent("captioned.mp4")
-            try await media.burnSubtitles(videoFile, subtitles: subtitleFile, output: output)
-            let kept = try await keep(output, "captioned.mp4", "video/mp4")
-            return (try json(["video": "\(step.id)-captioned.mp4"]), kept)
-        default:
-            throw WharfError(.invalidArgument, "unknown media operation '\(step.uses)'")
-        }
-    }
-
-    private func videoInput(of job: Job) async throws -> String? {
-        for candidate in ["mp4", "mov", "mkv", "webm", "ts"]
-        where try await store.artifact(jobID: job.id, name: "input.\(candidate)") != nil {
-            return "input.\(candidate)"
-        }
-        return nil
-    }
-
-    private func performNetwork(
-        _ step: PluginManifest.Step,
-        pipeline: Pipeline,
-        job: Job,
-        input: String?,
-        settings: [String: String]
-    ) async throws -> (Data, [String]) {
-        var fields = settings.filter { !PresetInterpolation.runnerSettings.contains($0.key) }
-        let requested = fields["model_id"] ?? ""
-        guard let model = requested.isEmpty ? await defaultModel(pipeline) : requested else {
-            throw RoutingError(kind: .noOrchestrator, message: "no orchestrator offers \(pipeline.rawValue) right now", attempts: [])
-        }
-        fields["model_id"] = model
-        let body: Data
-        let contentType: String
-        switch pipeline {
-        case _ where !pipeline.takesFile:
-            body = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-            contentType = "application/json"
-        default:
-            guard let input, let file = try await store.artifact(jobID: job.id, name: input) else {
-                throw WharfError(.invalidArgument, "network step \(step.id) (\(pipeline.rawValue)) has no input file")
-            }
-            let part = pipeline == .audioToText ? "audio" : "image"
-            let parts = fields.sorted { $0.key < $1.key }.map { MultipartFormData.Part.text($0.key, $0.value) }
-            (body, contentType) = MultipartFormData.encode(
-                parts + [.init(name: part, filename: input, contentType: file.artifact.contentType, data: file.data)]
-            )
-        }
-        // A job given a routing seed routes each step with a seed of its own, the same on every run.
-        let seed = ((try? JSONSerialization.jsonObject(with: job.request)) as? [String: Any])?["routing_seed"] as? String
-        let network = NetworkStep(
-            pipeline: pipeline,
-            model: model,
-            body: body,
-            contentType: contentType,
-            units: max(1, Int64(body.count)),
-            routingSeed: seed.flatMap(UInt64.init).map { RoutingRandom.seed($0, step: step.id) }
-        )
-        return try await jobs.runNetworkStep(network, job: job, stepID: step.id)
-    }
-
     static func failure(_ message: String) -> Data {
         (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data()
-    }
-}
-
-/// Progress of a preset job.
-public struct PresetEvent: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
-        case stepStarted = "step.started"
-        case stepFinished = "step.finished"
-        case stepFailed = "step.failed"
-        case jobFinished = "job.finished"
-    }
-
-    public var jobID: String
-    /// The step, for step events.
-    public var stepID: String?
-    public var kind: Kind
-    /// Which try of the step (step events).
-    public var attempt: Int
-    /// The operation, the artifacts made, the error, or the job's final status.
-    public var detail: String
-
-    public init(jobID: String, stepID: String?, kind: Kind, attempt: Int, detail: String) {
-        self.jobID = jobID
-        self.stepID = stepID
-        self.kind = kind
-        self.attempt = attempt
-        self.detail = detail
     }
 }
 
@@ -529,75 +346,4 @@ struct StepTimedOut: Error, CustomStringConvertible {
     var step: String
     var limit: Duration
     var description: String { "step \(step) did not finish within \(limit)" }
-}
-
-/// Checks preset parameters against the top level of the preset's JSON Schema: required names,
-/// known names when `additionalProperties` is false, and string `minLength`/`enum`.
-enum ParameterCheck {
-    static func validate(_ parameters: [String: String], against schemaText: String) throws {
-        guard let schema = try? JSONSerialization.jsonObject(with: Data(schemaText.utf8)) as? [String: Any] else { return }
-        let properties = schema["properties"] as? [String: [String: Any]] ?? [:]
-        for name in schema["required"] as? [String] ?? [] where parameters[name] == nil {
-            throw WharfError(.invalidArgument, "parameter '\(name)' is required")
-        }
-        if schema["additionalProperties"] as? Bool == false {
-            for name in parameters.keys where properties[name] == nil { throw WharfError(.invalidArgument, "unknown parameter '\(name)'") }
-        }
-        for (name, value) in parameters {
-            guard let property = properties[name] else { continue }
-            if let minimum = property["minLength"] as? Int, value.count < minimum {
-                throw WharfError(.invalidArgument, "parameter '\(name)' must have at least \(minimum) characters")
-            }
-            if let allowed = property["enum"] as? [String], !allowed.contains(value) {
-                throw WharfError(.invalidArgument, "parameter '\(name)' must be one of \(allowed.joined(separator: ", "))")
-            }
-            if property["type"] as? String == "integer", Int(value) == nil {
-                throw WharfError(.invalidArgument, "parameter '\(name)' must be an integer")
-            }
-        }
-    }
-}
-
-/// The presets every gateway has without plugins: `pipeline.<name>`, one call of an AI pipeline.
-public enum BuiltInPresets {
-    /// The prefix of their names.
-    public static let prefix = "pipeline."
-
-    /// One per AI pipeline that runs as a request and an answer.
-    public static var all: [PluginManifest.Preset] {
-        Pipeline.allCases.compactMap { named(prefix + $0.rawValue) }
-    }
-
-    /// `pipeline.<name>`: one network step whose fields are the job's parameters (those of
-    /// `POST /v1/<name>`), taking the job's input file when the pipeline needs one.
-    public static func named(_ name: String) -> PluginManifest.Preset? {
-        guard name.hasPrefix(prefix), let pipeline = Pipeline(rawValue: String(name.dropFirst(prefix.count))),
-            pipeline != .liveVideoToVideo
-        else { return nil }
-        return PluginManifest.Preset(
-            name: name,
-            description: "One \(pipeline.rawValue) call on the network, with the fields of POST /v1/\(pipeline.rawValue) as parameters.",
-            parameters: #"{"type":"object","description":"The fields of the v1 request, as strings."}"#,
-            steps: [PluginManifest.Step(id: "run", kind: "network", uses: pipeline.rawValue)]
-        )
-    }
-}
-
-/// How a plugin preset's step settings are filled in from the job's parameters.
-public enum PresetInterpolation {
-    /// Step settings the runner reads itself, never sent to an orchestrator.
-    public static var runnerSettings: Set<String> { ["retries", "timeout_seconds"] }
-
-    /// Replaces `{{name}}` with the parameter's value, or with nothing when it was not given.
-    public static func interpolate(_ value: String, _ parameters: [String: String]) -> String {
-        var result = ""
-        var rest = Substring(value)
-        while let open = rest.range(of: "{{"), let close = rest.range(of: "}}", range: open.upperBound..<rest.endIndex) {
-            result += rest[..<open.lowerBound]
-            result += parameters[String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces)] ?? ""
-            rest = rest[close.upperBound...]
-        }
-        return result + rest
-    }
-
 }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import Testing
+import WharfModel
 import WharfPlugins
 
 /// The plugin host on real shared libraries: the Template plugin built by SwiftPM, and small C

@@ -1,10 +1,12 @@
 import CoreMetrics
 import Foundation
 import Logging
+import NIOHTTP1
 import Testing
 import WharfCore
 import WharfLivepeer
 import WharfMedia
+import WharfModel
 import WharfPlugins
 import WharfPolicy
 import WharfRouting

@@ -13,16 +13,17 @@ enum TemplatePlugin: WharfPlugin {
                 name: "template.greet",
                 description: "Writes a greeting for `name`.",
                 parameters: #"{"type":"object","properties":{"name":{"type":"string","minLength":1}},"required":["name"]}"#,
-                steps: [.init(id: "greet", kind: "code", uses: "greet")]
+                steps: [.init(id: "greet", kind: .code, uses: "greet")]
             ),
             .init(
                 name: "template.storyboard",
-                description: "Draws a picture of `prompt`, then repaints it as `style`: two network steps, the second working on the first's image.",
+                description:
+                    "Draws a picture of `prompt`, then repaints it as `style`: two network steps, the second working on the first's image.",
                 parameters:
                     #"{"type":"object","properties":{"prompt":{"type":"string","minLength":1},"style":{"type":"string","minLength":1}},"required":["prompt","style"]}"#,
                 steps: [
-                    .init(id: "sketch", kind: "network", uses: "text-to-image", with: ["prompt": "{{prompt}}"]),
-                    .init(id: "paint", kind: "network", uses: "image-to-image", after: ["sketch"], with: ["prompt": "{{style}}"]),
+                    .init(id: "sketch", kind: .network, uses: "text-to-image", with: ["prompt": "{{prompt}}"]),
+                    .init(id: "paint", kind: .network, uses: "image-to-image", after: ["sketch"], with: ["prompt": "{{style}}"]),
                 ]
             ),
         ],

@@ -12,17 +12,21 @@ enum ThumbnailStudioPlugin: WharfPlugin {
             .init(
                 name: "thumbnails.poster",
                 description: "A frame at `at` seconds, upscaled on the network, a 3×3 contact sheet, and thumbnails.json describing both.",
-                parameters: #"{"type":"object","properties":{"at":{"type":"string"},"prompt":{"type":"string"}},"additionalProperties":false}"#,
+                parameters:
+                    #"{"type":"object","properties":{"at":{"type":"string"},"prompt":{"type":"string"}},"additionalProperties":false}"#,
                 steps: [
-                    .init(id: "frame", kind: "media", uses: "extract-frame", with: ["at": "{{at}}", "width": "512"]),
-                    .init(id: "poster", kind: "network", uses: "upscale", after: ["frame"], with: ["prompt": "{{prompt}}"]),
-                    .init(id: "sheet", kind: "media", uses: "contact-sheet", with: ["columns": "3", "rows": "3", "width": "320"]),
-                    .init(id: "describe", kind: "code", uses: "describe", after: ["poster", "sheet"]),
+                    .init(id: "frame", kind: .media, uses: "extract-frame", with: ["at": "{{at}}", "width": "512"]),
+                    .init(id: "poster", kind: .network, uses: "upscale", after: ["frame"], with: ["prompt": "{{prompt}}"]),
+                    .init(id: "sheet", kind: .media, uses: "contact-sheet", with: ["columns": "3", "rows": "3", "width": "320"]),
+                    .init(id: "describe", kind: .code, uses: "describe", after: ["poster", "sheet"]),
                 ]
             )
         ],
         codeSteps: [
-            .init(name: "describe", description: "Writes thumbnails.json: the poster and sheet artifacts with their sizes and image dimensions.")
+            .init(
+                name: "describe",
+                description: "Writes thumbnails.json: the poster and sheet artifacts with their sizes and image dimensions."
+            )
         ]
     )
 
@@ -33,7 +37,10 @@ enum ThumbnailStudioPlugin: WharfPlugin {
         var images: [[String: Any]] = []
         for name in names where name.hasSuffix(".png") && !name.hasPrefix("input.") {
             let data = try host.readArtifact(name)
-            var entry: [String: Any] = ["artifact": name, "bytes": data.count, "role": name.hasPrefix("sheet-") ? "contact-sheet" : name.hasPrefix("poster-") ? "poster" : "frame"]
+            var entry: [String: Any] = [
+                "artifact": name, "bytes": data.count,
+                "role": name.hasPrefix("sheet-") ? "contact-sheet" : name.hasPrefix("poster-") ? "poster" : "frame",
+            ]
             if let (width, height) = PNG.dimensions(data) {
                 entry["width"] = width
                 entry["height"] = height
@@ -54,7 +61,8 @@ enum ThumbnailStudioPlugin: WharfPlugin {
 enum PNG {
     static func dimensions(_ data: Data) -> (Int, Int)? {
         let bytes = [UInt8](data.prefix(24))
-        guard bytes.count == 24, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], bytes[12..<16] == [0x49, 0x48, 0x44, 0x52]
+        guard bytes.count == 24, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
+            bytes[12..<16] == [0x49, 0x48, 0x44, 0x52]
         else { return nil }
         func word(_ offset: Int) -> Int { bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) } }
         return (word(16), word(20))

@@ -6,15 +6,15 @@ public import WharfPluginKit
 enum VideoCaptionsPlugin: WharfPlugin {
     /// Audio out of the input, transcribed on the network, turned into subtitle files.
     static let subtitleSteps: [PluginManifest.Step] = [
-        .init(id: "audio", kind: "media", uses: "extract-audio"),
+        .init(id: "audio", kind: .media, uses: "extract-audio"),
         .init(
             id: "transcript",
-            kind: "network",
+            kind: .network,
             uses: "audio-to-text",
             after: ["audio"],
             with: ["return_timestamps": "true", "model_id": "{{model_id}}"]
         ),
-        .init(id: "subtitles", kind: "code", uses: "subtitles", after: ["transcript"]),
+        .init(id: "subtitles", kind: .code, uses: "subtitles", after: ["transcript"]),
     ]
 
     static let manifest = PluginManifest(
@@ -26,7 +26,7 @@ enum VideoCaptionsPlugin: WharfPlugin {
                 name: "captions.burn-in",
                 description: "A copy of the video with burned-in subtitles, plus the WebVTT and SRT files.",
                 parameters: #"{"type":"object","properties":{"model_id":{"type":"string"}},"additionalProperties":false}"#,
-                steps: subtitleSteps + [.init(id: "video", kind: "media", uses: "burn-subtitles", after: ["subtitles"])]
+                steps: subtitleSteps + [.init(id: "video", kind: .media, uses: "burn-subtitles", after: ["subtitles"])]
             ),
             .init(
                 name: "captions.subtitles",
@@ -36,7 +36,10 @@ enum VideoCaptionsPlugin: WharfPlugin {
             ),
         ],
         codeSteps: [
-            .init(name: "subtitles", description: "Turns an audio-to-text answer (text and timestamped chunks) into subtitles.vtt and subtitles.srt.")
+            .init(
+                name: "subtitles",
+                description: "Turns an audio-to-text answer (text and timestamped chunks) into subtitles.vtt and subtitles.srt."
+            )
         ]
     )
 
@@ -95,7 +98,9 @@ enum Subtitles {
     /// `HH:MM:SS.mmm` (WebVTT) or `HH:MM:SS,mmm` (SRT).
     static func time(_ seconds: Double, _ separator: String) -> String {
         let milliseconds = Int((seconds * 1000).rounded())
-        let (hours, minutes, secs, millis) = (milliseconds / 3_600_000, milliseconds / 60_000 % 60, milliseconds / 1000 % 60, milliseconds % 1000)
+        let (hours, minutes, secs, millis) = (
+            milliseconds / 3_600_000, milliseconds / 60_000 % 60, milliseconds / 1000 % 60, milliseconds % 1000
+        )
         return String(format: "%02d:%02d:%02d%@%03d", hours, minutes, secs, separator, millis)
     }
 }

@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+import WharfCore
+import WharfModel
+import WharfPlugins
+
+/// Runs ``StepKind/code`` steps: a code step of the preset's plugin, through the plugin ABI. The step
+/// reads every artifact of the job so far and the outputs of the steps it comes after; what it
+/// writes is stored as `<step id>-<name>`.
+struct CodeStepExecutor<Store: ArtifactStore>: StepExecutor {
+    var store: Store
+    var logger: Logger
+
+    func run(_ context: StepContext) async throws -> StepResult {
+        let step = context.step
+        let jobID = context.job.id
+        guard let plugin = context.plugin else { throw WharfError(.invalidArgument, "code step \(step.id) has no plugin") }
+        var readable: [String: LoadedPlugin.Artifact] = [:]
+        for name in context.states.values.flatMap(\.artifacts) + (context.input.map { [$0] } ?? []) {
+            if let found = try await store.artifact(jobID: jobID, name: name) {
+                readable[name] = .init(contentType: found.artifact.contentType, data: found.data)
+            }
+        }
+        var previous: [String: Any] = [:]
+        for id in step.after {
+            previous[id] =
+                context.states[id]?.output.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) }
+                ?? NSNull()
+        }
+        let input = try JSONSerialization.data(
+            withJSONObject: [
+                "parameters": context.parameters, "with": context.settings, "steps": previous, "artifacts": readable.keys.sorted(),
+            ],
+            options: [.sortedKeys]
+        )
+        let result = try await plugin.runStep(step.uses, input: input, artifacts: readable)
+        var names: [String] = []
+        for (name, artifact) in result.written.sorted(by: { $0.key < $1.key }) {
+            let stored = "\(step.id)-\(name)"
+            _ = try await store.putArtifact(jobID: jobID, name: stored, contentType: artifact.contentType, data: artifact.data)
+            names.append(stored)
+        }
+        for line in result.logs { logger.info("\(line)", metadata: ["gw.job.id": "\(jobID)", "gw.step": "\(step.id)"]) }
+        return StepResult(output: result.output, artifacts: names)
+    }
+}
