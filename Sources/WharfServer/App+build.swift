@@ -102,6 +102,8 @@ public func buildApplication(
             logger.error("queueing a job's webhook failed", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
         }
     }
+    // Listed after the pool (and any embedded devnet), so it drains its jobs before they stop.
+    backgroundServices.append(jobs)
     backgroundServices.append(PresetResumer(store: store, jobs: jobs, pool: pool, admission: policyEngine, logger: logger))
     let policy = AddressPolicy(allowPrivateNetworks: configuration.allowPrivateURLs)
     backgroundServices.append(

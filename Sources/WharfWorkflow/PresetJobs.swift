@@ -1,14 +1,28 @@
-public import Foundation
+import Foundation
 public import Logging
+public import ServiceLifecycle
 import Synchronization
 public import WharfCore
 
-/// Runs preset jobs in the background: what `/v2` submits and what a restart resumes. Each job runs
-/// in a task of its own, which ``cancel(jobID:)`` cancels; its events go to ``events``.
-public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & StepStore>: Sendable {
+/// Runs preset jobs in the background: what `/v2` submits and what a restart resumes. A `Service`:
+/// its jobs are child tasks of ``run()``, and on graceful shutdown it takes no more jobs and waits
+/// for the running ones to end (the service group bounds the wait by `shutdown.timeout_seconds`).
+/// A job still running when the wait is cut short stays `running` in the store, and the next start
+/// resumes it from its last finished step. Its events go to ``events``.
+public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & StepStore>: Service, Sendable {
+    /// A job handed to the service, with its place under its limits and its customer's cancel.
+    private struct Submission: Sendable {
+        var job: Job
+        var pass: JobPass
+        var cancelRequests: AsyncStream<Void>
+    }
+
     private let runner: PresetRunner<Store>
     private let store: Store
-    private let running = Mutex<[String: Task<Void, Never>]>([:])
+    private let submissions: AsyncStream<Submission>
+    private let submitter: AsyncStream<Submission>.Continuation
+    /// The jobs submitted and not yet ended, with what cancels each.
+    private let running = Mutex<[String: AsyncStream<Void>.Continuation]>([:])
     private let onFinished: @Sendable (Job) async -> Void
     private let logger: Logger
     /// The events of the jobs this gateway runs.
@@ -30,59 +44,45 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
         self.events = events
         self.logger = logger
         self.onFinished = onFinished
+        (submissions, submitter) = AsyncStream.makeStream(of: Submission.self)
     }
 
     /// The runner the jobs run on (its `onEvent` feeds ``events``).
     public var presetRunner: PresetRunner<Store> { runner }
 
-    /// Starts running a queued (or unfinished) job in the background.
+    /// Runs the submitted jobs until graceful shutdown, then waits for those still running.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            await withGracefulShutdownHandler {
+                for await submission in submissions {
+                    group.addTask { await self.execute(submission) }
+                }
+            } onGracefulShutdown: {
+                self.submitter.finish()
+            }
+        }
+    }
+
+    /// Starts running a queued (or unfinished) job in the background. After shutdown began, the job
+    /// stays as it is in the store for the next start to resume.
     /// - Parameter pass: The job's place under its concurrency limits: the job waits for its turn
     ///   (staying `queued`) and gives the place back when it ends.
     public func submit(_ job: Job, pass: JobPass = .unlimited) {
         events.open(jobID: job.id)
-        let runner = self.runner
-        let logger = self.logger
-        let onFinished = self.onFinished
-        let store = self.store
-        running.withLock { running in
-            running[job.id] = Task {
-                defer { pass.release() }
-                do {
-                    do {
-                        try await pass.waitForTurn()
-                    } catch {
-                        // Cancelled while waiting for its turn: it never started.
-                        let canceled = try await Task {
-                            try await store.updateJob(
-                                id: job.id,
-                                status: .canceled,
-                                result: PresetRunner<Store>.failure("the job was canceled"),
-                                at: Date()
-                            )
-                        }.value
-                        runner.onEvent?(
-                            PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: canceled.status.rawValue)
-                        )
-                        await onFinished(canceled)
-                        _ = self.running.withLock { $0.removeValue(forKey: job.id) }
-                        return
-                    }
-                    let finished = try await runner.execute(job)
-                    logger.info("job finished", metadata: ["gw.job.id": "\(job.id)", "gw.job.status": "\(finished.status.rawValue)"])
-                    await onFinished(finished)
-                } catch {
-                    logger.error("job could not run", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
-                }
-                _ = self.running.withLock { $0.removeValue(forKey: job.id) }
-            }
+        let (cancelRequests, cancel) = AsyncStream.makeStream(of: Void.self)
+        running.withLock { $0[job.id] = cancel }
+        if case .terminated = submitter.yield(Submission(job: job, pass: pass, cancelRequests: cancelRequests)) {
+            _ = running.withLock { $0.removeValue(forKey: job.id) }
+            pass.release()
+            logger.warning("job left for the next start: the gateway is stopping", metadata: ["gw.job.id": "\(job.id)"])
         }
     }
 
     /// Cancels a job this gateway is running. - Returns: Whether it was running here.
     @discardableResult
     public func cancel(jobID: String) -> Bool {
-        guard let task = running.withLock({ $0[jobID] }) else { return false }
-        task.cancel()
+        guard let cancel = running.withLock({ $0[jobID] }) else { return false }
+        cancel.yield()
         return true
     }
 
@@ -104,8 +104,66 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
         }
     }
 
-    /// Waits for every running job to end (used at shutdown, after cancelling them or not).
-    public func drain() async {
-        for task in running.withLock({ Array($0.values) }) { await task.value }
+    /// Runs one job until it ends or its customer cancels it.
+    private func execute(_ submission: Submission) async {
+        let job = submission.job
+        defer {
+            submission.pass.release()
+            _ = running.withLock { $0.removeValue(forKey: job.id) }
+        }
+        let canceledByCustomer = CancelFlag()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await self.run(job, pass: submission.pass, canceledByCustomer: { canceledByCustomer.isSet })
+                } catch {
+                    self.logger.error("job could not run", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
+                }
+            }
+            group.addTask {
+                // A customer's cancel (or the end of the job, which finishes no stream: see below).
+                for await _ in submission.cancelRequests {
+                    canceledByCustomer.set()
+                    return
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
     }
+
+    private func run(_ job: Job, pass: JobPass, canceledByCustomer: @escaping @Sendable () -> Bool) async throws {
+        do {
+            try await pass.waitForTurn()
+        } catch {
+            guard canceledByCustomer() else { return }  // The gateway is stopping: it stays queued.
+            // Cancelled while waiting for its turn: it never started. The store refuses work from a
+            // cancelled task: record the end from a task of its own.
+            let store = self.store
+            let canceled = try await Task {
+                try await store.updateJob(
+                    id: job.id,
+                    status: .canceled,
+                    result: PresetRunner<Store>.failure("the job was canceled"),
+                    at: Date()
+                )
+            }.value
+            runner.onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: canceled.status.rawValue))
+            await onFinished(canceled)
+            return
+        }
+        guard let finished = try await runner.execute(job, canceledByCustomer: canceledByCustomer) else {
+            logger.info("job left for the next start: the gateway stopped it", metadata: ["gw.job.id": "\(job.id)"])
+            return
+        }
+        logger.info("job finished", metadata: ["gw.job.id": "\(job.id)", "gw.job.status": "\(finished.status.rawValue)"])
+        await onFinished(finished)
+    }
+}
+
+/// Set once, when a job's customer cancels it.
+private final class CancelFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }

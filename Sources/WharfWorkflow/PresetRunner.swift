@@ -118,6 +118,14 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     /// Runs a queued job, or continues one the gateway did not finish (after a restart), from its last
     /// finished steps. Cancelling the calling task stops the job's steps and marks it `canceled`.
     public func execute(_ job: Job) async throws -> Job {
+        guard let finished = try await execute(job, canceledByCustomer: { true }) else { throw CancellationError() }
+        return finished
+    }
+
+    /// Runs a job as ``execute(_:)`` does, except that a cancellation `canceledByCustomer` denies (the
+    /// gateway is stopping) leaves the job as it is, for the next start to resume.
+    /// - Returns: The ended job, or `nil` when the gateway stopped it.
+    func execute(_ job: Job, canceledByCustomer: @Sendable () -> Bool) async throws -> Job? {
         guard job.kind.hasPrefix("preset:"), let resolved = preset(named: String(job.kind.dropFirst("preset:".count))) else {
             let message = "the preset of \(job.id) is no longer loaded"
             let failed = try await store.updateJob(id: job.id, status: .failed, result: Self.failure(message), at: Date())
@@ -135,6 +143,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         do {
             finished = try await runSteps(job, resolved, resuming: resuming)
         } catch is CancellationError {
+            guard canceledByCustomer() else { return nil }
             // The store refuses work from a cancelled task: record the end from a task of its own.
             let store = self.store
             let id = job.id

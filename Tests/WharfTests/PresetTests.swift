@@ -252,4 +252,28 @@ import WharfStore
         let nothingLeft = try await WharfProcess.run(["run", "--resume"], in: directory.path, environment: environment)
         #expect(nothingLeft.standardError.contains("no unfinished preset jobs"))
     }
+
+    @Test func aJobRunningAtShutdownFinishesBeforeTheGatewayExits() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        for url in try await gateway.orchestratorURLs() { try await gateway.setFaults(#"{"added_latency_ms": 1500}"#, at: url) }
+        let created = try await gateway.send(
+            .POST,
+            "/v2/jobs",
+            body: Data(#"{"preset":"pipeline.text-to-image","parameters":{"prompt":"a harbour at dusk"}}"#.utf8),
+            contentType: "application/json"
+        )
+        #expect(created.status == 202, "\(String(decoding: created.body, as: UTF8.self))")
+        let database = gateway.directory.file(".wharf/wharf.sqlite")
+        var status = ""
+        for _ in 0..<50 where status != "running" {
+            try await Task.sleep(for: .milliseconds(50))
+            status = (try? await runSQLite(database, "SELECT status FROM jobs"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        }
+        #expect(status == "running")
+        // SIGTERM while the orchestrator is still working: the gateway waits for the job.
+        #expect(try await gateway.stopAndWait() == 0)
+        let finished = try await runSQLite(database, "SELECT status FROM jobs")
+        #expect(finished.trimmingCharacters(in: .whitespacesAndNewlines) == "succeeded")
+    }
 }

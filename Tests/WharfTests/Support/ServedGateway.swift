@@ -101,6 +101,14 @@ final class ServedGateway: Sendable {
     func stop() {
         if process.isRunning { process.terminate() }
     }
+
+    /// Stops the gateway with SIGTERM and waits for it to exit. - Returns: Its exit status.
+    func stopAndWait() async throws -> Int32 {
+        stop()
+        let process = self.process
+        try await offloaded { process.waitUntilExit() }
+        return process.terminationStatus
+    }
 }
 
 /// A `multipart/form-data` body from text fields and files, and its content type.
