@@ -42,7 +42,4 @@ public protocol StepStore: Sendable {
     func saveStep(_ step: JobStep) async throws
     /// A job's steps, in the order they were first saved.
     func steps(jobID: String) async throws -> [JobStep]
-    /// Jobs still `queued` or `running` whose kind starts with `kindPrefix`, oldest first: what a
-    /// gateway resumes at start-up.
-    func unfinishedJobs(kindPrefix: String) async throws -> [Job]
 }

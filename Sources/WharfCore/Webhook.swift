@@ -82,9 +82,8 @@ public struct WebhookAttempt: Sendable, Hashable {
 public protocol WebhookStore: Sendable {
     /// Queues an event for delivery.
     func enqueueWebhook(_ event: WebhookEvent) async throws
-    /// Pending events due at `date`, oldest first.
-    func dueWebhooks(at date: Date, limit: Int) async throws -> [WebhookEvent]
-    /// Records an attempt and moves the event on: to `delivered`, to `failed`, or to its next try.
+    /// Records an attempt and moves the event on: to `delivered`, to `failed`, or to its next try;
+    /// releases the event's lease (``LeaseStore``).
     func recordWebhookAttempt(_ attempt: WebhookAttempt, state: WebhookEvent.State, nextAttemptAt: Date?) async throws
     /// A job's events and every attempt at each, oldest first.
     func webhookDeliveries(jobID: String) async throws -> [(event: WebhookEvent, attempts: [WebhookAttempt])]

@@ -43,6 +43,7 @@ public func buildApplication(
         busyTimeout: configuration.sqliteBusyTimeout,
         artifactsDirectory: configuration.artifactsDirectory
     )
+    let lease = LeaseHolder(identity: try NodeIdentity.load(dataDirectory: configuration.dataDirectory))
     let applied = try await store.migrate()
     if !applied.isEmpty {
         logger.info("applied migrations", metadata: ["gw.store.migrations": .array(applied.map { .string($0) })])
@@ -95,7 +96,7 @@ public func buildApplication(
         defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
         logger: logger
     )
-    let jobs = PresetJobs(runner: presets, logger: logger) { job in
+    let jobs = PresetJobs(runner: presets, lease: lease, logger: logger) { job in
         do {
             try await V2Webhooks.enqueue(for: job, store: store)
         } catch {
@@ -104,11 +105,12 @@ public func buildApplication(
     }
     // Listed after the pool (and any embedded devnet), so it drains its jobs before they stop.
     backgroundServices.append(jobs)
-    backgroundServices.append(PresetResumer(store: store, jobs: jobs, pool: pool, admission: policyEngine, logger: logger))
+    backgroundServices.append(PresetResumer(store: store, jobs: jobs, pool: pool, admission: policyEngine, lease: lease, logger: logger))
     let policy = AddressPolicy(allowPrivateNetworks: configuration.allowPrivateURLs)
     backgroundServices.append(
         WebhookDispatcher(
             store: store,
+            lease: lease,
             sender: WebhookSender(policy: policy),
             firstRetry: configuration.webhookFirstRetry,
             maxAge: configuration.webhookMaxAge,
@@ -116,7 +118,7 @@ public func buildApplication(
         )
     )
     if let retention = configuration.artifactRetention {
-        backgroundServices.append(ArtifactRetention(store: store, retention: retention, logger: logger))
+        backgroundServices.append(ArtifactRetention(store: store, retention: retention, holder: lease.identity, logger: logger))
     }
     // One cache of API keys for both listeners, so the admin API's writes clear it for both.
     let keyCache = APIKeyCache()

@@ -7,8 +7,10 @@ import WharfOutbound
 /// Delivers queued webhook events: each due event is signed with its tenant's secret and POSTed;
 /// a delivery without a 2xx is retried with exponential backoff until the event is too old. Every
 /// attempt is recorded. Events live in the store, so deliveries survive restarts.
-struct WebhookDispatcher<Store: WebhookStore>: Service {
+struct WebhookDispatcher<Store: WebhookStore & LeaseStore>: Service {
     let store: Store
+    /// Each event is delivered by the node that claims it (several nodes may share the store).
+    let lease: LeaseHolder
     let sender: WebhookSender
     /// Wait before the first retry; each later wait doubles, up to ``maxBackoff``.
     let firstRetry: Duration
@@ -26,7 +28,7 @@ struct WebhookDispatcher<Store: WebhookStore>: Service {
     private func deliverUntilCancelled() async {
         while !Task.isCancelled {
             do {
-                let due = try await store.dueWebhooks(at: Date(), limit: 32)
+                let due = try await store.claimDueWebhooks(for: lease.identity, until: lease.expiry(), at: Date(), limit: 32)
                 // Due events go out together, so a slow receiver does not hold up the others.
                 await withDiscardingTaskGroup { batch in
                     for event in due { batch.addTask { await deliver(event) } }

@@ -185,6 +185,21 @@ extension SQLiteStore {
                 )
             }
         }
+        migrator.registerMigration("2026-12-02-leases") { db in
+            // Who runs a job, delivers a webhook event or does a periodic task, and until when
+            // (several gateway nodes on one database; see LeaseStore).
+            for table in ["jobs", "webhook_events"] {
+                try db.alter(table: table) { table in
+                    table.add(column: "lease_holder", .text)
+                    table.add(column: "lease_expires_at", .datetime)
+                }
+            }
+            try db.create(table: "task_leases") { table in
+                table.primaryKey("name", .text)
+                table.column("holder", .text).notNull()
+                table.column("expires_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

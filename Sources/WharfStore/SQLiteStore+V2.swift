@@ -174,16 +174,6 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    public func dueWebhooks(at date: Date, limit: Int) async throws -> [WebhookEvent] {
-        try await read { db in
-            try WebhookEvent.fetch(
-                db,
-                sql: "SELECT * FROM webhook_events WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-                [date, limit]
-            )
-        }
-    }
-
     public func recordWebhookAttempt(_ attempt: WebhookAttempt, state: WebhookEvent.State, nextAttemptAt: Date?) async throws {
         try await write { db in
             try db.execute(
@@ -192,7 +182,9 @@ extension SQLiteStore: WebhookStore {
             )
             try db.execute(
                 cached: """
-                    UPDATE webhook_events SET state = ?, attempts = ?, next_attempt_at = coalesce(?, next_attempt_at) WHERE id = ?
+                    UPDATE webhook_events SET state = ?, attempts = ?, next_attempt_at = coalesce(?, next_attempt_at),
+                        lease_holder = NULL, lease_expires_at = NULL
+                    WHERE id = ?
                     """,
                 arguments: [state.rawValue, attempt.number, nextAttemptAt, attempt.eventID]
             )

@@ -324,15 +324,6 @@ extension SQLiteStore: StepStore {
         try await read { db in try JobStep.fetch(db, sql: "SELECT * FROM job_steps WHERE job_id = ? ORDER BY id", [jobID]) }
     }
 
-    public func unfinishedJobs(kindPrefix: String) async throws -> [Job] {
-        try await read { db in
-            try Job.fetch(
-                db,
-                sql: "SELECT * FROM jobs WHERE status IN ('queued', 'running') AND substr(kind, 1, ?) = ? ORDER BY created_at",
-                [kindPrefix.count, kindPrefix]
-            )
-        }
-    }
 }
 
 extension SQLiteStore: ArtifactStore {

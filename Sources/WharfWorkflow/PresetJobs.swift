@@ -9,20 +9,30 @@ public import WharfCore
 /// for the running ones to end (the service group bounds the wait by `shutdown.timeout_seconds`).
 /// A job still running when the wait is cut short stays `running` in the store, and the next start
 /// resumes it from its last finished step. Its events go to ``events``.
-public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & StepStore>: Service, Sendable {
-    /// A job handed to the service, with its place under its limits and its customer's cancel.
+public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & StepStore & LeaseStore>: Service, Sendable {
+    /// Why a job this gateway runs stops before it ends.
+    private enum StopRequest: Sendable {
+        /// Its customer canceled it: it ends `canceled`.
+        case customer
+        /// Another node took its lease over: this node leaves it to that node.
+        case leaseLost
+    }
+
+    /// A job handed to the service, with its place under its limits and what stops it.
     private struct Submission: Sendable {
         var job: Job
         var pass: JobPass
-        var cancelRequests: AsyncStream<Void>
+        var stopRequests: AsyncStream<StopRequest>
     }
 
     private let runner: PresetRunner<Store>
     private let store: Store
     private let submissions: AsyncStream<Submission>
     private let submitter: AsyncStream<Submission>.Continuation
-    /// The jobs submitted and not yet ended, with what cancels each.
-    private let running = Mutex<[String: AsyncStream<Void>.Continuation]>([:])
+    /// The jobs submitted and not yet ended, with what stops each.
+    private let running = Mutex<[String: AsyncStream<StopRequest>.Continuation]>([:])
+    /// This node's claim on the jobs it runs (several nodes may share the store).
+    private let lease: LeaseHolder
     private let onFinished: @Sendable (Job) async -> Void
     private let logger: Logger
     /// The events of the jobs this gateway runs.
@@ -30,9 +40,12 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
 
     /// - Parameters:
     ///   - runner: A runner whose `onEvent` is not set; the jobs' events go to ``events``.
+    ///   - lease: Who this node is: a job runs here only while this node holds its lease, which the
+    ///     service renews.
     ///   - onFinished: Called once per job when it ends (succeeded, failed or canceled).
     public init(
         runner: PresetRunner<Store>,
+        lease: LeaseHolder,
         events: JobEventHub = JobEventHub(),
         logger: Logger,
         onFinished: @escaping @Sendable (Job) async -> Void
@@ -41,6 +54,7 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
         runner.onEvent = { event in events.publish(event) }
         self.runner = runner
         self.store = runner.jobStore
+        self.lease = lease
         self.events = events
         self.logger = logger
         self.onFinished = onFinished
@@ -50,17 +64,27 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
     /// The runner the jobs run on (its `onEvent` feeds ``events``).
     public var presetRunner: PresetRunner<Store> { runner }
 
-    /// Runs the submitted jobs until graceful shutdown, then waits for those still running.
+    /// Runs the submitted jobs until graceful shutdown, then waits for those still running; renews
+    /// their leases meanwhile.
     public func run() async {
-        await withDiscardingTaskGroup { group in
-            await withGracefulShutdownHandler {
-                for await submission in submissions {
-                    group.addTask { await self.execute(submission) }
+        await withTaskGroup(of: Void.self) { renewal in
+            renewal.addTask { await self.renewLeases() }
+            await withDiscardingTaskGroup { group in
+                await withGracefulShutdownHandler {
+                    for await submission in submissions {
+                        group.addTask { await self.execute(submission) }
+                    }
+                } onGracefulShutdown: {
+                    self.submitter.finish()
                 }
-            } onGracefulShutdown: {
-                self.submitter.finish()
             }
+            renewal.cancelAll()
         }
+    }
+
+    /// Whether this gateway is running (or about to run) the job.
+    public func isHandling(jobID: String) -> Bool {
+        running.withLock { $0[jobID] != nil }
     }
 
     /// Starts running a queued (or unfinished) job in the background. After shutdown began, the job
@@ -69,9 +93,9 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
     ///   (staying `queued`) and gives the place back when it ends.
     public func submit(_ job: Job, pass: JobPass = .unlimited) {
         events.open(jobID: job.id)
-        let (cancelRequests, cancel) = AsyncStream.makeStream(of: Void.self)
-        running.withLock { $0[job.id] = cancel }
-        if case .terminated = submitter.yield(Submission(job: job, pass: pass, cancelRequests: cancelRequests)) {
+        let (stopRequests, stop) = AsyncStream.makeStream(of: StopRequest.self)
+        running.withLock { $0[job.id] = stop }
+        if case .terminated = submitter.yield(Submission(job: job, pass: pass, stopRequests: stopRequests)) {
             _ = running.withLock { $0.removeValue(forKey: job.id) }
             pass.release()
             logger.warning("job left for the next start: the gateway is stopping", metadata: ["gw.job.id": "\(job.id)"])
@@ -81,8 +105,8 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
     /// Cancels a job this gateway is running. - Returns: Whether it was running here.
     @discardableResult
     public func cancel(jobID: String) -> Bool {
-        guard let cancel = running.withLock({ $0[jobID] }) else { return false }
-        cancel.yield()
+        guard let stop = running.withLock({ $0[jobID] }) else { return false }
+        stop.yield(.customer)
         return true
     }
 
@@ -104,12 +128,22 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
         }
     }
 
-    /// Runs one job until it ends or its customer cancels it.
+    /// Runs one job, once this node holds its lease, until it ends, its customer cancels it or
+    /// another node takes it over.
     private func execute(_ submission: Submission) async {
         let job = submission.job
         defer {
             submission.pass.release()
             _ = running.withLock { $0.removeValue(forKey: job.id) }
+        }
+        do {
+            guard try await store.claimJob(id: job.id, for: lease.identity, until: lease.expiry(), at: Date()) else {
+                logger.info("job left to the node that holds it", metadata: ["gw.job.id": "\(job.id)"])
+                return
+            }
+        } catch {
+            logger.error("claiming a job failed; it stays for a later claim", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
+            return
         }
         let canceledByCustomer = CancelFlag()
         await withTaskGroup(of: Void.self) { group in
@@ -121,14 +155,35 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
                 }
             }
             group.addTask {
-                // A customer's cancel (or the end of the job, which finishes no stream: see below).
-                for await _ in submission.cancelRequests {
-                    canceledByCustomer.set()
+                // Ends with the first request to stop, or when the job ends (cancelled below).
+                for await request in submission.stopRequests {
+                    if case .customer = request { canceledByCustomer.set() }
                     return
                 }
             }
             await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Renews the leases of the jobs this node runs, and stops here those another node took over.
+    private func renewLeases() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: lease.renewal)
+            let held = running.withLock { Array($0.keys) }
+            guard !held.isEmpty else { continue }
+            do {
+                let kept = try await store.renewJobLeases(ids: held, for: lease.identity, until: lease.expiry())
+                // A job missing from `kept` finished meanwhile (and is about to leave `running`) or
+                // is another node's now.
+                for id in held where !kept.contains(id) {
+                    guard let job = try await store.job(id: id), !job.status.isFinal else { continue }
+                    logger.warning("job taken over by another node", metadata: ["gw.job.id": "\(id)"])
+                    running.withLock { $0[id] }?.yield(.leaseLost)
+                }
+            } catch {
+                logger.error("renewing job leases failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 

@@ -75,7 +75,7 @@ struct Run: AsyncParsableCommand {
             for node in nodes { addresses.append(try await node.address()) }
             await network.pool.setAddresses(addresses)
             await network.pool.refresh()
-            let jobs = try await resume ? resumeAll(runner, store) : [startOne(runner, store)]
+            let jobs = try await resume ? resumeAll(runner, store, dataDirectory: configuration.dataDirectory) : [startOne(runner, store)]
             for job in jobs { try await report(job, store) }
             if jobs.contains(where: { $0.status != .succeeded }) { throw ExitCode(1) }
         }
@@ -108,9 +108,20 @@ struct Run: AsyncParsableCommand {
         }
     }
 
-    private func resumeAll(_ runner: PresetRunner<SQLiteStore>, _ store: SQLiteStore) async throws -> [Job] {
+    /// Runs the unfinished preset jobs no live node holds, as this node (the gateway on this data
+    /// folder, should it be running, keeps the jobs it runs).
+    private func resumeAll(_ runner: PresetRunner<SQLiteStore>, _ store: SQLiteStore, dataDirectory: String) async throws -> [Job] {
+        // A lease long enough for the whole run: the command renews nothing.
+        let lease = LeaseHolder(identity: try NodeIdentity.load(dataDirectory: dataDirectory), duration: .seconds(24 * 3600))
+        let claimed = try await store.claimUnfinishedJobs(
+            kindPrefix: "preset:",
+            for: lease.identity,
+            until: lease.expiry(),
+            at: Date(),
+            limit: 10_000
+        )
         var finished: [Job] = []
-        for job in try await store.unfinishedJobs(kindPrefix: "preset:") { finished.append(try await runner.resume(job)) }
+        for job in claimed { finished.append(try await runner.resume(job)) }
         if finished.isEmpty { printNote("no unfinished preset jobs") }
         return finished
     }

@@ -9,7 +9,7 @@ import WharfStore
     /// Every migration, in order.
     static let migrations = [
         "2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts", "2026-11-27-job-steps", "2026-11-28-artifact-files",
-        "2026-11-29-v2-files-idempotency-webhooks", "2026-11-30-policy-spend-audit", "2026-12-01-spend-totals",
+        "2026-11-29-v2-files-idempotency-webhooks", "2026-11-30-policy-spend-audit", "2026-12-01-spend-totals", "2026-12-02-leases",
     ]
 
     @Test func migratesAnEmptyFileInWALMode() async throws {

@@ -1,0 +1,118 @@
+public import Foundation
+import GRDB
+public import WharfCore
+
+// Each claim is one UPDATE whose WHERE clause is the rule (free or expired; for one job, also the
+// holder's own): SQLite runs one writer at a time across every connection and process, so two stores racing
+// for the same row cannot both change it.
+extension SQLiteStore: LeaseStore {
+    public func claimUnfinishedJobs(
+        kindPrefix: String,
+        for holder: String,
+        until expiry: Date,
+        at now: Date,
+        limit: Int
+    ) async throws
+        -> [Job]
+    {
+        let claimed = try await write { db in
+            try Job.fetch(
+                db,
+                sql: """
+                    UPDATE jobs SET lease_holder = ?, lease_expires_at = ?
+                    WHERE id IN (
+                        SELECT id FROM jobs
+                        WHERE status IN ('queued', 'running') AND substr(kind, 1, ?) = ?
+                            AND (lease_holder IS NULL OR lease_expires_at <= ?)
+                        ORDER BY created_at LIMIT ?
+                    )
+                    RETURNING *
+                    """,
+                [holder, expiry, kindPrefix.count, kindPrefix, now, limit]
+            )
+        }
+        return claimed.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    public func claimJob(id: String, for holder: String, until expiry: Date, at now: Date) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                cached: """
+                    UPDATE jobs SET lease_holder = ?, lease_expires_at = ?
+                    WHERE id = ? AND status IN ('queued', 'running')
+                        AND (lease_holder IS NULL OR lease_holder = ? OR lease_expires_at <= ?)
+                    """,
+                arguments: [holder, expiry, id, holder, now]
+            )
+            return db.changesCount == 1
+        }
+    }
+
+    public func renewJobLeases(ids: [String], for holder: String, until expiry: Date) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try await write { db in
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            let renewed = try String.fetchAll(
+                db,
+                sql: """
+                    UPDATE jobs SET lease_expires_at = ?
+                    WHERE lease_holder = ? AND status IN ('queued', 'running') AND id IN (\(placeholders))
+                    RETURNING id
+                    """,
+                arguments: StatementArguments([expiry, holder] as [any DatabaseValueConvertible]) + StatementArguments(ids)
+            )
+            return Set(renewed)
+        }
+    }
+
+    public func releaseJobLease(id: String, for holder: String) async throws {
+        try await write { db in
+            try db.execute(
+                cached: "UPDATE jobs SET lease_holder = NULL, lease_expires_at = NULL WHERE id = ? AND lease_holder = ?",
+                arguments: [id, holder]
+            )
+        }
+    }
+
+    public func releaseJobLeases(for holder: String) async throws {
+        try await write { db in
+            try db.execute(
+                cached: "UPDATE jobs SET lease_holder = NULL, lease_expires_at = NULL WHERE lease_holder = ?",
+                arguments: [holder]
+            )
+        }
+    }
+
+    public func claimDueWebhooks(for holder: String, until expiry: Date, at now: Date, limit: Int) async throws -> [WebhookEvent] {
+        let claimed = try await write { db in
+            try WebhookEvent.fetch(
+                db,
+                sql: """
+                    UPDATE webhook_events SET lease_holder = ?, lease_expires_at = ?
+                    WHERE id IN (
+                        SELECT id FROM webhook_events
+                        WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_holder IS NULL OR lease_expires_at <= ?)
+                        ORDER BY next_attempt_at LIMIT ?
+                    )
+                    RETURNING *
+                    """,
+                [holder, expiry, now, now, limit]
+            )
+        }
+        return claimed.sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
+    }
+
+    public func claimTask(named name: String, for holder: String, until expiry: Date, at now: Date) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                cached: """
+                    INSERT INTO task_leases (name, holder, expires_at) VALUES (?, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                    WHERE task_leases.holder = excluded.holder OR task_leases.expires_at <= ?
+                    """,
+                arguments: [name, holder, expiry, now]
+            )
+            return db.changesCount == 1
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import Foundation
+import Testing
+import WharfCore
+import WharfStore
+
+/// The store engines the gateway can run on. Every engine must pass ``StoreConformanceTests``; a new
+/// engine (PostgreSQL next) is a new case here and nothing else in these tests.
+enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    /// Two handles on one new, migrated database, as two gateway nodes sharing it would have.
+    func openShared(in directory: TemporaryDirectory) async throws -> (any GatewayStore, any GatewayStore) {
+        switch self {
+        case .sqlite:
+            let path = directory.file("shared.sqlite")
+            let first = try SQLiteStore(path: path, artifactsDirectory: directory.file("artifacts"))
+            _ = try await first.migrate()
+            let second = try SQLiteStore(path: path, artifactsDirectory: directory.file("artifacts"))
+            return (first, second)
+        }
+    }
+}
+
+/// The contract of a store, run against every engine: jobs, and the leases that let several gateway
+/// nodes share one store (each job run, each webhook delivered, each periodic task done by one node).
+@Suite struct StoreConformanceTests {
+    static let minute: TimeInterval = 60
+
+    /// A tenant and `count` preset jobs in `store`, oldest first.
+    static func jobs(_ count: Int, in store: any GatewayStore, at start: Date = Date()) async throws -> (Tenant, [Job]) {
+        let tenant = Tenant(id: Identifier.make(prefix: "ten"), name: "tenant-\(UUID().uuidString.prefix(8))", createdAt: start)
+        try await store.insertTenant(tenant)
+        var jobs: [Job] = []
+        for index in 0..<count {
+            let job = Job(
+                tenantID: tenant.id,
+                kind: "preset:test.job",
+                request: Data("{}".utf8),
+                createdAt: start.addingTimeInterval(Double(index) / 1000)
+            )
+            try await store.insertJob(job)
+            jobs.append(job)
+        }
+        return (tenant, jobs)
+    }
+
+    /// Two nodes, `node-a` on `first` and `node-b` on `second`, each claiming in small batches (as a
+    /// resumer or dispatcher would) until a claim comes back empty. - Returns: What each claimed.
+    static func race(
+        _ first: any GatewayStore,
+        _ second: any GatewayStore,
+        claim: @escaping @Sendable (any GatewayStore, String) async throws -> [String]
+    ) async throws -> ([String], [String]) {
+        @Sendable func claimAll(_ store: any GatewayStore, as holder: String) async throws -> [String] {
+            var claimed: [String] = []
+            while true {
+                let batch = try await claim(store, holder)
+                if batch.isEmpty { return claimed }
+                claimed += batch
+            }
+        }
+        async let byFirst = claimAll(first, as: "node-a")
+        async let bySecond = claimAll(second, as: "node-b")
+        return try await (byFirst, bySecond)
+    }
+
+    @Test(arguments: StoreEngine.allCases)
+    func jobsRoundTripAndAFinishedJobNeverChanges(engine: StoreEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let (store, other) = try await engine.openShared(in: directory)
+        let (_, jobs) = try await Self.jobs(2, in: store)
+        let seen = try #require(try await other.job(id: jobs[0].id))
+        #expect(seen.status == .queued && seen.kind == "preset:test.job")
+        let finished = try await store.updateJob(id: jobs[0].id, status: .succeeded, result: Data("{}".utf8), at: Date())
+        #expect(finished.status == .succeeded)
+        let error = await #expect(throws: WharfError.self) {
+            try await other.updateJob(id: jobs[0].id, status: .failed, result: nil, at: Date())
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(try await other.job(id: "job_missing") == nil)
+    }
+
+    @Test(arguments: StoreEngine.allCases)
+    func twoNodesRacingForUnfinishedJobsClaimEachOnce(engine: StoreEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let (first, second) = try await engine.openShared(in: directory)
+        let (_, jobs) = try await Self.jobs(60, in: first)
+        // A finished job is never claimed.
+        _ = try await first.updateJob(id: jobs[59].id, status: .failed, result: nil, at: Date())
+        let expiry = Date().addingTimeInterval(Self.minute)
+
+        let (a, b) = try await Self.race(first, second) { store, holder in
+            try await store.claimUnfinishedJobs(kindPrefix: "preset:", for: holder, until: expiry, at: Date(), limit: 3).map(\.id)
+        }
+        #expect(Set(a).isDisjoint(with: b), "claimed by both: \(Set(a).intersection(b))")
+        #expect(Set(a + b) == Set(jobs.prefix(59).map(\.id)))
+        #expect(a.count + b.count == 59)
+    }
+
+    @Test(arguments: StoreEngine.allCases)
+    func onlyAnExpiredLeaseIsTakenOverAndAHolderGetsItsOwnBack(engine: StoreEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let (first, second) = try await engine.openShared(in: directory)
+        let (_, jobs) = try await Self.jobs(1, in: first)
+        let id = jobs[0].id
+        let now = Date()
+        #expect(try await first.claimJob(id: id, for: "node-a", until: now.addingTimeInterval(30), at: now))
+        #expect(try await second.claimJob(id: id, for: "node-b", until: now.addingTimeInterval(30), at: now) == false)
+        #expect(try await second.claimUnfinishedJobs(kindPrefix: "preset:", for: "node-b", until: now, at: now, limit: 10).isEmpty)
+        // Its holder claims it again (the job it just inserted, or one its resumer claimed) ...
+        #expect(try await second.claimJob(id: id, for: "node-a", until: now.addingTimeInterval(30), at: now))
+        // ... and, restarted with the same identity, releases its old leases and takes the job back.
+        try await second.releaseJobLeases(for: "node-a")
+        #expect(
+            try await second.claimUnfinishedJobs(
+                kindPrefix: "preset:",
+                for: "node-a",
+                until: now.addingTimeInterval(30),
+                at: now,
+                limit: 10
+            ).map(\.id) == [id]
+        )
+        // Renewed, the lease outlives the first expiry.
+        #expect(try await first.renewJobLeases(ids: [id], for: "node-a", until: now.addingTimeInterval(90)) == [id])
+        #expect(
+            try await second.claimJob(id: id, for: "node-b", until: now.addingTimeInterval(120), at: now.addingTimeInterval(60)) == false
+        )
+        // Not renewed past its expiry, it goes to the next node that asks, and the old holder cannot renew it.
+        let later = now.addingTimeInterval(91)
+        #expect(try await second.claimJob(id: id, for: "node-b", until: later.addingTimeInterval(30), at: later))
+        #expect(try await first.renewJobLeases(ids: [id], for: "node-a", until: later.addingTimeInterval(30)).isEmpty)
+        // Released, it is free at once.
+        try await second.releaseJobLease(id: id, for: "node-b")
+        #expect(try await first.claimJob(id: id, for: "node-a", until: later.addingTimeInterval(30), at: later))
+        // A finished job keeps no claim.
+        _ = try await first.updateJob(id: id, status: .succeeded, result: nil, at: later)
+        #expect(try await first.renewJobLeases(ids: [id], for: "node-a", until: later.addingTimeInterval(60)).isEmpty)
+        #expect(try await first.claimJob(id: id, for: "node-a", until: later.addingTimeInterval(60), at: later) == false)
+    }
+
+    @Test(arguments: StoreEngine.allCases)
+    func twoNodesRacingForDueWebhooksDeliverEachOnce(engine: StoreEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let (first, second) = try await engine.openShared(in: directory)
+        let (tenant, jobs) = try await Self.jobs(1, in: first)
+        let now = Date()
+        var events: [WebhookEvent] = []
+        for index in 0..<40 {
+            let event = WebhookEvent(
+                id: Identifier.make(prefix: "evt"),
+                tenantID: tenant.id,
+                jobID: jobs[0].id,
+                type: "job.succeeded",
+                url: "https://example.com/hook",
+                payload: Data("{\"n\":\(index)}".utf8),
+                state: .pending,
+                attempts: 0,
+                // The last five are not due yet.
+                nextAttemptAt: now.addingTimeInterval(index < 35 ? -1 : Self.minute),
+                createdAt: now
+            )
+            try await first.enqueueWebhook(event)
+            events.append(event)
+        }
+        let expiry = now.addingTimeInterval(30)
+        let (a, b) = try await Self.race(first, second) { store, holder in
+            try await store.claimDueWebhooks(for: holder, until: expiry, at: now, limit: 4).map(\.id)
+        }
+        #expect(Set(a).isDisjoint(with: b), "claimed by both: \(Set(a).intersection(b))")
+        #expect(a.count + b.count == 35)
+        #expect(Set(a + b) == Set(events.prefix(35).map(\.id)))
+
+        // An attempt releases its event: due again at its next try, and claimable by any node then.
+        let retried = events[0].id
+        try await first.recordWebhookAttempt(
+            WebhookAttempt(eventID: retried, number: 1, statusCode: 500, error: nil, durationMilliseconds: 3, at: now),
+            state: .pending,
+            nextAttemptAt: now.addingTimeInterval(10)
+        )
+        #expect(try await second.claimDueWebhooks(for: "node-b", until: expiry, at: now.addingTimeInterval(5), limit: 50).isEmpty)
+        let due = try await second.claimDueWebhooks(
+            for: "node-b",
+            until: now.addingTimeInterval(60),
+            at: now.addingTimeInterval(11),
+            limit: 50
+        )
+        #expect(due.map(\.id) == [retried])
+        // The others' leases ran out at `expiry`: after it they are claimable again (their node died).
+        let afterExpiry = try await first.claimDueWebhooks(
+            for: "node-a",
+            until: now.addingTimeInterval(90),
+            at: now.addingTimeInterval(31),
+            limit: 50
+        )
+        #expect(Set(afterExpiry.map(\.id)) == Set(events.prefix(35).map(\.id)).subtracting([retried]))
+    }
+
+    @Test(arguments: StoreEngine.allCases)
+    func aPeriodicTaskHasOneHolderAtATime(engine: StoreEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let (first, second) = try await engine.openShared(in: directory)
+        let now = Date()
+        async let a = first.claimTask(named: "artifact-retention", for: "node-a", until: now.addingTimeInterval(60), at: now)
+        async let b = second.claimTask(named: "artifact-retention", for: "node-b", until: now.addingTimeInterval(60), at: now)
+        let (gotA, gotB) = try await (a, b)
+        #expect(gotA != gotB, "exactly one node holds the task")
+        let (holder, other) = gotA ? (first, second) : (second, first)
+        let (holderName, otherName) = gotA ? ("node-a", "node-b") : ("node-b", "node-a")
+        #expect(try await holder.claimTask(named: "artifact-retention", for: holderName, until: now.addingTimeInterval(120), at: now))
+        #expect(
+            try await other.claimTask(
+                named: "artifact-retention",
+                for: otherName,
+                until: now.addingTimeInterval(120),
+                at: now.addingTimeInterval(90)
+            ) == false
+        )
+        #expect(
+            try await other.claimTask(
+                named: "artifact-retention",
+                for: otherName,
+                until: now.addingTimeInterval(200),
+                at: now.addingTimeInterval(121)
+            )
+        )
+        // Another task is claimed on its own.
+        #expect(try await holder.claimTask(named: "other-task", for: holderName, until: now.addingTimeInterval(60), at: now))
+    }
+}
