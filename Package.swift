@@ -260,8 +260,6 @@ let package = Package(
             dependencies: [
                 "WharfAPIv1",
                 "WharfCore",
-                "WharfLivepeer",
-                "WharfRouting",
                 "WharfWorkflow",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

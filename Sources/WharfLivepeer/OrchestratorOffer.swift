@@ -7,22 +7,7 @@ public import WharfCore
 /// This is Wharf's own model of the reply; the generated protobuf types never leave this module.
 public struct OrchestratorOffer: Sendable, Hashable {
     /// A price: `pricePerUnit` wei for every `pixelsPerUnit` units of work.
-    public struct Price: Sendable, Hashable {
-        public var pricePerUnit: Int64
-        public var pixelsPerUnit: Int64
-
-        public init(pricePerUnit: Int64, pixelsPerUnit: Int64) {
-            self.pricePerUnit = pricePerUnit
-            self.pixelsPerUnit = pixelsPerUnit
-        }
-
-        /// Wei for `units` units of work, rounded up; `nil` when the product overflows.
-        public func cost(units: Int64) -> Int64? {
-            let (product, overflow) = units.multipliedReportingOverflow(by: pricePerUnit)
-            guard !overflow else { return nil }
-            return (product + pixelsPerUnit - 1) / pixelsPerUnit
-        }
-    }
+    public typealias Price = UnitPrice
 
     /// A model an orchestrator serves for a capability, with its capacity.
     public struct Model: Sendable, Hashable {

@@ -293,3 +293,5 @@ public actor OrchestratorPool {
         NetworkFailure(error).description
     }
 }
+
+extension OrchestratorPool: NetworkOffers {}

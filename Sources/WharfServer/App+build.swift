@@ -127,14 +127,14 @@ public func buildApplication(
         metrics: metrics,
         v1: V1Routes(
             runner: runner,
-            pool: pool,
+            offers: pool,
             policy: configuration.v1,
             publicBaseURL: configuration.publicBaseURL,
             priceCaps: configuration.priceCaps
         ),
         v2: V2Routes(
             jobs: jobs,
-            pool: pool,
+            offers: pool,
             settings: V2Settings(
                 maxFileBytes: configuration.v2MaxFileBytes,
                 fetchTimeout: configuration.v2FetchTimeout,
@@ -208,20 +208,21 @@ func addCommonMiddleware(
 /// What the public listener needs to serve `/v1`.
 public struct V1Routes<Store: GatewayStore>: Sendable {
     let runner: JobRunner<Store>
-    let pool: OrchestratorPool
+    /// Prices and models on offer (the orchestrator pool).
+    let offers: any NetworkOffers
     let policy: WharfConfiguration.VersionPolicy
     let publicBaseURL: URL?
-    let priceCaps: [Pipeline: OrchestratorOffer.Price]
+    let priceCaps: [Pipeline: UnitPrice]
 
     public init(
         runner: JobRunner<Store>,
-        pool: OrchestratorPool,
+        offers: any NetworkOffers,
         policy: WharfConfiguration.VersionPolicy,
         publicBaseURL: URL?,
-        priceCaps: [Pipeline: OrchestratorOffer.Price] = [:]
+        priceCaps: [Pipeline: UnitPrice] = [:]
     ) {
         self.runner = runner
-        self.pool = pool
+        self.offers = offers
         self.policy = policy
         self.publicBaseURL = publicBaseURL
         self.priceCaps = priceCaps
@@ -231,7 +232,8 @@ public struct V1Routes<Store: GatewayStore>: Sendable {
 /// What the public listener needs to serve `/v2`.
 public struct V2Routes<Store: GatewayStore>: Sendable {
     let jobs: PresetJobs<Store>
-    let pool: OrchestratorPool
+    /// Prices and models on offer (the orchestrator pool).
+    let offers: any NetworkOffers
     let settings: V2Settings
     let idempotencyRetention: Duration
     let publicBaseURL: URL?
@@ -264,10 +266,10 @@ public func buildPublicRouter<Store: GatewayStore>(
             .add(middleware: AuthenticationMiddleware(keys: store, scope: .v1, publicPaths: ["/v1/openapi.yaml"], cache: keyCache))
         if let policy { group.add(middleware: RequestPolicyMiddleware(engine: policy)) }
         group.add(middleware: V1CallerMiddleware(publicBaseURL: v1.publicBaseURL, maxBodyBytes: v1.policy.maxBodyBytes))
-        let pool = v1.pool
+        let offers = v1.offers
         let service = V1Service(
             runner: v1.runner,
-            defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
+            defaultModel: { pipeline in await offers.mostOfferedModel(for: pipeline) },
             document: V1Document.data,
             priceCaps: v1.priceCaps,
             admission: policy
@@ -289,7 +291,7 @@ public func buildPublicRouter<Store: GatewayStore>(
             .add(middleware: RevisionMiddleware())
             .add(middleware: IdempotencyMiddleware(store: store, retention: v2.idempotencyRetention))
         V2FilesController(store: store, maxBytes: v2.settings.maxFileBytes).addRoutes(to: group)
-        try V2Service(store: store, jobs: v2.jobs, pool: v2.pool, settings: v2.settings, admission: policy, logger: v2.logger)
+        try V2Service(store: store, jobs: v2.jobs, offers: v2.offers, settings: v2.settings, admission: policy, logger: v2.logger)
             .register(on: group)
         // Any other path under /v2 is a problem document (a known path with another method gets 405
         // from the error middleware).

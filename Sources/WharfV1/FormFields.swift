@@ -1,6 +1,6 @@
 import Foundation
 import OpenAPIRuntime
-import WharfLivepeer
+import WharfCore
 
 /// The fields of a multipart form as received, kept in order so the form can be sent on to an
 /// orchestrator as it came, after validation.

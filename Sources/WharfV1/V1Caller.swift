@@ -1,4 +1,4 @@
-public import WharfLivepeer
+public import WharfCore
 
 /// Who is calling `/v1` and where their results are served, set by the server's v1 middleware for
 /// the duration of a request (the generated handlers receive no request context).
@@ -8,7 +8,7 @@ public struct V1Caller: Sendable, Hashable {
     /// Where artifacts are linked, without a trailing slash (`https://api.example.com/media`).
     public var mediaBaseURL: String
     /// The highest price the caller accepts for this request (`Wharf-Max-Price`), if given.
-    public var priceCap: OrchestratorOffer.Price?
+    public var priceCap: UnitPrice?
     /// The prefix of the key the request came with.
     public var keyPrefix: String?
     /// `Wharf-Routing-Seed`, when given.
@@ -18,7 +18,7 @@ public struct V1Caller: Sendable, Hashable {
         tenantID: String,
         requestID: String,
         mediaBaseURL: String,
-        priceCap: OrchestratorOffer.Price? = nil,
+        priceCap: UnitPrice? = nil,
         keyPrefix: String? = nil,
         routingSeed: UInt64? = nil
     ) {

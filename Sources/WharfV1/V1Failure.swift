@@ -2,7 +2,6 @@ public import Foundation
 import HTTPTypes
 import OpenAPIRuntime
 import WharfCore
-import WharfRouting
 
 /// An error `/v1` answers with, in the Livepeer AI API's shapes: `{"detail": {"msg": …}}` for most
 /// statuses, and FastAPI's `{"detail": [{"loc", "msg", "type"}]}` for 422 validation failures.
@@ -64,19 +63,22 @@ extension V1Failure {
         switch error {
         case let failure as V1Failure:
             return (failure, false)
-        case let routing as RoutingError:
-            switch routing.kind {
+        case let convertible as any NetworkStepFailureConvertible:
+            let network = convertible.stepFailure
+            switch network.kind {
             case .noOrchestrator:
-                return (V1Failure(status: 503, message: routing.message, retryAfterSeconds: 5), false)
+                return (V1Failure(status: 503, message: network.message, retryAfterSeconds: 5), false)
             case .allAttemptsFailed:
-                return (V1Failure(status: 502, message: routing.message), false)
+                return (V1Failure(status: 502, message: network.message), false)
             case .rejected:
-                return (V1Failure(status: 400, message: routing.message), false)
+                return (V1Failure(status: 400, message: network.message), false)
             }
         case let refusal as PolicyRefusal:
             return (V1Failure(status: refusal.rule.status, message: refusal.message, retryAfterSeconds: refusal.retryAfterSeconds), false)
         case let server as ServerError:
-            if server.underlyingError is V1Failure || server.underlyingError is RoutingError || server.underlyingError is PolicyRefusal {
+            if server.underlyingError is V1Failure || server.underlyingError is any NetworkStepFailureConvertible
+                || server.underlyingError is PolicyRefusal
+            {
                 return from(server.underlyingError)
             }
             if let decoding = server.underlyingError as? DecodingError {

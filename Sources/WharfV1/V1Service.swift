@@ -2,8 +2,6 @@ package import Foundation
 package import OpenAPIRuntime
 package import WharfAPIv1
 package import WharfCore
-package import WharfLivepeer
-import WharfRouting
 package import WharfWorkflow
 
 /// `/v1`: the Livepeer AI API on Wharf's job model.
@@ -11,12 +9,12 @@ package import WharfWorkflow
 /// Each call is validated, becomes a one-step job (so usage, analytics and audit see v1 like every
 /// other version), runs on the network with the router's retries and failover, and is answered in
 /// the upstream shape, with result files re-hosted by the gateway. Errors are thrown as
-/// ``V1Failure`` or `RoutingError` and rendered by the server's v1 middleware.
+/// ``V1Failure`` or a `NetworkStepFailureConvertible` and rendered by the server's v1 middleware.
 package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIProtocol {
     private let runner: JobRunner<Store>
     private let defaultModel: @Sendable (Pipeline) async -> String?
     private let document: Data
-    private let priceCaps: [Pipeline: OrchestratorOffer.Price]
+    private let priceCaps: [Pipeline: UnitPrice]
     private let admission: (any JobAdmission)?
 
     /// - Parameters:
@@ -31,7 +29,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         runner: JobRunner<Store>,
         defaultModel: @escaping @Sendable (Pipeline) async -> String?,
         document: Data,
-        priceCaps: [Pipeline: OrchestratorOffer.Price] = [:],
+        priceCaps: [Pipeline: UnitPrice] = [:],
         admission: (any JobAdmission)? = nil
     ) {
         self.admission = admission
@@ -325,7 +323,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         let trimmed = requested.trimmingCharacters(in: .whitespaces)
         if !trimmed.isEmpty { return trimmed }
         guard let model = await defaultModel(pipeline) else {
-            throw RoutingError(kind: .noOrchestrator, message: "no orchestrator offers \(pipeline.rawValue) right now", attempts: [])
+            throw NetworkStepFailure(.noOrchestrator, "no orchestrator offers \(pipeline.rawValue) right now")
         }
         return model
     }

@@ -3,11 +3,9 @@ import Logging
 import OpenAPIRuntime
 package import WharfAPIv2
 import WharfCore
-import WharfLivepeer
 import WharfModel
 import WharfOutbound
 import WharfPlugins
-import WharfRouting
 import WharfWorkflow
 
 extension V2Service {
@@ -238,14 +236,12 @@ extension V2Service {
         parameters: [String: String],
         inputBytes: Int64
     ) async -> [StepCostEstimate] {
-        let pool = self.pool
-        return await CostEstimate.networkSteps(
+        await CostEstimate.networkSteps(
             of: resolved.preset,
             fromPlugin: resolved.plugin != nil,
             parameters: parameters,
             inputBytes: inputBytes,
-            members: await pool.snapshot(),
-            defaultModel: { await pool.mostOfferedModel(for: $0) }
+            offers: offers
         )
     }
 

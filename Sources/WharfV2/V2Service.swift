@@ -3,11 +3,9 @@ package import Logging
 package import OpenAPIRuntime
 package import WharfAPIv2
 package import WharfCore
-import WharfLivepeer
 import WharfModel
 package import WharfOutbound
 import WharfPlugins
-package import WharfRouting
 package import WharfWorkflow
 
 /// Limits and switches of `/v2` from the gateway's configuration.
@@ -32,7 +30,8 @@ package struct V2Settings: Sendable {
 package struct V2Service<Store: GatewayStore>: APIProtocol {
     let store: Store
     let jobs: PresetJobs<Store>
-    let pool: OrchestratorPool
+    /// Prices and models on offer (the routing layer's pool).
+    let offers: any NetworkOffers
     let settings: V2Settings
     /// Accepts or refuses new jobs (concurrency limits, budgets); every job is accepted without one.
     let admission: (any JobAdmission)?
@@ -41,14 +40,14 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
     package init(
         store: Store,
         jobs: PresetJobs<Store>,
-        pool: OrchestratorPool,
+        offers: any NetworkOffers,
         settings: V2Settings,
         admission: (any JobAdmission)? = nil,
         logger: Logger
     ) {
         self.store = store
         self.jobs = jobs
-        self.pool = pool
+        self.offers = offers
         self.settings = settings
         self.admission = admission
         self.logger = logger
@@ -118,7 +117,6 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
 
     /// The plugins' presets and the built-in ones, sorted by name, each with today's network prices.
     func presets() async throws -> [Components.Schemas.Preset] {
-        let members = await pool.snapshot()
         var all: [Components.Schemas.Preset] = []
         var sources: [(Preset, Components.Schemas.Preset.SourcePayload)] = []
         for plugin in runner.plugins {
@@ -130,8 +128,9 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
         for (preset, source) in sources {
             var priced: [Components.Schemas.PresetPrice.NetworkStepsPayloadPayload] = []
             for step in preset.steps where step.kind == .network {
-                let price = Pipeline(rawValue: step.uses).flatMap {
-                    OrchestratorPool.lowestPrice(among: members, $0, model: step.with["model_id"])
+                var price: UnitPrice?
+                if let pipeline = Pipeline(rawValue: step.uses) {
+                    price = await offers.lowestPrice(for: pipeline, model: step.with["model_id"])
                 }
                 priced.append(
                     .init(step: step.id, pipeline: step.uses, pricePerUnit: price?.pricePerUnit, pixelsPerUnit: price?.pixelsPerUnit)

@@ -1,15 +1,13 @@
 import Foundation
 public import WharfCore
-public import WharfLivepeer
 public import WharfModel
-public import WharfRouting
 
 /// What one network step of a preset is expected to cost.
 public struct StepCostEstimate: Sendable, Hashable {
     public var stepID: String
     public var pipeline: Pipeline
     /// The lowest price on offer now, or `nil` when nobody offers the step.
-    public var price: OrchestratorOffer.Price?
+    public var price: UnitPrice?
     /// The units the step is priced on.
     public var units: Int64
     /// `price` for `units`, in wei (0 without a price).
@@ -27,8 +25,7 @@ public enum CostEstimate {
         fromPlugin: Bool,
         parameters: [String: String],
         inputBytes: Int64,
-        members: [OrchestratorPool.Member],
-        defaultModel: (Pipeline) async -> String?
+        offers: any NetworkOffers
     ) async -> [StepCostEstimate] {
         var estimates: [StepCostEstimate] = []
         for step in preset.steps where step.kind == .network {
@@ -36,12 +33,13 @@ public enum CostEstimate {
             var fields = fromPlugin ? step.with.mapValues { PresetInterpolation.interpolate($0, parameters) } : parameters
             for name in PresetInterpolation.runnerSettings { fields.removeValue(forKey: name) }
             let requested = fields["model_id"] ?? ""
-            let model = requested.isEmpty ? await defaultModel(pipeline) : requested
+            let model = requested.isEmpty ? await offers.mostOfferedModel(for: pipeline) : requested
             fields["model_id"] = model ?? ""
             let fieldBytes = Int64((try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]))?.count ?? 0)
             let takesJobInput = step.after.isEmpty
             let units = max(1, pipeline.takesFile && takesJobInput ? fieldBytes + inputBytes : fieldBytes)
-            let price = model.flatMap { OrchestratorPool.lowestPrice(among: members, pipeline, model: $0) }
+            var price: UnitPrice?
+            if let model { price = await offers.lowestPrice(for: pipeline, model: model) }
             estimates.append(
                 StepCostEstimate(
                     stepID: step.id,

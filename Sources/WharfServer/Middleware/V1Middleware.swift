@@ -3,6 +3,7 @@ import HTTPTypes
 public import Hummingbird
 import Logging
 import NIOCore
+import WharfCore
 import WharfLivepeer
 import WharfPolicy
 import WharfRouting

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import WharfCore
 import WharfLivepeer
 
 /// The real `wharf serve --dev --devnet 3` (what `make run` starts) on free ports in a temporary
