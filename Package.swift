@@ -285,7 +285,6 @@ let package = Package(
                 "WharfModel",
                 "WharfPlugins",
                 "WharfRouting",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

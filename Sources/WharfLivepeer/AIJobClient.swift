@@ -91,7 +91,7 @@ public struct AIJobClient: Sendable {
         public var balance: String?
         /// The reply's bytes as they arrive, for a successful event stream when the request asked for
         /// it; `body` is then empty.
-        public var events: HTTPClientResponse.Body?
+        public var events: ReplyBytes?
     }
 
     /// Sends `request` to the orchestrator that made `offer`.
@@ -133,7 +133,7 @@ public struct AIJobClient: Sendable {
                 contentType: contentType,
                 body: Data(),
                 balance: reply.headers.first(name: LivepeerHeaders.balance),
-                events: reply.body
+                events: ReplyBytes(reply.body)
             )
         }
         return try await collect(reply)

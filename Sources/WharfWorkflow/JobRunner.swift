@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 public import Foundation
 public import Logging
 import NIOCore
@@ -215,26 +214,28 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
 
     /// Relays an event stream and finishes the job when it ends: succeeded at its end, failed when
     /// the orchestrator breaks it off, canceled when the customer goes away.
-    private func relay(_ events: HTTPClientResponse.Body, job: Job) -> AsyncThrowingStream<Data, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Data.self, throwing: (any Error).self)
+    private func relay(_ events: ReplyBytes, job: Job) -> AsyncThrowingStream<Data, any Error> {
+        // Bounded: a customer who reads slowly holds the orchestrator's stream back instead of
+        // growing a buffer here.
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: Data.self,
+            throwing: (any Error).self,
+            bufferingPolicy: .bufferingOldest(Self.relayBufferChunks)
+        )
         let store = self.store
         let logger = self.logger
         let task = Task {
-            var lastEvent = Data()
-            var pending = ""
+            var scanner = EventStreamScanner()
             do {
                 for try await chunk in events {
-                    let data = Data(chunk.readableBytesView)
-                    // Events may be split across chunks: look only at complete ones.
-                    pending += String(decoding: data, as: UTF8.self)
-                    if let end = pending.range(of: "\n\n", options: .backwards) {
-                        if let last = Self.lastDataEvent(in: Data(pending[..<end.upperBound].utf8)) { lastEvent = last }
-                        pending = String(pending[end.upperBound...])
+                    scanner.feed(chunk)
+                    // A full buffer: wait for the customer to read before taking more from upstream.
+                    while case .dropped = continuation.yield(chunk) {
+                        try await Task.sleep(for: .milliseconds(5))
                     }
-                    continuation.yield(data)
                 }
                 continuation.finish()
-                _ = try? await store.updateJob(id: job.id, status: .succeeded, result: lastEvent, at: Date())
+                _ = try? await store.updateJob(id: job.id, status: .succeeded, result: scanner.lastDataEvent ?? Data(), at: Date())
             } catch {
                 continuation.finish(throwing: error)
                 let status: JobStatus = Task.isCancelled ? .canceled : .failed
@@ -248,16 +249,8 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         return stream
     }
 
-    /// The last `data:` event in a chunk that is a JSON document (not `[DONE]`), kept as the job's
-    /// result (the final LLM chunk carries usage).
-    static func lastDataEvent(in chunk: Data) -> Data? {
-        let text = String(decoding: chunk, as: UTF8.self)
-        let payloads = text.split(separator: "\n").filter { $0.hasPrefix("data:") }.map {
-            $0.dropFirst(5).trimmingWhitespace()
-        }
-        guard let last = payloads.last(where: { $0.hasPrefix("{") }) else { return nil }
-        return Data(last.utf8)
-    }
+    /// Chunks of an event stream held for a customer who has not read them yet.
+    static var relayBufferChunks: Int { 64 }
 
     static func failure(_ message: String) -> Data {
         (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data()
