@@ -5,7 +5,10 @@
 
 SWIFT ?= swift
 CONFIGURATION ?= debug
-BUILD_FLAGS ?= -c $(CONFIGURATION)
+# Debug builds skip the index store (for editors, not for running or testing) and keep line tables
+# only as debug information (enough for backtraces): a leaner build and much smaller binaries to link.
+DEBUG_INFO_FLAGS := --disable-index-store -Xswiftc -gline-tables-only -Xcc -gline-tables-only
+BUILD_FLAGS ?= -c $(CONFIGURATION) $(if $(filter debug,$(CONFIGURATION)),$(DEBUG_INFO_FLAGS))
 WHARF := .build/$(CONFIGURATION)/wharf
 
 # Debian packages the gateway and its tests need.
