@@ -57,16 +57,16 @@ struct FormFields: Sendable {
     }
 
     /// A JSON summary for the job record: text fields as they are, files as name and size.
-    func summary() -> [String: Any] {
-        var summary: [String: Any] = [:]
+    func summary() -> JSONValue {
+        var summary: [String: JSONValue] = [:]
         for field in fields {
             if let filename = field.filename {
-                summary[field.name] = ["filename": filename, "bytes": field.data.count]
+                summary[field.name] = .object(["filename": .string(filename), "bytes": .integer(Int64(field.data.count))])
             } else {
-                summary[field.name] = String(decoding: field.data.prefix(4096), as: UTF8.self)
+                summary[field.name] = .string(String(decoding: field.data.prefix(4096), as: UTF8.self))
             }
         }
-        return summary
+        return .object(summary)
     }
 
     static func mediaType(forFilename filename: String) -> String {

@@ -332,7 +332,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         let model = try await model(form.text("model_id") ?? "", for: pipeline)
         form.set("model_id", model)
         let (body, contentType) = form.encoded()
-        let summary = try JSONSerialization.data(withJSONObject: form.summary(), options: [.sortedKeys])
+        let summary = try form.summary().encoded()
         let units = Self.units(pipeline, form)
         return try await document(
             runner(pipeline, model: model, body: body, contentType: contentType, summaryJSON: summary, streams: false, units: units)

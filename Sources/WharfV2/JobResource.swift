@@ -4,16 +4,6 @@ import WharfAPIv2
 import WharfCore
 
 /// What `/v2` stores in a job's `request` besides the preset and parameters.
-enum JobRequestField {
-    static let input = "input"
-    static let webhookURL = "webhook_url"
-    static let metadata = "metadata"
-    static let revision = "revision"
-    static let mediaBaseURL = "media_base_url"
-    /// Read by the preset runner (``WharfWorkflow/PresetRunner``) too.
-    static let routingSeed = "routing_seed"
-}
-
 /// Builds the `/v2` shape of a job (the newest revision) from what the store keeps.
 struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
     let store: Store
@@ -21,9 +11,8 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
     var plannedSteps: @Sendable (String) -> [String] = { _ in [] }
 
     func make(_ job: Job, mediaBaseURL: String) async throws -> Components.Schemas.Job {
-        let request = (try? JSONSerialization.jsonObject(with: job.request) as? [String: Any]) ?? [:]
-        let result = job.result.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
-        let presetName = request["preset"] as? String ?? String(job.kind.dropFirst("preset:".count))
+        let request = PresetJobRequest(of: job)
+        let presetName = request?.preset ?? String(job.kind.dropFirst("preset:".count))
         let states = try await store.steps(jobID: job.id)
         let charged = Dictionary(try await store.spending(jobID: job.id).map { ($0.stepID, $0.amount) }, uniquingKeysWith: +)
         let byID = Dictionary(states.map { ($0.stepID, $0) }, uniquingKeysWith: { $1 })
@@ -67,28 +56,26 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
                 )
             }
         }
-        var input: Components.Schemas.JobInput?
-        if let given = request[JobRequestField.input] as? [String: String] {
-            input = .init(file: given["file"], url: given["url"])
-        }
+        let input = request?.input.map { Components.Schemas.JobInput(file: $0.file, url: $0.url) }
         var resultPayload: Components.Schemas.Job.ResultPayload?
-        if job.status == .succeeded, let stepOutputs = result["steps"] {
-            let data = try JSONSerialization.data(withJSONObject: stepOutputs)
+        if job.status == .succeeded, let result = job.result.flatMap({ try? JSONDecoder().decode(PresetJobResult.self, from: $0) }) {
+            let data = try JSONEncoder().encode(result.steps)
             resultPayload = try JSONDecoder().decode(Components.Schemas.Job.ResultPayload.self, from: data)
         }
+        let failure = job.result.flatMap { try? JSONDecoder().decode(JobFailureResult.self, from: $0) }
         return .init(
             id: job.id,
             object: .job,
             preset: presetName,
             status: Components.Schemas.JobStatus(rawValue: job.status.rawValue) ?? .failed,
             input: input,
-            parameters: .init(additionalProperties: request["parameters"] as? [String: String] ?? [:]),
-            metadata: .init(additionalProperties: request[JobRequestField.metadata] as? [String: String] ?? [:]),
-            webhookUrl: request[JobRequestField.webhookURL] as? String,
+            parameters: .init(additionalProperties: request?.parameters ?? [:]),
+            metadata: .init(additionalProperties: request?.metadata ?? [:]),
+            webhookUrl: request?.webhookURL,
             steps: steps,
             outputs: outputs,
             result: resultPayload,
-            error: job.status == .failed || job.status == .canceled ? result["error"] as? String : nil,
+            error: job.status == .failed || job.status == .canceled ? failure?.error : nil,
             cost: charged.values.reduce(Int64(0)) { $0.addingReportingOverflow($1).overflow ? .max : $0 + $1 },
             createdAt: job.createdAt,
             updatedAt: job.updatedAt
@@ -97,8 +84,7 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
 
     /// The revision the job was created under (what its webhooks are shaped for).
     static func revision(of job: Job) -> APIRevision {
-        let request = (try? JSONSerialization.jsonObject(with: job.request) as? [String: Any]) ?? [:]
-        return (request[JobRequestField.revision] as? String).flatMap(APIRevision.init(rawValue:)) ?? .newest
+        PresetJobRequest(of: job)?.revision.flatMap(APIRevision.init(rawValue:)) ?? .newest
     }
 }
 

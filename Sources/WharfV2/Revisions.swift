@@ -13,9 +13,9 @@ package struct RevisionChange: Sendable {
     /// For docs/API-VERSIONS.md and the logs.
     package var summary: String
     /// Rewrites a request body of the previous revision (a JSON object) into this revision's shape.
-    package var request: @Sendable (_ path: String, _ body: inout [String: Any]) -> Void
+    package var request: @Sendable (_ path: String, _ body: inout [String: JSONValue]) -> Void
     /// Rewrites one object of this revision's shape into the previous revision's.
-    package var response: @Sendable (_ object: inout [String: Any]) -> Void
+    package var response: @Sendable (_ object: inout [String: JSONValue]) -> Void
 
     /// Every change, oldest first.
     package static let all: [RevisionChange] = [
@@ -28,10 +28,15 @@ package struct RevisionChange: Sendable {
                 if body["parameters"] == nil { body["parameters"] = old }
             },
             response: { object in
-                guard object["object"] as? String == "job" else { return }
+                guard object["object"] == .string("job") else { return }
                 if let parameters = object.removeValue(forKey: "parameters") { object["params"] = parameters }
-                if let outputs = object.removeValue(forKey: "outputs") as? [[String: Any]] {
-                    object["artifacts"] = outputs.compactMap { $0["name"] as? String }
+                if case .array(let outputs) = object.removeValue(forKey: "outputs") {
+                    object["artifacts"] = .array(
+                        outputs.compactMap { output in
+                            guard case .object(let fields) = output, case .string(let name) = fields["name"] else { return nil }
+                            return .string(name)
+                        }
+                    )
                 }
             }
         )
@@ -46,27 +51,30 @@ package struct RevisionChange: Sendable {
     /// body is not a JSON object, which the handler then refuses itself).
     package static func upgradeRequest(_ body: Data, path: String, from revision: APIRevision) -> Data? {
         let changes = newer(than: revision)
-        guard !changes.isEmpty, var object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else { return nil }
+        guard !changes.isEmpty, case .object(var object) = JSONValue(parsing: body) else { return nil }
         for change in changes { change.request(path, &object) }
-        return try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return try? JSONValue.object(object).encoded()
     }
 
     /// Takes a JSON answer of the newest shape down to `revision`; `nil` when nothing changes.
     package static func downgradeResponse(_ body: Data, to revision: APIRevision) -> Data? {
         let changes = newer(than: revision).reversed()
-        guard !changes.isEmpty, let value = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) else { return nil }
+        guard !changes.isEmpty, let value = JSONValue(parsing: body) else { return nil }
         let rewritten = rewrite(value) { object in for change in changes { change.response(&object) } }
-        return try? JSONSerialization.data(withJSONObject: rewritten, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        return try? rewritten.encoded()
     }
 
     /// Applies `transform` to every object in a JSON value, innermost first.
-    private static func rewrite(_ value: Any, _ transform: (inout [String: Any]) -> Void) -> Any {
-        if var object = value as? [String: Any] {
+    private static func rewrite(_ value: JSONValue, _ transform: (inout [String: JSONValue]) -> Void) -> JSONValue {
+        switch value {
+        case .object(var object):
             for (key, inner) in object { object[key] = rewrite(inner, transform) }
             transform(&object)
-            return object
+            return .object(object)
+        case .array(let array):
+            return .array(array.map { rewrite($0, transform) })
+        default:
+            return value
         }
-        if let array = value as? [Any] { return array.map { rewrite($0, transform) } }
-        return value
     }
 }

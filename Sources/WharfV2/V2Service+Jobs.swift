@@ -15,20 +15,17 @@ extension V2Service {
         let caller = try caller()
         guard case .json(let body) = input.body else { throw V2Problem.invalid("/", "the body must be a JSON job request") }
         let checked = try await check(body, caller: caller)
-        var request: [String: any Sendable] = [
-            JobRequestField.revision: caller.revision.rawValue,
-            JobRequestField.mediaBaseURL: caller.mediaBaseURL,
-        ]
-        if let given = body.input {
-            var input: [String: String] = [:]
-            input["file"] = given.file
-            input["url"] = given.url
-            request[JobRequestField.input] = input
-        }
-        if let url = body.webhookUrl { request[JobRequestField.webhookURL] = url }
-        // As text: JSON numbers lose integers above 2^53.
-        if let seed = caller.routingSeed { request[JobRequestField.routingSeed] = String(seed) }
-        if let metadata = body.metadata?.additionalProperties, !metadata.isEmpty { request[JobRequestField.metadata] = metadata }
+        let metadata = body.metadata?.additionalProperties ?? [:]
+        let request = PresetJobRequest(
+            preset: body.preset,
+            parameters: checked.parameters,
+            input: body.input.map { PresetJobRequest.Input(file: $0.file, url: $0.url) },
+            webhookURL: body.webhookUrl,
+            metadata: metadata.isEmpty ? nil : metadata,
+            revision: caller.revision.rawValue,
+            mediaBaseURL: caller.mediaBaseURL,
+            routingSeed: caller.routingSeed.map(String.init)
+        )
 
         // Concurrency limits and budgets decide before the job exists: a refused job costs nothing.
         let id = Identifier.make(prefix: "job")
@@ -43,14 +40,7 @@ extension V2Service {
         }
         let job: Job
         do {
-            job = try await runner.prepare(
-                preset: body.preset,
-                tenantID: caller.tenantID,
-                parameters: checked.parameters,
-                request: request,
-                id: id,
-                apiKeyPrefix: caller.keyPrefix
-            )
+            job = try await runner.prepare(request, tenantID: caller.tenantID, id: id, apiKeyPrefix: caller.keyPrefix)
         } catch let error as WharfError where error.code == .invalidArgument {
             pass.release()
             throw V2Problem.invalid("/parameters", error.message)
@@ -172,8 +162,11 @@ extension V2Service {
                 continuation.finish()
             }
         }
-        let bytes = events.map { event in ArraySlice(Self.serverSentEvent(event)) }
-        return .ok(.init(body: .textEventStream(HTTPBody(bytes, length: .unknown, iterationBehavior: .single))))
+        let encoded = events.map { numbered in
+            ServerSentEventWithJSONData(event: numbered.event.kind.rawValue, data: Self.jobEvent(numbered), id: String(numbered.sequence))
+        }
+        .asEncodedServerSentEventsWithJSONData(encoder: .v2)
+        return .ok(.init(body: .textEventStream(HTTPBody(encoded, length: .unknown, iterationBehavior: .single))))
     }
 
     package func listJobWebhooks(_ input: Operations.ListJobWebhooks.Input) async throws -> Operations.ListJobWebhooks.Output {
@@ -411,20 +404,18 @@ extension V2Service {
         return events.enumerated().map { NumberedEvent(sequence: $0.offset + 1, event: $0.element, at: job.updatedAt) }
     }
 
-    /// One server-sent event: its sequence as `id`, its kind as `event`, a JobEvent as `data`.
-    static func serverSentEvent(_ numbered: NumberedEvent) -> [UInt8] {
-        var object: [String: Any] = [
-            "sequence": numbered.sequence,
-            "type": numbered.event.kind.rawValue,
-            "job_id": numbered.event.jobID,
-            "at": ISO8601DateFormatter().string(from: numbered.at),
-        ]
-        if let step = numbered.event.stepID {
-            object["step"] = step
-            object["attempt"] = numbered.event.attempt
-        }
-        if !numbered.event.detail.isEmpty { object["detail"] = numbered.event.detail }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return Array("id: \(numbered.sequence)\nevent: \(numbered.event.kind.rawValue)\ndata: ".utf8) + Array(data) + Array("\n\n".utf8)
+    /// A job's event as `/v2` sends it (`JobEvent`), the `data` of a server-sent event whose `id` is its
+    /// sequence and whose `event` is its kind.
+    static func jobEvent(_ numbered: NumberedEvent) -> Components.Schemas.JobEvent {
+        let event = numbered.event
+        return Components.Schemas.JobEvent(
+            sequence: numbered.sequence,
+            _type: Components.Schemas.JobEvent._TypePayload(rawValue: event.kind.rawValue) ?? .job_finished,
+            jobId: event.jobID,
+            step: event.stepID,
+            attempt: event.stepID == nil ? nil : event.attempt,
+            detail: event.detail.isEmpty ? nil : event.detail,
+            at: numbered.at
+        )
     }
 }

@@ -13,9 +13,9 @@ package enum V2Webhooks {
     )
         async throws
     {
-        let request = (try? JSONSerialization.jsonObject(with: job.request) as? [String: Any]) ?? [:]
-        guard let url = request[JobRequestField.webhookURL] as? String, job.status.isFinal else { return }
-        let base = request[JobRequestField.mediaBaseURL] as? String ?? ""
+        let request = PresetJobRequest(of: job)
+        guard let url = request?.webhookURL, job.status.isFinal else { return }
+        let base = request?.mediaBaseURL ?? ""
         let resource = try await JobResource(store: store).make(job, mediaBaseURL: base)
         var payload = try JSONEncoder.v2.encode(resource)
         payload = RevisionChange.downgradeResponse(payload, to: JobResource<Store>.revision(of: job)) ?? payload

@@ -21,17 +21,10 @@ struct CodeStepExecutor<Store: ArtifactStore>: StepExecutor {
                 readable[name] = .init(contentType: found.artifact.contentType, data: found.data)
             }
         }
-        var previous: [String: Any] = [:]
-        for id in step.after {
-            previous[id] =
-                context.states[id]?.output.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) }
-                ?? NSNull()
-        }
-        let input = try JSONSerialization.data(
-            withJSONObject: [
-                "parameters": context.parameters, "with": context.settings, "steps": previous, "artifacts": readable.keys.sorted(),
-            ],
-            options: [.sortedKeys]
+        var previous: [String: JSONValue] = [:]
+        for id in step.after { previous[id] = context.states[id]?.output.flatMap(JSONValue.init(parsing:)) ?? .null }
+        let input = try JSONEncoder.sortedCompact.encode(
+            CodeStepInput(parameters: context.parameters, with: context.settings, steps: previous, artifacts: readable.keys.sorted())
         )
         let result = try await plugin.runStep(step.uses, input: input, artifacts: readable)
         var names: [String] = []
@@ -43,4 +36,16 @@ struct CodeStepExecutor<Store: ArtifactStore>: StepExecutor {
         for line in result.logs { logger.info("\(line)", metadata: ["gw.job.id": "\(jobID)", "gw.step": "\(step.id)"]) }
         return StepResult(output: result.output, artifacts: names)
     }
+}
+
+/// What a code step reads as its input (`input` in the plugin ABI; docs/PLUGINS.md).
+struct CodeStepInput: Encodable {
+    /// The job's parameters.
+    var parameters: [String: String]
+    /// The step's settings, parameters filled in.
+    var with: [String: String]
+    /// The outputs of the steps it comes after.
+    var steps: [String: JSONValue]
+    /// The names of the artifacts it may read.
+    var artifacts: [String]
 }

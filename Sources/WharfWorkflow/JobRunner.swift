@@ -252,9 +252,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     /// Chunks of an event stream held for a customer who has not read them yet.
     static var relayBufferChunks: Int { 64 }
 
-    static func failure(_ message: String) -> Data {
-        (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data()
-    }
+    static func failure(_ message: String) -> Data { JobFailureResult(message).encoded }
 
     static func fileExtension(for contentType: String, reference: String) -> String {
         let known = [

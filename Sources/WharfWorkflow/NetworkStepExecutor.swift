@@ -39,7 +39,7 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
             contentType = "application/json"
         }
         // A job given a routing seed routes each step with a seed of its own, the same on every run.
-        let seed = ((try? JSONSerialization.jsonObject(with: job.request)) as? [String: Any])?["routing_seed"] as? String
+        let seed = PresetJobRequest(of: job)?.routingSeed
         let network = NetworkStep(
             pipeline: pipeline,
             model: model,

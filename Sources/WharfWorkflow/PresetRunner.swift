@@ -75,7 +75,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         input: (data: Data, contentType: String, fileExtension: String)?,
         parameters: [String: String]
     ) async throws -> Job {
-        let job = try await prepare(preset: name, tenantID: tenantID, parameters: parameters)
+        let job = try await prepare(PresetJobRequest(preset: name, parameters: parameters), tenantID: tenantID)
         if let input {
             _ = try await store.putArtifact(
                 jobID: job.id,
@@ -89,27 +89,21 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
 
     /// Checks a preset and its parameters and records a queued job for it; ``execute(_:)`` runs it.
     /// The caller stores the job's input (`input.<ext>`) in between.
-    /// - Parameter request: More of the request to keep with the job (the API's own fields).
+    /// - Parameter request: The preset, its parameters and the API's own fields, kept with the job.
     public func prepare(
-        preset name: String,
+        _ request: PresetJobRequest,
         tenantID: String,
-        parameters: [String: String],
-        request: [String: any Sendable] = [:],
         id: String? = nil,
         apiKeyPrefix: String? = nil
     ) async throws -> Job {
+        let name = request.preset
         guard let resolved = preset(named: name) else { throw WharfError(.notFound, "no preset named '\(name)'") }
         try PresetCheck.validate(resolved.preset)
-        try ParameterCheck.validate(parameters, against: resolved.preset.parameters)
-        var document: [String: Any] = request
-        document["preset"] = name
-        document["parameters"] = parameters
+        try ParameterCheck.validate(request.parameters, against: resolved.preset.parameters)
+        var request = request
         // Which version of the preset the job was accepted for (a built-in preset has none).
-        if let version = resolved.plugin?.manifest.version {
-            document["preset_version"] = "\(resolved.plugin?.manifest.name ?? "")@\(version)"
-        }
-        let body = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
-        var job = Job(tenantID: tenantID, kind: "preset:\(name)", request: body, apiKeyPrefix: apiKeyPrefix)
+        request.presetVersion = resolved.plugin.map { "\($0.manifest.name)@\($0.manifest.version)" }
+        var job = Job(tenantID: tenantID, kind: "preset:\(name)", request: try request.encoded(), apiKeyPrefix: apiKeyPrefix)
         if let id { job.id = id }
         try await store.insertJob(job)
         return job
@@ -161,7 +155,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     }
 
     private func runSteps(_ job: Job, _ resolved: Resolved, resuming: Bool) async throws -> Job {
-        let parameters = (try? JSONSerialization.jsonObject(with: job.request) as? [String: Any])?["parameters"] as? [String: String] ?? [:]
+        let parameters = PresetJobRequest(of: job)?.parameters ?? [:]
         // A job that starts now has no steps yet; only a resumed one reads what its steps did.
         var states = resuming ? Dictionary(uniqueKeysWithValues: try await store.steps(jobID: job.id).map { ($0.stepID, $0) }) : [:]
         let steps = resolved.preset.steps
@@ -201,16 +195,13 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             }
             for state in finished { states[state.stepID] = state }
         }
-        var outputs: [String: Any] = [:]
-        var artifacts: [String] = []
+        var result = PresetJobResult(steps: [:], artifacts: [])
         for step in steps {
             guard let state = states[step.id] else { continue }
-            outputs[step.id] =
-                state.output.flatMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) } ?? NSNull()
-            artifacts += state.artifacts
+            result.steps[step.id] = state.output.flatMap(JSONValue.init(parsing:)) ?? .null
+            result.artifacts += state.artifacts
         }
-        let result = try JSONSerialization.data(withJSONObject: ["steps": outputs, "artifacts": artifacts], options: [.sortedKeys])
-        return try await store.updateJob(id: job.id, status: .succeeded, result: result, at: Date())
+        return try await store.updateJob(id: job.id, status: .succeeded, result: try JSONEncoder.sortedCompact.encode(result), at: Date())
     }
 
     /// Runs one step with retries, saving its state before and after.
@@ -345,9 +336,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         return candidates.first(where: stored.contains)
     }
 
-    static func failure(_ message: String) -> Data {
-        (try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data()
-    }
+    static func failure(_ message: String) -> Data { JobFailureResult(message).encoded }
 }
 
 /// A step try that ran out of time; retried like other failures that are not the input's fault.

@@ -129,10 +129,9 @@ struct Run: AsyncParsableCommand {
     /// Prints the job's outcome and writes its artifacts to the output folder.
     private func report(_ job: Job, _ store: SQLiteStore) async throws {
         printNow("job \(job.id) \(job.status.rawValue)")
-        let result = job.result.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
-        if let error = result["error"] as? String { printError(error) }
+        if let failure = job.result.flatMap({ try? JSONDecoder().decode(JobFailureResult.self, from: $0) }) { printError(failure.error) }
         let folder = output ?? "wharf-output/\(job.id)"
-        let names = result["artifacts"] as? [String] ?? []
+        let names = job.result.flatMap { try? JSONDecoder().decode(PresetJobResult.self, from: $0) }?.artifacts ?? []
         if !names.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         for name in names {
             guard let artifact = try await store.artifact(jobID: job.id, name: name) else { continue }
