@@ -1,13 +1,14 @@
 # Wharf: the two commands of the README, and the steps behind them.
 #
 #   make run    install what is missing (as root, with apt-get), build, and run the gateway in development mode
-#   make test   install what is missing, build, and run the test suite
+#   make test   install what is missing, build, and run the test suite (make test-unit and
+#               make test-integration run its first layers only)
 
 SWIFT ?= swift
 CONFIGURATION ?= debug
-# Debug builds skip the index store (for editors, not for running or testing) and keep line tables
-# only as debug information (enough for backtraces): a leaner build and much smaller binaries to link.
-DEBUG_INFO_FLAGS := --disable-index-store -Xswiftc -gline-tables-only -Xcc -gline-tables-only
+# Debug builds keep line tables only as debug information (enough for backtraces): smaller objects
+# and binaries to link. (The index store stays: SwiftPM discovers the tests through it on Linux.)
+DEBUG_INFO_FLAGS := -Xswiftc -gline-tables-only -Xcc -gline-tables-only
 BUILD_FLAGS ?= -c $(CONFIGURATION) $(if $(filter debug,$(CONFIGURATION)),$(DEBUG_INFO_FLAGS))
 WHARF := .build/$(CONFIGURATION)/wharf
 
@@ -15,7 +16,7 @@ WHARF := .build/$(CONFIGURATION)/wharf
 RUN_PACKAGES := libsqlite3-dev sqlite3 ffmpeg
 TEST_PACKAGES := libsqlite3-dev sqlite3 protobuf-compiler ffmpeg
 
-.PHONY: run test build setup setup-test format lint clean proto
+.PHONY: run test test-unit test-integration build setup setup-test format lint clean proto
 
 run: setup build
 	$(WHARF) serve --dev --devnet 3
@@ -25,6 +26,12 @@ run: setup build
 test: setup-test
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build --experimental-maximum-parallelization-width 4 $(BUILD_FLAGS)
+
+# One layer of the suite at a time (Tests/WharfTests/Support/TestLayers.swift): the in-process unit
+# tests take seconds; integration adds servers on loopback; `make test` adds the end-to-end tests.
+test-unit test-integration: setup-test
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	WHARF_TESTS=$(@:test-%=%) $(SWIFT) test --skip-build --experimental-maximum-parallelization-width 4 $(BUILD_FLAGS)
 
 # The gateway, and the example plugins installed into the development plugin folder.
 PLUGINS := WharfTemplatePlugin WharfVideoCaptionsPlugin WharfThumbnailStudioPlugin

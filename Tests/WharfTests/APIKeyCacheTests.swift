@@ -5,7 +5,7 @@ import WharfCore
 @testable import WharfPolicy
 
 /// The cache of recently read API keys: what it keeps, for how long, and how it is emptied.
-@Suite struct APIKeyCacheTests {
+@Suite(.layer(.unit)) struct APIKeyCacheTests {
     static func key(_ prefix: String) -> APIKey {
         APIKey(
             prefix: prefix,

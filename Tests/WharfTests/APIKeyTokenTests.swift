@@ -4,7 +4,7 @@ import WharfCore
 @testable import WharfPolicy
 
 /// The shape and randomness of API key tokens.
-@Suite struct APIKeyTokenTests {
+@Suite(.layer(.unit)) struct APIKeyTokenTests {
     @Test func generatedTokensHaveTheDocumentedShapeAndParse() throws {
         let token = APIKeyToken.generate()
         let parts = token.token.split(separator: "_")

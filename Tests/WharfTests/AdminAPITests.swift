@@ -7,7 +7,7 @@ import Testing
 /// `/admin/v1` through HTTP against the real `wharf serve --dev`: tenants, keys, limits (with their
 /// validation), usage, orchestrators, plugins, the served and validated `openapi/admin.yaml`, and
 /// one audit entry per write.
-@Suite(.timeLimit(.minutes(3))) struct AdminAPITests {
+@Suite(.layer(.endToEnd), .needs("python3"), .timeLimit(.minutes(3))) struct AdminAPITests {
     @Test func tenantsKeysLimitsAndTheirAuditEntries() async throws {
         let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
         defer { gateway.stop() }

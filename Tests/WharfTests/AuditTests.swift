@@ -6,7 +6,7 @@ import Testing
 /// The audit log as operators use it: written by admin writes over HTTP and from the command line,
 /// paged, filtered and exported through `/admin/v1/audit`, exported, listed and verified with
 /// `wharf audit`, and an entry changed or removed in the SQLite file found by `wharf audit verify`.
-@Suite(.timeLimit(.minutes(3))) struct AuditTests {
+@Suite(.layer(.endToEnd), .timeLimit(.minutes(3))) struct AuditTests {
     /// `USER` for the `wharf` commands these tests run, so their entries name `cli:auditor`.
     static let operatorEnvironment = ["USER": "auditor"]
 

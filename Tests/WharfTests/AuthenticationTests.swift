@@ -10,7 +10,7 @@ import WharfCore
 @testable import WharfServer
 
 /// API keys through HTTP: success, each 401, the 403 cases, on both listeners.
-@Suite struct AuthenticationTests {
+@Suite(.layer(.integration)) struct AuthenticationTests {
     @Test func validKeyWithScopeGets200AndItsIdentity() async throws {
         let gateway = try await TestGateway()
         try await gateway.withPublicClient { client in

@@ -6,7 +6,7 @@ import WharfClient
 
 /// The generated Swift client (the `WharfClient` product) against the real `wharf serve`, as the
 /// README shows it.
-@Suite(.timeLimit(.minutes(2))) struct ClientTests {
+@Suite(.layer(.integration), .timeLimit(.minutes(2))) struct ClientTests {
     @Test func theSwiftClientRunsAJobAndUploadsAFile() async throws {
         let gateway = try await V2JobsTests.gateway()
         defer { gateway.stop() }

@@ -6,7 +6,7 @@ import Testing
 #endif
 
 /// The `wharf` executable, run as an operator would run it.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct CommandLineTests {
+@Suite(.layer(.endToEnd), .serialized, .timeLimit(.minutes(2))) struct CommandLineTests {
     @Test func tenantsAndKeysLifecycle() async throws {
         let directory = try TemporaryDirectory()
         let created = try await WharfProcess.run(["tenants", "create", "acme"], in: directory.path)

@@ -6,7 +6,7 @@ import WharfRouting
 import WharfServer
 
 /// Loading and validating the configuration: defaults, file, environment, and every kind of mistake.
-@Suite struct ConfigurationTests {
+@Suite(.layer(.unit)) struct ConfigurationTests {
     @Test func defaultsWithoutFileOrEnvironment() async throws {
         let directory = try TemporaryDirectory()
         let configuration = try await WharfConfiguration.load(

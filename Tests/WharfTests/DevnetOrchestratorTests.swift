@@ -10,7 +10,7 @@ import WharfDevnet
 import WharfLivepeer
 
 /// `GetOrchestrator` between Wharf's client and devnet orchestrators, and from the official SDK.
-@Suite(.timeLimit(.minutes(1))) struct DevnetOrchestratorTests {
+@Suite(.layer(.endToEnd), .needs("python3"), .needs("ffmpeg"), .timeLimit(.minutes(1))) struct DevnetOrchestratorTests {
     static let profile = DevnetOrchestratorProfile(
         name: "orch-test",
         region: "eu-west",

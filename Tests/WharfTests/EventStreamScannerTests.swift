@@ -4,7 +4,7 @@ import Testing
 @testable import WharfWorkflow
 
 /// The relay's view of an orchestrator's event stream: whole events only, any line ending, bounded.
-@Suite struct EventStreamScannerTests {
+@Suite(.layer(.unit)) struct EventStreamScannerTests {
     static func scan(_ chunks: [[UInt8]]) -> String? {
         var scanner = EventStreamScanner()
         for chunk in chunks { scanner.feed(Data(chunk)) }

@@ -16,7 +16,7 @@ import WharfStore
 @testable import WharfServer
 
 /// Graceful shutdown of the gateway service: in-flight requests finish, then both listeners stop.
-@Suite(.timeLimit(.minutes(1))) struct GracefulShutdownTests {
+@Suite(.layer(.integration), .timeLimit(.minutes(1))) struct GracefulShutdownTests {
     @Test func inFlightRequestFinishesAfterShutdownIsTriggered() async throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteStore(path: directory.file("wharf.sqlite"))

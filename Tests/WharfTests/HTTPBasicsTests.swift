@@ -12,7 +12,7 @@ import WharfStore
 @testable import WharfServer
 
 /// Health, readiness, request ids and metrics through HTTP.
-@Suite struct HTTPBasicsTests {
+@Suite(.layer(.integration)) struct HTTPBasicsTests {
     @Test func healthAndReadinessOnBothListeners() async throws {
         let gateway = try await TestGateway()
         for run in [gateway.withPublicClient, gateway.withAdminClient] {

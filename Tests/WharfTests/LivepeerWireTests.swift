@@ -7,7 +7,7 @@ import WharfCore
 
 /// Wharf's Livepeer protobuf definitions against Livepeer's own generated module (from the official
 /// Python SDK, fetched by `scripts/livepeer-reference.sh`), and the parsing of `OrchestratorInfo`.
-@Suite struct LivepeerWireTests {
+@Suite(.layer(.endToEnd), .needs("python3"), .needs("protoc")) struct LivepeerWireTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let reference = repository.appendingPathComponent(".build/livepeer-reference").path

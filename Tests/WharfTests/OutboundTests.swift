@@ -12,7 +12,7 @@ import WharfCore
 
 /// Requests to customer-given addresses: address parsing, the address policy, fetching input URLs,
 /// and signed webhooks, against a real HTTP server on loopback.
-@Suite(.timeLimit(.minutes(1))) struct OutboundTests {
+@Suite(.layer(.integration), .timeLimit(.minutes(1))) struct OutboundTests {
     // MARK: IPAddress and CIDR
 
     @Test(arguments: [

@@ -10,7 +10,7 @@ import WharfRouting
 
 /// On-chain mode through a remote signer: credentials on every `GetOrchestrator`, a payment per job
 /// for orchestrators that ask for tickets, and the signer's 480/481/482 answers.
-@Suite(.timeLimit(.minutes(1))) struct PaymentTests {
+@Suite(.layer(.integration), .timeLimit(.minutes(1))) struct PaymentTests {
     /// Orchestrator 0 (cheapest) wants tickets; orchestrator 1 does not.
     static func profiles() -> [DevnetOrchestratorProfile] {
         var profiles = DevnetOrchestratorProfile.spread(count: 2)

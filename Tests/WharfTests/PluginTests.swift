@@ -7,7 +7,7 @@ import WharfPlugins
 
 /// The plugin host on real shared libraries: the Template plugin built by SwiftPM, and small C
 /// libraries compiled here to be wrong in one way each.
-@Suite(.timeLimit(.minutes(2))) struct PluginTests {
+@Suite(.layer(.endToEnd), .timeLimit(.minutes(2))) struct PluginTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

@@ -11,7 +11,7 @@ import WharfOutbound
 /// Tenant and key policy through HTTP against the real `wharf serve`: allowed networks (IPv4, IPv6,
 /// forwarded addresses), rate limits and their headers, concurrency limits under a burst, and budgets
 /// before and during a job.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct PolicyTests {
+@Suite(.layer(.endToEnd), .serialized, .timeLimit(.minutes(5))) struct PolicyTests {
     typealias Gateway = ServedGateway
 
     static func json(_ data: Data) throws -> [String: Any] {

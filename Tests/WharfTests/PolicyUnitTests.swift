@@ -9,7 +9,7 @@ import WharfStore
 
 /// The policy building blocks on their own: the rate limiter with a hand-moved clock, job slots,
 /// and the client address behind proxies.
-@Suite struct PolicyUnitTests {
+@Suite(.layer(.unit)) struct PolicyUnitTests {
     /// A clock the test moves.
     final class ManualClock: Sendable {
         private let seconds = Mutex(0.0)
@@ -225,7 +225,7 @@ extension PolicyUnitTests {
 }
 
 /// The policy engine's budgets against a real SQLite store.
-@Suite struct BudgetEngineTests {
+@Suite(.layer(.unit)) struct BudgetEngineTests {
     static func engine(markup: Int = 0) async throws -> (PolicyEngine<SQLiteStore>, SQLiteStore, Tenant, TemporaryDirectory) {
         let directory = try TemporaryDirectory()
         let store = try SQLiteStore(path: directory.file("wharf.sqlite"))

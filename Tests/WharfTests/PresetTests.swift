@@ -17,7 +17,7 @@ import WharfStore
 /// Presets from real plugin libraries run end to end by `wharf run`: real ffmpeg, the devnet for the
 /// network step, the plugin's code step through the C ABI; and a job killed with SIGKILL mid-way
 /// finishes after a restart without running a finished step again.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct PresetTests {
+@Suite(.layer(.endToEnd), .needs("ffmpeg"), .serialized, .timeLimit(.minutes(3))) struct PresetTests {
     /// A folder with the example plugins installed and a three-second test clip with sound.
     static func workspace() async throws -> TemporaryDirectory {
         let directory = try TemporaryDirectory()

@@ -14,7 +14,7 @@ import WharfRouting
 
 /// Routing against a devnet of three orchestrators: failover, price caps, suspension and
 /// re-admission, token refresh, and errors a customer can read.
-@Suite(.timeLimit(.minutes(2))) struct RoutingTests {
+@Suite(.layer(.integration), .timeLimit(.minutes(2))) struct RoutingTests {
     static let model = DevnetOrchestratorProfile.defaultModels[.textToImage]!
 
     static func request() -> AIJobClient.Request {
@@ -259,7 +259,7 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
 }
 
 /// The balanced strategy spreads load but favours the better orchestrator.
-@Suite struct BalancedSelectionTests {
+@Suite(.layer(.unit)) struct BalancedSelectionTests {
     @Test func favoursTheCheaperAndFasterButUsesEveryone() async throws {
         let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
         let model = RoutingTests.model
@@ -299,7 +299,7 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
 }
 
 /// Discovery in go-livepeer's webhook format feeds the pool; orchestrators that disappear are drained.
-@Suite(.timeLimit(.minutes(1))) struct DiscoveryTests {
+@Suite(.layer(.integration), .timeLimit(.minutes(1))) struct DiscoveryTests {
     @Test func discoveredOrchestratorsJoinAndDisappearedOnesAreDrained() async throws {
         try await withDevnet(2) { devnet in
             let listed = Mutex<[String]>(devnet.addresses.map { "https://\($0)" } + ["", "not a url:x"])
@@ -347,7 +347,7 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
 }
 
 /// The devnet's reference runner answers each pipeline with the right media type, labelled.
-@Suite(.timeLimit(.minutes(1))) struct ReferenceRunnerTests {
+@Suite(.layer(.integration), .timeLimit(.minutes(1))) struct ReferenceRunnerTests {
     static func fetch(_ url: String, devnet: TestDevnet) async throws -> Data {
         var request = HTTPClientRequest(url: url)
         var tls = TLSConfiguration.makeClientConfiguration()

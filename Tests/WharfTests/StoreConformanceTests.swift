@@ -25,7 +25,7 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
 /// The contract of a store, run against every engine: jobs, and the leases that let several gateway
 /// nodes share one store (each job run, each webhook delivered, each periodic task done by one node).
-@Suite struct StoreConformanceTests {
+@Suite(.layer(.unit)) struct StoreConformanceTests {
     static let minute: TimeInterval = 60
 
     /// A tenant and `count` preset jobs in `store`, oldest first.

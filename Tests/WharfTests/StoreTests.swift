@@ -5,7 +5,7 @@ import WharfPolicy
 import WharfStore
 
 /// The SQLite store on real files: migrations on empty and existing files, and the job table.
-@Suite struct StoreTests {
+@Suite(.layer(.unit), .needs("sqlite3")) struct StoreTests {
     /// Every migration, in order.
     static let migrations = [
         "2026-11-25-tenants-keys-jobs", "2026-11-26-attempts-artifacts", "2026-11-27-job-steps", "2026-11-28-artifact-files",

@@ -2,7 +2,7 @@ import Testing
 import WharfCore
 
 /// Prices as orchestrators quote them and customers cap them: exact, and never a trap on a hostile number.
-@Suite struct UnitPriceTests {
+@Suite(.layer(.unit)) struct UnitPriceTests {
     @Test func costRoundsUpToTheNextWei() {
         #expect(UnitPrice(pricePerUnit: 25, pixelsPerUnit: 1_000_000).cost(units: 1_000_000) == 25)
         #expect(UnitPrice(pricePerUnit: 25, pixelsPerUnit: 1_000_000).cost(units: 1) == 1)

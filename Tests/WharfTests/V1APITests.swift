@@ -5,7 +5,7 @@ import Testing
 
 /// `/v1`, the Livepeer AI API, through HTTP against the real `wharf serve --dev --devnet 3`: every
 /// pipeline, streaming, validation, failover, version headers, and the official Python SDK.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct V1APITests {
+@Suite(.layer(.endToEnd), .needs("python3"), .serialized, .timeLimit(.minutes(3))) struct V1APITests {
     static let supportDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Support")
     static let specification = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("openapi/v1.yaml")

@@ -4,7 +4,7 @@ import Testing
 
 /// `/v2` through HTTP against the real `wharf serve`: the key, presets from a loaded plugin and the
 /// built-in ones, problem documents, and the OpenAPI document.
-@Suite(.timeLimit(.minutes(2))) struct V2APITests {
+@Suite(.layer(.endToEnd), .needs("python3"), .timeLimit(.minutes(2))) struct V2APITests {
     @Test func presetsKeyAndProblemsThroughHTTP() async throws {
         let directory = try TemporaryDirectory()
         let plugins = directory.file("plugins")

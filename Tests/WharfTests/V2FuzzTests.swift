@@ -6,7 +6,7 @@ import Testing
 /// content type, headers and schema, invalid input refused, 405 for undeclared methods, and its
 /// stateful phase follows links between operations. (It would also like every schema-valid request to
 /// succeed; a preset name that does not exist is schema-valid and still a 422, so that check is off.)
-@Suite(.timeLimit(.minutes(5))) struct V2FuzzTests {
+@Suite(.layer(.endToEnd), .needs("schemathesis"), .timeLimit(.minutes(5))) struct V2FuzzTests {
     @Test func schemathesisFindsNoServerErrorAndNoAnswerOutsideTheSpec() async throws {
         let gateway = try await V2JobsTests.gateway()
         defer { gateway.stop() }

@@ -8,7 +8,7 @@ import WharfOutbound
 
 /// `/v2` jobs through HTTP against the real `wharf serve`: creating, waiting, listing by pages,
 /// events, idempotency, revisions, files, estimates, cancellation and signed webhooks.
-@Suite(.timeLimit(.minutes(3))) struct V2JobsTests {
+@Suite(.layer(.endToEnd), .timeLimit(.minutes(3))) struct V2JobsTests {
     /// A gateway with the template plugin and one devnet orchestrator.
     static func gateway(_ environment: [String: String] = [:]) async throws -> ServedGateway {
         let directory = try TemporaryDirectory()
