@@ -19,6 +19,23 @@ import WharfServer
         #expect(configuration.logLevel == .info)
         #expect(configuration.logFormat == .json)
         #expect(configuration.shutdownTimeout == .seconds(30))
+        #expect(configuration.artifactsDirectory == directory.file("artifacts"))
+        #expect(configuration.artifactRetention == .seconds(30 * 86_400))
+    }
+
+    @Test func artifactKeysTakeEffect() async throws {
+        let directory = try TemporaryDirectory()
+        let configuration = try await WharfConfiguration.load(
+            filePath: nil,
+            environment: ["WHARF_ARTIFACTS_DIRECTORY": directory.file("files"), "WHARF_ARTIFACTS_RETENTION_DAYS": "7"]
+        )
+        #expect(configuration.artifactsDirectory == directory.file("files"))
+        #expect(configuration.artifactRetention == .seconds(7 * 86_400))
+        let forever = try await WharfConfiguration.load(filePath: nil, environment: ["WHARF_ARTIFACTS_RETENTION_DAYS": "0"])
+        #expect(forever.artifactRetention == nil)
+        await #expect(throws: (any Error).self) {
+            try await WharfConfiguration.load(filePath: nil, environment: ["WHARF_ARTIFACTS_RETENTION_DAYS": "-1"])
+        }
     }
 
     @Test func fileValuesAndEnvironmentOverrides() async throws {

@@ -252,6 +252,11 @@ extension WharfConfiguration {
         configuration.pluginsDirectory =
             pluginsDirectory.flatMap { $0.isEmpty ? nil : $0 }
             ?? (configuration.dataDirectory as NSString).appendingPathComponent("plugins")
+        configuration.artifactsDirectory =
+            artifactsDirectory.flatMap { $0.isEmpty ? nil : $0 }
+            ?? (configuration.dataDirectory as NSString).appendingPathComponent("artifacts")
+        unlessFailed(.artifactsRetentionDays, (0...3650).contains(retentionDays), "must be from 0 to 3650 days (0 keeps artifacts forever)")
+        configuration.artifactRetention = retentionDays > 0 ? .seconds(Int64(min(max(retentionDays, 0), 3650)) * 86_400) : nil
         for key in publisherKeys {
             if let raw = Data(base64Encoded: key), raw.count == 32 {
                 configuration.pluginPublisherKeys.append(key)
