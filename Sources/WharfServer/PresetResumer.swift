@@ -20,8 +20,13 @@ struct PresetResumer<Store: GatewayStore>: Service {
     let logger: Logger
 
     func run() async throws {
-        // This node runs nothing yet: what it held before it stopped is free to claim again.
-        try await store.releaseJobLeases(for: lease.identity)
+        // This node runs nothing yet: what it held before it stopped is free to claim again. (Should
+        // the store refuse, the leases lapse on their own within a lease period.)
+        do {
+            try await store.releaseJobLeases(for: lease.identity)
+        } catch {
+            logger.error("releasing this node's old job leases failed", metadata: ["error": "\(error)"])
+        }
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
