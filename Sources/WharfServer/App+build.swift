@@ -38,11 +38,7 @@ public func buildApplication(
     logger: Logger,
     onListening: @escaping @Sendable (ListenerRole, Int) async -> Void = { _, _ in }
 ) async throws -> WharfGateway {
-    let store = try SQLiteStore(
-        path: configuration.sqlitePath,
-        busyTimeout: configuration.sqliteBusyTimeout,
-        artifactsDirectory: configuration.artifactsDirectory
-    )
+    let store = try makeStore(configuration)
     let lease = LeaseHolder(identity: try NodeIdentity.load(dataDirectory: configuration.dataDirectory))
     let applied = try await store.migrate()
     if !applied.isEmpty {

@@ -31,11 +31,7 @@ struct CommonOptions: ParsableArguments {
     /// Opens the store named by the configuration and applies pending migrations.
     func openStore(_ configuration: WharfConfiguration) async throws -> SQLiteStore {
         try await failing {
-            let store = try SQLiteStore(
-                path: configuration.sqlitePath,
-                busyTimeout: configuration.sqliteBusyTimeout,
-                artifactsDirectory: configuration.artifactsDirectory
-            )
+            let store = try makeStore(configuration)
             _ = try await store.migrate()
             return store
         }

@@ -14,11 +14,7 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await options.loadConfiguration()
         try await failing {
-            let store = try SQLiteStore(
-                path: configuration.sqlitePath,
-                busyTimeout: configuration.sqliteBusyTimeout,
-                artifactsDirectory: configuration.artifactsDirectory
-            )
+            let store = try makeStore(configuration)
             let applied = try await store.migrate()
             if applied.isEmpty {
                 print("\(store.path): up to date")
