@@ -5,14 +5,14 @@ public import Logging
 public import Metrics
 import NIOCore
 import OpenAPIHummingbird
-public import Prometheus
+import Prometheus
 import ServiceLifecycle
 public import WharfCore
-public import WharfLivepeer
+import WharfLivepeer
 import WharfOutbound
-public import WharfPlugins
+import WharfPlugins
 public import WharfPolicy
-public import WharfRouting
+import WharfRouting
 import WharfStore
 import WharfV1
 import WharfV2
@@ -83,7 +83,6 @@ public func buildApplication(
         logger: logger,
         onAlert: BudgetAlertSender(configuration: configuration, logger: logger).send
     )
-    let runner = JobRunner(store: store, router: router, spending: policyEngine, logger: logger)
     let presets = PresetRunner(
         store: store,
         router: router,
@@ -101,7 +100,14 @@ public func buildApplication(
     }
     // Listed after the pool (and any embedded devnet), so it drains its jobs before they stop.
     backgroundServices.append(jobs)
-    backgroundServices.append(PresetResumer(store: store, jobs: jobs, pool: pool, admission: policyEngine, lease: lease, logger: logger))
+    let jobService = JobService(
+        calls: JobRunner(store: store, router: router, spending: policyEngine, logger: logger),
+        presets: jobs,
+        offers: pool,
+        admission: policyEngine,
+        logger: logger
+    )
+    backgroundServices.append(PresetResumer(store: store, jobs: jobService, pool: pool, lease: lease, logger: logger))
     let policy = AddressPolicy(allowPrivateNetworks: configuration.allowPrivateURLs)
     backgroundServices.append(
         WebhookDispatcher(
@@ -122,15 +128,13 @@ public func buildApplication(
         store: store,
         metrics: metrics,
         v1: V1Routes(
-            runner: runner,
-            offers: pool,
+            jobs: jobService,
             policy: configuration.v1,
             publicBaseURL: configuration.publicBaseURL,
             priceCaps: configuration.priceCaps
         ),
         v2: V2Routes(
-            jobs: jobs,
-            offers: pool,
+            jobs: jobService,
             settings: V2Settings(
                 maxFileBytes: configuration.v2MaxFileBytes,
                 fetchTimeout: configuration.v2FetchTimeout,
@@ -203,22 +207,19 @@ func addCommonMiddleware(
 
 /// What the public listener needs to serve `/v1`.
 public struct V1Routes<Store: GatewayStore>: Sendable {
-    let runner: JobRunner<Store>
-    /// Prices and models on offer (the orchestrator pool).
-    let offers: any NetworkOffers
+    /// Admits, runs and records the calls' jobs.
+    let jobs: JobService<Store>
     let policy: WharfConfiguration.VersionPolicy
     let publicBaseURL: URL?
     let priceCaps: [Pipeline: UnitPrice]
 
     public init(
-        runner: JobRunner<Store>,
-        offers: any NetworkOffers,
+        jobs: JobService<Store>,
         policy: WharfConfiguration.VersionPolicy,
         publicBaseURL: URL?,
         priceCaps: [Pipeline: UnitPrice] = [:]
     ) {
-        self.runner = runner
-        self.offers = offers
+        self.jobs = jobs
         self.policy = policy
         self.publicBaseURL = publicBaseURL
         self.priceCaps = priceCaps
@@ -227,9 +228,8 @@ public struct V1Routes<Store: GatewayStore>: Sendable {
 
 /// What the public listener needs to serve `/v2`.
 public struct V2Routes<Store: GatewayStore>: Sendable {
-    let jobs: PresetJobs<Store>
-    /// Prices and models on offer (the orchestrator pool).
-    let offers: any NetworkOffers
+    /// Admits, runs and records the jobs.
+    let jobs: JobService<Store>
     let settings: V2Settings
     let idempotencyRetention: Duration
     let publicBaseURL: URL?
@@ -262,13 +262,12 @@ public func buildPublicRouter<Store: GatewayStore>(
             .add(middleware: AuthenticationMiddleware(keys: store, scope: .v1, publicPaths: ["/v1/openapi.yaml"], cache: keyCache))
         if let policy { group.add(middleware: RequestPolicyMiddleware(engine: policy)) }
         group.add(middleware: V1CallerMiddleware(publicBaseURL: v1.publicBaseURL, maxBodyBytes: v1.policy.maxBodyBytes))
-        let offers = v1.offers
+        let offers = v1.jobs.offers
         let service = V1Service(
-            runner: v1.runner,
+            jobs: v1.jobs,
             defaultModel: { pipeline in await offers.mostOfferedModel(for: pipeline) },
             document: V1Document.data,
-            priceCaps: v1.priceCaps,
-            admission: policy
+            priceCaps: v1.priceCaps
         )
         try service.register(on: group)
         // Anything else under /v1 is answered in the v1 error shape, not the generic one.
@@ -287,8 +286,7 @@ public func buildPublicRouter<Store: GatewayStore>(
             .add(middleware: RevisionMiddleware())
             .add(middleware: IdempotencyMiddleware(store: store, retention: v2.idempotencyRetention))
         V2FilesController(store: store, maxBytes: v2.settings.maxFileBytes).addRoutes(to: group)
-        try V2Service(store: store, jobs: v2.jobs, offers: v2.offers, settings: v2.settings, admission: policy, logger: v2.logger)
-            .register(on: group)
+        try V2Service(store: store, jobs: v2.jobs, settings: v2.settings, logger: v2.logger).register(on: group)
         // Any other path under /v2 is a problem document (a known path with another method gets 405
         // from the error middleware).
         for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
-public import Foundation
+import Foundation
 public import Metrics
-public import WharfLivepeer
+import WharfLivepeer
 public import WharfRouting
 
 /// The gateway's side of the Livepeer network, built from the configuration: the orchestrator pool

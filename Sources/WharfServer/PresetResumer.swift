@@ -11,10 +11,9 @@ import WharfWorkflow
 /// gateway node died).
 struct PresetResumer<Store: GatewayStore>: Service {
     let store: Store
-    let jobs: PresetJobs<Store>
+    /// Takes the jobs back under their concurrency limits.
+    let jobs: JobService<Store>
     let pool: OrchestratorPool
-    /// Takes the jobs back under their concurrency limits; none when `nil`.
-    var admission: (any JobAdmission)?
     /// This node's claim on the jobs it takes.
     let lease: LeaseHolder
     let logger: Logger
@@ -56,16 +55,7 @@ struct PresetResumer<Store: GatewayStore>: Service {
         }
         for job in unfinished {
             logger.info("resuming job", metadata: ["gw.job.id": "\(job.id)"])
-            let claim = JobClaim(jobID: job.id, tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix, estimatedNetworkCost: 0)
-            let pass: JobPass
-            do {
-                pass = try await admission?.readmit(claim) ?? .unlimited
-            } catch {
-                // The limits could not be read: run it rather than leave it unfinished.
-                logger.warning("resuming a job outside its limits", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
-                pass = .unlimited
-            }
-            jobs.submit(job, pass: pass)
+            await jobs.resume(job)
         }
     }
 }

@@ -10,30 +10,26 @@ package import WharfWorkflow
 /// other version), runs on the network with the router's retries and failover, and is answered in
 /// the upstream shape, with result files re-hosted by the gateway. Errors are thrown as
 /// ``V1Failure`` or a `NetworkStepFailureConvertible` and rendered by the server's v1 middleware.
-package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIProtocol {
-    private let runner: JobRunner<Store>
+package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore & StepStore & LeaseStore>: APIProtocol {
+    private let jobs: JobService<Store>
     private let defaultModel: @Sendable (Pipeline) async -> String?
     private let document: Data
     private let priceCaps: [Pipeline: UnitPrice]
-    private let admission: (any JobAdmission)?
 
     /// - Parameters:
-    ///   - runner: Runs and records jobs.
+    ///   - jobs: Admits, runs and records each call's job (concurrency limits and budgets: a refused
+    ///     call never reaches an orchestrator).
     ///   - defaultModel: The model used when a request leaves `model_id` empty (the one most
     ///     orchestrators offer for the pipeline), or `nil` when nobody offers the pipeline.
     ///   - document: The OpenAPI document served at `GET /v1/openapi.yaml`.
     ///   - priceCaps: The operator's highest price per pipeline; a request may only lower it.
-    ///   - admission: Accepts or refuses each call's job (concurrency limits, budgets); a refused call
-    ///     never reaches an orchestrator.
     package init(
-        runner: JobRunner<Store>,
+        jobs: JobService<Store>,
         defaultModel: @escaping @Sendable (Pipeline) async -> String?,
         document: Data,
-        priceCaps: [Pipeline: UnitPrice] = [:],
-        admission: (any JobAdmission)? = nil
+        priceCaps: [Pipeline: UnitPrice] = [:]
     ) {
-        self.admission = admission
-        self.runner = runner
+        self.jobs = jobs
         self.defaultModel = defaultModel
         self.document = document
         self.priceCaps = priceCaps
@@ -102,7 +98,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
             let reply = try await run(.llm, model: model, json: params, units: Int64(params.maxTokens ?? 256))
             return .ok(.init(body: .json(try decode(reply, as: Components.Schemas.LLMResponse.self, .llm))))
         }
-        let output = try await runner(
+        let output = try await call(
             .llm,
             model: model,
             body: try Self.encoder.encode(params),
@@ -335,14 +331,14 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         let summary = try form.summary().encoded()
         let units = Self.units(pipeline, form)
         return try await document(
-            runner(pipeline, model: model, body: body, contentType: contentType, summaryJSON: summary, streams: false, units: units)
+            call(pipeline, model: model, body: body, contentType: contentType, summaryJSON: summary, streams: false, units: units)
         )
     }
 
     private func run(_ pipeline: Pipeline, model: String, json: some Encodable & Sendable, units: Int64) async throws -> Data {
         let body = try Self.encoder.encode(json)
         return try await document(
-            runner(pipeline, model: model, body: body, contentType: "application/json", summaryJSON: body, streams: false, units: units)
+            call(pipeline, model: model, body: body, contentType: "application/json", summaryJSON: body, streams: false, units: units)
         )
     }
 
@@ -359,7 +355,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         }
     }
 
-    private func runner(
+    private func call(
         _ pipeline: Pipeline,
         model: String,
         body: Data,
@@ -368,7 +364,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         streams: Bool,
         units: Int64
     ) async throws -> StepOutput {
-        try await runner(
+        try await call(
             pipeline,
             model: model,
             body: body,
@@ -379,7 +375,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
         )
     }
 
-    private func runner(
+    private func call(
         _ pipeline: Pipeline,
         model: String,
         body: Data,
@@ -400,49 +396,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore>: APIPro
             units: units,
             routingSeed: caller.routingSeed
         )
-        guard let admission else { return try await runner.runSingleStep(job, step: step, mediaBaseURL: caller.mediaBaseURL).output }
-        // The call holds its place (concurrency, budget) until its answer is complete: for a stream,
-        // until the last event has been relayed.
-        let pass = try await admission.admit(
-            JobClaim(
-                jobID: job.id,
-                tenantID: caller.tenantID,
-                keyPrefix: caller.keyPrefix,
-                estimatedNetworkCost: await runner.estimatedNetworkCost(of: step)
-            )
-        )
-        let output: StepOutput
-        do {
-            try await pass.waitForTurn()
-            output = try await runner.runSingleStep(job, step: step, mediaBaseURL: caller.mediaBaseURL).output
-        } catch {
-            pass.release()
-            throw error
-        }
-        guard case .events(let events) = output else {
-            pass.release()
-            return output
-        }
-        return .events(Self.releasing(pass, after: events))
-    }
-
-    /// The same events, giving `pass` back when the stream ends or its reader goes away.
-    private static func releasing(
-        _ pass: JobPass,
-        after events: AsyncThrowingStream<Data, any Error>
-    ) -> AsyncThrowingStream<Data, any Error> {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: Data.self, throwing: (any Error).self)
-        let relay = Task {
-            defer { pass.release() }
-            do {
-                for try await event in events { continuation.yield(event) }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { _ in relay.cancel() }
-        return stream
+        return try await jobs.runCall(job, step: step, mediaBaseURL: caller.mediaBaseURL)
     }
 
     private func document(_ output: StepOutput) throws -> Data {

@@ -28,46 +28,28 @@ extension V2Service {
         )
 
         // Concurrency limits and budgets decide before the job exists: a refused job costs nothing.
-        let id = Identifier.make(prefix: "job")
-        var pass = JobPass.unlimited
-        if let admission, let resolved = runner.preset(named: body.preset) {
-            let estimate = CostEstimate.total(
-                await networkCosts(of: resolved, parameters: checked.parameters, inputBytes: checked.file?.byteCount ?? 0)
-            )
-            pass = try await admission.admit(
-                JobClaim(jobID: id, tenantID: caller.tenantID, keyPrefix: caller.keyPrefix, estimatedNetworkCost: estimate)
-            )
-        }
         let job: Job
         do {
-            job = try await runner.prepare(request, tenantID: caller.tenantID, id: id, apiKeyPrefix: caller.keyPrefix)
+            job = try await jobs.submitPreset(
+                request,
+                id: Identifier.make(prefix: "job"),
+                tenantID: caller.tenantID,
+                keyPrefix: caller.keyPrefix,
+                inputBytes: checked.file?.byteCount ?? 0,
+                attachInput: checked.file.map { file in
+                    { job in
+                        _ = try await store.attachFile(
+                            id: file.id,
+                            tenantID: caller.tenantID,
+                            toJob: job.id,
+                            as: "input.\(Self.fileExtension(of: file))"
+                        )
+                    }
+                }
+            )
         } catch let error as WharfError where error.code == .invalidArgument {
-            pass.release()
             throw V2Problem.invalid("/parameters", error.message)
-        } catch {
-            pass.release()
-            throw error
         }
-        if let file = checked.file {
-            do {
-                _ = try await store.attachFile(
-                    id: file.id,
-                    tenantID: caller.tenantID,
-                    toJob: job.id,
-                    as: "input.\(Self.fileExtension(of: file))"
-                )
-            } catch {
-                _ = try? await store.updateJob(
-                    id: job.id,
-                    status: .failed,
-                    result: Data(#"{"error":"the input could not be attached"}"#.utf8),
-                    at: Date()
-                )
-                pass.release()
-                throw error
-            }
-        }
-        jobs.submit(job, pass: pass)
         logger.info(
             "job created",
             metadata: ["gw.job.id": "\(job.id)", "gw.preset": "\(body.preset)", "gw.tenant.id": "\(caller.tenantID)"]
@@ -131,17 +113,7 @@ extension V2Service {
                 detail: "job \(job.id) already \(job.status.rawValue)"
             )
         }
-        if jobs.cancel(jobID: job.id) {
-            _ = await jobs.waitUntilFinished(jobID: job.id, limit: .seconds(30))
-        } else {
-            // Not running on this gateway (it stopped before the job started): end it here.
-            _ = try? await store.updateJob(
-                id: job.id,
-                status: .canceled,
-                result: Data(#"{"error":"the job was canceled"}"#.utf8),
-                at: Date()
-            )
-        }
+        try await jobs.cancel(job)
         logger.info("job canceled", metadata: ["gw.job.id": "\(job.id)"])
         let canceled = try await resource(of: job.id, caller: caller)
         return .ok(.init(body: .json(canceled)))
@@ -205,7 +177,7 @@ extension V2Service {
             }
             inputBytes = found.file.byteCount
         }
-        let estimates = await networkCosts(of: resolved, parameters: parameters, inputBytes: inputBytes)
+        let estimates = await jobs.estimate(resolved, parameters: parameters, inputBytes: inputBytes)
         let steps: Components.Schemas.Estimate.StepsPayload = estimates.map { estimate in
             .init(
                 step: estimate.stepID,
@@ -222,21 +194,6 @@ extension V2Service {
     }
 
     // MARK: Helpers
-
-    /// Each network step of a preset at the lowest price on offer now.
-    func networkCosts(
-        of resolved: PresetRunner<Store>.Resolved,
-        parameters: [String: String],
-        inputBytes: Int64
-    ) async -> [StepCostEstimate] {
-        await CostEstimate.networkSteps(
-            of: resolved.preset,
-            fromPlugin: resolved.plugin != nil,
-            parameters: parameters,
-            inputBytes: inputBytes,
-            offers: offers
-        )
-    }
 
     /// The caller's preset job with this id. - Throws: 404 `job-not-found` otherwise.
     func ownJob(_ id: String, caller: V2Caller) async throws -> Job {

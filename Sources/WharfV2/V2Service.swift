@@ -1,10 +1,10 @@
-package import Foundation
+import Foundation
 package import Logging
 package import OpenAPIRuntime
 package import WharfAPIv2
 package import WharfCore
 import WharfModel
-package import WharfOutbound
+import WharfOutbound
 import WharfPlugins
 package import WharfWorkflow
 
@@ -29,29 +29,20 @@ package struct V2Settings: Sendable {
 /// `/v2`: Wharf's own API over jobs that run presets.
 package struct V2Service<Store: GatewayStore>: APIProtocol {
     let store: Store
-    let jobs: PresetJobs<Store>
-    /// Prices and models on offer (the routing layer's pool).
-    let offers: any NetworkOffers
+    /// Admits, records and runs the jobs.
+    let jobs: JobService<Store>
     let settings: V2Settings
-    /// Accepts or refuses new jobs (concurrency limits, budgets); every job is accepted without one.
-    let admission: (any JobAdmission)?
     let logger: Logger
 
-    package init(
-        store: Store,
-        jobs: PresetJobs<Store>,
-        offers: any NetworkOffers,
-        settings: V2Settings,
-        admission: (any JobAdmission)? = nil,
-        logger: Logger
-    ) {
+    package init(store: Store, jobs: JobService<Store>, settings: V2Settings, logger: Logger) {
         self.store = store
         self.jobs = jobs
-        self.offers = offers
         self.settings = settings
-        self.admission = admission
         self.logger = logger
     }
+
+    /// Prices and models on offer (the routing layer's pool).
+    var offers: any NetworkOffers { jobs.offers }
 
     var runner: PresetRunner<Store> { jobs.presetRunner }
 

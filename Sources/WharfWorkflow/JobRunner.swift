@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 import NIOCore
 public import WharfCore
@@ -65,10 +65,17 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     ///   - step: The step to run.
     ///   - mediaBaseURL: Where the gateway serves artifacts (`https://gateway.example/media`): result
     ///     files are re-hosted under `<mediaBaseURL>/<job id>/<name>`.
+    ///   - whenStreamEnds: Called once when an event stream answer ends or its reader goes away (not
+    ///     called for a document answer or a failure).
     /// - Returns: The job as it ended, and the step's output.
     /// - Throws: ``RoutingError`` when the network could not complete the step (the job is then
     ///   recorded as failed), or a store error.
-    public func runSingleStep(_ job: Job, step: NetworkStep, mediaBaseURL: String) async throws -> (job: Job, output: StepOutput) {
+    public func runSingleStep(
+        _ job: Job,
+        step: NetworkStep,
+        mediaBaseURL: String,
+        whenStreamEnds: @escaping @Sendable () -> Void = {}
+    ) async throws -> (job: Job, output: StepOutput) {
         var job = job
         job.status = .running
         try await store.insertJob(job)
@@ -97,7 +104,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             try await store.insertAttempts(attempts)
             // A stream is billed when it starts: its events are the result, relayed as they come.
             await charge(outcome, units: step.units, of: job, stepID: "run")
-            return (job, .events(relay(events, job: job)))
+            return (job, .events(relay(events, job: job, whenEnded: whenStreamEnds)))
         }
         let document: Data
         do {
@@ -213,8 +220,12 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     }
 
     /// Relays an event stream and finishes the job when it ends: succeeded at its end, failed when
-    /// the orchestrator breaks it off, canceled when the customer goes away.
-    private func relay(_ events: ReplyBytes, job: Job) -> AsyncThrowingStream<Data, any Error> {
+    /// the orchestrator breaks it off, canceled when the customer goes away. Then calls `whenEnded`.
+    private func relay(
+        _ events: ReplyBytes,
+        job: Job,
+        whenEnded: @escaping @Sendable () -> Void
+    ) -> AsyncThrowingStream<Data, any Error> {
         // Bounded: a customer who reads slowly holds the orchestrator's stream back instead of
         // growing a buffer here.
         let (stream, continuation) = AsyncThrowingStream.makeStream(
@@ -225,6 +236,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         let store = self.store
         let logger = self.logger
         let task = Task {
+            defer { whenEnded() }
             var scanner = EventStreamScanner()
             do {
                 for try await chunk in events {

@@ -1,8 +1,8 @@
 import HTTPTypes
 public import Hummingbird
 import Logging
-public import WharfCore
-public import WharfPolicy
+import WharfCore
+import WharfPolicy
 
 /// Puts the `RateLimit-Policy` and `RateLimit` fields (IETF httpapi ratelimit headers) on every
 /// answer to a rate-limited caller, errors included. Runs outside the error middleware, so it sees
