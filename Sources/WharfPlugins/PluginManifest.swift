@@ -36,9 +36,9 @@ extension PluginManifest {
                 throw ManifestProblem("\(where_): preset names are '<plugin name>.<name>' ('\(name).…')")
             }
             guard presetNames.insert(preset.name).inserted else { throw ManifestProblem("\(where_) is declared twice") }
-            guard let schema = try? JSONSerialization.jsonObject(with: Data(preset.parameters.utf8)) as? [String: Any],
-                schema["type"] as? String == "object"
-            else { throw ManifestProblem("\(where_): parameters must be a JSON Schema of type object") }
+            guard ParameterSchema(parsing: preset.parameters)?.type == "object" else {
+                throw ManifestProblem("\(where_): parameters must be a JSON Schema of type object")
+            }
             guard !preset.steps.isEmpty else { throw ManifestProblem("\(where_) has no steps") }
             var seen: Set<String> = []
             for step in preset.steps {

@@ -44,13 +44,44 @@ public struct V1Failure: Error, Sendable, Hashable {
 
     /// The body of the answer, given the request id.
     public func body(requestID: String) -> Data {
-        let document: [String: Any]
+        let encoder = V1JSON.encoder
         if status == 422, !issues.isEmpty {
-            document = ["detail": issues.map { ["loc": $0.location, "msg": $0.message, "type": $0.kind] }, "request_id": requestID]
-        } else {
-            document = ["detail": ["msg": message, "request_id": requestID]]
+            let details = issues.map { ValidationBody.Detail(loc: $0.location, msg: $0.message, type: $0.kind) }
+            return (try? encoder.encode(ValidationBody(detail: details, requestID: requestID))) ?? Data()
         }
-        return (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return (try? encoder.encode(MessageBody(detail: .init(msg: message, requestID: requestID)))) ?? Data()
+    }
+
+    /// A 422 in FastAPI's shape: one detail per field, with the request id beside them.
+    private struct ValidationBody: Encodable {
+        struct Detail: Encodable {
+            var loc: [String]
+            var msg: String
+            var type: String
+        }
+
+        var detail: [Detail]
+        var requestID: String
+
+        enum CodingKeys: String, CodingKey {
+            case detail
+            case requestID = "request_id"
+        }
+    }
+
+    /// Any other failure: one message with the request id.
+    private struct MessageBody: Encodable {
+        struct Detail: Encodable {
+            var msg: String
+            var requestID: String
+
+            enum CodingKeys: String, CodingKey {
+                case msg
+                case requestID = "request_id"
+            }
+        }
+
+        var detail: Detail
     }
 }
 

@@ -263,9 +263,9 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore & StepSt
         var check = FieldCheck()
         Self.requireFile(form, "image", &check)
         for field in ["point_coords", "point_labels", "box", "mask_input"] {
-            if let text = form.text(field), (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [Any] == nil {
-                check.fail(field, "Input should be a JSON array")
-            }
+            guard let text = form.text(field) else { continue }
+            if case .array = JSONValue(parsing: Data(text.utf8)) { continue }
+            check.fail(field, "Input should be a JSON array")
         }
         for field in ["multimask_output", "return_logits", "normalize_coords"] { check.bool(form, field) }
         try check.verify()

@@ -35,7 +35,7 @@ public enum CostEstimate {
             let requested = fields["model_id"] ?? ""
             let model = requested.isEmpty ? await offers.mostOfferedModel(for: pipeline) : requested
             fields["model_id"] = model ?? ""
-            let fieldBytes = Int64((try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]))?.count ?? 0)
+            let fieldBytes = Int64((try? JSONEncoder.sortedCompact.encode(fields))?.count ?? 0)
             let takesJobInput = step.after.isEmpty
             let units = max(1, pipeline.takesFile && takesJobInput ? fieldBytes + inputBytes : fieldBytes)
             var price: UnitPrice?

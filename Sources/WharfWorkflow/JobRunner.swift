@@ -144,7 +144,9 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         namePrefix: String,
         link: (String) -> String
     ) async throws -> (document: Data, artifacts: [String]) {
-        let parsed = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
+        guard let parsed = JSONValue(parsing: body) else {
+            throw UnreadableAnswer()
+        }
         var names: [String] = []
         let rewritten = try await rewriteURLs(in: parsed) { reference in
             if reference.hasPrefix("data:") { return reference }
@@ -156,10 +158,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         }
         // Nothing to re-host (an LLM answer, a transcript): the orchestrator's bytes are the document.
         guard rewritten.changed else { return (body, names) }
-        let document = try JSONSerialization.data(
-            withJSONObject: rewritten.value,
-            options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]
-        )
+        let document = try rewritten.value.encoded()
         return (document, names)
     }
 
@@ -190,23 +189,27 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     }
 
     /// `value` with every `"url"` string replaced by `transform`'s answer, and whether any was.
-    private func rewriteURLs(in value: Any, _ transform: (String) async throws -> String) async throws -> (value: Any, changed: Bool) {
-        if var object = value as? [String: Any] {
+    private func rewriteURLs(
+        in value: JSONValue,
+        _ transform: (String) async throws -> String
+    ) async throws -> (value: JSONValue, changed: Bool) {
+        switch value {
+        case .object(var object):
             var changed = false
             for key in object.keys.sorted() {
-                if key == "url", let reference = object[key] as? String {
-                    object[key] = try await transform(reference)
+                guard let child = object[key] else { continue }
+                if key == "url", case .string(let reference) = child {
+                    object[key] = .string(try await transform(reference))
                     changed = true
-                } else if let child = object[key] {
+                } else {
                     let rewritten = try await rewriteURLs(in: child, transform)
                     object[key] = rewritten.value
                     changed = changed || rewritten.changed
                 }
             }
-            return (object, changed)
-        }
-        if let array = value as? [Any] {
-            var result: [Any] = []
+            return (.object(object), changed)
+        case .array(let array):
+            var result: [JSONValue] = []
             var changed = false
             result.reserveCapacity(array.count)
             for element in array {
@@ -214,9 +217,10 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
                 result.append(rewritten.value)
                 changed = changed || rewritten.changed
             }
-            return (result, changed)
+            return (.array(result), changed)
+        default:
+            return (value, false)
         }
-        return (value, false)
     }
 
     /// Relays an event stream and finishes the job when it ends: succeeded at its end, failed when
@@ -259,6 +263,11 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             if case .cancelled = termination { task.cancel() }
         }
         return stream
+    }
+
+    /// An orchestrator's answer that is not the JSON document its pipeline answers with.
+    struct UnreadableAnswer: Error, CustomStringConvertible {
+        var description: String { "the orchestrator's answer is not JSON" }
     }
 
     /// Chunks of an event stream held for a customer who has not read them yet.

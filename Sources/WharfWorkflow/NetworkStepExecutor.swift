@@ -35,7 +35,7 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
                 parts + [.init(name: part, filename: input, contentType: file.artifact.contentType, data: file.data)]
             )
         } else {
-            body = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+            body = try JSONEncoder.sortedCompact.encode(fields)
             contentType = "application/json"
         }
         // A job given a routing seed routes each step with a seed of its own, the same on every run.
