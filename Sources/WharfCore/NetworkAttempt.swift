@@ -79,22 +79,42 @@ public protocol AttemptStore: Sendable {
     func finishJob(id: String, status: JobStatus, result: Data?, attempts: [NetworkAttempt], at date: Date) async throws -> Job
 }
 
-/// Persistence of job artifacts: their bytes and what they are.
-public protocol ArtifactStore: Sendable {
-    /// Stores an artifact's bytes under its job.
-    /// - Throws: ``WharfError/Code/invalidArgument`` for a name that is not a plain file name, and
-    ///   ``WharfError/Code/alreadyExists`` when the job already has an artifact of that name.
-    func putArtifact(jobID: String, name: String, contentType: String, data: Data) async throws -> Artifact
+/// A store whose files' bytes live in a ``BlobStore``.
+public protocol BlobBackedStore: Sendable {
+    /// Where the bytes of files and artifacts are.
+    var blobs: any BlobStore { get }
+}
+
+/// Persistence of job artifacts: what they are, with their bytes in ``BlobBackedStore/blobs``.
+public protocol ArtifactStore: BlobBackedStore {
+    /// Records a blob as an artifact of a job.
+    /// - Throws: ``WharfError/Code/invalidArgument`` for a name that is not a plain file name,
+    ///   ``WharfError/Code/notFound`` for an unknown job, and ``WharfError/Code/alreadyExists`` when
+    ///   the job already has an artifact of that name.
+    func putArtifact(jobID: String, name: String, contentType: String, blob: Blob) async throws -> Artifact
     /// A job's artifacts (without their bytes), in the order they were stored.
     func artifacts(jobID: String) async throws -> [Artifact]
-    /// An artifact and its bytes, if it exists.
-    func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, data: Data)?
+    /// An artifact and the blob of its bytes, if it exists.
+    func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, blob: Blob)?
     /// Deletes a job's artifacts whose names start with `prefix` (what an interrupted step left
     /// behind before it runs again). - Returns: How many were removed.
     func removeArtifacts(jobID: String, namePrefix prefix: String) async throws -> Int
     /// Deletes the artifacts of jobs that ended before `date` (retention), and their bytes when no
     /// other artifact shares them. - Returns: How many artifacts were removed.
     func removeArtifacts(ofJobsFinishedBefore date: Date) async throws -> Int
+}
+
+extension ArtifactStore {
+    /// Stores bytes already in memory as an artifact of a job (see
+    /// ``putArtifact(jobID:name:contentType:blob:)``).
+    public func putArtifact(jobID: String, name: String, contentType: String, data: Data) async throws -> Artifact {
+        guard Artifact.isValidName(name) else {
+            throw WharfError(.invalidArgument, "artifact name '\(name)' is not a plain file name")
+        }
+        let blob = try await blobs.write(data)
+        let artifact = try await putArtifact(jobID: jobID, name: name, contentType: contentType, blob: blob)
+        return artifact
+    }
 }
 
 extension Artifact {

@@ -34,22 +34,18 @@ public struct StoredFile: Sendable, Hashable {
     }
 }
 
-/// Persistence of uploaded files.
-public protocol FileStore: Sendable {
-    /// Moves the finished upload at `temporaryPath` into content-addressed storage and records it.
-    /// - Returns: The stored file, with its size and digest measured from the bytes.
-    func importFile(
-        id: String,
-        tenantID: String,
-        name: String,
-        contentType: String,
-        from temporaryPath: String
-    ) async throws
-        -> StoredFile
-    /// A tenant's file and the path of its bytes on disk, if it exists.
-    func file(id: String, tenantID: String) async throws -> (file: StoredFile, path: String)?
+/// Persistence of uploaded files, with their bytes in ``BlobBackedStore/blobs``.
+public protocol FileStore: BlobBackedStore {
+    /// Records a blob (an upload, a fetched input) as a tenant's file.
+    /// - Returns: The stored file.
+    func addFile(id: String, tenantID: String, name: String, contentType: String, blob: Blob) async throws -> StoredFile
+    /// A tenant's file, if it exists.
+    func file(id: String, tenantID: String) async throws -> StoredFile?
     /// Makes a stored file an artifact of a job (no bytes are copied).
     func attachFile(id: String, tenantID: String, toJob jobID: String, as name: String) async throws -> Artifact
-    /// Where uploads are written while they arrive (on the same file system as the stored bytes).
-    var uploadsDirectory: String { get }
+}
+
+extension StoredFile {
+    /// The blob of the file's bytes.
+    public var blob: Blob { Blob(digest: digest, byteCount: byteCount) }
 }

@@ -22,7 +22,7 @@ struct WebhookDispatcher<Store: WebhookStore & LeaseStore>: Service {
     let logger: Logger
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown { await deliverUntilCancelled() }
+        await cancelWhenGracefulShutdown { await deliverUntilCancelled() }
     }
 
     private func deliverUntilCancelled() async {

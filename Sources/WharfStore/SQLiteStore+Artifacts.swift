@@ -1,16 +1,13 @@
-import Crypto
 public import Foundation
 import GRDB
 public import WharfCore
 
 extension SQLiteStore: ArtifactStore {
-    public func putArtifact(jobID: String, name: String, contentType: String, data: Data) async throws -> Artifact {
+    public func putArtifact(jobID: String, name: String, contentType: String, blob: Blob) async throws -> Artifact {
         guard Artifact.isValidName(name) else {
             throw WharfError(.invalidArgument, "artifact name '\(name)' is not a plain file name")
         }
-        let artifact = Artifact(jobID: jobID, name: name, contentType: contentType, byteCount: data.count, createdAt: Date())
-        // The bytes go to their content-addressed file first: a row never points at a missing file.
-        let digest = try storeContent(data)
+        let artifact = Artifact(jobID: jobID, name: name, contentType: contentType, byteCount: Int(blob.byteCount), createdAt: Date())
         try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE id = ?", arguments: [jobID]) == 1 else {
                 throw WharfError(.notFound, "no job with id '\(jobID)'")
@@ -29,7 +26,7 @@ extension SQLiteStore: ArtifactStore {
                     INSERT INTO artifacts (job_id, name, content_type, byte_count, data, digest, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [jobID, name, contentType, data.count, Data(), digest, artifact.createdAt]
+                arguments: [jobID, name, contentType, blob.byteCount, Data(), blob.digest, artifact.createdAt]
             )
         }
         return artifact
@@ -41,7 +38,7 @@ extension SQLiteStore: ArtifactStore {
         }
     }
 
-    public func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, data: Data)? {
+    public func artifact(jobID: String, name: String) async throws -> (artifact: Artifact, blob: Blob)? {
         let found = try await read { db -> (Artifact, Data, String?)? in
             guard
                 let row = try Row.fetchOne(
@@ -53,12 +50,16 @@ extension SQLiteStore: ArtifactStore {
             return (try Artifact(row: row), row["data"] as Data, row["digest"] as String?)
         }
         guard let (artifact, inline, digest) = found else { return nil }
-        // Rows written before artifacts moved to files keep their bytes inline.
-        guard let digest else { return (artifact, inline) }
-        guard let data = FileManager.default.contents(atPath: contentPath(digest)) else {
-            throw WharfError(.storeUnavailable, "the file of artifact \(name) of job \(jobID) is missing from \(artifactsDirectory)")
+        if let digest { return (artifact, Blob(digest: digest, byteCount: Int64(artifact.byteCount))) }
+        // Rows written before artifacts moved to blobs keep their bytes inline: move them now.
+        let blob = try await blobs.write(inline)
+        try await write { db in
+            try db.execute(
+                cached: "UPDATE artifacts SET digest = ?, data = ? WHERE job_id = ? AND name = ?",
+                arguments: [blob.digest, Data(), jobID, name]
+            )
         }
-        return (artifact, data)
+        return (artifact, blob)
     }
 
     public func removeArtifacts(jobID: String, namePrefix prefix: String) async throws -> Int {
@@ -90,42 +91,9 @@ extension SQLiteStore: ArtifactStore {
             )
             return (removed, Set(digests))
         }
-        // Files no row references any more go too.
-        let enumerator = FileManager.default.enumerator(atPath: artifactsDirectory)
-        while let relative = enumerator?.nextObject() as? String {
-            let digest = (relative as NSString).lastPathComponent
-            guard digest.count == 64, !referenced.contains(digest) else { continue }
-            try? FileManager.default.removeItem(atPath: (artifactsDirectory as NSString).appendingPathComponent(relative))
-        }
+        // Blobs no row references any more go too, unless written after `date`: a blob is written
+        // before the row that references it, so a new one may be about to be recorded.
+        _ = try await blobs.removeAll(except: referenced, writtenBefore: date)
         return removed
-    }
-
-    /// Writes `data` under its SHA-256 unless it is there already, and returns the digest.
-    private func storeContent(_ data: Data) throws -> String {
-        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-        let target = contentPath(digest)
-        guard !FileManager.default.fileExists(atPath: target) else { return digest }
-        let folder = (target as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            // Write aside and rename, so a crash never leaves a partial file under the digest's name.
-            let temporary = target + ".\(UUID().uuidString).partial"
-            try data.write(to: URL(fileURLWithPath: temporary))
-            if rename(temporary, target) != 0 {
-                try? FileManager.default.removeItem(atPath: temporary)
-                guard FileManager.default.fileExists(atPath: target) else {
-                    throw WharfError(.storeUnavailable, "cannot store an artifact file in \(artifactsDirectory)")
-                }
-            }
-        } catch let error as WharfError {
-            throw error
-        } catch {
-            throw WharfError(.storeUnavailable, "cannot store an artifact file in \(artifactsDirectory)", cause: error)
-        }
-        return digest
-    }
-
-    func contentPath(_ digest: String) -> String {
-        ((artifactsDirectory as NSString).appendingPathComponent(String(digest.prefix(2))) as NSString).appendingPathComponent(digest)
     }
 }

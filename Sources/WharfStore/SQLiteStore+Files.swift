@@ -1,44 +1,16 @@
-import Crypto
-public import Foundation
+import Foundation
 import GRDB
 public import WharfCore
 
 extension SQLiteStore: FileStore {
-    public var uploadsDirectory: String { (artifactsDirectory as NSString).appendingPathComponent("uploads") }
-
-    public func importFile(
-        id: String,
-        tenantID: String,
-        name: String,
-        contentType: String,
-        from temporaryPath: String
-    ) async throws
-        -> StoredFile
-    {
-        let (digest, byteCount) = try Self.digest(ofFileAt: temporaryPath)
-        let target = contentPath(digest)
-        do {
-            try FileManager.default.createDirectory(
-                atPath: (target as NSString).deletingLastPathComponent,
-                withIntermediateDirectories: true
-            )
-            if FileManager.default.fileExists(atPath: target) {
-                try FileManager.default.removeItem(atPath: temporaryPath)
-            } else if rename(temporaryPath, target) != 0 {
-                throw WharfError(.storeUnavailable, "cannot move an upload into \(artifactsDirectory)")
-            }
-        } catch let error as WharfError {
-            throw error
-        } catch {
-            throw WharfError(.storeUnavailable, "cannot move an upload into \(artifactsDirectory)", cause: error)
-        }
+    public func addFile(id: String, tenantID: String, name: String, contentType: String, blob: Blob) async throws -> StoredFile {
         let file = StoredFile(
             id: id,
             tenantID: tenantID,
             name: name,
             contentType: contentType,
-            byteCount: byteCount,
-            digest: digest,
+            byteCount: blob.byteCount,
+            digest: blob.digest,
             createdAt: Date()
         )
         try await write { db in
@@ -51,11 +23,10 @@ extension SQLiteStore: FileStore {
         return file
     }
 
-    public func file(id: String, tenantID: String) async throws -> (file: StoredFile, path: String)? {
-        let found = try await read { db in
+    public func file(id: String, tenantID: String) async throws -> StoredFile? {
+        try await read { db in
             try StoredFile.fetch(db, sql: "SELECT * FROM files WHERE id = ? AND tenant_id = ?", [id, tenantID]).first
         }
-        return found.map { ($0, contentPath($0.digest)) }
     }
 
     public func attachFile(id: String, tenantID: String, toJob jobID: String, as name: String) async throws -> Artifact {
@@ -81,20 +52,5 @@ extension SQLiteStore: FileStore {
             )
             return artifact
         }
-    }
-
-    /// SHA-256 and size of a file, read in 1 MiB pieces.
-    static func digest(ofFileAt path: String) throws -> (String, Int64) {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw WharfError(.storeUnavailable, "cannot read the upload at \(path)")
-        }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        var count: Int64 = 0
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            hasher.update(data: chunk)
-            count += Int64(chunk.count)
-        }
-        return (hasher.finalize().map { String(format: "%02x", $0) }.joined(), count)
     }
 }

@@ -1,5 +1,4 @@
-import Crypto
-public import Foundation
+import Foundation
 import GRDB
 public import WharfCore
 
@@ -18,6 +17,8 @@ public final class SQLiteStore: Sendable {
     /// Where artifact bytes live, named by their SHA-256 (`ab/abcdef…`): a file stored twice is kept
     /// once, and rows only reference it.
     public let artifactsDirectory: String
+    /// The bytes of files and artifacts: files under ``artifactsDirectory``.
+    public let blobs: any BlobStore
 
     /// Opens (creating if needed) the database at `path`. Does not migrate: call ``migrate()``.
     /// - Parameters:
@@ -30,6 +31,7 @@ public final class SQLiteStore: Sendable {
         self.path = path
         self.artifactsDirectory =
             artifactsDirectory ?? ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("artifacts")
+        self.blobs = FileSystemBlobStore(directory: self.artifactsDirectory)
         self.migrator = Self.makeMigrator()
         let folder = (path as NSString).deletingLastPathComponent
         do {

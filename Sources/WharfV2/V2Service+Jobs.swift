@@ -175,7 +175,7 @@ extension V2Service {
             guard let found = try await store.file(id: id, tenantID: caller.tenantID) else {
                 throw V2Problem.invalid("/input/file", "no file with id '\(id)'")
             }
-            inputBytes = found.file.byteCount
+            inputBytes = found.byteCount
         }
         let estimates = await jobs.estimate(resolved, parameters: parameters, inputBytes: inputBytes)
         let steps: Components.Schemas.Estimate.StepsPayload = estimates.map { estimate in
@@ -249,7 +249,7 @@ extension V2Service {
                 guard let found = try await store.file(id: id, tenantID: caller.tenantID) else {
                     throw V2Problem.invalid("/input/file", "no file with id '\(id)'; upload it with POST /v2/files")
                 }
-                file = found.file
+                file = found
             case (nil, let text?):
                 file = try await fetch(text, caller: caller, policy: policy)
             default:
@@ -262,8 +262,8 @@ extension V2Service {
     /// Fetches an input URL into a stored file, within the size and time limits.
     private func fetch(_ text: String, caller: V2Caller, policy: AddressPolicy) async throws -> StoredFile {
         guard let url = URL(string: text), url.host != nil else { throw V2Problem.invalid("/input/url", "is not an absolute URL") }
-        try FileManager.default.createDirectory(atPath: store.uploadsDirectory, withIntermediateDirectories: true)
-        let temporary = URL(fileURLWithPath: store.uploadsDirectory).appendingPathComponent("\(UUID().uuidString).partial")
+        try FileManager.default.createDirectory(atPath: store.blobs.scratchDirectory, withIntermediateDirectories: true)
+        let temporary = URL(fileURLWithPath: store.blobs.scratchDirectory).appendingPathComponent("\(UUID().uuidString).partial")
         defer { try? FileManager.default.removeItem(at: temporary) }
         let fetcher = URLFetcher(policy: policy, maxBytes: settings.maxFileBytes, timeout: settings.fetchTimeout)
         let fetched: URLFetcher.Fetched
@@ -275,12 +275,12 @@ extension V2Service {
         let name = Artifact.isValidName(url.lastPathComponent) ? url.lastPathComponent : "download"
         let contentType =
             fetched.contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "application/octet-stream"
-        return try await store.importFile(
+        return try await store.addFile(
             id: Identifier.make(prefix: "file"),
             tenantID: caller.tenantID,
             name: name,
             contentType: contentType,
-            from: temporary.path
+            blob: try await store.blobs.adopt(fileAt: temporary.path)
         )
     }
 

@@ -17,9 +17,16 @@ struct CodeStepExecutor<Store: ArtifactStore>: StepExecutor {
         guard let plugin = context.plugin else { throw WharfError(.invalidArgument, "code step \(step.id) has no plugin") }
         var readable: [String: LoadedPlugin.Artifact] = [:]
         for name in context.states.values.flatMap(\.artifacts) + (context.input.map { [$0] } ?? []) {
-            if let found = try await store.artifact(jobID: jobID, name: name) {
-                readable[name] = .init(contentType: found.artifact.contentType, data: found.data)
+            guard let found = try await store.artifact(jobID: jobID, name: name) else { continue }
+            guard found.blob.byteCount <= Self.maxReadableBytes else {
+                logger.warning(
+                    "an artifact too large for a plugin to read is left out of its input",
+                    metadata: ["gw.job.id": "\(jobID)", "gw.step": "\(step.id)", "gw.artifact": "\(name)"]
+                )
+                continue
             }
+            let data = try await store.blobs.data(of: found.blob, limit: Self.maxReadableBytes)
+            readable[name] = .init(contentType: found.artifact.contentType, data: data)
         }
         var previous: [String: JSONValue] = [:]
         for id in step.after { previous[id] = context.states[id]?.output.flatMap(JSONValue.init(parsing:)) ?? .null }
@@ -36,6 +43,9 @@ struct CodeStepExecutor<Store: ArtifactStore>: StepExecutor {
         for line in result.logs { logger.info("\(line)", metadata: ["gw.job.id": "\(jobID)", "gw.step": "\(step.id)"]) }
         return StepResult(output: result.output, artifacts: names)
     }
+
+    /// The largest artifact a plugin's code step is handed: the ABI gives it a buffer in memory.
+    static var maxReadableBytes: Int64 { 256 << 20 }
 }
 
 /// What a code step reads as its input (`input` in the plugin ABI; docs/PLUGINS.md).

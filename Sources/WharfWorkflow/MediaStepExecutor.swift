@@ -46,13 +46,14 @@ struct MediaStepExecutor<Store: ArtifactStore>: StepExecutor {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let inputFile = folder.appendingPathComponent(input)
-        try source.data.write(to: inputFile)
+        try await store.blobs.copy(source.blob, to: inputFile.path)
         let settings = context.settings
 
         /// Stores `file` as the step's artifact `name` and answers `{"<key>": "<step id>-<name>"}`.
         func keep(_ file: URL, as name: String, type: String, key: String) async throws -> StepResult {
             let stored = "\(step.id)-\(name)"
-            _ = try await store.putArtifact(jobID: job.id, name: stored, contentType: type, data: try Data(contentsOf: file))
+            let blob = try await store.blobs.adopt(fileAt: file.path)
+            _ = try await store.putArtifact(jobID: job.id, name: stored, contentType: type, blob: blob)
             return StepResult(output: try JSONEncoder().encode([key: stored]), artifacts: [stored])
         }
 
@@ -94,7 +95,7 @@ struct MediaStepExecutor<Store: ArtifactStore>: StepExecutor {
                 throw WharfError(.invalidArgument, "mux needs the job's video")
             }
             let videoFile = folder.appendingPathComponent("source-\(videoName)")
-            try video.data.write(to: videoFile)
+            try await store.blobs.copy(video.blob, to: videoFile.path)
             let output = folder.appendingPathComponent("muxed.mp4")
             try await media.mux(video: videoFile, audio: inputFile, to: output)
             return try await keep(output, as: "muxed.mp4", type: "video/mp4", key: "video")
@@ -108,8 +109,8 @@ struct MediaStepExecutor<Store: ArtifactStore>: StepExecutor {
             else { throw WharfError(.invalidArgument, "burn-subtitles needs the job's video and a .vtt or .srt from an earlier step") }
             let videoFile = folder.appendingPathComponent("source-\(videoName)")
             let subtitleFile = folder.appendingPathComponent(subtitleName)
-            try video.data.write(to: videoFile)
-            try subtitles.data.write(to: subtitleFile)
+            try await store.blobs.copy(video.blob, to: videoFile.path)
+            try await store.blobs.copy(subtitles.blob, to: subtitleFile.path)
             let output = folder.appendingPathComponent("captioned.mp4")
             try await media.burnSubtitles(videoFile, subtitles: subtitleFile, output: output)
             return try await keep(output, as: "captioned.mp4", type: "video/mp4", key: "video")

@@ -13,6 +13,9 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
     /// The model to ask for when the step names none.
     var defaultModel: @Sendable (Pipeline) async -> String?
 
+    /// The largest input file sent to an orchestrator: the request is built in memory.
+    static var maxInputBytes: Int64 { 2 << 30 }
+
     func run(_ context: StepContext) async throws -> StepResult {
         let step = context.step
         let job = context.job
@@ -32,7 +35,14 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
             let part = pipeline == .audioToText ? "audio" : "image"
             let parts = fields.sorted { $0.key < $1.key }.map { MultipartFormData.Part.text($0.key, $0.value) }
             (body, contentType) = MultipartFormData.encode(
-                parts + [.init(name: part, filename: input, contentType: file.artifact.contentType, data: file.data)]
+                parts + [
+                    .init(
+                        name: part,
+                        filename: input,
+                        contentType: file.artifact.contentType,
+                        data: try await store.blobs.data(of: file.blob, limit: Self.maxInputBytes)
+                    )
+                ]
             )
         } else {
             body = try JSONEncoder.sortedCompact.encode(fields)

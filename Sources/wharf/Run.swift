@@ -136,7 +136,7 @@ struct Run: AsyncParsableCommand {
         for name in names {
             guard let artifact = try await store.artifact(jobID: job.id, name: name) else { continue }
             let path = (folder as NSString).appendingPathComponent(name)
-            try artifact.data.write(to: URL(fileURLWithPath: path))
+            try await store.blobs.copy(artifact.blob, to: path)
             printNow("  \(path)  \(artifact.artifact.contentType), \(artifact.artifact.byteCount) bytes")
         }
     }

@@ -175,7 +175,8 @@ import WharfStore
 
         let finished = try await runner.resume(job)
         #expect(finished.status == .succeeded, "\(String(decoding: finished.result ?? Data(), as: UTF8.self))")
-        #expect(try await store.artifact(jobID: job.id, name: "greet-greeting.txt")?.data == Data("Hello, Ada, from a Wharf plugin.".utf8))
+        let greeting = try #require(try await store.artifact(jobID: job.id, name: "greet-greeting.txt"))
+        #expect(try await store.blobs.data(of: greeting.blob, limit: 1024) == Data("Hello, Ada, from a Wharf plugin.".utf8))
         #expect(try await store.steps(jobID: job.id).map(\.attempts) == [2])
     }
 

@@ -169,20 +169,37 @@ import WharfStore
             (FileManager.default.enumerator(atPath: directory.file("files"))?.allObjects as? [String] ?? []).filter { $0.count > 60 }
         }
         #expect(files().count == 2)  // the shared bytes are stored once
-        #expect(try await store.artifact(jobID: recent.id, name: "0.png")?.data == shared)
+        #expect(try await Self.bytes(of: store.artifact(jobID: recent.id, name: "0.png"), in: store) == shared)
+        // The blobs were written when their jobs ran, a day ago for the old one.
+        for file in files() {
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSinceNow: -86_400)],
+                ofItemAtPath: directory.file("files/\(file)")
+            )
+        }
+        // A blob written since the cut-off stays even when nothing references it yet.
+        let unrecorded = try await store.blobs.write(Data("about to be recorded".utf8))
 
         _ = try await store.updateJob(id: old.id, status: .succeeded, result: nil, at: Date(timeIntervalSinceNow: -86_400))
         _ = try await store.updateJob(id: recent.id, status: .succeeded, result: nil, at: Date())
         #expect(try await store.removeArtifacts(ofJobsFinishedBefore: Date(timeIntervalSinceNow: -3600)) == 2)
         #expect(try await store.artifact(jobID: old.id, name: "0.png") == nil)
-        #expect(try await store.artifact(jobID: recent.id, name: "0.png")?.data == shared)
-        #expect(files().count == 1)  // "only old" is gone; the shared file stays for the recent job
+        #expect(try await Self.bytes(of: store.artifact(jobID: recent.id, name: "0.png"), in: store) == shared)
+        // "only old" is gone; the shared file stays for the recent job, the new blob stays too.
+        #expect(files().count == 2)
+        #expect(store.blobs.contains(unrecorded))
 
         // What an interrupted step stored is removed before the step runs again.
         _ = try await store.putArtifact(jobID: recent.id, name: "step-a.txt", contentType: "text/plain", data: Data("a".utf8))
         _ = try await store.putArtifact(jobID: recent.id, name: "step-b.txt", contentType: "text/plain", data: Data("b".utf8))
         #expect(try await store.removeArtifacts(jobID: recent.id, namePrefix: "step-") == 2)
         #expect(try await store.artifact(jobID: recent.id, name: "0.png") != nil)
+    }
+
+    /// The bytes of an artifact the store found.
+    static func bytes(of found: (artifact: Artifact, blob: Blob)?, in store: some ArtifactStore) async throws -> Data? {
+        guard let found else { return nil }
+        return try await store.blobs.data(of: found.blob, limit: 1 << 20)
     }
 
     /// A migrated store on a new file, with a tenant named `acme`.
@@ -247,7 +264,7 @@ import WharfStore
         let artifact = try await store.putArtifact(jobID: job.id, name: "0.png", contentType: "image/png", data: png)
         #expect(artifact.byteCount == 4)
         let found = try await store.artifact(jobID: job.id, name: "0.png")
-        #expect(found?.data == png)
+        #expect(try await Self.bytes(of: found, in: store) == png)
         #expect(found?.artifact.contentType == "image/png")
         #expect(try await store.artifact(jobID: job.id, name: "1.png") == nil)
 

@@ -38,6 +38,13 @@ import Testing
         let image = try await gateway.send(.GET, String(imageURL.dropFirst(gateway.baseURL.count)), authorized: false)
         #expect(image.status == 200 && image.headers.first(name: "Content-Type") == "image/png")
         #expect(image.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        // Result files are served by ranges too (what a browser's video element asks for).
+        let mediaPath = String(imageURL.dropFirst(gateway.baseURL.count))
+        let head = try await gateway.send(.GET, mediaPath, headers: [("Range", "bytes=0-3")], authorized: false)
+        #expect(head.status == 206 && head.body == image.body.prefix(4))
+        #expect(head.headers.first(name: "Content-Range") == "bytes 0-3/\(image.body.count)")
+        let beyond = try await gateway.send(.GET, mediaPath, headers: [("Range", "bytes=\(image.body.count)-")], authorized: false)
+        #expect(beyond.status == 416)
 
         let wav = Data("RIFF....WAVEfmt ".utf8) + Data(repeating: 0, count: 512)
         let picture = image.body

@@ -1,6 +1,5 @@
 import Foundation
 public import Hummingbird
-import NIOCore
 public import WharfCore
 
 /// `GET /media/<job id>/<name>`: the files jobs produced (images, audio, video), served by the gateway
@@ -38,7 +37,16 @@ public struct MediaController<Store: ArtifactStore>: Sendable {
                 headers[.contentType] = nil
                 return Response(status: .notModified, headers: headers)
             }
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: found.data)))
+            do {
+                return try BlobResponse.make(found.blob, from: store.blobs, request: request, headers: headers)
+            } catch let unsatisfiable as BlobResponse.RangeNotSatisfiable {
+                throw ProblemError(
+                    status: .rangeNotSatisfiable,
+                    kind: "range-not-satisfiable",
+                    title: "Range Not Satisfiable",
+                    detail: "the file has \(unsatisfiable.size) bytes; '\(unsatisfiable.header.prefix(80))' selects none of them"
+                )
+            }
         }
     }
 }

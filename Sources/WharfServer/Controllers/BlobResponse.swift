@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import WharfCore
+
+/// Answers a `GET` for stored bytes: the whole blob or one byte range of it (RFC 9110 §14), streamed
+/// from the blob store a chunk at a time.
+enum BlobResponse {
+    /// What a range request gets when it selects no byte of the blob.
+    struct RangeNotSatisfiable: Error {
+        var size: Int64
+        var header: String
+    }
+
+    /// - Parameters:
+    ///   - headers: The answer's other fields (media type, caching, validators).
+    /// - Throws: ``RangeNotSatisfiable`` for a `Range` that selects nothing (each API renders it in
+    ///   its own error shape).
+    static func make(_ blob: Blob, from blobs: any BlobStore, request: Request, headers: HTTPFields) throws -> Response {
+        var headers = headers
+        headers[.acceptRanges] = "bytes"
+        let size = blob.byteCount
+        var range: ClosedRange<Int64>?
+        if let header = request.headers[.range] {
+            switch byteRange(header, size: size) {
+            case .some(.some(let selected)):
+                range = selected
+            case .some(.none):
+                throw RangeNotSatisfiable(size: size, header: header)
+            case .none:
+                break  // Not a single byte range: RFC 9110 lets the server send the whole file.
+            }
+        }
+        if let range {
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
+            headers[.contentLength] = "\(range.upperBound - range.lowerBound + 1)"
+        } else {
+            headers[.contentLength] = "\(size)"
+        }
+        if size == 0 { return Response(status: .ok, headers: headers) }
+        let chunks = blobs.read(blob, range: range, chunkSize: 64 << 10).map { ByteBuffer(bytes: $0) }
+        return Response(status: range == nil ? .ok : .partialContent, headers: headers, body: ResponseBody(asyncSequence: chunks))
+    }
+
+    /// Parses a single `bytes=` range (RFC 9110 §14.1.2). - Returns: `nil` when the header is not one
+    /// byte range (ignore it), `.some(nil)` when it selects nothing in a blob of `size` bytes.
+    static func byteRange(_ header: String, size: Int64) -> ClosedRange<Int64>?? {
+        let text = header.trimmingCharacters(in: .whitespaces)
+        guard text.lowercased().hasPrefix("bytes="), !text.contains(",") else { return nil }
+        let spec = text.dropFirst("bytes=".count)
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        guard parts.count == 2 else { return nil }
+        if parts[0].isEmpty {
+            guard let suffix = Int64(parts[1]), suffix >= 0 else { return nil }
+            guard suffix > 0, size > 0 else { return .some(nil) }
+            return .some(max(0, size - suffix)...(size - 1))
+        }
+        guard let first = Int64(parts[0]), first >= 0 else { return nil }
+        let last: Int64
+        if parts[1].isEmpty {
+            last = size - 1
+        } else {
+            guard let given = Int64(parts[1]), given >= first else { return nil }
+            last = min(given, size - 1)
+        }
+        guard first < size else { return .some(nil) }
+        return .some(first...last)
+    }
+}

@@ -1,0 +1,228 @@
+import Crypto
+public import Foundation
+public import NIOPosix
+import Synchronization
+public import WharfCore
+
+/// Blobs as files under one folder, each named by its digest (`<folder>/ab/abcdef…`). Files are
+/// written aside and renamed into place, so a crash never leaves a partial file under a digest's
+/// name. Disk reads and writes run on NIO's blocking-I/O thread pool, not on the tasks' threads.
+public struct FileSystemBlobStore: BlobStore {
+    /// The folder holding the blobs.
+    public let directory: String
+    private let threads: NIOThreadPool
+
+    public init(directory: String, threads: NIOThreadPool = .singleton) {
+        self.directory = directory
+        self.threads = threads
+    }
+
+    public var scratchDirectory: String { (directory as NSString).appendingPathComponent("uploads") }
+
+    /// The file of a blob.
+    func path(of digest: String) -> String {
+        ((directory as NSString).appendingPathComponent(String(digest.prefix(2))) as NSString).appendingPathComponent(digest)
+    }
+
+    public func write<Chunks: AsyncSequence>(_ chunks: Chunks, limit: Int64) async throws -> Blob where Chunks.Element: DataProtocol {
+        let temporary = try scratchFile()
+        guard let handle = FileHandle(forWritingAtPath: temporary) else { throw unavailable("cannot write in \(scratchDirectory)") }
+        var hasher = SHA256()
+        var count: Int64 = 0
+        do {
+            for try await chunk in chunks {
+                count += Int64(chunk.count)
+                guard count <= limit else { throw BlobTooLarge(limit: limit) }
+                let data = Data(chunk)
+                hasher.update(data: data)
+                try await threads.runIfActive { try handle.write(contentsOf: data) }
+            }
+            try handle.close()
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: temporary)
+            if error is BlobTooLarge || error is CancellationError { throw error }
+            throw unavailable("cannot write a blob in \(directory)", cause: error)
+        }
+        let blob = Blob(digest: Self.hex(hasher.finalize()), byteCount: count)
+        try await place(temporary, as: blob.digest)
+        return blob
+    }
+
+    public func adopt(fileAt path: String) async throws -> Blob {
+        let blob = try await threads.runIfActive { try Self.measure(fileAt: path) }
+        try await place(path, as: blob.digest)
+        return blob
+    }
+
+    public func read(_ blob: Blob, range: ClosedRange<Int64>?, chunkSize: Int) -> BlobChunks {
+        let path = self.path(of: blob.digest)
+        let threads = self.threads
+        let start = range?.lowerBound ?? 0
+        let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? blob.byteCount
+        return BlobChunks {
+            let reader = FileReader(path: path, offset: start, remaining: length, chunkSize: max(1, chunkSize))
+            return { try await threads.runIfActive { try reader.next() } }
+        }
+    }
+
+    public func copy(_ blob: Blob, to destination: String) async throws {
+        let source = path(of: blob.digest)
+        try await threads.runIfActive {
+            guard FileManager.default.fileExists(atPath: source) else { throw Self.missing(blob) }
+            try? FileManager.default.removeItem(atPath: destination)
+            try FileManager.default.copyItem(atPath: source, toPath: destination)
+        }
+    }
+
+    public func contains(_ blob: Blob) -> Bool {
+        FileManager.default.fileExists(atPath: path(of: blob.digest))
+    }
+
+    public func removeAll(except kept: Set<String>, writtenBefore date: Date) async throws -> Int {
+        let directory = self.directory
+        return try await threads.runIfActive {
+            var removed = 0
+            let enumerator = FileManager.default.enumerator(atPath: directory)
+            while let relative = enumerator?.nextObject() as? String {
+                let digest = (relative as NSString).lastPathComponent
+                guard Blob.isDigest(digest), !kept.contains(digest) else { continue }
+                let file = (directory as NSString).appendingPathComponent(relative)
+                let written = (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate]) as? Date
+                guard let written, written < date else { continue }
+                if (try? FileManager.default.removeItem(atPath: file)) != nil {
+                    removed += 1
+                }
+            }
+            return removed
+        }
+    }
+
+    // MARK: Files
+
+    /// A new empty file in the scratch folder.
+    private func scratchFile() throws -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw unavailable("cannot create \(scratchDirectory)", cause: error)
+        }
+        let path = (scratchDirectory as NSString).appendingPathComponent("\(UUID().uuidString).partial")
+        guard FileManager.default.createFile(atPath: path, contents: nil) else { throw unavailable("cannot write in \(scratchDirectory)") }
+        return path
+    }
+
+    /// Moves a finished file to its digest's name, or removes it when those bytes are there already.
+    private func place(_ file: String, as digest: String) async throws {
+        let target = path(of: digest)
+        let directory = self.directory
+        try await threads.runIfActive {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: (target as NSString).deletingLastPathComponent,
+                    withIntermediateDirectories: true
+                )
+                if FileManager.default.fileExists(atPath: target) {
+                    try FileManager.default.removeItem(atPath: file)
+                } else if rename(file, target) != 0 {
+                    if errno == EXDEV {
+                        // From another file system: copy beside the target, then rename into place.
+                        let aside = target + ".\(UUID().uuidString).partial"
+                        try FileManager.default.copyItem(atPath: file, toPath: aside)
+                        if rename(aside, target) != 0 { try? FileManager.default.removeItem(atPath: aside) }
+                    }
+                    try? FileManager.default.removeItem(atPath: file)
+                    // Another writer may have placed the same bytes meanwhile.
+                    guard FileManager.default.fileExists(atPath: target) else {
+                        throw WharfError(.storeUnavailable, "cannot store a blob in \(directory)")
+                    }
+                }
+            } catch let error as WharfError {
+                throw error
+            } catch {
+                throw WharfError(.storeUnavailable, "cannot store a blob in \(directory)", cause: error)
+            }
+        }
+    }
+
+    /// SHA-256 and size of a file, read in 1 MiB pieces.
+    static func measure(fileAt path: String) throws -> Blob {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw WharfError(.storeUnavailable, "cannot read \(path)")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        var count: Int64 = 0
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            hasher.update(data: chunk)
+            count += Int64(chunk.count)
+        }
+        return Blob(digest: hex(hasher.finalize()), byteCount: count)
+    }
+
+    static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func missing(_ blob: Blob) -> WharfError {
+        WharfError(.notFound, "blob \(blob.digest) is missing")
+    }
+
+    private func unavailable(_ message: String, cause: (any Error)? = nil) -> WharfError {
+        WharfError(.storeUnavailable, message, cause: cause)
+    }
+}
+
+/// Reads one file from an offset, a chunk at a time; opened at the first read, closed at the end or
+/// when dropped.
+private final class FileReader: Sendable {
+    private struct State {
+        var handle: FileHandle?
+        var opened = false
+        var remaining: Int64
+    }
+
+    private let path: String
+    private let offset: Int64
+    private let chunkSize: Int
+    private let state: Mutex<State>
+
+    init(path: String, offset: Int64, remaining: Int64, chunkSize: Int) {
+        self.path = path
+        self.offset = offset
+        self.chunkSize = chunkSize
+        self.state = Mutex(State(remaining: remaining))
+    }
+
+    /// The next chunk, or `nil` at the end. Blocks: call it on a thread made for that.
+    func next() throws -> Data? {
+        try state.withLock { state in
+            if !state.opened {
+                state.opened = true
+                guard let handle = FileHandle(forReadingAtPath: path) else {
+                    throw WharfError(.notFound, "blob file \((path as NSString).lastPathComponent) is missing")
+                }
+                try handle.seek(toOffset: UInt64(max(0, offset)))
+                state.handle = handle
+            }
+            guard let handle = state.handle, state.remaining > 0 else {
+                try? state.handle?.close()
+                state.handle = nil
+                return nil
+            }
+            let chunk = try handle.read(upToCount: Int(min(Int64(chunkSize), state.remaining))) ?? Data()
+            guard !chunk.isEmpty else {
+                // The file is shorter than the blob says: it was changed behind the store's back.
+                try? handle.close()
+                state.handle = nil
+                throw WharfError(.storeUnavailable, "blob file \((path as NSString).lastPathComponent) is shorter than recorded")
+            }
+            state.remaining -= Int64(chunk.count)
+            return chunk
+        }
+    }
+
+    deinit {
+        state.withLock { try? $0.handle?.close() }
+    }
+}
