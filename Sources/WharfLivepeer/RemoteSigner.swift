@@ -3,7 +3,7 @@ public import Foundation
 import NIOCore
 import NIOHTTP1
 import Synchronization
-public import WharfCore
+import WharfCore
 
 /// A Livepeer remote signer: holds the gateway's Ethereum key and makes payment tickets, so Wharf
 /// never holds a key (go-livepeer's `-remoteSigner` node, or any service with the same routes).

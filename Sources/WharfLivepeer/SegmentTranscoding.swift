@@ -1,7 +1,7 @@
 public import Foundation
 import NIOCore
 import SwiftProtobuf
-public import WharfCore
+import WharfCore
 
 /// One rendition a media segment is transcoded into (the wire's `VideoProfile`).
 public struct TranscodeProfile: Sendable, Hashable, Codable {

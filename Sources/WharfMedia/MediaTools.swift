@@ -1,6 +1,6 @@
 public import Foundation
 import Subprocess
-public import WharfCore
+import WharfCore
 
 /// Local media work on the gateway, through the `ffmpeg` and `ffprobe` on the PATH.
 ///

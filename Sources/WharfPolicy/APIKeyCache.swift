@@ -1,5 +1,5 @@
 import Synchronization
-public import WharfCore
+import WharfCore
 
 /// API keys read from the store in the last moments, so a request does not read its key again.
 ///

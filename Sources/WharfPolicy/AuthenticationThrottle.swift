@@ -1,10 +1,10 @@
 import Synchronization
-public import WharfCore
+import WharfCore
 
 #if canImport(FoundationEssentials)
-    public import FoundationEssentials
+    import FoundationEssentials
 #else
-    public import Foundation
+    import Foundation
 #endif
 
 /// Bounds what failed authentications from one client address may cost: each is counted by GCRA

@@ -20,7 +20,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     /// The operator's markup on network cost, in percent (customer amount = cost × (100 + markup) / 100).
     public let markupPercent: Int
     private let reservations = Mutex<[String: Reservation]>([:])
-    private let onAlert: @Sendable (BudgetAlert) async -> Void
+    private let onAlert: @Sendable (BudgetAlert) -> Void
     private let logger: Logger
     /// Limits read from the store, each with the monotonic time it was read.
     private let cache = Mutex<[PolicySubject: (limits: Limits?, readAt: Double)]>([:])
@@ -40,14 +40,15 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     ///   - limitsCacheLifetime: How long limits are used before they are read again. Changes made
     ///     through this gateway's admin API apply at once (``forgetLimits()``); changes made
     ///     elsewhere (the CLI, another node) within this time.
-    ///   - onAlert: Called when spending crosses one of a budget's alert thresholds.
+    ///   - onAlert: Called when spending crosses one of a budget's alert thresholds; it must not
+    ///     wait (hand the alert to whatever delivers it).
     public init(
         store: Store,
         markupPercent: Int = 0,
         rates: RateLimiter = RateLimiter(),
         limitsCacheLifetime: Duration = .seconds(1),
         logger: Logger,
-        onAlert: @escaping @Sendable (BudgetAlert) async -> Void = { _ in }
+        onAlert: @escaping @Sendable (BudgetAlert) -> Void = { _ in }
     ) {
         self.store = store
         self.cacheLifetime = Double(limitsCacheLifetime.components.seconds) + Double(limitsCacheLifetime.components.attoseconds) / 1e18
@@ -282,8 +283,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
                         ]
                     )
                     // Delivered on the side: a slow receiver must not hold up the job.
-                    let onAlert = self.onAlert
-                    Task { await onAlert(alert) }
+                    onAlert(alert)
                 }
             }
         }

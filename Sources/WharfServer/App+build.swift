@@ -77,11 +77,13 @@ public func buildApplication(
         publisherKeys: configuration.pluginPublisherKeys,
         logger: logger
     )
+    let alerts = BudgetAlertSender(configuration: configuration, logger: logger)
+    backgroundServices.append(alerts)
     let policyEngine = PolicyEngine(
         store: store,
         markupPercent: configuration.markupPercent,
         logger: logger,
-        onAlert: BudgetAlertSender(configuration: configuration, logger: logger).send
+        onAlert: alerts.enqueue
     )
     let presets = PresetRunner(
         store: store,
