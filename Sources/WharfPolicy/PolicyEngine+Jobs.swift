@@ -1,0 +1,95 @@
+import Logging
+import Synchronization
+public import WharfCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+extension PolicyEngine {
+    /// Accepts a job under its tenant's and key's concurrency limits and budgets.
+    public func admit(_ claim: JobClaim) async throws -> JobPass {
+        let principalLimits = try await limits(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix)
+        let amount = charge(for: claim.estimatedNetworkCost)
+        // Held before the check, so jobs admitted at the same moment see each other's estimates.
+        reservations.withLock {
+            $0[claim.jobID] = Reservation(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix, amount: amount)
+        }
+        do {
+            _ = try await checkBudgets(
+                principalLimits,
+                tenantID: claim.tenantID,
+                keyPrefix: claim.keyPrefix,
+                jobSpent: 0,
+                adding: amount,
+                excludingJob: claim.jobID,
+                what: "the job's estimated cost"
+            )
+        } catch {
+            releaseReservation(claim.jobID)
+            if let refusal = error as? PolicyRefusal { log(refusal, jobID: claim.jobID) }
+            throw error
+        }
+        var lanes: [JobSlots.Lane] = []
+        if let keyPrefix = claim.keyPrefix, let running = principalLimits.key?.maxConcurrentJobs {
+            lanes.append(.init(subject: .key(keyPrefix), maxRunning: running, maxWaiting: principalLimits.key?.maxQueuedJobs ?? 0))
+        }
+        if let running = principalLimits.tenant?.maxConcurrentJobs {
+            lanes.append(
+                .init(subject: .tenant(claim.tenantID), maxRunning: running, maxWaiting: principalLimits.tenant?.maxQueuedJobs ?? 0)
+            )
+        }
+        let place: JobSlots.Place?
+        do {
+            place = lanes.isEmpty ? nil : try slots.enter(lanes)
+        } catch {
+            releaseReservation(claim.jobID)
+            if let refusal = error as? PolicyRefusal { log(refusal, jobID: claim.jobID) }
+            throw error
+        }
+        if !lanes.isEmpty || principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil {
+            logger.info(
+                "policy admitted job",
+                metadata: [
+                    "gw.job.id": .string(claim.jobID),
+                    "gw.policy.decision": .string(place?.startedAtOnce == false ? "queued" : "run"),
+                    "gw.policy.rules": .string(
+                        lanes.map { "max_concurrent_jobs(\($0.subject))" }.joined(separator: ",")
+                            + (principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil ? ",budget" : "")
+                    ),
+                    "gw.job.estimate": .string(String(amount)),
+                ]
+            )
+        }
+        let jobID = claim.jobID
+        return JobPass(
+            waitForTurn: { try await place?.waitForTurn() },
+            release: {
+                place?.release()
+                self.releaseReservation(jobID)
+            }
+        )
+    }
+
+    public func readmit(_ claim: JobClaim) async throws -> JobPass {
+        let principalLimits = try await limits(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix)
+        var lanes: [JobSlots.Lane] = []
+        if let keyPrefix = claim.keyPrefix, let running = principalLimits.key?.maxConcurrentJobs {
+            lanes.append(.init(subject: .key(keyPrefix), maxRunning: running, maxWaiting: .max))
+        }
+        if let running = principalLimits.tenant?.maxConcurrentJobs {
+            lanes.append(.init(subject: .tenant(claim.tenantID), maxRunning: running, maxWaiting: .max))
+        }
+        let place = lanes.isEmpty ? nil : try slots.enter(lanes)
+        return JobPass(waitForTurn: { try await place?.waitForTurn() }, release: { place?.release() })
+    }
+
+    func releaseReservation(_ jobID: String) {
+        _ = reservations.withLock { $0.removeValue(forKey: jobID) }
+    }
+
+    /// Jobs running now under `subject` on this node (for tests and metrics).
+    public func runningJobs(_ subject: PolicySubject) -> Int { slots.running(subject) }
+}
