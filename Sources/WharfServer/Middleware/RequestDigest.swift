@@ -4,7 +4,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import OpenAPIRuntime
 import Synchronization
 import WharfCore
 import WharfPolicy

@@ -1,10 +1,8 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import OpenAPIRuntime
 import Synchronization
 import WharfCore
 import WharfPolicy
