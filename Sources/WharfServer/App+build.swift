@@ -39,7 +39,7 @@ public func buildApplication(
     onListening: @escaping @Sendable (ListenerRole, Int) async -> Void = { _, _ in }
 ) async throws -> WharfGateway {
     let store = try makeStore(configuration)
-    let lease = LeaseHolder(identity: try NodeIdentity.load(dataDirectory: configuration.dataDirectory))
+    let lease = LeaseHolder(identity: try NodeIdentity.load(dataDirectory: configuration.dataDirectory), duration: configuration.jobLease)
     let applied = try await store.migrate()
     if !applied.isEmpty {
         logger.info("applied migrations", metadata: ["gw.store.migrations": .array(applied.map { .string($0) })])

@@ -151,19 +151,21 @@ public struct JobService<Store: JobStore & AttemptStore & ArtifactStore & StepSt
         await presets.waitUntilFinished(jobID: jobID, limit: limit)
     }
 
-    /// Cancels a job this gateway runs; a job no node runs (queued when its gateway stopped) is
-    /// marked `canceled` in the store.
+    /// Cancels a job. One this gateway runs is stopped and waited for; any other (queued when its
+    /// gateway stopped, or running on another node, which stops it at its next lease renewal) is
+    /// marked `canceled` in the store here.
     public func cancel(_ job: Job) async throws {
         if presets.cancel(jobID: job.id) {
             _ = await presets.waitUntilFinished(jobID: job.id, limit: .seconds(30))
-        } else {
-            _ = try await presetRunner.jobStore.updateJob(
-                id: job.id,
-                status: .canceled,
-                result: JobFailureResult("the job was canceled").encoded,
-                at: Date()
-            )
+            return
         }
+        let canceled = try await presetRunner.jobStore.updateJob(
+            id: job.id,
+            status: .canceled,
+            result: JobFailureResult("the job was canceled").encoded,
+            at: Date()
+        )
+        await presets.ended(elsewhere: canceled)
     }
 
     private func admit(_ claim: JobClaim) async throws -> JobPass {

@@ -110,6 +110,12 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
         return true
     }
 
+    /// Tells the service's `onFinished` (webhooks) about a job that ended without running here: one
+    /// canceled before any node ran it, or canceled through this node while another runs it.
+    public func ended(elsewhere job: Job) async {
+        await onFinished(job)
+    }
+
     /// Waits until a job this gateway runs ends, at most `limit`. - Returns: Whether it ended.
     public func waitUntilFinished(jobID: String, limit: Duration) async -> Bool {
         guard let stream = events.events(jobID: jobID) else { return false }
@@ -174,12 +180,21 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
             guard !held.isEmpty else { continue }
             do {
                 let kept = try await store.renewJobLeases(ids: held, for: lease.identity, until: lease.expiry())
-                // A job missing from `kept` finished meanwhile (and is about to leave `running`) or
-                // is another node's now.
+                // A job missing from `kept` finished meanwhile (and is about to leave `running`),
+                // was canceled through another node, or is another node's now.
                 for id in held where !kept.contains(id) {
-                    guard let job = try await store.job(id: id), !job.status.isFinal else { continue }
-                    logger.warning("job taken over by another node", metadata: ["gw.job.id": "\(id)"])
-                    running.withLock { $0[id] }?.yield(.leaseLost)
+                    guard let job = try await store.job(id: id) else { continue }
+                    switch job.status {
+                    case .canceled:
+                        // Canceled where it does not run: stop it here before it spends more.
+                        logger.info("job canceled through another node", metadata: ["gw.job.id": "\(id)"])
+                        running.withLock { $0[id] }?.yield(.customer)
+                    case .queued, .running:
+                        logger.warning("job taken over by another node", metadata: ["gw.job.id": "\(id)"])
+                        running.withLock { $0[id] }?.yield(.leaseLost)
+                    case .succeeded, .failed:
+                        continue
+                    }
                 }
             } catch {
                 logger.error("renewing job leases failed", metadata: ["error": "\(error)"])

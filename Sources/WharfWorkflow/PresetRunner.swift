@@ -142,7 +142,9 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             let store = self.store
             let id = job.id
             finished = try await Task {
-                try await store.updateJob(id: id, status: .canceled, result: Self.failure("the job was canceled"), at: Date())
+                // Canceled through another node, which recorded the end already.
+                if let current = try await store.job(id: id), current.status.isFinal { return current }
+                return try await store.updateJob(id: id, status: .canceled, result: Self.failure("the job was canceled"), at: Date())
             }.value
         }
         onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: finished.status.rawValue))

@@ -277,4 +277,43 @@ import WharfStore
         let finished = try await runSQLite(database, "SELECT status FROM jobs")
         #expect(finished.trimmingCharacters(in: .whitespacesAndNewlines) == "succeeded")
     }
+
+    @Test func aJobCanceledThroughAnotherNodeStopsWhereItRuns() async throws {
+        // Leases of 3 s, renewed every second; the orchestrator takes 4 s to answer.
+        let gateway = try await ServedGateway(environment: ["WHARF_JOBS_LEASE_SECONDS": "3"], devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        for url in try await gateway.orchestratorURLs() { try await gateway.setFaults(#"{"added_latency_ms": 4000}"#, at: url) }
+        let created = try await gateway.send(
+            .POST,
+            "/v2/jobs",
+            body: Data(#"{"preset":"pipeline.text-to-image","parameters":{"prompt":"a harbour at dusk"}}"#.utf8),
+            contentType: "application/json"
+        )
+        #expect(created.status == 202)
+        let id = try #require((try JSONSerialization.jsonObject(with: created.body) as? [String: Any])?["id"] as? String)
+        let database = gateway.directory.file(".wharf/wharf.sqlite")
+        var status = ""
+        for _ in 0..<50 where status != "running" {
+            try await Task.sleep(for: .milliseconds(50))
+            status =
+                (try? await runSQLite(database, "SELECT status FROM jobs WHERE id = '\(id)'"))?.trimmingCharacters(
+                    in: .whitespacesAndNewlines
+                ) ?? ""
+        }
+        #expect(status == "running")
+
+        // Another node sharing the store cancels it: that node records the end, as its API does.
+        let otherNode = try SQLiteStore(path: database)
+        _ = try await otherNode.updateJob(id: id, status: .canceled, result: JobFailureResult("the job was canceled").encoded, at: Date())
+
+        // Past the time the orchestrator would have answered: the node running it stopped it at its
+        // next renewal, so the step never finished and nothing was charged.
+        try await Task.sleep(for: .seconds(6))
+        let succeededSteps = try await runSQLite(database, "SELECT count(*) FROM job_steps WHERE job_id = '\(id)' AND status = 'succeeded'")
+        #expect(succeededSteps.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        let charges = try await runSQLite(database, "SELECT count(*) FROM spend WHERE job_id = '\(id)'")
+        #expect(charges.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        let job = try await gateway.send(.GET, "/v2/jobs/\(id)")
+        #expect((try JSONSerialization.jsonObject(with: job.body) as? [String: Any])?["status"] as? String == "canceled")
+    }
 }

@@ -46,6 +46,11 @@ public struct ConfigurationKey: Sendable, Hashable {
         "30",
         "How long in-flight requests may run after SIGTERM/SIGINT before they are cancelled (1-3600)."
     )
+    static let jobLease = Self(
+        "jobs.lease_seconds",
+        "30",
+        "How long a node's claim on a running job lasts without renewal (renewed every third of it); a stopped node's jobs move to another node after it (3-3600)."
+    )
 
     static let orchestrators = Self(
         "network.orchestrators",
@@ -224,7 +229,7 @@ public struct ConfigurationKey: Sendable, Hashable {
     public static let all: [ConfigurationKey] =
         [
             publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
-            sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, orchestrators, refreshSeconds, probeTimeout, caFile,
+            sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, orchestrators, refreshSeconds, probeTimeout, caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
             pluginsRequireSignature, pluginsPublisherKeys, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,

@@ -76,6 +76,7 @@ extension WharfConfiguration {
         let level = reader.string(forKey: ConfigurationKey.logLevel.configKey, default: "info")
         let format = reader.string(forKey: ConfigurationKey.logFormat.configKey, default: "json")
         let shutdownSeconds = reader.int(forKey: ConfigurationKey.shutdownTimeout.configKey, default: 30)
+        let leaseSeconds = reader.int(forKey: ConfigurationKey.jobLease.configKey, default: 30)
         let orchestratorList = reader.stringArray(forKey: ConfigurationKey.orchestrators.configKey, default: [])
         let discovery = reader.string(forKey: ConfigurationKey.discoveryURL.configKey)
         let refreshSeconds = reader.int(forKey: ConfigurationKey.refreshSeconds.configKey, default: 60)
@@ -156,6 +157,8 @@ extension WharfConfiguration {
         }
         unlessFailed(.shutdownTimeout, (1...3600).contains(shutdownSeconds), "must be from 1 to 3600 seconds")
         configuration.shutdownTimeout = .seconds(shutdownSeconds)
+        unlessFailed(.jobLease, (3...3600).contains(leaseSeconds), "must be from 3 to 3600 seconds")
+        configuration.jobLease = .seconds(leaseSeconds)
 
         for entry in orchestratorList {
             if let address = OrchestratorAddress(parsing: entry) {

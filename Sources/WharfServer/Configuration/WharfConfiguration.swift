@@ -47,6 +47,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var logFormat: LogFormat = .json
     /// Grace period for in-flight work on shutdown (`shutdown.timeout_seconds`).
     public var shutdownTimeout: Duration = .seconds(30)
+    /// How long a node's claim on a running job lasts without renewal (`jobs.lease_seconds`).
+    public var jobLease: Duration = .seconds(30)
     /// Orchestrators to route to (`network.orchestrators`).
     public var orchestrators: [OrchestratorAddress] = []
     /// Where the list of orchestrators is discovered, besides the static list (`network.discovery_url`).
