@@ -254,10 +254,13 @@ import WharfStore
         #expect(nothingLeft.standardError.contains("no unfinished preset jobs"))
     }
 
-    @Test func aJobRunningAtShutdownFinishesBeforeTheGatewayExits() async throws {
-        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
-        defer { gateway.stop() }
-        for url in try await gateway.orchestratorURLs() { try await gateway.setFaults(#"{"added_latency_ms": 1500}"#, at: url) }
+    /// Starts a one-step preset job on a gateway whose orchestrators answer after `latency`, and
+    /// waits until it runs. - Returns: The job's id and the gateway's database.
+    static func startSlowJob(on gateway: ServedGateway, latency: Duration) async throws -> (id: String, database: String) {
+        let milliseconds = latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000
+        for url in try await gateway.orchestratorURLs() {
+            try await gateway.setFaults(#"{"added_latency_ms": \#(milliseconds)}"#, at: url)
+        }
         let created = try await gateway.send(
             .POST,
             "/v2/jobs",
@@ -265,13 +268,22 @@ import WharfStore
             contentType: "application/json"
         )
         #expect(created.status == 202, "\(String(decoding: created.body, as: UTF8.self))")
+        let id = try #require((try JSONSerialization.jsonObject(with: created.body) as? [String: Any])?["id"] as? String)
         let database = gateway.directory.file(".wharf/wharf.sqlite")
         var status = ""
         for _ in 0..<50 where status != "running" {
             try await Task.sleep(for: .milliseconds(50))
-            status = (try? await runSQLite(database, "SELECT status FROM jobs"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            let answer = try? await runSQLite(database, "SELECT status FROM jobs WHERE id = '\(id)'")
+            status = answer?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         }
         #expect(status == "running")
+        return (id, database)
+    }
+
+    @Test func aJobRunningAtShutdownFinishesBeforeTheGatewayExits() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        let (_, database) = try await Self.startSlowJob(on: gateway, latency: .milliseconds(1500))
         // SIGTERM while the orchestrator is still working: the gateway waits for the job.
         #expect(try await gateway.stopAndWait() == 0)
         let finished = try await runSQLite(database, "SELECT status FROM jobs")
@@ -282,25 +294,7 @@ import WharfStore
         // Leases of 3 s, renewed every second; the orchestrator takes 4 s to answer.
         let gateway = try await ServedGateway(environment: ["WHARF_JOBS_LEASE_SECONDS": "3"], devnet: 1, orchestrators: 1)
         defer { gateway.stop() }
-        for url in try await gateway.orchestratorURLs() { try await gateway.setFaults(#"{"added_latency_ms": 4000}"#, at: url) }
-        let created = try await gateway.send(
-            .POST,
-            "/v2/jobs",
-            body: Data(#"{"preset":"pipeline.text-to-image","parameters":{"prompt":"a harbour at dusk"}}"#.utf8),
-            contentType: "application/json"
-        )
-        #expect(created.status == 202)
-        let id = try #require((try JSONSerialization.jsonObject(with: created.body) as? [String: Any])?["id"] as? String)
-        let database = gateway.directory.file(".wharf/wharf.sqlite")
-        var status = ""
-        for _ in 0..<50 where status != "running" {
-            try await Task.sleep(for: .milliseconds(50))
-            status =
-                (try? await runSQLite(database, "SELECT status FROM jobs WHERE id = '\(id)'"))?.trimmingCharacters(
-                    in: .whitespacesAndNewlines
-                ) ?? ""
-        }
-        #expect(status == "running")
+        let (id, database) = try await Self.startSlowJob(on: gateway, latency: .seconds(4))
 
         // Another node sharing the store cancels it: that node records the end, as its API does.
         let otherNode = try SQLiteStore(path: database)
