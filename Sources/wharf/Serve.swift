@@ -37,27 +37,20 @@ struct Serve: AsyncParsableCommand {
         if let devnetOrchestrators { configuration.devnetOrchestrators = devnetOrchestrators }
         bootstrapLogging(configuration)
         let logger = Logger(label: "wharf")
+        // The banner waits for both listeners: with port 0 only they know their ports.
+        let banner = DevelopmentBanner(configuration: configuration)
         let gateway = try await failing {
-            try await buildApplication(configuration: configuration, logger: logger)
+            try await buildApplication(configuration: configuration, logger: logger) { role, port in
+                // The bound port, which differs from the configured one when that is 0 (any free port).
+                logger.info("listening", metadata: ["gw.listener": "\(role.rawValue)", "gw.port": "\(port)"])
+                banner.listening(role, port: port)
+            }
         }
         if dev {
             let token = try await failing {
                 try await DevelopmentKey.ensure(store: gateway.store, dataDirectory: configuration.dataDirectory)
             }
-            let banner = """
-
-                Wharf is starting (development mode).
-                  public API  http://\(configuration.publicListener.host):\(configuration.publicListener.port)
-                  admin       http://\(configuration.adminListener.host):\(configuration.adminListener.port)  (/metrics, /healthz, /readyz)
-                  API key     \(token)
-                Try:  curl -H "Authorization: Bearer \(token)" -H 'Content-Type: application/json' \\
-                        -d '{"prompt":"a harbour at dawn","model_id":""}' http://\(configuration.publicListener.host):\(configuration.publicListener.port)/v1/text-to-image
-                      curl -H "Authorization: Bearer \(token)" http://\(configuration.publicListener.host):\(configuration.publicListener.port)/v2/key
-                Orchestrators (\(configuration.devnetOrchestrators) on the embedded devnet, \(configuration.orchestrators.count) configured):
-                      curl -H "Authorization: Bearer \(token)" http://\(configuration.adminListener.host):\(configuration.adminListener.port)/admin/v1/orchestrators
-
-                """
-            printNow(banner)
+            banner.show(key: token)
         }
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: gateway)],

@@ -15,7 +15,7 @@ import Testing
         defer { gateway.stop() }
         let admin = AdminClient(port: gateway.adminPort, token: gateway.key)
         let folder = gateway.directory.path
-        func wharf(_ arguments: String...) async throws -> WharfProcess.Result {
+        func wharf(_ arguments: String...) async throws -> ProgramOutput {
             try await WharfProcess.run(arguments, in: folder, environment: Self.operatorEnvironment)
         }
 
@@ -124,7 +124,7 @@ import Testing
         defer { gateway.stop() }
         let admin = AdminClient(port: gateway.adminPort, token: gateway.key)
         let folder = gateway.directory.path
-        func wharf(_ arguments: String...) async throws -> WharfProcess.Result {
+        func wharf(_ arguments: String...) async throws -> ProgramOutput {
             try await WharfProcess.run(arguments, in: folder, environment: Self.operatorEnvironment)
         }
 

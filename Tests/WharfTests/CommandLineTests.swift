@@ -94,16 +94,12 @@ import Testing
 
     @Test func serveAnswersAndStopsCleanlyOnSIGTERM() async throws {
         let directory = try TemporaryDirectory()
-        let publicPort = try freeLoopbackPort()
-        let adminPort = try freeLoopbackPort()
-        let environment = ["WHARF_HTTP_PUBLIC_PORT": "\(publicPort)", "WHARF_HTTP_ADMIN_PORT": "\(adminPort)"]
-        let process = WharfProcess.makeProcess(["serve", "--dev", "--devnet", "2"], in: directory.path, environment: environment)
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
+        let environment = ["WHARF_HTTP_PUBLIC_PORT": "0", "WHARF_HTTP_ADMIN_PORT": "0"]
+        let process = try await WharfProcess.start(["serve", "--dev", "--devnet", "2"], in: directory.path, environment: environment)
+        defer { process.signal() }
+        // Port 0: each listener reports the port the system gave it.
+        let publicPort = try await ServedGateway.boundPort(of: "public", in: process)
+        let adminPort = try await ServedGateway.boundPort(of: "admin", in: process)
 
         var ready = false
         for _ in 0..<100 where !ready {
@@ -130,14 +126,13 @@ import Testing
         let metrics = try await httpGet("http://127.0.0.1:\(adminPort)/metrics")
         #expect(metrics.body.contains(#"route="/v2/key",method="GET",status="401"} 1"#))
 
-        process.terminate()  // SIGTERM
-        try await offloaded { process.waitUntilExit() }
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
-        let banner = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(try await process.stop() == 0)  // SIGTERM
+        // The banner names the ports the listeners really got.
+        let banner = process.printed(on: .output)
         #expect(banner.contains(token))
         #expect(banner.contains("http://127.0.0.1:\(publicPort)"))
-        let logs = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(banner.contains("http://127.0.0.1:\(adminPort)"))
+        let logs = process.printed(on: .error)
         let lines = logs.split(separator: "\n")
         #expect(!lines.isEmpty)
         #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "\(logs)")

@@ -74,7 +74,7 @@ import WharfServer
         arguments: [
             ("port: not a number (env)", "", ["WHARF_HTTP_PUBLIC_PORT": "eighty"], "http.public.port", "WHARF_HTTP_PUBLIC_PORT"),
             ("port: not a number (file)", "http:\n  admin:\n    port: abc\n", [:], "http.admin.port", "wharf.yaml"),
-            ("port out of range", "", ["WHARF_HTTP_ADMIN_PORT": "70000"], "http.admin.port", "1 to 65535"),
+            ("port out of range", "", ["WHARF_HTTP_ADMIN_PORT": "70000"], "http.admin.port", "0 to 65535"),
             ("unknown log level", "log:\n  level: loud\n", [:], "log.level", "must be one of"),
             ("unknown log format", "", ["WHARF_LOG_FORMAT": "xml"], "log.format", "'json' or 'logfmt'"),
             ("unknown key (typo)", "htpp:\n  port: 1\n", [:], "htpp.port", "unknown key"),

@@ -232,25 +232,9 @@ func runFFmpeg(_ arguments: [String]) async throws {
     _ = try await runProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments)
 }
 
-/// Runs a program from the PATH (off the cooperative pool) and returns its standard output.
+/// Runs a program from the PATH and returns its standard output.
 func runProcess(_ program: String, _ arguments: [String]) async throws -> String {
-    try await offloaded { try runProcessBlocking(program, arguments) }
-}
-
-private func runProcessBlocking(_ program: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [program] + arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        throw WharfError(.invalidArgument, "\(program) failed: \(message)")
-    }
-    return String(decoding: data, as: UTF8.self)
+    let output = try await Programs.run(program, arguments)
+    guard output.status == 0 else { throw WharfError(.invalidArgument, "\(program) failed: \(output.standardError)") }
+    return output.standardOutput
 }

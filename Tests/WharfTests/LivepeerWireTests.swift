@@ -153,25 +153,9 @@ import WharfCore
     }
 }
 
-/// Runs a tool found on the PATH off the cooperative pool, feeding `input` on standard input; returns
-/// status and stdout+stderr.
+/// Runs a tool found on the PATH, feeding `input` on standard input; returns status and
+/// stdout+stderr.
 func runTool(_ tool: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
-    try await offloaded { try runToolBlocking(tool, arguments, input: input) }
-}
-
-private func runToolBlocking(_ tool: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    let output = Pipe()
-    let stdin = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    process.standardInput = stdin
-    try process.run()
-    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-    try stdin.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let output = try await Programs.run(tool, arguments, input: input ?? "")
+    return (output.status, output.standardOutput + output.standardError)
 }

@@ -195,32 +195,21 @@ import WharfStore
     @Test func aKilledJobFinishesAfterARestartWithoutRepeatingFinishedSteps() async throws {
         let directory = try await Self.workspace()
         // A devnet in its own process, so that its transcriptions can be slowed down.
-        let devnet = WharfProcess.makeProcess(["devnet", "--orchestrators", "1"], in: directory.path, environment: [:])
-        let devnetOutput = Pipe()
-        devnet.standardOutput = devnetOutput
-        devnet.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try devnet.run()
-        defer { devnet.terminate() }
-        var printed = ""
-        while !printed.contains("network.orchestrators: ") || !printed.hasSuffix("\n") {
-            let chunk = try await offloaded { devnetOutput.fileHandleForReading.availableData }
-            guard !chunk.isEmpty else { break }
-            printed += String(decoding: chunk, as: UTF8.self)
-        }
+        let devnet = try await WharfProcess.start(["devnet", "--orchestrators", "1"], in: directory.path)
+        defer { devnet.signal() }
+        _ = try await devnet.line(on: .output) { $0.hasPrefix("network.orchestrators: ") }
+        let printed = devnet.printed(on: .output)
         let orchestrators = try #require(printed.split(separator: "\n").first { $0.hasPrefix("network.orchestrators: ") })
             .dropFirst("network.orchestrators: ".count)
         let faults = try #require(printed.split(separator: " ").first { $0.hasPrefix("faults=") }).dropFirst("faults=".count)
         try await postDevnetFaults(#"{"added_latency_ms":3000}"#, to: String(faults))
 
         let environment = ["WHARF_PLUGINS_DIRECTORY": directory.file("plugins"), "WHARF_NETWORK_ORCHESTRATORS": String(orchestrators)]
-        let first = WharfProcess.makeProcess(
+        let first = try await WharfProcess.start(
             ["run", "captions.burn-in", "--input", "clip.mp4"],
             in: directory.path,
             environment: environment
         )
-        first.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        first.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try first.run()
         let database = directory.file(".wharf/wharf.sqlite")
         var state = ""
         for _ in 0..<100 where !state.contains("audio=succeeded") || !state.contains("transcript=running") {
@@ -228,9 +217,8 @@ import WharfStore
             state = (try? await runSQLite(database, "SELECT step_id || '=' || status FROM job_steps")) ?? ""
         }
         #expect(state.contains("audio=succeeded") && state.contains("transcript=running"), "\(state)")
-        kill(first.processIdentifier, SIGKILL)
-        try await offloaded { first.waitUntilExit() }
-        #expect(first.terminationReason == .uncaughtSignal)
+        first.signal(SIGKILL)
+        #expect(try await first.waitForExit() == 128 + SIGKILL)
 
         try await postDevnetFaults(#"{"added_latency_ms":0}"#, to: String(faults))
         // The restarted gateway finishes the job on its own.

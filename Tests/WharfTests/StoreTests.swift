@@ -285,23 +285,12 @@ import WharfStore
     }
 }
 
-/// Runs the `sqlite3` shell on a database (off the cooperative pool), for checks from outside the store.
+/// Runs the `sqlite3` shell on a database, for checks from outside the store.
 @discardableResult
 func runSQLite(_ path: String, _ command: String) async throws -> String {
-    try await offloaded { try runSQLiteBlocking(path, command) }
-}
-
-private func runSQLiteBlocking(_ path: String, _ command: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["sqlite3", path, command]
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "sqlite3 failed on \(path)"])
+    let output = try await Programs.run("sqlite3", [path, command])
+    guard output.status == 0 else {
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "sqlite3 failed on \(path): \(output.standardError)"])
     }
-    return String(decoding: data, as: UTF8.self)
+    return output.standardOutput
 }

@@ -285,19 +285,10 @@ import Testing
     @Test func onChainOrchestratorsArePaidThroughTheRemoteSigner() async throws {
         // `wharf devnet --on-chain`: orchestrators that ask for tickets, and a devnet remote signer.
         let directory = try TemporaryDirectory()
-        let devnet = WharfProcess.makeProcess(["devnet", "--orchestrators", "2", "--on-chain"], in: directory.path, environment: [:])
-        let output = Pipe()
-        devnet.standardOutput = output
-        devnet.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try devnet.run()
-        defer { devnet.terminate() }
-        var lines: [String] = []
-        let reader = output.fileHandleForReading
-        while !lines.contains(where: { $0.hasPrefix("network.remote_signer_url: ") }) {
-            let chunk = try await offloaded { reader.availableData }
-            guard !chunk.isEmpty else { break }
-            lines += String(decoding: chunk, as: UTF8.self).split(separator: "\n").map(String.init)
-        }
+        let devnet = try await WharfProcess.start(["devnet", "--orchestrators", "2", "--on-chain"], in: directory.path)
+        defer { devnet.signal() }
+        _ = try await devnet.line(on: .output) { $0.hasPrefix("network.remote_signer_url: ") }
+        let lines = devnet.printed(on: .output).split(separator: "\n").map(String.init)
         func value(_ prefix: String) -> String? {
             lines.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
         }

@@ -19,12 +19,16 @@ public struct ConfigurationKey: Sendable, Hashable {
     }
 
     static let publicHost = Self("http.public.host", "127.0.0.1", "Address the public API listens on.")
-    static let publicPort = Self("http.public.port", "8080", "Port of the public API (1-65535).")
+    static let publicPort = Self(
+        "http.public.port",
+        "8080",
+        "Port of the public API (0-65535; 0 picks a free port, logged as `listening`)."
+    )
     static let adminHost = Self("http.admin.host", "127.0.0.1", "Address the admin listener (admin API, metrics, health) listens on.")
     static let adminPort = Self(
         "http.admin.port",
         "8081",
-        "Port of the admin listener (1-65535); must differ from the public port on the same host."
+        "Port of the admin listener (0-65535; 0 picks a free port); must differ from the public port on the same host."
     )
     static let metricsRequireAuth = Self("http.admin.metrics_require_auth", "false", "Whether `GET /metrics` needs an admin key.")
     static let dataDirectory = Self(

@@ -123,9 +123,10 @@ extension WharfConfiguration {
 
         unlessFailed(.publicHost, !configuration.publicListener.host.isEmpty, "must not be empty")
         unlessFailed(.adminHost, !configuration.adminListener.host.isEmpty, "must not be empty")
-        unlessFailed(.publicPort, (1...65535).contains(configuration.publicListener.port), "must be a port number from 1 to 65535")
-        unlessFailed(.adminPort, (1...65535).contains(configuration.adminListener.port), "must be a port number from 1 to 65535")
-        if configuration.adminListener == configuration.publicListener {
+        unlessFailed(.publicPort, (0...65535).contains(configuration.publicListener.port), "must be a port number from 0 to 65535")
+        unlessFailed(.adminPort, (0...65535).contains(configuration.adminListener.port), "must be a port number from 0 to 65535")
+        // Port 0 asks the system for a free port, a different one for each listener.
+        if configuration.adminListener == configuration.publicListener, configuration.adminListener.port != 0 {
             problems.append(
                 .init(
                     key: ConfigurationKey.adminPort.name,

@@ -7,15 +7,16 @@ import NIOSSL
 import WharfCore
 import WharfLivepeer
 
-/// The real `wharf serve --dev --devnet 3` (what `make run` starts) on free ports in a temporary
-/// folder, ready once its orchestrators are available; stopped with SIGTERM.
+/// The real `wharf serve --dev --devnet 3` (what `make run` starts) in a temporary folder, its
+/// listeners on ports the system picks (read from its `listening` log lines), ready once its
+/// orchestrators are available; stopped with SIGTERM.
 final class ServedGateway: Sendable {
     let directory: TemporaryDirectory
     let publicPort: Int
     let adminPort: Int
     /// The development key `--dev` made (v1, v2 and admin scopes).
     let key: String
-    private let process: Process
+    private let process: ChildProcess
 
     /// - Parameters:
     ///   - environment: Extra `WHARF_…` settings.
@@ -29,34 +30,48 @@ final class ServedGateway: Sendable {
         in directory: TemporaryDirectory? = nil
     ) async throws {
         self.directory = try directory ?? TemporaryDirectory()
-        publicPort = try freeLoopbackPort()
-        adminPort = try freeLoopbackPort()
-        var settings = ["WHARF_HTTP_PUBLIC_PORT": "\(publicPort)", "WHARF_HTTP_ADMIN_PORT": "\(adminPort)"]
+        var settings = ["WHARF_HTTP_PUBLIC_PORT": "0", "WHARF_HTTP_ADMIN_PORT": "0"]
         settings.merge(environment) { _, new in new }
-        process = WharfProcess.makeProcess(["serve", "--dev", "--devnet", "\(devnet)"], in: self.directory.path, environment: settings)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        process = try await WharfProcess.start(["serve", "--dev", "--devnet", "\(devnet)"], in: self.directory.path, environment: settings)
+        do {
+            publicPort = try await Self.boundPort(of: "public", in: process)
+            adminPort = try await Self.boundPort(of: "admin", in: process)
+        } catch {
+            process.signal()
+            throw error
+        }
+        // The key exists before the listeners start; the orchestrators join the pool as they answer.
+        let key =
+            (try? String(contentsOfFile: self.directory.file(".wharf/dev-key"), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         var available = 0
-        var key = ""
         for _ in 0..<200 where available < orchestrators {
-            try await Task.sleep(for: .milliseconds(100))
-            if key.isEmpty {
-                key =
-                    (try? String(contentsOfFile: self.directory.file(".wharf/dev-key"), encoding: .utf8))?
-                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-                continue
+            if let listing = try? await httpGet("http://127.0.0.1:\(adminPort)/admin/v1/orchestrators", bearer: key) {
+                let members =
+                    (try? JSONSerialization.jsonObject(with: Data(listing.body.utf8)) as? [String: Any])?["data"] as? [[String: Any]]
+                available = members?.filter { $0["status"] as? String == "available" }.count ?? 0
             }
-            guard let listing = try? await httpGet("http://127.0.0.1:\(adminPort)/admin/v1/orchestrators", bearer: key)
-            else { continue }
-            let members = (try? JSONSerialization.jsonObject(with: Data(listing.body.utf8)) as? [String: Any])?["data"] as? [[String: Any]]
-            available = members?.filter { $0["status"] as? String == "available" }.count ?? 0
+            if available < orchestrators { try await Task.sleep(for: .milliseconds(50)) }
         }
         self.key = key
-        guard available == orchestrators else {
-            process.terminate()
-            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "wharf serve did not become ready"])
+        guard available == orchestrators, !key.isEmpty else {
+            process.signal()
+            throw ChildProcessFailure(
+                "wharf serve did not become ready; last lines:\n\(process.lastLines(on: .error).joined(separator: "\n"))"
+            )
         }
+    }
+
+    /// The port a listener of `wharf serve` bound, from its `listening` log line.
+    static func boundPort(of listener: String, in process: ChildProcess) async throws -> Int {
+        let line = try await process.line(within: .seconds(30)) {
+            $0.contains(#""msg":"listening""#) && $0.contains(#""gw.listener":"\#(listener)""#)
+        }
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        guard let port = (object?["gw.port"] as? String).flatMap(Int.init) else {
+            throw ChildProcessFailure("no port in \(line)")
+        }
+        return port
     }
 
     var baseURL: String { "http://127.0.0.1:\(publicPort)" }
@@ -97,18 +112,14 @@ final class ServedGateway: Sendable {
         return (Int(response.status.code), response.headers, Data(collected.readableBytesView))
     }
 
-    /// Stops the gateway with SIGTERM; it shuts down on its own (waiting here would hold a thread of
-    /// the cooperative pool that other tests need).
+    /// Stops the gateway with SIGTERM; it shuts down on its own.
     func stop() {
-        if process.isRunning { process.terminate() }
+        process.signal()
     }
 
     /// Stops the gateway with SIGTERM and waits for it to exit. - Returns: Its exit status.
     func stopAndWait() async throws -> Int32 {
-        stop()
-        let process = self.process
-        try await offloaded { process.waitUntilExit() }
-        return process.terminationStatus
+        try await process.stop()
     }
 }
 

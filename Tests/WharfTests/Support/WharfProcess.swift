@@ -1,55 +1,35 @@
 import Foundation
 
 /// Runs the real `wharf` executable, built next to the test binary (override with `WHARF_TEST_BINARY`).
-struct WharfProcess {
-    struct Result {
-        var status: Int32
-        var standardOutput: String
-        var standardError: String
-    }
-
+enum WharfProcess {
     static var executable: String {
         if let override = ProcessInfo.processInfo.environment["WHARF_TEST_BINARY"] { return override }
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         return testBinary.deletingLastPathComponent().appendingPathComponent("wharf").path
     }
 
-    /// Runs `wharf arguments…` in `directory` to completion, off the cooperative pool.
-    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws -> Result {
-        try await offloaded { try runBlocking(arguments, in: directory, environment: environment) }
+    /// Runs `wharf arguments…` in `directory` to completion.
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws -> ProgramOutput {
+        try await Programs.run(executable, arguments, in: directory, environment: settings(environment))
     }
 
-    private static func runBlocking(_ arguments: [String], in directory: String, environment: [String: String]) throws -> Result {
-        let process = makeProcess(arguments, in: directory, environment: environment)
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            standardOutput: String(decoding: outputData, as: UTF8.self),
-            standardError: String(decoding: errorData, as: UTF8.self)
-        )
+    /// Starts `wharf arguments…` in `directory` in the background.
+    static func start(_ arguments: [String], in directory: String, environment: [String: String] = [:]) async throws -> ChildProcess {
+        try await ChildProcess(executable, arguments, in: directory, environment: settings(environment))
     }
 
-    /// A configured, not yet started process; the caller wires its pipes.
-    static func makeProcess(_ arguments: [String], in directory: String, environment: [String: String]) -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WHARF_") }
-        merged.merge(environment) { _, new in new }
-        process.environment = merged
-        return process
+    /// `environment` over the test's own, without any `WHARF_…` setting of the test's.
+    private static func settings(_ environment: [String: String]) -> [String: String?] {
+        var settings: [String: String?] = [:]
+        for name in ProcessInfo.processInfo.environment.keys where name.hasPrefix("WHARF_") { settings[name] = .some(nil) }
+        for (name, value) in environment { settings[name] = value }
+        return settings
     }
 }
 
-/// A free TCP port on the loopback interface, found by binding port 0 and closing.
+/// A TCP port on the loopback interface that nothing listens on (bound to port 0, then closed): for
+/// tests of refused connections and of a server restarted on the same port. Other servers in tests
+/// bind port 0 themselves and report the port they got.
 func freeLoopbackPort() throws -> Int {
     let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(socketDescriptor) }
