@@ -159,12 +159,20 @@ public struct JobService<Store: JobStore & AttemptStore & ArtifactStore & StepSt
             _ = await presets.waitUntilFinished(jobID: job.id, limit: .seconds(30))
             return
         }
-        let canceled = try await presetRunner.jobStore.updateJob(
-            id: job.id,
-            status: .canceled,
-            result: JobFailureResult("the job was canceled").encoded,
-            at: Date()
-        )
+        let store = presetRunner.jobStore
+        let canceled: Job
+        do {
+            canceled = try await store.updateJob(
+                id: job.id,
+                status: .canceled,
+                result: JobFailureResult("the job was canceled").encoded,
+                at: Date()
+            )
+        } catch {
+            // It ended meanwhile (on another node): it keeps the end it had.
+            if let current = try await store.job(id: job.id), current.status.isFinal { return }
+            throw error
+        }
         await presets.ended(elsewhere: canceled)
     }
 

@@ -18,6 +18,11 @@ enum BlobResponse {
     /// - Throws: ``RangeNotSatisfiable`` for a `Range` that selects nothing (each API renders it in
     ///   its own error shape).
     static func make(_ blob: Blob, from blobs: any BlobStore, request: Request, headers: HTTPFields) throws -> Response {
+        // Checked before the status line goes out: a missing file is the store's failure, not a
+        // truncated answer.
+        guard blobs.contains(blob) else {
+            throw WharfError(.storeUnavailable, "the bytes of blob \(blob.digest) are missing from the blob store")
+        }
         var headers = headers
         headers[.acceptRanges] = "bytes"
         let size = blob.byteCount
