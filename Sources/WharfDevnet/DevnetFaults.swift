@@ -19,6 +19,9 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
     /// Close both listeners for this long (connections are refused), then open them again on the
     /// same ports; back to zero once they are open.
     public var refuseConnectionsFor: Duration = .zero
+    /// Answer every request for a result file with `302 Found` to this URL (a hostile orchestrator
+    /// pointing the gateway at an address it should not fetch).
+    public var redirectResultsTo: String?
 
     public init() {}
 
@@ -30,6 +33,7 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         case expiredAuthTokens = "expired_auth_tokens"
         case failGetOrchestrator = "fail_get_orchestrator"
         case refuseConnectionsMilliseconds = "refuse_connections_ms"
+        case redirectResultsTo = "redirect_results_to"
     }
 
     public init(from decoder: any Swift.Decoder) throws {
@@ -52,6 +56,7 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
             )
         }
         refuseConnectionsFor = .milliseconds(refuse)
+        redirectResultsTo = try container.decodeIfPresent(String.self, forKey: .redirectResultsTo)
     }
 
     public func encode(to encoder: any Swift.Encoder) throws {
@@ -63,6 +68,7 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         try container.encode(expiredAuthTokens, forKey: .expiredAuthTokens)
         try container.encode(failGetOrchestrator, forKey: .failGetOrchestrator)
         try container.encode(Self.milliseconds(refuseConnectionsFor), forKey: .refuseConnectionsMilliseconds)
+        try container.encodeIfPresent(redirectResultsTo, forKey: .redirectResultsTo)
     }
 
     private static func milliseconds(_ duration: Duration) -> Int64 {

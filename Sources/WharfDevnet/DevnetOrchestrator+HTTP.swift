@@ -26,6 +26,9 @@ extension DevnetOrchestrator {
             try await self.transcode(request: request, context: context)
         }
         router.get("stream/:id/:file") { request, _ in
+            if let target = self.faults.withLock({ $0.redirectResultsTo }) {
+                return Response(status: .found, headers: [.location: target])
+            }
             guard let found = self.runner.result(request.uri.path) else {
                 return Self.plain(.notFound, "no such result (results are kept for ten minutes)")
             }

@@ -30,9 +30,11 @@ public struct AIJobClient: Sendable {
     /// An HTTP client suited to orchestrator traffic: a connection that cannot be made fails the
     /// request at once (connection refused, or after `connectTimeout`) instead of being retried with
     /// back-off until the request's deadline, because the router fails over to another orchestrator
-    /// itself. The caller shuts it down.
+    /// itself. Redirects are never followed: an orchestrator is a stranger, and a `302` to a private
+    /// address (a cloud metadata service) must not make the gateway fetch and serve it; a redirect is
+    /// a failed request. The caller shuts it down.
     public static func makeHTTPClient(connectTimeout: Duration) -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerOrchestrator
         configuration.timeout.connect = .nanoseconds(connectTimeout.nanoseconds)

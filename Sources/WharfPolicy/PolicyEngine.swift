@@ -151,6 +151,6 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     }
 
     static func format(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(value)
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }

@@ -306,10 +306,12 @@ extension V2Service {
         guard let header else { return nil }
         for preference in header.split(whereSeparator: { $0 == "," || $0 == ";" }) {
             let parts = preference.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            // A number from outside: NaN, infinities and values past any clock are not converted.
             guard parts.count == 2, parts[0].lowercased() == "wait",
-                let seconds = Double(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))), seconds >= 0
+                let seconds = Double(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))), seconds.isFinite, seconds >= 0
             else { continue }
-            return min(.milliseconds(Int(seconds * 1000)), limit)
+            let limitSeconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+            return .milliseconds(Int64((min(seconds, limitSeconds) * 1000).rounded(.down)))
         }
         return nil
     }

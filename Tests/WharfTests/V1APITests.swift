@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+import Hummingbird
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// `/v1`, the Livepeer AI API, through HTTP against the real `wharf serve --dev --devnet 3`: every
@@ -280,6 +282,32 @@ import Testing
         let message = (Self.object(failed.body)["detail"] as? [String: Any])?["msg"] as? String ?? ""
         #expect(message.contains("failed") || message.contains("no orchestrator"), "\(message)")
         #expect(!message.contains("127.0.0.1"))
+    }
+
+    @Test func aResultRedirectIsNeverFollowed() async throws {
+        // A service the gateway can reach and customers cannot (a cloud metadata endpoint, say).
+        let hits = Mutex(0)
+        let router = Router()
+        router.get("secret") { _, _ in
+            hits.withLock { $0 += 1 }
+            return "internal credentials"
+        }
+        try await withHTTPServer(router) { port in
+            let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+            defer { gateway.stop() }
+            for url in try await gateway.orchestratorURLs() {
+                try await gateway.setFaults(#"{"redirect_results_to": "http://127.0.0.1:\#(port)/secret"}"#, at: url)
+            }
+            let reply = try await gateway.send(
+                .POST,
+                "/v1/text-to-image",
+                body: Data(#"{"prompt":"a harbour","model_id":"","width":64,"height":48}"#.utf8),
+                contentType: "application/json"
+            )
+            #expect(reply.status == 502, "\(String(decoding: reply.body, as: UTF8.self))")
+            #expect(!String(decoding: reply.body, as: UTF8.self).contains("internal credentials"))
+        }
+        #expect(hits.withLock { $0 } == 0)
     }
 
     @Test func onChainOrchestratorsArePaidThroughTheRemoteSigner() async throws {

@@ -166,6 +166,26 @@ import WharfOutbound
         #expect((try Self.json(try await gateway.send(.GET, "/v2/jobs").body)["data"] as? [Any])?.count == 1)
     }
 
+    @Test func extremeWaitPreferencesAreBoundedNotFatal() async throws {
+        let gateway = try await Self.gateway()
+        defer { gateway.stop() }
+        let request = try Self.body(["preset": "template.greet", "parameters": ["name": "Ada"]])
+        // Numbers no clock holds (they once stopped the gateway), and ones that are not numbers.
+        let preferences = ["wait=1e300", "wait=inf", "wait=-inf", "wait=nan", "wait=-1", "wait=1e-300", "wait=\"20\"", "wait=", "wait"]
+        for preference in preferences {
+            let created = try await gateway.send(
+                .POST,
+                "/v2/jobs",
+                body: request,
+                contentType: "application/json",
+                headers: [("Prefer", preference)]
+            )
+            #expect([200, 202].contains(created.status), "Prefer: \(preference) → \(created.status)")
+        }
+        // The same process still answers.
+        #expect(try await gateway.send(.GET, "/v2/key").status == 200)
+    }
+
     @Test func theOlderRevisionGetsTheOldShapeFromTheSameServer() async throws {
         let gateway = try await Self.gateway()
         defer { gateway.stop() }
