@@ -39,6 +39,8 @@ import Testing
         #expect(images.first?["seed"] is Int && images.first?["nsfw"] as? Bool == false)
         let image = try await gateway.send(.GET, String(imageURL.dropFirst(gateway.baseURL.count)), authorized: false)
         #expect(image.status == 200 && image.headers.first(name: "Content-Type") == "image/png")
+        #expect(image.headers.first(name: "X-Content-Type-Options") == "nosniff")
+        #expect(image.headers.first(name: "Content-Disposition") == nil)  // an image shows inline
         #expect(image.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         // Result files are served by ranges too (what a browser's video element asks for).
         let mediaPath = String(imageURL.dropFirst(gateway.baseURL.count))

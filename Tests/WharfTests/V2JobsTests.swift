@@ -248,6 +248,18 @@ import WharfOutbound
         let outside = try await gateway.send(.GET, "/v2/files/\(id)", headers: [("Range", "bytes=1000-")])
         #expect(outside.status == 416)
         #expect(try await gateway.send(.GET, "/v2/files/file_nothing").status == 404)
+        #expect(whole.headers.first(name: "X-Content-Type-Options") == "nosniff")
+        #expect(whole.headers.first(name: "Content-Disposition") == "attachment; filename=\"sample.bin\"")
+
+        // An uploaded page never runs on the gateway's origin: sniffing off, sandboxed, downloaded.
+        let page = Data("<html><script>alert(document.cookie)</script></html>".utf8)
+        let uploadedPage = try await gateway.send(.POST, "/v2/files?name=page.html", body: page, contentType: "text/html")
+        let pageID = try #require(try Self.json(uploadedPage.body)["id"] as? String)
+        let served = try await gateway.send(.GET, "/v2/files/\(pageID)")
+        #expect(served.status == 200 && served.body == page)
+        #expect(served.headers.first(name: "Content-Disposition") == "attachment; filename=\"page.html\"")
+        #expect(served.headers.first(name: "Content-Security-Policy") == "sandbox; default-src 'none'")
+        #expect(served.headers.first(name: "X-Content-Type-Options") == "nosniff")
 
         // Over the limit, declared or not.
         let big = Data(count: 3_000_001)

@@ -25,6 +25,13 @@ enum BlobResponse {
         }
         var headers = headers
         headers[.acceptRanges] = "bytes"
+        // The bytes came from a customer or an orchestrator: never content the gateway's origin runs.
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[.contentSecurityPolicy] = "sandbox; default-src 'none'"
+        if !Self.isPassiveMedia(headers[.contentType] ?? "") {
+            let inline = headers[.contentDisposition] ?? "inline"
+            headers[.contentDisposition] = "attachment" + inline.drop { $0 != ";" }
+        }
         let size = blob.byteCount
         var range: ClosedRange<Int64>?
         if let header = request.headers[.range] {
@@ -46,6 +53,19 @@ enum BlobResponse {
         if size == 0 { return Response(status: .ok, headers: headers) }
         let chunks = blobs.read(blob, range: range, chunkSize: 64 << 10).map { ByteBuffer(bytes: $0) }
         return Response(status: range == nil ? .ok : .partialContent, headers: headers, body: ResponseBody(asyncSequence: chunks))
+    }
+
+    /// Media types a browser shows without running anything: served inline. Anything else (HTML,
+    /// SVG, scripts, unknown types) is served as an attachment.
+    static let passiveMediaTypes: Set<String> = [
+        "image/png", "image/jpeg", "image/webp", "image/gif", "image/avif", "video/mp4", "video/webm", "video/mp2t",
+        "video/quicktime", "audio/wav", "audio/x-wav", "audio/wave", "audio/mpeg", "audio/ogg", "audio/webm", "audio/flac",
+        "text/plain", "text/vtt", "application/json", "application/octet-stream",
+    ]
+
+    static func isPassiveMedia(_ contentType: String) -> Bool {
+        let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return passiveMediaTypes.contains(type)
     }
 
     /// Parses a single `bytes=` range (RFC 9110 §14.1.2). - Returns: `nil` when the header is not one
