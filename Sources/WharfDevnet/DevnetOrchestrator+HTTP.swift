@@ -14,7 +14,8 @@ import WharfLivepeer
 
 extension DevnetOrchestrator {
     /// The HTTPS side: `POST /<pipeline>`, `GET /stream/<id>/<file>` and the fault control endpoint
-    /// `GET|POST /_devnet/faults`, and `GET /_devnet/stats` (requests so far, being handled, most at once).
+    /// `GET|POST /_devnet/faults`, and `GET /_devnet/stats` (requests so far, being handled, most at
+    /// once, and the manifest ids of the last 100 requests).
     func makeHTTPApplication(port: Int, onListening: @escaping @Sendable (Int) -> Void) throws -> some ApplicationProtocol {
         let router = Router()
         for pipeline in Pipeline.allCases {
@@ -40,7 +41,11 @@ extension DevnetOrchestrator {
         }
         router.get("_devnet/stats") { _, _ in
             let (requests, active, peak) = self.statistics
-            let text = #"{"active":\#(active),"peak_active":\#(peak),"requests":\#(requests)}"#
+            let manifests = String(
+                decoding: (try? JSONEncoder().encode(self.manifestIDs.withLock { $0 })) ?? Data("[]".utf8),
+                as: UTF8.self
+            )
+            let text = #"{"active":\#(active),"manifest_ids":\#(manifests),"peak_active":\#(peak),"requests":\#(requests)}"#
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/json"],
@@ -202,6 +207,10 @@ extension DevnetOrchestrator {
         guard let header, let bytes = Data(base64Encoded: header) else { return "missing auth token" }
         guard let segment = try? Net_SegData(serializedBytes: bytes), segment.hasAuthToken else {
             return "missing auth token"
+        }
+        manifestIDs.withLock { ids in
+            ids.append(String(decoding: segment.manifestID, as: UTF8.self))
+            if ids.count > 100 { ids.removeFirst(ids.count - 100) }
         }
         let token = OrchestratorOffer.AuthToken(
             token: segment.authToken.token,

@@ -29,6 +29,8 @@ public final class DevnetOrchestrator: Service, Sendable {
     let faults = Mutex(DevnetFaults())
     let runner = ReferenceRunner()
     private let counters = Mutex(Counters())
+    /// The manifest ids of the last 100 pipeline requests, oldest first (what a gateway reveals).
+    let manifestIDs = Mutex<[String]>([])
 
     /// What the orchestrator has been asked to do.
     struct Counters {

@@ -84,7 +84,7 @@ public final class RemoteSigner: Sendable {
     /// Asks for a payment for `units` units of work on the orchestrator that made `offer`.
     /// - Parameters:
     ///   - orchestrator: The orchestrator's address, which keys the signer's session state.
-    ///   - manifestID: The job's id.
+    ///   - manifestID: The request's manifest id (random per request, never the job's id).
     ///   - units: What the job is priced on (pixels, audio milliseconds, tokens), as `inPixels`.
     /// - Throws: ``Failure``.
     public func payment(

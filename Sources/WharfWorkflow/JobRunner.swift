@@ -83,7 +83,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             pipeline: step.pipeline,
             body: step.body,
             contentType: step.contentType,
-            manifestID: job.id,
+            manifestID: Self.manifestID(),
             units: step.units,
             streamsEvents: step.streamsEvents
         )
@@ -171,7 +171,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             pipeline: step.pipeline,
             body: step.body,
             contentType: step.contentType,
-            manifestID: jobID,
+            manifestID: Self.manifestID(),
             units: step.units
         )
         let outcome: PipelineRouter.Outcome
@@ -268,6 +268,12 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     /// An orchestrator's answer that is not the JSON document its pipeline answers with.
     struct UnreadableAnswer: Error, CustomStringConvertible {
         var description: String { "the orchestrator's answer is not JSON" }
+    }
+
+    /// The manifest id an orchestrator and the remote signer see for one request: random, never the
+    /// job's id, which is the only secret in the job's `/media` links.
+    static func manifestID() -> String {
+        Identifier.make(prefix: "mf")
     }
 
     /// Chunks of an event stream held for a customer who has not read them yet.

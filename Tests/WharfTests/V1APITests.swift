@@ -41,6 +41,14 @@ import Testing
         #expect(image.status == 200 && image.headers.first(name: "Content-Type") == "image/png")
         #expect(image.headers.first(name: "X-Content-Type-Options") == "nosniff")
         #expect(image.headers.first(name: "Content-Disposition") == nil)  // an image shows inline
+        // The job id is the only secret in a media link: orchestrators see a manifest id of their own.
+        let jobID = String(mediaPathJobID(imageURL))
+        var manifests: [String] = []
+        for url in try await gateway.orchestratorURLs() {
+            let stats = try await devnetRequest(.GET, url + "/_devnet/stats")
+            manifests += (try JSONSerialization.jsonObject(with: stats.body) as? [String: Any])?["manifest_ids"] as? [String] ?? []
+        }
+        #expect(!manifests.isEmpty && !manifests.contains(jobID) && jobID.hasPrefix("job_"), "\(jobID) \(manifests)")
         #expect(image.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         // Result files are served by ranges too (what a browser's video element asks for).
         let mediaPath = String(imageURL.dropFirst(gateway.baseURL.count))
@@ -368,4 +376,11 @@ import Testing
     static func object(_ data: Data) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
     }
+}
+
+/// The job id in a `/media/<job id>/<name>` link.
+private func mediaPathJobID(_ url: String) -> Substring {
+    let parts = url.split(separator: "/")
+    guard let media = parts.firstIndex(of: "media"), media + 1 < parts.count else { return "" }
+    return parts[media + 1]
 }

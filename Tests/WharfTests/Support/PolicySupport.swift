@@ -55,13 +55,8 @@ extension ServedGateway {
 
     /// Requests a devnet orchestrator has had so far, and the most it handled at once.
     func devnetStats(at url: String) async throws -> (requests: Int, peakActive: Int) {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.certificateVerification = .none  // a devnet certificate, made at start-up
-        var request = HTTPClientRequest(url: url + "/_devnet/stats")
-        request.tlsConfiguration = tls
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-        let body = try await response.body.collect(upTo: 64 * 1024)
-        let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Int] ?? [:]
-        return (object["requests"] ?? -1, object["peak_active"] ?? -1)
+        let stats = try await devnetRequest(.GET, url + "/_devnet/stats")
+        let object = try JSONSerialization.jsonObject(with: stats.body) as? [String: Any] ?? [:]
+        return (object["requests"] as? Int ?? -1, object["peak_active"] as? Int ?? -1)
     }
 }

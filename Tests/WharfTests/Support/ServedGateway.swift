@@ -133,12 +133,19 @@ func multipartForm(_ fields: [(String, String)], files: [(name: String, filename
 
 /// Posts a faults document to a devnet orchestrator's control endpoint (`…/_devnet/faults`).
 func postDevnetFaults(_ json: String, to faultsURL: String) async throws {
+    let response = try await devnetRequest(.POST, faultsURL, body: json)
+    guard response.status == 200 else { throw CocoaError(.fileWriteUnknown) }
+}
+
+/// A request to a devnet orchestrator's HTTPS control side (its certificate is made at start-up).
+func devnetRequest(_ method: HTTPMethod, _ url: String, body: String? = nil) async throws -> (status: Int, body: Data) {
     var tls = TLSConfiguration.makeClientConfiguration()
-    tls.certificateVerification = .none  // a devnet certificate, made at start-up
-    var request = HTTPClientRequest(url: faultsURL)
-    request.method = .POST
+    tls.certificateVerification = .none
+    var request = HTTPClientRequest(url: url)
+    request.method = method
     request.tlsConfiguration = tls
-    request.body = .bytes(ByteBuffer(string: json))
+    if let body { request.body = .bytes(ByteBuffer(string: body)) }
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-    guard response.status == .ok else { throw CocoaError(.fileWriteUnknown) }
+    let collected = try await response.body.collect(upTo: 1 << 20)
+    return (Int(response.status.code), Data(collected.readableBytesView))
 }
