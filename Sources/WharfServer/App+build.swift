@@ -283,6 +283,12 @@ public func buildPublicRouter<Store: GatewayStore>(
         let group = router.group()
             .add(middleware: V2Middleware())
             .add(middleware: AuthenticationMiddleware(keys: store, scope: .v2, publicPaths: ["/v2/openapi.yaml"], cache: keyCache))
+            .add(
+                middleware: JSONBodyLimitMiddleware(
+                    limit: JSONBodyLimitMiddleware<WharfRequestContext>.defaultLimit,
+                    streamedPaths: ["/v2/files"]
+                )
+            )
         if let policy { group.add(middleware: RequestPolicyMiddleware(engine: policy)) }
         group.add(middleware: V2CallerMiddleware(publicBaseURL: v2.publicBaseURL))
             .add(middleware: RevisionMiddleware())

@@ -166,7 +166,7 @@ import WharfOutbound
         #expect((try Self.json(try await gateway.send(.GET, "/v2/jobs").body)["data"] as? [Any])?.count == 1)
     }
 
-    @Test func extremeWaitPreferencesAreBoundedNotFatal() async throws {
+    @Test func extremeRequestsAreBoundedNotFatal() async throws {
         let gateway = try await Self.gateway()
         defer { gateway.stop() }
         let request = try Self.body(["preset": "template.greet", "parameters": ["name": "Ada"]])
@@ -182,6 +182,16 @@ import WharfOutbound
             )
             #expect([200, 202].contains(created.status), "Prefer: \(preference) → \(created.status)")
         }
+        // A JSON body past 1 MiB, declared or streamed, is refused before it is read whole (v2 and admin).
+        let huge =
+            Data(#"{"preset":"template.greet","parameters":{"name":""#.utf8) + Data(repeating: 0x61, count: 2 << 20) + Data(#""}}"#.utf8)
+        for chunked in [false, true] {
+            let refused = try await gateway.send(.POST, "/v2/jobs", body: huge, contentType: "application/json", chunked: chunked)
+            #expect(refused.status == 413, "chunked: \(chunked)")
+            #expect(try Self.json(refused.body)["type"] as? String == "urn:wharf:problem:request-too-large")
+        }
+        let admin = try await gateway.sendAdmin(.PUT, "/admin/v1/tenants/dev/limits", json: String(decoding: huge, as: UTF8.self))
+        #expect(admin.status == 413)
         // The same process still answers.
         #expect(try await gateway.send(.GET, "/v2/key").status == 200)
     }
