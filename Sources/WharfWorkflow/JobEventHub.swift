@@ -79,6 +79,18 @@ public final class JobEventHub: Sendable {
         }
     }
 
+    /// Ends the listeners of a job whose run here stopped without `job.finished` (the gateway is
+    /// stopping, another node took it over, or it could not run), and forgets its events: later
+    /// readers tell its story from the store. A finished job's events stay for replay.
+    public func close(jobID: String) {
+        let ended = channels.withLock { channels -> [AsyncStream<NumberedEvent>.Continuation] in
+            guard let channel = channels[jobID], channel.finishedAt == nil else { return [] }
+            channels[jobID] = nil
+            return Array(channel.listeners.values)
+        }
+        for listener in ended { listener.finish() }
+    }
+
     /// Opens a job's channel before it runs, so listeners can attach from the moment it exists.
     public func open(jobID: String) {
         channels.withLock { channels in

@@ -98,6 +98,7 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
         if case .terminated = submitter.yield(Submission(job: job, pass: pass, stopRequests: stopRequests)) {
             _ = running.withLock { $0.removeValue(forKey: job.id) }
             pass.release()
+            events.close(jobID: job.id)
             logger.warning("job left for the next start: the gateway is stopping", metadata: ["gw.job.id": "\(job.id)"])
         }
     }
@@ -141,6 +142,8 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
         defer {
             submission.pass.release()
             _ = running.withLock { $0.removeValue(forKey: job.id) }
+            // Listeners never hang on a job that stopped here without ending.
+            events.close(jobID: job.id)
         }
         do {
             guard try await store.claimJob(id: job.id, for: lease.identity, until: lease.expiry(), at: Date()) else {
