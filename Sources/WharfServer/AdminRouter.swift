@@ -41,7 +41,7 @@ public func buildAdminRouter<Store: GatewayStore>(
         trustedProxies: trustedProxies,
         forwardedHeader: forwardedHeader
     )
-    HealthController(store: store).addRoutes(to: router)
+    HealthController(store: store, showsDetail: true).addRoutes(to: router)
     let metricsGroup = router.group()
     if metricsRequireAuth {
         metricsGroup.add(middleware: AuthenticationMiddleware(keys: store, scope: .admin, cache: keyCache))

@@ -256,7 +256,7 @@ public func buildPublicRouter<Store: GatewayStore>(
 ) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(to: router, role: .public, metrics: metrics, trustedProxies: trustedProxies, forwardedHeader: forwardedHeader)
-    HealthController(store: store).addRoutes(to: router)
+    HealthController(store: store, showsDetail: false).addRoutes(to: router)
     MediaController(store: store).addRoutes(to: router)
     if let v1 {
         let group = router.group()

@@ -5,8 +5,11 @@ import HummingbirdTesting
 import InMemoryLogging
 import Logging
 import NIOCore
+import Prometheus
 import Testing
 import WharfCore
+import WharfLivepeer
+import WharfRouting
 import WharfStore
 
 @testable import WharfServer
@@ -38,9 +41,21 @@ import WharfStore
             try await client.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
                 #expect(response.json["migrations"] as? String == "pending")
+                // The public listener says not ready, never why (no store text for strangers).
+                #expect(response.json["detail"] == nil)
             }
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
+            }
+        }
+        // The admin listener says why.
+        let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
+        let adminRouter = buildAdminRouter(store: store, pool: pool, registry: PrometheusCollectorRegistry(), metricsRequireAuth: false)
+        let admin = Application(router: adminRouter)
+        try await admin.test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect((response.json["detail"] as? String)?.isEmpty == false)
             }
         }
     }

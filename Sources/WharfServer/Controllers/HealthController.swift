@@ -5,12 +5,17 @@ public import WharfCore
 
 /// `GET /healthz` (the process is up) and `GET /readyz` (the store answers and is migrated).
 ///
-/// Both are unauthenticated so that load balancers and orchestrators can probe them.
+/// Both are unauthenticated so that load balancers and orchestrators can probe them. Why the store
+/// is not ready (its error text, paths) is said on the admin listener only.
 public struct HealthController<Store: StoreLifecycle>: Sendable {
     private let store: Store
+    private let showsDetail: Bool
 
-    public init(store: Store) {
+    /// - Parameter showsDetail: Whether `/readyz` says why the store is not ready (the admin
+    ///   listener); the public listener says only ready or not.
+    public init(store: Store, showsDetail: Bool) {
         self.store = store
+        self.showsDetail = showsDetail
     }
 
     public func addRoutes(to router: Router<WharfRequestContext>) {
@@ -24,7 +29,7 @@ public struct HealthController<Store: StoreLifecycle>: Sendable {
                 "store": readiness.reachable ? "reachable" : "unreachable",
                 "migrations": readiness.migrated ? "applied" : "pending",
             ]
-            if let detail = readiness.detail { body["detail"] = detail }
+            if showsDetail, let detail = readiness.detail { body["detail"] = detail }
             return Self.json(readiness.isReady ? .ok : .serviceUnavailable, body)
         }
     }
