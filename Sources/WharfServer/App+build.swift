@@ -272,8 +272,9 @@ public func buildPublicRouter<Store: GatewayStore>(
             priceCaps: v1.priceCaps
         )
         try service.register(on: group)
-        // Anything else under /v1 is answered in the v1 error shape, not the generic one.
-        for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {
+        // Anything else under /v1 is answered in the v1 error shape, not the generic one (a v1 path
+        // with another method: see ErrorMiddleware).
+        for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete, .options, .trace] {
             group.on("v1/**", method: method) { request, _ -> Response in
                 throw V1Failure(status: 404, message: "no v1 operation at \(request.method) \(request.uri.path)")
             }

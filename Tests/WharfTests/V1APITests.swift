@@ -255,6 +255,13 @@ import Testing
         let unknownPath = try await gateway.send(.POST, "/v1/text-to-3d", body: Data("{}".utf8), contentType: "application/json")
         #expect(unknownPath.status == 404)
         #expect((Self.object(unknownPath.body)["detail"] as? [String: Any])?["msg"] as? String == "no v1 operation at POST /v1/text-to-3d")
+        // Another method on a v1 path: 405 with Allow, in the v1 shape too.
+        for method: HTTPMethod in [.GET, .PUT, .DELETE, .OPTIONS, .TRACE] {
+            let other = try await gateway.send(method, "/v1/llm")
+            #expect(other.status == 405, "\(method)")
+            #expect(other.headers.first(name: "Allow") == "POST")
+            #expect((Self.object(other.body)["detail"] as? [String: Any])?["msg"] as? String == "/v1/llm takes POST")
+        }
 
         let anonymous = try await gateway.send(
             .POST,

@@ -1,5 +1,8 @@
 public import Hummingbird
 import Logging
+import NIOCore
+import WharfCore
+import WharfV1
 import WharfV2
 
 /// Turns every error into a response inside the middleware chain, so that the access log, the metrics
@@ -14,6 +17,9 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
+            if let allowed = Self.v1AllowedMethod(path: request.uri.path) {
+                return Self.v1MethodNotAllowed(request, allowed: allowed, requestID: context.id)
+            }
             // A path that exists with other methods: 405 and what it takes.
             let allowed = V2Paths.allowedMethods(path: request.uri.path)
             guard !allowed.isEmpty else {
@@ -34,5 +40,24 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return try ProblemError.internalError.response(from: request, context: context)
         }
+    }
+
+    /// The one method a `/v1` operation path takes (`POST` for a pipeline, `GET` for the document),
+    /// or `nil` for any other path.
+    static func v1AllowedMethod(path: String) -> String? {
+        guard path.hasPrefix("/v1/") else { return nil }
+        let operation = path.dropFirst("/v1/".count)
+        if operation == "openapi.yaml" { return "GET" }
+        return Pipeline(rawValue: String(operation)) != nil ? "POST" : nil
+    }
+
+    /// 405 with `Allow` in the v1 error shape, as the upstream API answers another method.
+    static func v1MethodNotAllowed(_ request: Request, allowed: String, requestID: String) -> Response {
+        let failure = V1Failure(status: 405, message: "\(request.uri.path) takes \(allowed)")
+        return Response(
+            status: .methodNotAllowed,
+            headers: [.contentType: "application/json", .allow: allowed, .wharfAPIVersion: "v1"],
+            body: .init(byteBuffer: ByteBuffer(bytes: failure.body(requestID: requestID)))
+        )
     }
 }
