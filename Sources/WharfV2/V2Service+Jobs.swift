@@ -311,7 +311,8 @@ extension V2Service {
                 let seconds = Double(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))), seconds.isFinite, seconds >= 0
             else { continue }
             let limitSeconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
-            return .milliseconds(Int64((min(seconds, limitSeconds) * 1000).rounded(.down)))
+            guard let milliseconds = Int64(exactly: (min(seconds, limitSeconds) * 1000).rounded(.down)) else { continue }
+            return .milliseconds(milliseconds)
         }
         return nil
     }
