@@ -102,7 +102,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     // MARK: Bits, for CIDR
 
     /// The number of bits in the address: 32 or 128.
-    var bitWidth: Int { isIPv4 ? 32 : 128 }
+    public var bitWidth: Int { isIPv4 ? 32 : 128 }
 
     /// The address with every bit after the first `prefixLength` cleared.
     func masked(toPrefix prefixLength: Int) -> IPAddress {

@@ -222,6 +222,35 @@ extension PolicyUnitTests {
         #expect(throttle.failed(from: "192.0.2.1") == .record)
         #expect(throttle.failed(from: "192.0.2.1") == .throttle(retryAfterSeconds: 10, report: true))
     }
+
+    @Test func anIPv6ClientIsCountedByItsSlash64() {
+        let clock = ManualClock()
+        let throttle = AuthenticationThrottle(burst: 3, perMinute: 6, now: { clock.now })
+        // One host rotating through its /64 shares one bound.
+        for host in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"] {
+            #expect(throttle.failed(from: host) == .record)
+        }
+        #expect(throttle.failed(from: "2001:db8:1:2::4") == .throttle(retryAfterSeconds: 10, report: true))
+        // The next /64 is another client.
+        #expect(throttle.failed(from: "2001:db8:1:3::1") == .record)
+    }
+
+    @Test func manyClientsTogetherAreAuditedAtMostSoManyAMinute() {
+        let clock = ManualClock()
+        let throttle = AuthenticationThrottle(burst: 3, perMinute: 6, auditedPerMinute: 5, now: { clock.now })
+        for index in 1...5 { #expect(throttle.failed(from: "198.51.100.\(index)") == .record) }
+        // The sixth address is within its own bound but past the global one: one report a minute.
+        guard case .throttle(_, report: true) = throttle.failed(from: "198.51.100.6") else {
+            Issue.record("the global bound did not throttle")
+            return
+        }
+        guard case .throttle(_, report: false) = throttle.failed(from: "198.51.100.7") else {
+            Issue.record("the global bound was reported twice in a minute")
+            return
+        }
+        clock.advance(60)
+        #expect(throttle.failed(from: "198.51.100.8") == .record)
+    }
 }
 
 /// The policy engine's budgets against a real SQLite store.
