@@ -166,12 +166,35 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
         with document: Components.Schemas.Limits
     ) async throws -> Components.Schemas.Limits {
         let new = try Limits(document)
+        try await refuseLockingOutTheCaller(with: new, of: subject)
         do {
             let stored = try await auditedOperations().setLimits(new, of: subject)
             return .init(stored)
         } catch {
             throw AdminProblem.translating(error, notFoundKind: Self.notFoundKind(of: subject))
         }
+    }
+
+    /// Refuses `allowed_networks` on the caller's own tenant or key that leave out the address the
+    /// caller writes from: the write would lock the key making it out of the admin API (the CLI,
+    /// `wharf limits`, is the way back in for an operator who means it).
+    func refuseLockingOutTheCaller(with limits: Limits, of subject: PolicySubjectName) async throws {
+        guard let networks = limits.allowedNetworks, let caller = AdminCaller.current,
+            let address = caller.source.flatMap({ IPAddress($0) })
+        else { return }
+        let isCallersOwn: Bool
+        switch subject {
+        case .key(let prefix): isCallersOwn = prefix == caller.keyPrefix
+        case .tenant(let name): isCallersOwn = (try await store.tenant(named: name))?.id == caller.tenantID
+        }
+        guard isCallersOwn, !networks.contains(where: { $0.contains(address) }) else { return }
+        throw AdminProblem(
+            status: 409,
+            kind: "would-lock-out-caller",
+            title: "Conflict",
+            detail:
+                "allowed_networks leave out \(address), the address this admin key calls from: the key would lose the admin API; use `wharf limits set` on the gateway's host to apply it anyway"
+        )
     }
 
     func clearLimits(of subject: PolicySubjectName) async throws {

@@ -138,6 +138,27 @@ import Testing
         #expect(try await gateway.send(.GET, "/v2/key", headers: [("Authorization", "Bearer \(token)")], authorized: false).status == 401)
     }
 
+    @Test func aWriteThatWouldLockOutTheCallingKeyIsRefused() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        let admin = AdminClient(port: gateway.adminPort, token: gateway.key)
+        let prefix = keyPrefix(of: gateway.key)
+        let elsewhere = #"{"allowed_networks":["203.0.113.0/24"]}"#
+        // The calling key's tenant (`dev`) and the key itself: refused, nothing stored.
+        for path in ["/tenants/dev/limits", "/keys/\(prefix)/limits"] {
+            let refused = try await admin.call(.PUT, path, json: elsewhere)
+            #expect(refused.status == 409, "\(path)")
+            #expect(refused.object["type"] as? String == "urn:wharf:problem:would-lock-out-caller")
+            #expect(try await admin.call(.GET, path).object["allowed_networks"] == nil)
+        }
+        // Networks that keep the caller in, and another tenant's limits: accepted.
+        #expect(try await admin.call(.PUT, "/tenants/dev/limits", json: #"{"allowed_networks":["127.0.0.0/8","::1/128"]}"#).status == 200)
+        #expect(try await admin.call(.POST, "/tenants", json: #"{"name":"acme"}"#).status == 201)
+        #expect(try await admin.call(.PUT, "/tenants/acme/limits", json: elsewhere).status == 200)
+        // The admin API still answers the caller.
+        #expect(try await admin.call(.GET, "/tenants/dev/limits").status == 200)
+    }
+
     @Test func orchestratorsPluginsAndTheDocument() async throws {
         let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
         defer { gateway.stop() }
