@@ -17,7 +17,9 @@ struct Devnet: AsyncParsableCommand {
             HTTPS answered by a reference runner (deterministic, clearly labelled development output). Prices, \
             regions and latencies differ per orchestrator. Faults can be changed while it runs: \
             POST {"error_rate":0.5,"added_latency_ms":200,"hang":false,"crash_after_requests":10,\
-            "expired_auth_tokens":false,"fail_get_orchestrator":false} to https://127.0.0.1:<http port>/_devnet/faults. \
+            "expired_auth_tokens":false,"fail_get_orchestrator":false,"refuse_connections_ms":0,\
+            "redirect_results_to":"http://…"} to https://127.0.0.1:<http port>/_devnet/faults \
+            (GET /_devnet/stats: requests, peak concurrency, the manifest ids seen). \
             Point a gateway at the printed addresses with network.orchestrators, or use `wharf serve --devnet N`.
             """
     )
