@@ -97,4 +97,6 @@ public protocol SpendingControl: Sendable {
     /// Records a finished step's cost; throws when a hard limit is now crossed (the step stays
     /// billed; nothing after it runs).
     func charge(_ job: Job, stepID: String, networkCost: Int64) async throws
+    /// Gives back what an authorized step held when it ends without a charge (it failed).
+    func release(_ job: Job, stepID: String)
 }

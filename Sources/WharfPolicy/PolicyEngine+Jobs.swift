@@ -13,24 +13,30 @@ extension PolicyEngine {
     public func admit(_ claim: JobClaim) async throws -> JobPass {
         let principalLimits = try await limits(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix)
         let amount = charge(for: claim.estimatedNetworkCost)
-        // Held before the check, so jobs admitted at the same moment see each other's estimates.
-        reservations.withLock {
-            $0[claim.jobID] = Reservation(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix, amount: amount)
-        }
-        do {
-            _ = try await checkBudgets(
-                principalLimits,
-                tenantID: claim.tenantID,
-                keyPrefix: claim.keyPrefix,
-                jobSpent: 0,
-                adding: amount,
-                excludingJob: claim.jobID,
-                what: "the job's estimated cost"
-            )
-        } catch {
-            releaseReservation(claim.jobID)
-            if let refusal = error as? PolicyRefusal { log(refusal, jobID: claim.jobID) }
-            throw error
+        let hasBudget = principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil
+        if hasBudget {
+            // One decision at a time per tenant: jobs admitted at the same moment see each other's
+            // estimates.
+            try await budgetDecisions.withLock(claim.tenantID) {
+                reservations.withLock {
+                    $0[claim.jobID] = Reservation(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix, estimate: amount)
+                }
+                do {
+                    _ = try await checkBudgets(
+                        principalLimits,
+                        tenantID: claim.tenantID,
+                        keyPrefix: claim.keyPrefix,
+                        jobSpent: 0,
+                        adding: amount,
+                        excludingJob: claim.jobID,
+                        what: "the job's estimated cost"
+                    )
+                } catch {
+                    releaseReservation(claim.jobID)
+                    if let refusal = error as? PolicyRefusal { log(refusal, jobID: claim.jobID) }
+                    throw error
+                }
+            }
         }
         var lanes: [JobSlots.Lane] = []
         if let keyPrefix = claim.keyPrefix, let running = principalLimits.key?.maxConcurrentJobs {
@@ -49,7 +55,7 @@ extension PolicyEngine {
             if let refusal = error as? PolicyRefusal { log(refusal, jobID: claim.jobID) }
             throw error
         }
-        if !lanes.isEmpty || principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil {
+        if !lanes.isEmpty || hasBudget {
             logger.info(
                 "policy admitted job",
                 metadata: [
@@ -57,7 +63,7 @@ extension PolicyEngine {
                     "gw.policy.decision": .string(place?.startedAtOnce == false ? "queued" : "run"),
                     "gw.policy.rules": .string(
                         lanes.map { "max_concurrent_jobs(\($0.subject))" }.joined(separator: ",")
-                            + (principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil ? ",budget" : "")
+                            + (hasBudget ? ",budget" : "")
                     ),
                     "gw.job.estimate": .string(String(amount)),
                 ]
@@ -83,7 +89,15 @@ extension PolicyEngine {
             lanes.append(.init(subject: .tenant(claim.tenantID), maxRunning: running, maxWaiting: .max))
         }
         let place = lanes.isEmpty ? nil : try slots.enter(lanes)
-        return JobPass(waitForTurn: { try await place?.waitForTurn() }, release: { place?.release() })
+        let jobID = claim.jobID
+        return JobPass(
+            waitForTurn: { try await place?.waitForTurn() },
+            release: {
+                place?.release()
+                // What its steps were authorized and not charged (a resumed job holds no estimate).
+                self.releaseReservation(jobID)
+            }
+        )
     }
 
     func releaseReservation(_ jobID: String) {

@@ -12,24 +12,48 @@ extension PolicyEngine {
     public func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64) async throws -> Int64? {
         let principalLimits = try await limits(tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix)
         guard principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil else { return nil }
-        let jobSpent = try await store.spending(jobID: job.id).reduce(Int64(0)) { $0.addingClamped($1.amount) }
         let amount = charge(for: estimatedNetworkCost)
-        do {
-            let headroom = try await checkBudgets(
-                principalLimits,
-                tenantID: job.tenantID,
-                keyPrefix: job.apiKeyPrefix,
-                jobSpent: jobSpent,
-                adding: amount,
-                excludingJob: job.id,
-                what: "step \(stepID)"
-            )
-            // The most the step may cost: its estimate and whatever room the tightest limit leaves,
-            // back in network terms (without the markup, rounded down).
-            return headroom.map { networkCost(forCharge: amount.addingClamped($0)) }
-        } catch let refusal as PolicyRefusal {
-            log(refusal, jobID: job.id)
-            throw refusal
+        return try await budgetDecisions.withLock(job.tenantID) {
+            let jobSpent = try await store.spending(jobID: job.id).reduce(Int64(0)) { $0.addingClamped($1.amount) }
+            // What the job's other steps, running beside this one, were authorized and not charged.
+            let otherSteps = reservations.withLock { reservations in
+                (reservations[job.id]?.steps ?? [:]).filter { $0.key != stepID }.values.reduce(Int64(0)) { $0.addingClamped($1) }
+            }
+            let headroom: Int64?
+            do {
+                headroom = try await checkBudgets(
+                    principalLimits,
+                    tenantID: job.tenantID,
+                    keyPrefix: job.apiKeyPrefix,
+                    jobSpent: jobSpent,
+                    alsoHeld: otherSteps,
+                    adding: amount,
+                    excludingJob: job.id,
+                    what: "step \(stepID)"
+                )
+            } catch let refusal as PolicyRefusal {
+                log(refusal, jobID: job.id)
+                throw refusal
+            }
+            guard let headroom else { return nil }
+            // The most the step may cost: its estimate and as much again for failing over to a
+            // dearer orchestrator, within the room the tightest limit leaves. Held until the step
+            // is charged or released, so steps deciding after it cannot be given the same room.
+            let hold = amount.addingClamped(amount > 0 ? min(headroom, amount) : headroom)
+            reservations.withLock { reservations in
+                if reservations[job.id] == nil {
+                    reservations[job.id] = Reservation(tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix, estimate: 0)
+                }
+                reservations[job.id]?.steps[stepID] = hold
+            }
+            // Back in network terms (without the markup, rounded down).
+            return networkCost(forCharge: hold)
+        }
+    }
+
+    public func release(_ job: Job, stepID: String) {
+        reservations.withLock { reservations in
+            _ = reservations[job.id]?.steps.removeValue(forKey: stepID)
         }
     }
 
@@ -40,6 +64,14 @@ extension PolicyEngine {
     }
 
     public func charge(_ job: Job, stepID: String, networkCost: Int64) async throws {
+        try await budgetDecisions.withLock(job.tenantID) {
+            try await record(job, stepID: stepID, networkCost: networkCost)
+        }
+    }
+
+    /// Records a step's charge, gives back what its authorization held beyond it, and sends the
+    /// alerts it crosses.
+    private func record(_ job: Job, stepID: String, networkCost: Int64) async throws {
         let amount = charge(for: networkCost)
         let now = Date()
         let (day, month) = (SpendPeriod.day(containing: now), SpendPeriod.month(containing: now))
@@ -71,7 +103,8 @@ extension PolicyEngine {
         )
         reservations.withLock { reservations in
             if var held = reservations[job.id] {
-                held.amount = max(0, held.amount - amount)
+                held.estimate = max(0, held.estimate - amount)
+                held.steps[stepID] = nil
                 reservations[job.id] = held
             }
         }
@@ -112,11 +145,15 @@ extension PolicyEngine {
 
     /// Refuses when adding `amount` takes the job past its limit, or its tenant or key past a daily
     /// or monthly limit (counting what other running jobs hold).
+    /// - Parameters:
+    ///   - alsoHeld: What the job's other authorized steps hold, counted as if spent.
+    /// - Returns: The room the tightest limit leaves after `amount`, `nil` when no limit applies.
     func checkBudgets(
         _ limits: (tenant: Limits?, key: Limits?),
         tenantID: String,
         keyPrefix: String?,
         jobSpent: Int64,
+        alsoHeld: Int64 = 0,
         adding amount: Int64,
         excludingJob: String?,
         what: String
@@ -129,20 +166,21 @@ extension PolicyEngine {
         for (subject, subjectLimits) in subjects {
             guard let budget = subjectLimits?.budget else { continue }
             let name = "\(subject.kind) \(subject.identifier)"
-            if let perJob = budget.perJob, jobSpent.addingClamped(amount) > perJob {
+            let jobTotal = jobSpent.addingClamped(alsoHeld).addingClamped(amount)
+            if let perJob = budget.perJob, jobTotal > perJob {
                 throw PolicyRefusal(
                     .jobBudget,
                     subject: subject,
-                    "\(what) would bring the job to \(jobSpent.addingClamped(amount)), over the limit of \(perJob) per job for \(name)"
+                    "\(what) would bring the job to \(jobTotal)\(alsoHeld > 0 ? " (with \(alsoHeld) held by its other running steps)" : ""), over the limit of \(perJob) per job for \(name)"
                 )
             }
-            if let perJob = budget.perJob { leaves(perJob - jobSpent.addingClamped(amount)) }
+            if let perJob = budget.perJob { leaves(perJob - jobTotal) }
             let held = reservations.withLock { reservations in
                 reservations.filter { id, reservation in
                     id != excludingJob
                         && (subject.kind == "tenant" ? reservation.tenantID == tenantID : reservation.keyPrefix == subject.identifier)
                 }.values.reduce(Int64(0)) { $0.addingClamped($1.amount) }
-            }
+            }.addingClamped(alsoHeld)
             let keyFilter = subject.kind == "key" ? subject.identifier : nil
             for (rule, period, limit, window) in [
                 (PolicyRefusal.Rule.dailyBudget, "daily", budget.daily, day), (.monthlyBudget, "monthly", budget.monthly, month),

@@ -19,7 +19,11 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     let slots = JobSlots()
     /// The operator's markup on network cost, in percent (customer amount = cost × (100 + markup) / 100).
     public let markupPercent: Int
+    /// Budget held by running jobs on this node, by job id.
     let reservations = Mutex<[String: Reservation]>([:])
+    /// Budget decisions of one tenant (admission, a step's authorization, a charge) run one at a
+    /// time, so two of them cannot both be given the same room.
+    let budgetDecisions = KeyedAsyncLock()
     let onAlert: @Sendable (BudgetAlert) -> Void
     let logger: Logger
     /// Limits read from the store, each with the monotonic time it was read.
@@ -27,11 +31,18 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     /// How long limits read from the store are used before they are read again.
     let cacheLifetime: Double
 
-    /// Budget held for a running job: its estimate, less what it has been charged.
+    /// Budget held for a running job until it is charged.
     struct Reservation {
         var tenantID: String
         var keyPrefix: String?
-        var amount: Int64
+        /// The job's estimate at admission, less what it has been charged.
+        var estimate: Int64
+        /// What each of its authorized steps may cost and has not been charged yet, by step.
+        var steps: [String: Int64] = [:]
+
+        /// What the job holds: its estimate, or what its authorized steps together may cost when
+        /// that is more.
+        var amount: Int64 { max(estimate, steps.values.reduce(Int64(0)) { $0.addingClamped($1) }) }
     }
 
     /// - Parameters:

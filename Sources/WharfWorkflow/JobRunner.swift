@@ -90,7 +90,18 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         let outcome: PipelineRouter.Outcome
         do {
             let step = try await authorize(step, of: job, stepID: "run")
-            outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region, seed: step.routingSeed)
+            do {
+                outcome = try await router.run(
+                    request,
+                    model: step.model,
+                    priceCap: step.priceCap,
+                    region: step.region,
+                    seed: step.routingSeed
+                )
+            } catch {
+                spending?.release(job, stepID: "run")
+                throw error
+            }
         } catch let error as RoutingError {
             let attempts = error.attempts.map { $0.record(jobID: job.id) }
             _ = try await store.finishJob(id: job.id, status: .failed, result: Self.failure(error.message), attempts: attempts, at: Date())
@@ -110,6 +121,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         do {
             document = try await rehostResults(outcome.response.body, of: outcome, jobID: job.id, mediaBaseURL: mediaBaseURL)
         } catch {
+            spending?.release(job, stepID: "run")
             logger.warning("result could not be re-hosted", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
             let message = "the orchestrator's result could not be read"
             _ = try await store.finishJob(id: job.id, status: .failed, result: Self.failure(message), attempts: attempts, at: Date())
@@ -175,14 +187,27 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             units: step.units
         )
         let outcome: PipelineRouter.Outcome
+        let result: (document: Data, artifacts: [String])
         do {
-            outcome = try await router.run(request, model: step.model, priceCap: step.priceCap, region: step.region, seed: step.routingSeed)
-        } catch let error as RoutingError {
-            try await store.insertAttempts(error.attempts.map { $0.record(jobID: jobID) })
+            do {
+                outcome = try await router.run(
+                    request,
+                    model: step.model,
+                    priceCap: step.priceCap,
+                    region: step.region,
+                    seed: step.routingSeed
+                )
+            } catch let error as RoutingError {
+                try await store.insertAttempts(error.attempts.map { $0.record(jobID: jobID) })
+                throw error
+            }
+            try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: jobID) })
+            result = try await rehostResults(outcome.response.body, of: outcome, jobID: jobID, namePrefix: "\(stepID)-") { $0 }
+        } catch {
+            // Not charged: what its authorization held goes back to the budget.
+            spending?.release(job, stepID: stepID)
             throw error
         }
-        try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: jobID) })
-        let result = try await rehostResults(outcome.response.body, of: outcome, jobID: jobID, namePrefix: "\(stepID)-") { $0 }
         // Billed once the step has its result: a result that could not be read is not.
         await charge(outcome, units: step.units, of: job, stepID: stepID)
         return result

@@ -284,6 +284,41 @@ extension PolicyUnitTests {
         #expect(results.filter { $0 }.count == 1)
     }
 
+    /// Twenty steps authorized at once against a budget that fits five, each then charged what
+    /// it was allowed (`atCap`: the dearest orchestrator it may use) or its estimate.
+    static func runConcurrentSteps(jobs: Int, atCap: Bool) async throws -> (charged: Int, total: Int64) {
+        let (engine, store, tenant, directory) = try await engine()
+        try await store.setLimits(Limits(budget: Budget(daily: 500)), for: .tenant(tenant.id), at: Date())
+        var all: [Job] = []
+        for _ in 0..<jobs {
+            let job = Job(tenantID: tenant.id, kind: "preset:x", request: Data("{}".utf8))
+            try await store.insertJob(job)
+            all.append(job)
+        }
+        let charged = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<20 {
+                let job = all[index % all.count]
+                group.addTask {
+                    guard let cap = try? await engine.authorize(job, stepID: "s\(index)", estimatedNetworkCost: 100) else { return false }
+                    await Task.yield()
+                    return (try? await engine.charge(job, stepID: "s\(index)", networkCost: atCap ? cap : 100)) != nil
+                }
+            }
+            var count = 0
+            for await done in group where done { count += 1 }
+            return count
+        }
+        withExtendedLifetime(directory) {}
+        return (charged, try await store.spent(tenantID: tenant.id, keyPrefix: nil, in: SpendPeriod.day(containing: Date())))
+    }
+
+    @Test(arguments: [(1, true), (1, false), (20, true), (20, false)])
+    func concurrentStepsCannotBeGivenTheSameRoom(jobs: Int, atCap: Bool) async throws {
+        let (charged, total) = try await Self.runConcurrentSteps(jobs: jobs, atCap: atCap)
+        #expect(charged >= 1 && charged <= 5)
+        #expect(total <= 500)
+    }
+
     @Test func aStepIsCappedAtTheBudgetLeftAndChargedWithTheMarkup() async throws {
         let (engine, store, tenant, _) = try await Self.engine(markup: 25)
         try await store.setLimits(Limits(budget: Budget(perJob: 1000)), for: .tenant(tenant.id), at: Date())
