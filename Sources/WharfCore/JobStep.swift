@@ -23,15 +23,28 @@ public struct JobStep: Sendable, Hashable {
     public var artifacts: [String]
     /// How many times the step has been started.
     public var attempts: Int
+    /// How many times the gateway running the step stopped (crashed, was killed) before it ended:
+    /// counted when the job is resumed, so a step that takes its gateway down is not run forever.
+    public var interruptions: Int
     public var updatedAt: Date
 
-    public init(jobID: String, stepID: String, status: Status, output: Data?, artifacts: [String], attempts: Int, updatedAt: Date) {
+    public init(
+        jobID: String,
+        stepID: String,
+        status: Status,
+        output: Data?,
+        artifacts: [String],
+        attempts: Int,
+        interruptions: Int = 0,
+        updatedAt: Date
+    ) {
         self.jobID = jobID
         self.stepID = stepID
         self.status = status
         self.output = output
         self.artifacts = artifacts
         self.attempts = attempts
+        self.interruptions = interruptions
         self.updatedAt = updatedAt
     }
 }

@@ -69,14 +69,7 @@ extension PolicyEngine {
                 ]
             )
         }
-        let jobID = claim.jobID
-        return JobPass(
-            waitForTurn: { try await place?.waitForTurn() },
-            release: {
-                place?.release()
-                self.releaseReservation(jobID)
-            }
-        )
+        return pass(place, jobID: claim.jobID)
     }
 
     public func readmit(_ claim: JobClaim) async throws -> JobPass {
@@ -89,12 +82,16 @@ extension PolicyEngine {
             lanes.append(.init(subject: .tenant(claim.tenantID), maxRunning: running, maxWaiting: .max))
         }
         let place = lanes.isEmpty ? nil : try slots.enter(lanes)
-        let jobID = claim.jobID
-        return JobPass(
+        return pass(place, jobID: claim.jobID)
+    }
+
+    /// A job's pass: its place in line, and on release the budget it holds (its estimate and what
+    /// its steps were authorized and not charged).
+    private func pass(_ place: JobSlots.Place?, jobID: String) -> JobPass {
+        JobPass(
             waitForTurn: { try await place?.waitForTurn() },
             release: {
                 place?.release()
-                // What its steps were authorized and not charged (a resumed job holds no estimate).
                 self.releaseReservation(jobID)
             }
         )

@@ -85,7 +85,7 @@ public func buildApplication(
         logger: logger,
         onAlert: alerts.enqueue
     )
-    let presets = PresetRunner(
+    var presets = PresetRunner(
         store: store,
         router: router,
         plugins: plugins.plugins,
@@ -93,6 +93,7 @@ public func buildApplication(
         defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
         logger: logger
     )
+    presets.maxCrashResumes = configuration.maxCrashResumes
     let jobs = PresetJobs(runner: presets, lease: lease, logger: logger) { job in
         do {
             try await V2Webhooks.enqueue(for: job, store: store)

@@ -200,6 +200,12 @@ extension SQLiteStore {
                 table.column("expires_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("2026-12-03-step-interruptions") { db in
+            // How many times a step's gateway stopped while it ran (`jobs.max_crash_resumes`).
+            try db.alter(table: "job_steps") { table in
+                table.add(column: "interruptions", .integer).notNull().defaults(to: 0)
+            }
+        }
         return migrator
     }
 }

@@ -96,6 +96,7 @@ extension JobStep: RowDecodable {
             output: row["output"],
             artifacts: artifacts.isEmpty ? [] : artifacts.split(separator: "\n").map(String.init),
             attempts: row["attempts"],
+            interruptions: row["interruptions"],
             updatedAt: row["updated_at"]
         )
     }

@@ -8,15 +8,15 @@ extension SQLiteStore: StepStore {
         try await write { db in
             try db.execute(
                 cached: """
-                    INSERT INTO job_steps (job_id, step_id, status, output, artifacts, attempts, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO job_steps (job_id, step_id, status, output, artifacts, attempts, interruptions, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (job_id, step_id) DO UPDATE SET
                         status = excluded.status, output = excluded.output, artifacts = excluded.artifacts,
-                        attempts = excluded.attempts, updated_at = excluded.updated_at
+                        attempts = excluded.attempts, interruptions = excluded.interruptions, updated_at = excluded.updated_at
                     """,
                 arguments: [
                     step.jobID, step.stepID, step.status.rawValue, step.output, step.artifacts.joined(separator: "\n"),
-                    step.attempts, step.updatedAt,
+                    step.attempts, step.interruptions, step.updatedAt,
                 ]
             )
         }

@@ -44,6 +44,30 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         return capped
     }
 
+    /// Sends `request` to the network under the step's authorization; what the authorization held
+    /// goes back to the budget when no orchestrator did the step.
+    private func route(
+        _ request: AIJobClient.Request,
+        _ step: NetworkStep,
+        of job: Job,
+        stepID: String
+    ) async throws -> PipelineRouter.Outcome {
+        let step = try await authorize(step, of: job, stepID: stepID)
+        do {
+            let outcome = try await router.run(
+                request,
+                model: step.model,
+                priceCap: step.priceCap,
+                region: step.region,
+                seed: step.routingSeed
+            )
+            return outcome
+        } catch {
+            spending?.release(job, stepID: stepID)
+            throw error
+        }
+    }
+
     /// Records what a finished step cost: the price of the orchestrator that did it, for its units.
     /// A failure to record is logged, not thrown: the customer's result is not lost for it.
     private func charge(_ outcome: PipelineRouter.Outcome, units: Int64, of job: Job, stepID: String) async {
@@ -89,19 +113,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         )
         let outcome: PipelineRouter.Outcome
         do {
-            let step = try await authorize(step, of: job, stepID: "run")
-            do {
-                outcome = try await router.run(
-                    request,
-                    model: step.model,
-                    priceCap: step.priceCap,
-                    region: step.region,
-                    seed: step.routingSeed
-                )
-            } catch {
-                spending?.release(job, stepID: "run")
-                throw error
-            }
+            outcome = try await route(request, step, of: job, stepID: "run")
         } catch let error as RoutingError {
             let attempts = error.attempts.map { $0.record(jobID: job.id) }
             _ = try await store.finishJob(id: job.id, status: .failed, result: Self.failure(error.message), attempts: attempts, at: Date())
@@ -178,7 +190,6 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     /// files stored as `<stepID>-<n>.<ext>` artifacts.
     func runNetworkStep(_ step: NetworkStep, job: Job, stepID: String) async throws -> (document: Data, artifacts: [String]) {
         let jobID = job.id
-        let step = try await authorize(step, of: job, stepID: stepID)
         let request = AIJobClient.Request(
             pipeline: step.pipeline,
             body: step.body,
@@ -190,13 +201,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         let result: (document: Data, artifacts: [String])
         do {
             do {
-                outcome = try await router.run(
-                    request,
-                    model: step.model,
-                    priceCap: step.priceCap,
-                    region: step.region,
-                    seed: step.routingSeed
-                )
+                outcome = try await route(request, step, of: job, stepID: stepID)
             } catch let error as RoutingError {
                 try await store.insertAttempts(error.attempts.map { $0.record(jobID: jobID) })
                 throw error

@@ -27,6 +27,10 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     public var maxAttemptsPerStep = 2
     /// Time limit of one try of a step, unless the preset sets `timeout_seconds` on the step.
     public var stepTimeLimit: Duration = .seconds(900)
+    /// How many times a job is resumed after its gateway stopped while one of its steps ran
+    /// (`jobs.max_crash_resumes`); once more, and the job fails instead of taking the next
+    /// gateway down too.
+    public var maxCrashResumes = 2
     /// Called for every step start, finish and failure and when a job ends (progress for the CLI
     /// today; v2's event streams later). Called from the runner's tasks: keep it quick.
     public var onEvent: (@Sendable (PresetEvent) -> Void)?
@@ -76,15 +80,18 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         parameters: [String: String]
     ) async throws -> Job {
         let job = try await prepare(PresetJobRequest(preset: name, parameters: parameters), tenantID: tenantID)
-        if let input {
-            _ = try await store.putArtifact(
-                jobID: job.id,
-                name: "input.\(input.fileExtension)",
-                contentType: input.contentType,
-                data: input.data
-            )
-        }
+        if let input { try await storeInput(input, of: job) }
         return try await execute(job)
+    }
+
+    /// Stores a prepared job's input file as its `input.<ext>` artifact.
+    public func storeInput(_ input: (data: Data, contentType: String, fileExtension: String), of job: Job) async throws {
+        _ = try await store.putArtifact(
+            jobID: job.id,
+            name: "input.\(input.fileExtension)",
+            contentType: input.contentType,
+            data: input.data
+        )
     }
 
     /// Checks a preset and its parameters and records a queued job for it; ``execute(_:)`` runs it.
@@ -160,6 +167,24 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         let parameters = PresetJobRequest(of: job)?.parameters ?? [:]
         // A job that starts now has no steps yet; only a resumed one reads what its steps did.
         var states = resuming ? Dictionary(uniqueKeysWithValues: try await store.steps(jobID: job.id).map { ($0.stepID, $0) }) : [:]
+        for var state in states.values where state.status == .running {
+            // The gateway stopped while this step ran.
+            state.interruptions += 1
+            if state.interruptions > maxCrashResumes {
+                state.status = .failed
+                state.output = Data(
+                    "the gateway stopped \(state.interruptions) times while this step ran; it is not run again (jobs.max_crash_resumes is \(maxCrashResumes))"
+                        .utf8
+                )
+                logger.error(
+                    "job not resumed: its step stopped the gateway too often",
+                    metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(state.stepID)", "gw.step.interruptions": "\(state.interruptions)"]
+                )
+            }
+            state.updatedAt = Date()
+            try await store.saveStep(state)
+            states[state.stepID] = state
+        }
         let steps = resolved.preset.steps
         while true {
             let done = Set(states.values.filter { $0.status == .succeeded }.map(\.stepID))
@@ -216,15 +241,26 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         previous: JobStep?
     ) async throws -> JobStep {
         var attempts = previous?.attempts ?? 0
+        let interruptions = previous?.interruptions ?? 0
         var lastError = ""
         // The preset may set a step's tries (`retries`: extra tries) and time limit (`timeout_seconds`).
         let tries = Int(step.with["retries"] ?? "").map { max(0, min($0, 10)) + 1 } ?? maxAttemptsPerStep
-        let limit = Double(step.with["timeout_seconds"] ?? "").map { Duration.milliseconds(Int(max(0.1, $0) * 1000)) } ?? stepTimeLimit
+        let limit = Self.timeLimit(step.with["timeout_seconds"]) ?? stepTimeLimit
         while attempts < tries + (previous?.attempts ?? 0) {
             attempts += 1
             try await store.saveStep(
-                JobStep(jobID: job.id, stepID: step.id, status: .running, output: nil, artifacts: [], attempts: attempts, updatedAt: Date())
+                JobStep(
+                    jobID: job.id,
+                    stepID: step.id,
+                    status: .running,
+                    output: nil,
+                    artifacts: [],
+                    attempts: attempts,
+                    interruptions: interruptions,
+                    updatedAt: Date()
+                )
             )
+            TestFaults.stepStarted(step.id)
             // What an interrupted or failed earlier try stored goes, so this try can store it afresh.
             // A step's first try has nothing to clear.
             if attempts > 1 { _ = try await store.removeArtifacts(jobID: job.id, namePrefix: "\(step.id)-") }
@@ -243,6 +279,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                     output: output,
                     artifacts: artifacts,
                     attempts: attempts,
+                    interruptions: interruptions,
                     updatedAt: Date()
                 )
                 try await store.saveStep(state)
@@ -277,10 +314,18 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             output: Data(lastError.utf8),
             artifacts: [],
             attempts: attempts,
+            interruptions: interruptions,
             updatedAt: Date()
         )
         try await store.saveStep(state)
         return state
+    }
+
+    /// A step's `timeout_seconds` from its plugin's manifest: kept between 0.1 s and a day; `nil`
+    /// (the default applies) when it is missing or not a finite number.
+    static func timeLimit(_ text: String?) -> Duration? {
+        guard let seconds = text.flatMap(Double.init), seconds.isFinite else { return nil }
+        return .milliseconds(Int64(min(max(0.1, seconds), 86_400) * 1000))
     }
 
     /// Runs `work`, cancelling it (which ends any ffmpeg it started) when it takes longer than `limit`.

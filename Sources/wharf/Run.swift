@@ -62,6 +62,7 @@ struct Run: AsyncParsableCommand {
             defaultModel: { pipeline in await network.pool.mostOfferedModel(for: pipeline) },
             logger: logger
         )
+        runner.maxCrashResumes = configuration.maxCrashResumes
         runner.onEvent = { event in
             // Progress for people, on standard error; the outcome goes to standard output.
             let step = event.stepID.map { " \($0)" } ?? ""
@@ -75,13 +76,17 @@ struct Run: AsyncParsableCommand {
             for node in nodes { addresses.append(try await node.address()) }
             await network.pool.setAddresses(addresses)
             await network.pool.refresh()
-            let jobs = try await resume ? resumeAll(runner, store, dataDirectory: configuration.dataDirectory) : [startOne(runner, store)]
+            let jobs = try await resume ? resumeAll(runner, store, configuration: configuration) : [startOne(runner, store, configuration)]
             for job in jobs { try await report(job, store) }
             if jobs.contains(where: { $0.status != .succeeded }) { throw ExitCode(1) }
         }
     }
 
-    private func startOne(_ runner: PresetRunner<SQLiteStore>, _ store: SQLiteStore) async throws -> Job {
+    private func startOne(
+        _ runner: PresetRunner<SQLiteStore>,
+        _ store: SQLiteStore,
+        _ configuration: WharfConfiguration
+    ) async throws -> Job {
         guard let preset else { throw ExitCode.validationFailure }
         guard runner.preset(named: preset) != nil else {
             printError("no preset named '\(preset)' among the plugins in the plugin folder (wharf plugins list)")
@@ -103,16 +108,49 @@ struct Run: AsyncParsableCommand {
             _,
             last in last
         }
+        let lease = try commandLease(configuration)
         return try await failing {
-            try await runner.start(preset: preset, tenantID: owner.id, input: file, parameters: values)
+            let job = try await runner.prepare(PresetJobRequest(preset: preset, parameters: values), tenantID: owner.id)
+            // Claimed before it runs, so a gateway on the same store does not take it as abandoned.
+            _ = try await store.claimJob(id: job.id, for: lease.identity, until: lease.expiry(), at: Date())
+            if let file { try await runner.storeInput(file, of: job) }
+            return try await holding([job.id], lease: lease, store: store) { try await runner.execute(job) }
         }
     }
 
-    /// Runs the unfinished preset jobs no live node holds, as this node (the gateway on this data
-    /// folder, should it be running, keeps the jobs it runs).
-    private func resumeAll(_ runner: PresetRunner<SQLiteStore>, _ store: SQLiteStore, dataDirectory: String) async throws -> [Job] {
-        // A lease long enough for the whole run: the command renews nothing.
-        let lease = LeaseHolder(identity: try NodeIdentity.load(dataDirectory: dataDirectory), duration: .seconds(24 * 3600))
+    /// This command's claim on the jobs it runs: a holder of its own (a gateway on the same data
+    /// folder releases its node's old leases when it starts, and must not release these), for
+    /// `jobs.lease_seconds`, renewed while the command runs; a killed command's jobs are free again
+    /// after it.
+    private func commandLease(_ configuration: WharfConfiguration) throws -> LeaseHolder {
+        let node = try NodeIdentity.load(dataDirectory: configuration.dataDirectory)
+        return LeaseHolder(identity: "\(node)/run-\(ProcessInfo.processInfo.processIdentifier)", duration: configuration.jobLease)
+    }
+
+    /// Runs `body` while renewing the lease on `ids` every renewal period.
+    private func holding<T: Sendable>(
+        _ ids: [String],
+        lease: LeaseHolder,
+        store: SQLiteStore,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let renewal = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: lease.renewal)
+                _ = try? await store.renewJobLeases(ids: ids, for: lease.identity, until: lease.expiry())
+            }
+        }
+        defer { renewal.cancel() }
+        return try await body()
+    }
+
+    /// Runs the unfinished preset jobs no live node or command holds.
+    private func resumeAll(
+        _ runner: PresetRunner<SQLiteStore>,
+        _ store: SQLiteStore,
+        configuration: WharfConfiguration
+    ) async throws -> [Job] {
+        let lease = try commandLease(configuration)
         let claimed = try await store.claimUnfinishedJobs(
             kindPrefix: "preset:",
             for: lease.identity,
@@ -120,8 +158,11 @@ struct Run: AsyncParsableCommand {
             at: Date(),
             limit: 10_000
         )
-        var finished: [Job] = []
-        for job in claimed { finished.append(try await runner.resume(job)) }
+        let finished = try await holding(claimed.map(\.id), lease: lease, store: store) {
+            var finished: [Job] = []
+            for job in claimed { finished.append(try await runner.resume(job)) }
+            return finished
+        }
         if finished.isEmpty { printNote("no unfinished preset jobs") }
         return finished
     }

@@ -180,6 +180,14 @@ import WharfStore
         #expect(try await store.steps(jobID: job.id).map(\.attempts) == [2])
     }
 
+    @Test func aPresetsTimeLimitIsBoundedWhateverItsManifestSays() {
+        typealias Runner = PresetRunner<SQLiteStore>
+        #expect(Runner.timeLimit("1e300") == .seconds(86_400))
+        #expect(Runner.timeLimit("-5") == .milliseconds(100))
+        #expect(Runner.timeLimit("2.5") == .milliseconds(2500))
+        for nonsense in ["inf", "-inf", "nan", "", "ten", nil] { #expect(Runner.timeLimit(nonsense) == nil) }
+    }
+
     @Test func aStepThatRunsTooLongIsStopped() async throws {
         let start = ContinuousClock.now
         let error = await #expect(throws: StepTimedOut.self) {
@@ -204,7 +212,11 @@ import WharfStore
         let faults = try #require(printed.split(separator: " ").first { $0.hasPrefix("faults=") }).dropFirst("faults=".count)
         try await postDevnetFaults(#"{"added_latency_ms":3000}"#, to: String(faults))
 
-        let environment = ["WHARF_PLUGINS_DIRECTORY": directory.file("plugins"), "WHARF_NETWORK_ORCHESTRATORS": String(orchestrators)]
+        // The killed command's claim on the job lapses after the lease.
+        let environment = [
+            "WHARF_PLUGINS_DIRECTORY": directory.file("plugins"), "WHARF_NETWORK_ORCHESTRATORS": String(orchestrators),
+            "WHARF_JOBS_LEASE_SECONDS": "3",
+        ]
         let first = try await WharfProcess.start(
             ["run", "captions.burn-in", "--input", "clip.mp4"],
             in: directory.path,
@@ -225,7 +237,7 @@ import WharfStore
         let gateway = try await ServedGateway(environment: environment, devnet: 0, orchestrators: 1, in: directory)
         defer { gateway.stop() }
         var status = ""
-        for _ in 0..<100 where status != "succeeded" {
+        for _ in 0..<200 where status != "succeeded" {
             try await Task.sleep(for: .milliseconds(100))
             status = (try? await runSQLite(database, "SELECT status FROM jobs"))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         }
@@ -238,6 +250,43 @@ import WharfStore
         )
         let captioned = try await runSQLite(database, "SELECT byte_count > 1000 FROM artifacts WHERE name = 'video-captioned.mp4'")
         #expect(captioned.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let nothingLeft = try await WharfProcess.run(["run", "--resume"], in: directory.path, environment: environment)
+        #expect(nothingLeft.standardError.contains("no unfinished preset jobs"))
+    }
+
+    @Test func aStepThatKillsItsGatewayIsResumedAtMostMaxCrashResumesTimes() async throws {
+        let directory = try await Self.workspace()
+        // A test-only fault of the debug build: the process kills itself when the greet step starts.
+        let environment = [
+            "WHARF_PLUGINS_DIRECTORY": directory.file("plugins"), "WHARF_TEST_KILL_IN_STEP": "greet", "WHARF_JOBS_MAX_CRASH_RESUMES": "2",
+            "WHARF_JOBS_LEASE_SECONDS": "5",
+        ]
+        // A killed command's claim on the job lapses after the lease.
+        func afterTheLease() async throws { try await Task.sleep(for: .milliseconds(5200)) }
+        let first = try await WharfProcess.run(
+            ["run", "template.greet", "--param", "name=Ada"],
+            in: directory.path,
+            environment: environment
+        )
+        #expect(first.status == 128 + SIGKILL, "\(first.standardError)")
+        // Resumed twice, and each time the step takes the process down again.
+        let early = try await WharfProcess.run(["run", "--resume"], in: directory.path, environment: environment)
+        #expect(early.standardError.contains("no unfinished preset jobs"), "the dead command's lease holds the job until it lapses")
+        for _ in 0..<2 {
+            try await afterTheLease()
+            let resumed = try await WharfProcess.run(["run", "--resume"], in: directory.path, environment: environment)
+            #expect(resumed.status == 128 + SIGKILL, "\(resumed.standardError)")
+        }
+        // The third time, the job fails instead of being run.
+        try await afterTheLease()
+        let last = try await WharfProcess.run(["run", "--resume"], in: directory.path, environment: environment)
+        #expect(last.status == 1)
+        #expect(last.standardError.contains("step greet failed: the gateway stopped 3 times while this step ran"), "\(last.standardError)")
+        let database = directory.file(".wharf/wharf.sqlite")
+        let step = try await runSQLite(database, "SELECT attempts || ':' || interruptions || ':' || status FROM job_steps")
+        #expect(step.trimmingCharacters(in: .whitespacesAndNewlines) == "3:3:failed")
+        let job = try await runSQLite(database, "SELECT status FROM jobs")
+        #expect(job.trimmingCharacters(in: .whitespacesAndNewlines) == "failed")
         let nothingLeft = try await WharfProcess.run(["run", "--resume"], in: directory.path, environment: environment)
         #expect(nothingLeft.standardError.contains("no unfinished preset jobs"))
     }

@@ -55,6 +55,11 @@ public struct ConfigurationKey: Sendable, Hashable {
         "30",
         "How long a node's claim on a running job lasts without renewal (renewed every third of it); a stopped node's jobs move to another node after it (3-3600)."
     )
+    static let maxCrashResumes = Self(
+        "jobs.max_crash_resumes",
+        "2",
+        "How many times a preset job is resumed after the gateway stopped (crashed, was killed) while one of its steps ran; once more and the job fails instead (0-100)."
+    )
 
     static let orchestrators = Self(
         "network.orchestrators",
@@ -233,7 +238,8 @@ public struct ConfigurationKey: Sendable, Hashable {
     public static let all: [ConfigurationKey] =
         [
             publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
-            sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, orchestrators, refreshSeconds, probeTimeout, caFile,
+            sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, maxCrashResumes, orchestrators, refreshSeconds, probeTimeout,
+            caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
             pluginsRequireSignature, pluginsPublisherKeys, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,

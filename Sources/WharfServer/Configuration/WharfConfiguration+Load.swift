@@ -77,6 +77,7 @@ extension WharfConfiguration {
         let format = reader.string(forKey: ConfigurationKey.logFormat.configKey, default: "json")
         let shutdownSeconds = reader.int(forKey: ConfigurationKey.shutdownTimeout.configKey, default: 30)
         let leaseSeconds = reader.int(forKey: ConfigurationKey.jobLease.configKey, default: 30)
+        let crashResumes = reader.int(forKey: ConfigurationKey.maxCrashResumes.configKey, default: 2)
         let orchestratorList = reader.stringArray(forKey: ConfigurationKey.orchestrators.configKey, default: [])
         let discovery = reader.string(forKey: ConfigurationKey.discoveryURL.configKey)
         let refreshSeconds = reader.int(forKey: ConfigurationKey.refreshSeconds.configKey, default: 60)
@@ -160,6 +161,8 @@ extension WharfConfiguration {
         configuration.shutdownTimeout = .seconds(shutdownSeconds)
         unlessFailed(.jobLease, (3...3600).contains(leaseSeconds), "must be from 3 to 3600 seconds")
         configuration.jobLease = .seconds(leaseSeconds)
+        unlessFailed(.maxCrashResumes, (0...100).contains(crashResumes), "must be from 0 to 100")
+        configuration.maxCrashResumes = crashResumes
 
         for entry in orchestratorList {
             if let address = OrchestratorAddress(parsing: entry) {

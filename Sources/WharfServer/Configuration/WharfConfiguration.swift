@@ -49,6 +49,9 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var shutdownTimeout: Duration = .seconds(30)
     /// How long a node's claim on a running job lasts without renewal (`jobs.lease_seconds`).
     public var jobLease: Duration = .seconds(30)
+    /// How many times a job is resumed after a gateway stopped while one of its steps ran
+    /// (`jobs.max_crash_resumes`).
+    public var maxCrashResumes = 2
     /// Orchestrators to route to (`network.orchestrators`).
     public var orchestrators: [OrchestratorAddress] = []
     /// Where the list of orchestrators is discovered, besides the static list (`network.discovery_url`).

@@ -1,0 +1,19 @@
+#if DEBUG
+    import Foundation
+    #if canImport(Glibc)
+        import Glibc
+    #endif
+#endif
+
+/// Faults the test suite sets off in a debug build through the environment; a release build has none.
+enum TestFaults {
+    /// With `WHARF_TEST_KILL_IN_STEP=<step id>`, the process kills itself (SIGKILL) when a step of
+    /// that id starts, after its start is saved: a step that takes its gateway down.
+    static func stepStarted(_ stepID: String) {
+        #if DEBUG
+            if ProcessInfo.processInfo.environment["WHARF_TEST_KILL_IN_STEP"] == stepID {
+                kill(getpid(), SIGKILL)
+            }
+        #endif
+    }
+}
