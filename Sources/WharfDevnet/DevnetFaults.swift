@@ -22,6 +22,28 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
     /// Answer every request for a result file with `302 Found` to this URL (a hostile orchestrator
     /// pointing the gateway at an address it should not fetch).
     public var redirectResultsTo: String?
+    /// Advertise this price (wei per ``pixelsPerUnit`` units) for every pipeline instead of the
+    /// profile's, in answers to `GetOrchestrator` from now on: absurd prices, or a price that
+    /// changes when the gateway refreshes its offer.
+    public var pricePerUnit: Int64?
+    /// Units ``pricePerUnit`` covers (the profile's when not set).
+    public var pixelsPerUnit: Int64?
+    /// Pad each `OrchestratorInfo` with this many bytes (an oversized protobuf message).
+    public var padInfoBytes = 0
+    /// Result URLs in answers point at this base instead of the orchestrator's own address (an
+    /// off-origin URL the gateway must not fetch).
+    public var resultBaseURL: String?
+    /// Each result file is listed this many times in an answer (an answer with a great many files).
+    public var resultCopies = 1
+    /// Result files are this many bytes of zeros instead of the media (a huge result), streamed.
+    public var resultBytes: Int64?
+    /// Answers and result files carry this `Content-Type` instead of their own.
+    public var answerContentType: String?
+    /// Answers are sent one byte at a time, this long apart (a slow drip).
+    public var dripInterval: Duration = .zero
+    /// A streamed answer is one event that never ends: `data:` bytes without a blank line, until
+    /// the gateway hangs up.
+    public var endlessEvents = false
 
     public init() {}
 
@@ -34,6 +56,15 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         case failGetOrchestrator = "fail_get_orchestrator"
         case refuseConnectionsMilliseconds = "refuse_connections_ms"
         case redirectResultsTo = "redirect_results_to"
+        case pricePerUnit = "price_per_unit"
+        case pixelsPerUnit = "pixels_per_unit"
+        case padInfoBytes = "pad_info_bytes"
+        case resultBaseURL = "result_base_url"
+        case resultCopies = "result_copies"
+        case resultBytes = "result_bytes"
+        case answerContentType = "answer_content_type"
+        case dripIntervalMilliseconds = "drip_interval_ms"
+        case endlessEvents = "endless_events"
     }
 
     public init(from decoder: any Swift.Decoder) throws {
@@ -57,6 +88,32 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         }
         refuseConnectionsFor = .milliseconds(refuse)
         redirectResultsTo = try container.decodeIfPresent(String.self, forKey: .redirectResultsTo)
+        // Prices are taken as given, however absurd: that is the point of the fault.
+        pricePerUnit = try container.decodeIfPresent(Int64.self, forKey: .pricePerUnit)
+        pixelsPerUnit = try container.decodeIfPresent(Int64.self, forKey: .pixelsPerUnit)
+        padInfoBytes = try Self.decode(container, .padInfoBytes, in: 0...(64 << 20)) ?? 0
+        resultBaseURL = try container.decodeIfPresent(String.self, forKey: .resultBaseURL)
+        resultCopies = try Self.decode(container, .resultCopies, in: 1...100_000) ?? 1
+        resultBytes = try Self.decode(container, .resultBytes, in: 0...(Int64(1) << 40))
+        answerContentType = try container.decodeIfPresent(String.self, forKey: .answerContentType)
+        dripInterval = .milliseconds(try Self.decode(container, .dripIntervalMilliseconds, in: 0...60_000) ?? 0)
+        endlessEvents = try container.decodeIfPresent(Bool.self, forKey: .endlessEvents) ?? false
+    }
+
+    private static func decode<Number: FixedWidthInteger & Decodable>(
+        _ container: KeyedDecodingContainer<CodingKeys>,
+        _ key: CodingKeys,
+        in range: ClosedRange<Number>
+    ) throws -> Number? {
+        guard let value = try container.decodeIfPresent(Number.self, forKey: key) else { return nil }
+        guard range.contains(value) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key,
+                in: container,
+                debugDescription: "\(key.rawValue) must be from \(range.lowerBound) to \(range.upperBound)"
+            )
+        }
+        return value
     }
 
     public func encode(to encoder: any Swift.Encoder) throws {
@@ -69,6 +126,15 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         try container.encode(failGetOrchestrator, forKey: .failGetOrchestrator)
         try container.encode(Self.milliseconds(refuseConnectionsFor), forKey: .refuseConnectionsMilliseconds)
         try container.encodeIfPresent(redirectResultsTo, forKey: .redirectResultsTo)
+        try container.encodeIfPresent(pricePerUnit, forKey: .pricePerUnit)
+        try container.encodeIfPresent(pixelsPerUnit, forKey: .pixelsPerUnit)
+        try container.encode(padInfoBytes, forKey: .padInfoBytes)
+        try container.encodeIfPresent(resultBaseURL, forKey: .resultBaseURL)
+        try container.encode(resultCopies, forKey: .resultCopies)
+        try container.encodeIfPresent(resultBytes, forKey: .resultBytes)
+        try container.encodeIfPresent(answerContentType, forKey: .answerContentType)
+        try container.encode(Self.milliseconds(dripInterval), forKey: .dripIntervalMilliseconds)
+        try container.encode(endlessEvents, forKey: .endlessEvents)
     }
 
     private static func milliseconds(_ duration: Duration) -> Int64 {

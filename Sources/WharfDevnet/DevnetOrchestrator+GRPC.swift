@@ -8,7 +8,8 @@ import WharfLivepeer
 extension DevnetOrchestrator {
     /// The `OrchestratorInfo` this orchestrator answers with.
     func orchestratorInfo() -> Net_OrchestratorInfo {
-        let expiredTokens = faults.withLock { $0.expiredAuthTokens }
+        let faults = self.faults.withLock { $0 }
+        let expiredTokens = faults.expiredAuthTokens
         let token = tokens.issue(expired: expiredTokens)
         let offered = profile.prices.keys.sorted { $0.capabilityID < $1.capabilityID }
         return Net_OrchestratorInfo.with { info in
@@ -20,7 +21,7 @@ extension DevnetOrchestrator {
                 capabilities.capacities = Dictionary(
                     uniqueKeysWithValues: offered.map { (UInt32($0.capabilityID), UInt32(profile.capacity)) }
                 )
-                capabilities.version = "wharf-devnet"
+                capabilities.version = "wharf-devnet" + String(repeating: " ", count: faults.padInfoBytes)
                 capabilities.constraints = .with { constraints in
                     constraints.perCapability = Dictionary(
                         uniqueKeysWithValues: offered.compactMap { pipeline in
@@ -45,8 +46,8 @@ extension DevnetOrchestrator {
             info.capabilitiesPrices = offered.compactMap { pipeline in
                 guard let price = profile.prices[pipeline], let model = profile.models[pipeline] else { return nil }
                 return .with {
-                    $0.pricePerUnit = price
-                    $0.pixelsPerUnit = profile.pixelsPerUnit
+                    $0.pricePerUnit = faults.pricePerUnit ?? price
+                    $0.pixelsPerUnit = faults.pixelsPerUnit ?? profile.pixelsPerUnit
                     $0.capability = UInt32(pipeline.capabilityID)
                     $0.constraint = model
                 }

@@ -33,9 +33,14 @@ extension DevnetOrchestrator {
             guard let found = self.runner.result(request.uri.path) else {
                 return Self.plain(.notFound, "no such result (results are kept for ten minutes)")
             }
+            let faults = self.faults.withLock { $0 }
+            let contentType = faults.answerContentType ?? found.contentType
+            if let size = faults.resultBytes {
+                return Response(status: .ok, headers: [.contentType: contentType], body: Self.zeros(size))
+            }
             return Response(
                 status: .ok,
-                headers: [.contentType: found.contentType],
+                headers: [.contentType: contentType],
                 body: .init(byteBuffer: ByteBuffer(bytes: found.data))
             )
         }
@@ -105,17 +110,73 @@ extension DevnetOrchestrator {
             return try await forward(pipeline, body: body, contentType: request.headers[.contentType] ?? "", to: runnerURL)
         }
         let ports = try await ports()
+        let faults = self.faults.withLock { $0 }
         let reply = await runner.run(
             pipeline,
             body: Data(body.readableBytesView),
             contentType: request.headers[.contentType] ?? "",
-            baseURL: "https://127.0.0.1:\(ports.http)"
+            baseURL: faults.resultBaseURL ?? "https://127.0.0.1:\(ports.http)"
         )
+        let answer = faults.resultCopies > 1 ? Self.repeatingResults(reply.body, times: faults.resultCopies) : reply.body
+        let headers: HTTPFields = [.contentType: faults.answerContentType ?? reply.contentType]
+        if faults.endlessEvents, reply.contentType == "text/event-stream" {
+            return Response(status: .ok, headers: headers, body: Self.endlessEvent())
+        }
+        if faults.dripInterval > .zero {
+            return Response(
+                status: HTTPResponse.Status(code: reply.status),
+                headers: headers,
+                body: Self.drip(answer, every: faults.dripInterval)
+            )
+        }
         return Response(
             status: HTTPResponse.Status(code: reply.status),
-            headers: [.contentType: reply.contentType],
-            body: .init(byteBuffer: ByteBuffer(bytes: reply.body))
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: answer))
         )
+    }
+
+    /// An answer whose every result (`images[]`) is listed `times` times.
+    private static func repeatingResults(_ answer: Data, times: Int) -> Data {
+        guard var document = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any], let images = document["images"] as? [Any]
+        else { return answer }
+        document["images"] = Array(repeating: images, count: times).flatMap { $0 }
+        return (try? JSONSerialization.data(withJSONObject: document)) ?? answer
+    }
+
+    /// `size` bytes of zeros, written 64 KiB at a time with no declared length.
+    private static func zeros(_ size: Int64) -> ResponseBody {
+        ResponseBody { writer in
+            var left = size
+            while left > 0 {
+                let count = Int(min(left, 65_536))
+                try await writer.write(ByteBuffer(repeating: 0, count: count))
+                left -= Int64(count)
+            }
+            try await writer.finish(nil)
+        }
+    }
+
+    /// `bytes` one at a time, `interval` apart.
+    private static func drip(_ bytes: Data, every interval: Duration) -> ResponseBody {
+        ResponseBody { writer in
+            for byte in bytes {
+                try await Task.sleep(for: interval)
+                try await writer.write(ByteBuffer(bytes: [byte]))
+            }
+            try await writer.finish(nil)
+        }
+    }
+
+    /// One `data:` line that never ends, 16 KiB every 10 ms, until the reader hangs up.
+    private static func endlessEvent() -> ResponseBody {
+        ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: "data: "))
+            while true {
+                try await Task.sleep(for: .milliseconds(10))
+                try await writer.write(ByteBuffer(repeating: UInt8(ascii: "a"), count: 16_384))
+            }
+        }
     }
 
     /// Relays a pipeline request to an ai-runner-compatible endpoint and its answer back.

@@ -119,6 +119,7 @@ public struct AIJobClient: Sendable {
             ),
         ]
         if let payment = request.payment { headers.append((LivepeerHeaders.payment, payment)) }
+        let deadline = ContinuousClock.now + timeout
         let reply = try await execute(
             path: request.pipeline.rawValue,
             to: offer,
@@ -138,7 +139,8 @@ public struct AIJobClient: Sendable {
                 events: ReplyBytes(reply.body)
             )
         }
-        return try await collect(reply)
+        let collected = try await collect(reply, by: deadline)
+        return collected
     }
 }
 
@@ -170,8 +172,10 @@ extension AIJobClient {
         }
         var outgoing = HTTPClientRequest(url: url.absoluteString)
         outgoing.tlsConfiguration = try Self.tlsConfiguration(pinnedCertificate: pinnedCertificate)
+        let deadline = ContinuousClock.now + timeout
         let reply = try await http.execute(outgoing, timeout: .nanoseconds(timeout.nanoseconds))
-        let body = try await reply.body.collect(upTo: maximumResponseBytes)
+        let limit = maximumResponseBytes
+        let body = try await Self.reading(by: deadline) { try await reply.body.collect(upTo: limit) }
         guard (200..<300).contains(reply.status.code) else {
             throw WharfError(.invalidArgument, "the orchestrator answered \(reply.status.code) for a result file")
         }
@@ -213,22 +217,24 @@ extension AIJobClient {
         pinnedCertificate: [UInt8]?,
         timeout: Duration
     ) async throws -> Response {
-        try await collect(
-            execute(
-                path: path,
-                to: offer,
-                body: body,
-                contentType: contentType,
-                headers: headers,
-                pinnedCertificate: pinnedCertificate,
-                timeout: timeout
-            )
+        let deadline = ContinuousClock.now + timeout
+        let reply = try await execute(
+            path: path,
+            to: offer,
+            body: body,
+            contentType: contentType,
+            headers: headers,
+            pinnedCertificate: pinnedCertificate,
+            timeout: timeout
         )
+        let collected = try await collect(reply, by: deadline)
+        return collected
     }
 
-    /// Reads a whole reply, refusing one larger than the limit.
-    private func collect(_ reply: HTTPClientResponse) async throws -> Response {
-        let collected = try await reply.body.collect(upTo: maximumResponseBytes)
+    /// Reads a whole reply by `deadline`, refusing one larger than the limit.
+    private func collect(_ reply: HTTPClientResponse, by deadline: ContinuousClock.Instant) async throws -> Response {
+        let limit = maximumResponseBytes
+        let collected = try await Self.reading(by: deadline) { try await reply.body.collect(upTo: limit) }
         return Response(
             status: Int(reply.status.code),
             contentType: reply.headers.first(name: "Content-Type") ?? "",
@@ -236,6 +242,29 @@ extension AIJobClient {
             balance: reply.headers.first(name: LivepeerHeaders.balance),
             events: nil
         )
+    }
+
+    /// Runs `read` (a reply body being read), cancelling it at `deadline`. The HTTP client's own
+    /// timeout ends once the reply's head has come; this bounds the body too, so an orchestrator
+    /// that sends a byte at a time cannot hold a request for longer than its attempt.
+    /// - Throws: `HTTPClientError.deadlineExceeded` when the deadline passes first.
+    static func reading<T: Sendable>(
+        by deadline: ContinuousClock.Instant,
+        _ read: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                let value = try await read()
+                return value
+            }
+            group.addTask {
+                try await Task.sleep(until: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw HTTPClientError.deadlineExceeded }
+            return value
+        }
     }
 
     /// TLS that trusts only the pinned certificate, or the system's CAs when there is no pin.

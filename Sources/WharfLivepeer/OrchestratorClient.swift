@@ -80,6 +80,9 @@ public struct OrchestratorClient: Sendable {
         var description: String { "orchestrator \(address) presented a different TLS certificate than pinned" }
     }
 
+    /// The largest `OrchestratorInfo` read.
+    static let maximumInfoBytes = 1 << 20
+
     private func call(_ address: OrchestratorAddress, credentials: Credentials) async throws -> OrchestratorOffer {
         let changed = Mutex(false)
         let security: HTTP2ClientTransport.Posix.TransportSecurity
@@ -115,6 +118,8 @@ public struct OrchestratorClient: Sendable {
         )
         var options = CallOptions.defaults
         options.timeout = timeout
+        // A real OrchestratorInfo is a few kilobytes; a larger one is refused, not read.
+        options.maxResponseMessageBytes = Self.maximumInfoBytes
         let request = Net_OrchestratorRequest.with {
             $0.address = credentials.address
             $0.sig = credentials.signature
@@ -124,6 +129,15 @@ public struct OrchestratorClient: Sendable {
                 let info = try await Net_Orchestrator.Client(wrapping: client).getOrchestrator(request, options: options)
                 return try OrchestratorOffer(info, from: address.description)
             }
+        } catch let error as RPCError where [.resourceExhausted, .internalError].contains(error.code) {
+            // It answered, with something that is not an offer: a reply over the message limit
+            // (no orchestrator needs that; the transport reports it as either code) or one that
+            // cannot be read.
+            throw WharfError(
+                .invalidArgument,
+                "orchestrator \(address): its GetOrchestrator answer could not be read (\(error.code))",
+                cause: error
+            )
         } catch {
             if changed.withLock({ $0 }) { throw CertificateChanged(address: address) }
             throw error

@@ -42,8 +42,10 @@ public struct OrchestratorDiscovery: Sendable {
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
+            let deadline = ContinuousClock.now + timeout
             response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-            body = try await response.body.collect(upTo: 4 * 1024 * 1024)
+            let reply = response
+            body = try await AIJobClient.reading(by: deadline) { try await reply.body.collect(upTo: 4 * 1024 * 1024) }
         } catch {
             throw WharfError(.storeUnavailable, "discovery at \(url) failed", cause: error)
         }

@@ -138,8 +138,9 @@ public final class RemoteSigner: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
+            let deadline = ContinuousClock.now + timeout
             let response = try await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-            let collected = try await response.body.collect(upTo: 1024 * 1024)
+            let collected = try await AIJobClient.reading(by: deadline) { try await response.body.collect(upTo: 1024 * 1024) }
             return (Int(response.status.code), Data(collected.readableBytesView))
         } catch {
             throw Failure.failed("cannot reach \(url.absoluteString): \(error)")

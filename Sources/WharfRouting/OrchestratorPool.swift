@@ -87,7 +87,7 @@ public actor OrchestratorPool {
         for (address, result) in results {
             switch result {
             case .success(let offer): admit(address, offer: offer)
-            case .failure(let error): recordFailure(address, reason: Self.describe(error))
+            case .failure(let error): recordFailure(address, reason: Self.describe(error), withdrawingOffer: Self.isInvalidAnswer(error))
             }
         }
     }
@@ -99,9 +99,16 @@ public actor OrchestratorPool {
             admit(address, offer: offer)
             return offer
         } catch {
-            recordFailure(address, reason: Self.describe(error))
+            recordFailure(address, reason: Self.describe(error), withdrawingOffer: Self.isInvalidAnswer(error))
             throw error
         }
+    }
+
+    /// Whether a probe failed because the orchestrator answered, with something that is not a
+    /// valid offer (a negative price, no transcoder URL, an oversized message): unlike a network
+    /// failure, a sign that its last good offer no longer holds.
+    static func isInvalidAnswer(_ error: any Error) -> Bool {
+        (error as? WharfError)?.code == .invalidArgument
     }
 
     /// A usable orchestrator for a step, with its price.
@@ -214,8 +221,11 @@ public actor OrchestratorPool {
     }
 
     /// Records a failed attempt or probe; suspends the orchestrator after too many in a row.
-    public func recordFailure(_ address: OrchestratorAddress, reason: String) {
+    /// - Parameter withdrawingOffer: Forget the member's offer too: it is not used again until it
+    ///   answers with a valid one.
+    public func recordFailure(_ address: OrchestratorAddress, reason: String, withdrawingOffer: Bool = false) {
         guard var member = members[address] else { return }
+        if withdrawingOffer { member.offer = nil }
         member.consecutiveFailures += 1
         member.lastError = reason
         let probeFailedAfterSuspension = member.suspendedUntil != nil

@@ -96,6 +96,7 @@ public struct PipelineRouter: Sendable {
             }
             tried.insert(candidate.address)
             var offer = candidate.offer
+            var price = candidate.price
             var refreshedToken = false
             while true {
                 let start = clock.now
@@ -105,6 +106,9 @@ public struct PipelineRouter: Sendable {
                     if offer.authToken?.isExpired() ?? true {
                         offer = try await pool.refreshOffer(candidate.address)
                     }
+                    // Checked again after every refresh: an orchestrator may change its price with
+                    // its new token. The price the step is paid at is the one it goes out with.
+                    price = try Self.usablePrice(offer.price(for: request.pipeline, model: model), units: request.units, cap: priceCap)
                     var paid = request
                     if offer.requiresPayment, let signer {
                         let payment = try await signer.payment(
@@ -126,14 +130,10 @@ public struct PipelineRouter: Sendable {
                     let latency = clock.now - start
                     if (200..<300).contains(response.status) {
                         await pool.recordSuccess(candidate.address, latency: latency)
-                        attempts.append(record(candidate, latency, "ok", request.pipeline))
-                        return Outcome(
-                            response: response,
-                            orchestrator: candidate.address,
-                            offer: offer,
-                            price: candidate.price,
-                            attempts: attempts
-                        )
+                        var done = record(candidate, latency, "ok", request.pipeline)
+                        done.price = price
+                        attempts.append(done)
+                        return Outcome(response: response, orchestrator: candidate.address, offer: offer, price: price, attempts: attempts)
                     }
                     let text = String(decoding: response.body.prefix(200), as: UTF8.self)
                     if response.status == 403, text.contains("auth token"), !refreshedToken {
@@ -155,6 +155,10 @@ public struct PipelineRouter: Sendable {
                     outcome = "http \(response.status)"
                 } catch let error as RoutingError {
                     throw error
+                } catch let refused as UnusablePrice {
+                    // Its price, not its health: try another orchestrator without holding this against it.
+                    attempts.append(record(candidate, clock.now - start, refused.reason, request.pipeline))
+                    break
                 } catch RemoteSigner.Failure.refreshOrchestrator where !refreshedToken {
                     // The signer wants fresh orchestrator info: get it and pay again, once.
                     attempts.append(record(candidate, clock.now - start, "payment refresh", request.pipeline))
@@ -198,6 +202,24 @@ public struct PipelineRouter: Sendable {
                 : "\(count) orchestrator\(count == 1 ? "" : "s") failed: \(summary)",
             attempts: attempts
         )
+    }
+
+    /// Why an orchestrator's current price rules it out for a step.
+    struct UnusablePrice: Error {
+        var reason: String
+    }
+
+    /// `price` when a step of `units` may be sent at it: offered, under `cap`, and at a cost that
+    /// can be reckoned (an absurd price, whose cost does not fit in 64 bits, cannot be charged).
+    static func usablePrice(
+        _ price: OrchestratorOffer.Price?,
+        units: Int64,
+        cap: OrchestratorOffer.Price?
+    ) throws -> OrchestratorOffer.Price {
+        guard let price else { throw UnusablePrice(reason: "no longer offered") }
+        if let cap, !price.isAtMost(cap) { throw UnusablePrice(reason: "price over the cap") }
+        guard price.cost(units: units) != nil else { throw UnusablePrice(reason: "price beyond reckoning") }
+        return price
     }
 
     /// A transcoded segment and where it was done.

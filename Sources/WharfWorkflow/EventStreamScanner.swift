@@ -6,7 +6,8 @@ import WharfCore
 ///
 /// Events end at a blank line, written `\n\n`, `\r\n\r\n` or `\r\r`; an event split across chunks, or
 /// a multi-byte character split across them, is read once whole. What it holds is bounded: an event
-/// longer than ``maximumEventBytes`` is skipped (still relayed, never kept).
+/// longer than ``maximumEventBytes`` is never kept, and sets ``overlong`` (the relay then ends the
+/// stream: no LLM event is that long, and one that never ends would be relayed forever).
 struct EventStreamScanner {
     /// The longest event kept whole; a longer one is passed over.
     static let maximumEventBytes = 1 << 20
@@ -17,6 +18,13 @@ struct EventStreamScanner {
     private var pending: [UInt8] = []
     /// Inside an event too long to keep: skip to its end.
     private var skipping = false
+    /// Whether an event longer than ``maximumEventBytes`` has been seen.
+    private(set) var overlong = false
+
+    /// An event longer than ``maximumEventBytes``.
+    struct OverlongEvent: Error, CustomStringConvertible {
+        var description: String { "the orchestrator sent an event longer than \(EventStreamScanner.maximumEventBytes) bytes" }
+    }
 
     mutating func feed(_ chunk: Data) {
         for byte in chunk {
@@ -28,6 +36,7 @@ struct EventStreamScanner {
             } else if pending.count > Self.maximumEventBytes {
                 // Keep the last three bytes: the event's end may start among them.
                 skipping = true
+                overlong = true
                 pending.removeFirst(pending.count - 3)
             }
         }

@@ -174,6 +174,9 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         var names: [String] = []
         let rewritten = try await rewriteURLs(in: parsed) { reference in
             if reference.hasPrefix("data:") { return reference }
+            guard names.count < Self.maximumResultFiles else {
+                throw TooManyResultFiles(limit: Self.maximumResultFiles)
+            }
             let file = try await router.fetchResult(reference, of: outcome)
             let name = "\(namePrefix)\(names.count).\(Self.fileExtension(for: file.contentType, reference: reference))"
             names.append(name)
@@ -275,6 +278,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             do {
                 for try await chunk in events {
                     scanner.feed(chunk)
+                    if scanner.overlong { throw EventStreamScanner.OverlongEvent() }
                     // A full buffer: wait for the customer to read before taking more from upstream.
                     while case .dropped = continuation.yield(chunk) {
                         try await Task.sleep(for: .milliseconds(5))
@@ -293,6 +297,15 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             if case .cancelled = termination { task.cancel() }
         }
         return stream
+    }
+
+    /// The most result files one answer may link to (the AI pipelines answer at most a few).
+    static var maximumResultFiles: Int { 32 }
+
+    /// An answer linking to more result files than ``maximumResultFiles``: none is kept.
+    struct TooManyResultFiles: Error, CustomStringConvertible {
+        var limit: Int
+        var description: String { "the orchestrator's answer links to more than \(limit) result files" }
     }
 
     /// An orchestrator's answer that is not the JSON document its pipeline answers with.

@@ -18,7 +18,10 @@ struct Devnet: AsyncParsableCommand {
             regions and latencies differ per orchestrator. Faults can be changed while it runs: \
             POST {"error_rate":0.5,"added_latency_ms":200,"hang":false,"crash_after_requests":10,\
             "expired_auth_tokens":false,"fail_get_orchestrator":false,"refuse_connections_ms":0,\
-            "redirect_results_to":"http://…"} to https://127.0.0.1:<http port>/_devnet/faults \
+            "redirect_results_to":"http://…"} to https://127.0.0.1:<http port>/_devnet/faults; hostile ones: \
+            "price_per_unit" and "pixels_per_unit" (advertised from the next GetOrchestrator), "pad_info_bytes", \
+            "result_base_url" (off-origin result URLs), "result_copies", "result_bytes" (huge result files), \
+            "answer_content_type", "drip_interval_ms" (one byte per interval), "endless_events" \
             (GET /_devnet/stats: requests, peak concurrency, the manifest ids seen). \
             Point a gateway at the printed addresses with network.orchestrators, or use `wharf serve --devnet N`.
             """

@@ -10,7 +10,8 @@ import Testing
 import WharfCore
 import WharfDevnet
 import WharfLivepeer
-import WharfRouting
+
+@testable import WharfRouting
 
 /// Routing against a devnet of three orchestrators: failover, price caps, suspension and
 /// re-admission, token refresh, and errors a customer can read.
@@ -71,6 +72,36 @@ import WharfRouting
             #expect(error?.message == "no orchestrator offers text-to-image with model \(Self.model) under your price cap")
             #expect(devnet.orchestrators.map(\.requestCount).reduce(0, +) == 12)
         }
+    }
+
+    @Test func anOfferRefreshedAtSendTimeIsHeldToThePriceCap() async throws {
+        try await withDevnet(1) { devnet in
+            let orchestrator = devnet.orchestrators[0]
+            // The pool holds the orchestrator's offer at its usual price with a token that has
+            // expired, so the router fetches a new offer before it sends anything.
+            orchestrator.setFaults { $0.expiredAuthTokens = true }
+            await devnet.pool.refresh()
+            // The new offer asks a hundred times as much as the cap.
+            orchestrator.setFaults {
+                $0.expiredAuthTokens = false
+                $0.pricePerUnit = 100_000
+            }
+            let router = devnet.router(Self.fastPolicy())
+            let cap = OrchestratorOffer.Price(pricePerUnit: 1_000, pixelsPerUnit: 1)
+            let error = await #expect(throws: RoutingError.self) {
+                try await router.run(Self.request(), model: Self.model, priceCap: cap)
+            }
+            #expect(error?.attempts.map(\.outcome) == ["price over the cap"])
+            #expect(orchestrator.requestCount == 0)
+        }
+    }
+
+    @Test func aPriceWhoseCostCannotBeReckonedIsNeverUsed() throws {
+        let absurd = OrchestratorOffer.Price(pricePerUnit: .max, pixelsPerUnit: 1)
+        #expect(throws: PipelineRouter.UnusablePrice.self) { try PipelineRouter.usablePrice(absurd, units: 2, cap: nil) }
+        let fine = OrchestratorOffer.Price(pricePerUnit: 3, pixelsPerUnit: 1)
+        #expect(try PipelineRouter.usablePrice(fine, units: 2, cap: nil) == fine)
+        #expect(throws: PipelineRouter.UnusablePrice.self) { try PipelineRouter.usablePrice(nil, units: 2, cap: nil) }
     }
 
     @Test func allFailuresAreSummarisedWithoutInternals() async throws {

@@ -301,32 +301,6 @@ import Testing
         #expect(!message.contains("127.0.0.1"))
     }
 
-    @Test func aResultRedirectIsNeverFollowed() async throws {
-        // A service the gateway can reach and customers cannot (a cloud metadata endpoint, say).
-        let hits = Mutex(0)
-        let router = Router()
-        router.get("secret") { _, _ in
-            hits.withLock { $0 += 1 }
-            return "internal credentials"
-        }
-        try await withHTTPServer(router) { port in
-            let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
-            defer { gateway.stop() }
-            for url in try await gateway.orchestratorURLs() {
-                try await gateway.setFaults(#"{"redirect_results_to": "http://127.0.0.1:\#(port)/secret"}"#, at: url)
-            }
-            let reply = try await gateway.send(
-                .POST,
-                "/v1/text-to-image",
-                body: Data(#"{"prompt":"a harbour","model_id":"","width":64,"height":48}"#.utf8),
-                contentType: "application/json"
-            )
-            #expect(reply.status == 502, "\(String(decoding: reply.body, as: UTF8.self))")
-            #expect(!String(decoding: reply.body, as: UTF8.self).contains("internal credentials"))
-        }
-        #expect(hits.withLock { $0 } == 0)
-    }
-
     @Test func onChainOrchestratorsArePaidThroughTheRemoteSigner() async throws {
         // `wharf devnet --on-chain`: orchestrators that ask for tickets, and a devnet remote signer.
         let directory = try TemporaryDirectory()
