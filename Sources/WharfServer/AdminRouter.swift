@@ -59,6 +59,7 @@ public func buildAdminRouter<Store: GatewayStore>(
         .add(middleware: AuthenticationMiddleware(keys: store, scope: .admin, publicPaths: ["/admin/v1/openapi.yaml"], cache: keyCache))
         .add(middleware: JSONBodyLimitMiddleware(limit: JSONBodyLimitMiddleware<WharfRequestContext>.defaultLimit))
         .add(middleware: AdminCallerMiddleware(store: store))
+        .add(middleware: JSONNullRefusalMiddleware())
     // An admin key's allowed networks and rate apply here too; a write they refuse is audited as failed.
     if let policy { admin.add(middleware: RequestPolicyMiddleware(engine: policy)) }
     admin.add(

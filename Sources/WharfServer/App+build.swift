@@ -205,7 +205,7 @@ func addCommonMiddleware(
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: RequestMetricsMiddleware(factory: metrics, listener: role.rawValue))
     router.add(middleware: RateLimitHeadersMiddleware())
-    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: ErrorMiddleware(role: role))
 }
 
 /// What the public listener needs to serve `/v1`.

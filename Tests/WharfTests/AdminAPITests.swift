@@ -159,6 +159,32 @@ import Testing
         #expect(try await admin.call(.GET, "/tenants/dev/limits").status == 200)
     }
 
+    @Test func aNullIsNamedAndAnyOtherMethodIsAnswered405() async throws {
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        let admin = AdminClient(port: gateway.adminPort, token: gateway.key)
+        // A null means nothing here (leaving a field out means no limit): refused, naming it.
+        for (document, pointer) in [
+            (#"{"budget":{"daily":5,"alert_percents":null}}"#, "/budget/alert_percents"),
+            (#"{"allowed_networks":null}"#, "/allowed_networks"),
+            (#"{"rate":null}"#, "/rate"),
+        ] {
+            let refused = try await admin.call(.PUT, "/tenants/dev/limits", json: document)
+            #expect(refused.status == 422, "\(document)")
+            #expect((refused.object["errors"] as? [[String: Any]])?.first?["field"] as? String == pointer)
+        }
+        #expect(try await admin.call(.GET, "/tenants/dev/limits").object.isEmpty)
+        // Any method a path does not take, however unusual: 405 with what it takes.
+        for method in [HTTPMethod.TRACE, .OPTIONS, .RAW(value: "QUERY")] {
+            let answer = try await admin.call(method, "/tenants")
+            #expect(answer.status == 405, "\(method)")
+            #expect(answer.headers.first(name: "Allow") == "GET, POST")
+        }
+        // The admin API's paths are not the public listener's.
+        let elsewhere = try await gateway.send(.GET, "/admin/v1/tenants")
+        #expect(elsewhere.status == 404)
+    }
+
     @Test func orchestratorsPluginsAndTheDocument() async throws {
         let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
         defer { gateway.stop() }

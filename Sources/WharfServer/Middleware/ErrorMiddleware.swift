@@ -1,6 +1,7 @@
 public import Hummingbird
 import Logging
 import NIOCore
+import WharfAdmin
 import WharfCore
 import WharfV1
 import WharfV2
@@ -11,17 +12,24 @@ import WharfV2
 /// `HTTPResponseError`s keep their own rendering. Anything else is a bug or an outage: it is logged
 /// with the error and answered as a 500 problem without internals.
 public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    /// The listener whose paths answer 405 to another method: `/v1` and `/v2` on the public one,
+    /// `/admin/v1` on the admin one.
+    let role: ListenerRole
+
+    public init(role: ListenerRole) {
+        self.role = role
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
-            if let allowed = Self.v1AllowedMethod(path: request.uri.path) {
+            if role == .public, let allowed = Self.v1AllowedMethod(path: request.uri.path) {
                 return Self.v1MethodNotAllowed(request, allowed: allowed, requestID: context.id)
             }
-            // A path that exists with other methods: 405 and what it takes.
-            let allowed = V2Paths.allowedMethods(path: request.uri.path)
+            // A path that exists with other methods (any method: TRACE, QUERY, …): 405 and what it takes.
+            let allowed =
+                role == .public ? V2Paths.allowedMethods(path: request.uri.path) : AdminPaths.allowedMethods(path: request.uri.path)
             guard !allowed.isEmpty else {
                 return try ProblemError.notFound(path: request.uri.path).response(from: request, context: context)
             }
@@ -32,7 +40,7 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 detail: "\(request.uri.path) takes \(allowed.joined(separator: ", "))",
                 headers: [.allow: allowed.joined(separator: ", ")]
             ).response(from: request, context: context)
-            response.headers[.wharfAPIVersion] = "v2"
+            if role == .public { response.headers[.wharfAPIVersion] = "v2" }
             return response
         } catch let error as any HTTPResponseError {
             return try error.response(from: request, context: context)

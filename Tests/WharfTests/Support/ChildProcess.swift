@@ -144,6 +144,9 @@ final class ChildProcess: Sendable {
         Array(lines.all(on: stream).suffix(count))
     }
 
+    /// Whether the program is still running.
+    var isRunning: Bool { !ended.isSet }
+
     /// Everything the program printed on `stream` so far, one line per line.
     func printed(on stream: Stream) -> String {
         lines.all(on: stream).joined(separator: "\n")

@@ -112,6 +112,14 @@ final class ServedGateway: Sendable {
         return (Int(response.status.code), response.headers, Data(collected.readableBytesView))
     }
 
+    /// What the gateway has logged so far, one line per line.
+    func logged() -> [String] {
+        (process.printed(on: .error) + "\n" + process.printed(on: .output)).split(separator: "\n").map(String.init)
+    }
+
+    /// Whether the gateway process is still running.
+    var isRunning: Bool { process.isRunning }
+
     /// Stops the gateway with SIGTERM; it shuts down on its own.
     func stop() {
         process.signal()
