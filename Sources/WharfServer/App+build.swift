@@ -172,8 +172,16 @@ public func buildApplication(
     {
         var roleLogger = logger
         roleLogger[metadataKey: "gw.listener"] = .string(role.rawValue)
+        let connections = ConnectionCount(limit: configuration.maxConnections)
+        let idle = configuration.idleTimeout.components
         return Application(
             router: router,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ConnectionLimitHandler(count: connections)],
+                    idleTimeout: .seconds(idle.seconds) + .nanoseconds(idle.attoseconds / 1_000_000_000)
+                )
+            ),
             configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "Wharf"),
             onServerRunning: { channel in await onListening(role, channel.localAddress?.port ?? listener.port) },
             logger: roleLogger

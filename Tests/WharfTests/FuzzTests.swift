@@ -39,7 +39,9 @@ import Testing
         #expect(errors.isEmpty, "\(errors.prefix(5).joined(separator: "\n"))")
     }
 
-    /// Runs schemathesis on `api` against `url`. `ignored_auth` is off: after a burst of failed
+    /// Runs schemathesis on `api` against `url`, with one worker (with two, the Python of this
+    /// machine once failed inside its own compiler: "AST constructor recursion depth mismatch").
+    /// `ignored_auth` is off: after a burst of failed
     /// authentications from one address the gateway answers 429 (`AuthenticationTests`), where the
     /// check wants 401 every time.
     static func schemathesis(
@@ -54,7 +56,7 @@ import Testing
         var command = [
             "cd '\(gateway.directory.path)' &&", "schemathesis run '\(specification(api))'", "--url \(url)",
             "--header 'Authorization: Bearer \(gateway.key)'", "--checks all --exclude-checks \(checks)",
-            "--max-examples \(examples) --workers 2 --seed 20261125 --no-color",
+            "--max-examples \(examples) --workers 1 --seed 20261125 --no-color",
         ]
         for operation in excludingOperations { command.append("--exclude-path '\(operation)'") }
         return try await runTool("sh", ["-c", command.joined(separator: " ")])

@@ -32,6 +32,39 @@ import WharfStore
         }
     }
 
+    @Test func slowAndSurplusConnectionsAreClosed() async throws {
+        let gateway = try await ServedGateway(
+            environment: ["WHARF_HTTP_IDLE_TIMEOUT_SECONDS": "1", "WHARF_HTTP_MAX_CONNECTIONS": "4"],
+            devnet: 1,
+            orchestrators: 1
+        )
+        defer { gateway.stop() }
+        // A raw client: a request head sent in part and never finished (slowloris), then more
+        // connections than the listener may hold, then a request once they are gone.
+        let script = """
+            import socket, sys, time
+            port = int(sys.argv[1])
+            def connect():
+                s = socket.create_connection(("127.0.0.1", port)); s.settimeout(10); return s
+            def closed(s):
+                try: return s.recv(100) == b""
+                except OSError: return True
+            slow = connect(); slow.sendall(b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n"); start = time.time()
+            print("slow closed", closed(slow), "after", round(time.time() - start))
+            held = [connect() for _ in range(4)]; time.sleep(0.3)
+            extra = connect(); extra.sendall(b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+            print("surplus closed", closed(extra))
+            for s in held: s.close()
+            time.sleep(0.3)
+            fresh = connect(); fresh.sendall(b"GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+            print("then", fresh.recv(12).decode())
+            """
+        let run = try await runTool("python3", ["-c", script, "\(gateway.publicPort)"])
+        #expect(run.output.contains("slow closed True after 1") || run.output.contains("slow closed True after 2"), "\(run.output)")
+        #expect(run.output.contains("surplus closed True"), "\(run.output)")
+        #expect(run.output.contains("then HTTP/1.1 200"), "\(run.output)")
+    }
+
     @Test func readinessFailsWhileMigrationsArePending() async throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteStore(path: directory.file("unmigrated.sqlite"))

@@ -30,6 +30,16 @@ public struct ConfigurationKey: Sendable, Hashable {
         "8081",
         "Port of the admin listener (0-65535; 0 picks a free port); must differ from the public port on the same host."
     )
+    static let idleTimeout = Self(
+        "http.idle_timeout_seconds",
+        "30",
+        "How long a connection may sit idle, or take to send a request's head (a slow client sending it a byte at a time), before it is closed (1-3600)."
+    )
+    static let maxConnections = Self(
+        "http.max_connections",
+        "10000",
+        "The most connections each listener holds open at once; more are closed as they arrive (1-1000000; keep it under the process's file descriptor limit)."
+    )
     static let metricsRequireAuth = Self("http.admin.metrics_require_auth", "false", "Whether `GET /metrics` needs an admin key.")
     static let dataDirectory = Self(
         "data.directory",
@@ -237,7 +247,8 @@ public struct ConfigurationKey: Sendable, Hashable {
 
     public static let all: [ConfigurationKey] =
         [
-            publicHost, publicPort, adminHost, adminPort, metricsRequireAuth, dataDirectory, storeDriver, sqlitePath,
+            publicHost, publicPort, adminHost, adminPort, idleTimeout, maxConnections, metricsRequireAuth, dataDirectory, storeDriver,
+            sqlitePath,
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, maxCrashResumes, orchestrators, refreshSeconds, probeTimeout,
             caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,

@@ -125,6 +125,12 @@ extension WharfConfiguration {
         unlessFailed(.publicHost, !configuration.publicListener.host.isEmpty, "must not be empty")
         unlessFailed(.adminHost, !configuration.adminListener.host.isEmpty, "must not be empty")
         unlessFailed(.publicPort, (0...65535).contains(configuration.publicListener.port), "must be a port number from 0 to 65535")
+        let idleSeconds = reader.int(forKey: ConfigurationKey.idleTimeout.configKey, default: 30)
+        unlessFailed(.idleTimeout, (1...3600).contains(idleSeconds), "must be from 1 to 3600 seconds")
+        configuration.idleTimeout = .seconds(idleSeconds)
+        let connections = reader.int(forKey: ConfigurationKey.maxConnections.configKey, default: 10_000)
+        unlessFailed(.maxConnections, (1...1_000_000).contains(connections), "must be from 1 to 1000000")
+        configuration.maxConnections = connections
         unlessFailed(.adminPort, (0...65535).contains(configuration.adminListener.port), "must be a port number from 0 to 65535")
         // Port 0 asks the system for a free port, a different one for each listener.
         if configuration.adminListener == configuration.publicListener, configuration.adminListener.port != 0 {

@@ -33,6 +33,11 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var publicListener = Listener(host: "127.0.0.1", port: 8080)
     /// The admin listener (`http.admin.*`).
     public var adminListener = Listener(host: "127.0.0.1", port: 8081)
+    /// How long a connection may be idle, or take to send a request's head, before it is closed
+    /// (`http.idle_timeout_seconds`).
+    public var idleTimeout: Duration = .seconds(30)
+    /// The most connections each listener holds open at once (`http.max_connections`).
+    public var maxConnections = 10_000
     /// Whether `/metrics` needs an admin key (`http.admin.metrics_require_auth`).
     public var metricsRequireAuth = false
     /// Folder for Wharf's files (`data.directory`).
