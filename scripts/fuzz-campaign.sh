@@ -33,7 +33,7 @@ run() {
     echo "== $api ($examples examples per operation)"
     schemathesis run "$here/openapi/$api.yaml" --url "$url" --header "Authorization: Bearer $key" \
         --checks all --exclude-checks "ignored_auth,positive_data_acceptance$excluded" \
-        --max-examples "$examples" --workers 2 --seed 20261125 --no-color "$@" 2>&1 |
+        --max-examples "$examples" --workers 1 --seed 20261125 --no-color "$@" 2>&1 |
         grep -E "generated|passed|failed|ST[0-9]{3}|SUMMARY" || true
 }
 run v2 "$public/v2" ""

@@ -41,6 +41,11 @@ public protocol BlobStore: Sendable {
     /// files (ffmpeg).
     func copy(_ blob: Blob, to path: String) async throws
 
+    /// Puts the blob's bytes at `path` for a tool that only reads them (ffmpeg on a step's input):
+    /// a link to the stored file where the store can make one (no bytes copied, so fifty jobs on
+    /// one large input do not write it fifty times), else a copy. Never write to the file.
+    func link(_ blob: Blob, to path: String) async throws
+
     /// Whether the blob's bytes are there.
     func contains(_ blob: Blob) -> Bool
 
@@ -50,6 +55,11 @@ public protocol BlobStore: Sendable {
 }
 
 extension BlobStore {
+    /// A store that cannot link copies.
+    public func link(_ blob: Blob, to path: String) async throws {
+        try await copy(blob, to: path)
+    }
+
     /// Stores bytes already in memory.
     public func write(_ data: Data) async throws -> Blob {
         try await write(SingleChunk(data: data), limit: Int64(data.count))

@@ -75,6 +75,18 @@ public struct FileSystemBlobStore: BlobStore {
         }
     }
 
+    public func link(_ blob: Blob, to destination: String) async throws {
+        let source = path(of: blob.digest)
+        try await threads.runIfActive {
+            guard FileManager.default.fileExists(atPath: source) else { throw Self.missing(blob) }
+            try? FileManager.default.removeItem(atPath: destination)
+            // A hard link where both are on one file system (a blob's file is never written in
+            // place, and outlives the sweep that removes its name while a step reads it).
+            if (try? FileManager.default.linkItem(atPath: source, toPath: destination)) != nil { return }
+            try FileManager.default.copyItem(atPath: source, toPath: destination)
+        }
+    }
+
     public func contains(_ blob: Blob) -> Bool {
         FileManager.default.fileExists(atPath: path(of: blob.digest))
     }
@@ -86,10 +98,13 @@ public struct FileSystemBlobStore: BlobStore {
             let enumerator = FileManager.default.enumerator(atPath: directory)
             while let relative = enumerator?.nextObject() as? String {
                 let digest = (relative as NSString).lastPathComponent
-                guard Blob.isDigest(digest), !kept.contains(digest) else { continue }
+                // A blob no record names, or an upload that stopped (a crash) and was left half
+                // written: no upload takes a day.
+                let abandoned = digest.hasSuffix(".partial")
+                guard abandoned || (Blob.isDigest(digest) && !kept.contains(digest)) else { continue }
                 let file = (directory as NSString).appendingPathComponent(relative)
                 let written = (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate]) as? Date
-                guard let written, written < date else { continue }
+                guard let written, written < (abandoned ? min(date, Date().addingTimeInterval(-86_400)) : date) else { continue }
                 if (try? FileManager.default.removeItem(atPath: file)) != nil {
                     removed += 1
                 }

@@ -42,11 +42,12 @@ struct MediaStepExecutor<Store: ArtifactStore>: StepExecutor {
         guard let input = context.input, let source = try await store.artifact(jobID: job.id, name: input) else {
             throw WharfError(.invalidArgument, "media step \(step.id) has no input file")
         }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-step-\(UUID().uuidString)")
+        // Beside the blobs, so the input is linked rather than copied and the outputs moved in.
+        let folder = URL(fileURLWithPath: store.blobs.scratchDirectory).appendingPathComponent("step-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let inputFile = folder.appendingPathComponent(input)
-        try await store.blobs.copy(source.blob, to: inputFile.path)
+        try await store.blobs.link(source.blob, to: inputFile.path)
         let settings = context.settings
 
         /// Stores `file` as the step's artifact `name` and answers `{"<key>": "<step id>-<name>"}`.
@@ -95,7 +96,7 @@ struct MediaStepExecutor<Store: ArtifactStore>: StepExecutor {
                 throw WharfError(.invalidArgument, "mux needs the job's video")
             }
             let videoFile = folder.appendingPathComponent("source-\(videoName)")
-            try await store.blobs.copy(video.blob, to: videoFile.path)
+            try await store.blobs.link(video.blob, to: videoFile.path)
             let output = folder.appendingPathComponent("muxed.mp4")
             try await media.mux(video: videoFile, audio: inputFile, to: output)
             return try await keep(output, as: "muxed.mp4", type: "video/mp4", key: "video")
@@ -109,8 +110,8 @@ struct MediaStepExecutor<Store: ArtifactStore>: StepExecutor {
             else { throw WharfError(.invalidArgument, "burn-subtitles needs the job's video and a .vtt or .srt from an earlier step") }
             let videoFile = folder.appendingPathComponent("source-\(videoName)")
             let subtitleFile = folder.appendingPathComponent(subtitleName)
-            try await store.blobs.copy(video.blob, to: videoFile.path)
-            try await store.blobs.copy(subtitles.blob, to: subtitleFile.path)
+            try await store.blobs.link(video.blob, to: videoFile.path)
+            try await store.blobs.link(subtitles.blob, to: subtitleFile.path)
             let output = folder.appendingPathComponent("captioned.mp4")
             try await media.burnSubtitles(videoFile, subtitles: subtitleFile, output: output)
             return try await keep(output, as: "captioned.mp4", type: "video/mp4", key: "video")

@@ -113,4 +113,34 @@ enum BlobEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
         #expect(try await blobs.removeAll(except: [kept.digest], writtenBefore: Date(timeIntervalSinceNow: 60)) == 1)
         #expect(blobs.contains(kept) && !blobs.contains(dropped))
     }
+
+    @Test(arguments: BlobEngine.allCases)
+    func aLinkedBlobIsReadableAndCostsNoCopy(engine: BlobEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let blobs = engine.open(in: directory)
+        let blob = try await blobs.write(Self.chunks(200_000, chunk: 50_000), limit: 1 << 20)
+        let linked = directory.file("step-input.mp4")
+        try await blobs.link(blob, to: linked)
+        #expect(FileManager.default.contents(atPath: linked) == (try await blobs.data(of: blob, limit: 1 << 20)))
+        // Fifty steps on one input: one file on disk, fifty names for it.
+        for index in 0..<50 { try await blobs.link(blob, to: directory.file("step-\(index).mp4")) }
+        let links = try FileManager.default.attributesOfItem(atPath: linked)[.referenceCount] as? Int
+        #expect(links == 52)
+        // Removing the blob's own name (the retention sweep) leaves a step's file readable.
+        #expect(try await blobs.removeAll(except: [], writtenBefore: Date(timeIntervalSinceNow: 60)) == 1)
+        #expect(FileManager.default.contents(atPath: linked)?.count == 200_000)
+    }
+
+    @Test(arguments: BlobEngine.allCases)
+    func anUploadLeftHalfWrittenIsSweptAfterADay(engine: BlobEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let blobs = engine.open(in: directory)
+        try FileManager.default.createDirectory(atPath: blobs.scratchDirectory, withIntermediateDirectories: true)
+        let stale = (blobs.scratchDirectory as NSString).appendingPathComponent("crashed.partial")
+        let fresh = (blobs.scratchDirectory as NSString).appendingPathComponent("uploading.partial")
+        for path in [stale, fresh] { #expect(FileManager.default.createFile(atPath: path, contents: Data("half".utf8))) }
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -2 * 86_400)], ofItemAtPath: stale)
+        #expect(try await blobs.removeAll(except: [], writtenBefore: Date(timeIntervalSinceNow: 60)) == 1)
+        #expect(!FileManager.default.fileExists(atPath: stale) && FileManager.default.fileExists(atPath: fresh))
+    }
 }
