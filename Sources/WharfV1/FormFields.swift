@@ -16,10 +16,30 @@ struct FormFields: Sendable {
     /// Largest part accepted; the body limit applies first, this bounds a single part.
     static let maximumPartBytes = 1024 * 1024 * 1024
 
-    /// Adds a part read from `body`.
-    mutating func append(_ name: String, _ body: HTTPBody, filename: String? = nil) async throws {
-        let data = try await Data(collecting: body, upTo: Self.maximumPartBytes)
-        fields.append(Field(name: name, filename: filename, data: data))
+    /// Adds a text part read from `body`.
+    /// - Throws: ``V1Failure`` 422 when the form has a part of that name already (each field is one
+    ///   value, as the upstream API reads it).
+    mutating func append(_ name: String, _ body: HTTPBody) async throws {
+        try await append(Field(name: name, filename: nil, data: Data()), body)
+    }
+
+    /// Adds a file part read from `body`.
+    /// - Throws: ``V1Failure`` 422 when the part is not a file upload (no filename: a text field
+    ///   where the pipeline takes a file) or its name came before.
+    mutating func appendFile(_ name: String, _ body: HTTPBody, filename: String?) async throws {
+        guard let filename, !filename.isEmpty else {
+            throw V1Failure.invalid([.init(["body", name], "Expected UploadFile, received a text field", kind: "value_error")])
+        }
+        try await append(Field(name: name, filename: filename, data: Data()), body)
+    }
+
+    private mutating func append(_ field: Field, _ body: HTTPBody) async throws {
+        guard !fields.contains(where: { $0.name == field.name }) else {
+            throw V1Failure.invalid([.init(["body", field.name], "Input should be a single value, not a list", kind: "value_error")])
+        }
+        var field = field
+        field.data = try await Data(collecting: body, upTo: Self.maximumPartBytes)
+        fields.append(field)
     }
 
     /// The text of a field, if present.

@@ -11,7 +11,7 @@ extension V1Service {
         try await collect(parts, into: &form) { part, form in
             switch part {
             case .prompt(let part): try await form.append("prompt", part.payload.body)
-            case .image(let part): try await form.append("image", part.payload.body, filename: part.filename ?? "image")
+            case .image(let part): try await form.appendFile("image", part.payload.body, filename: part.filename)
             case .modelId(let part): try await form.append("model_id", part.payload.body)
             case .loras(let part): try await form.append("loras", part.payload.body)
             case .strength(let part): try await form.append("strength", part.payload.body)
@@ -45,7 +45,7 @@ extension V1Service {
         var form = FormFields()
         try await collect(parts, into: &form) { part, form in
             switch part {
-            case .image(let part): try await form.append("image", part.payload.body, filename: part.filename ?? "image")
+            case .image(let part): try await form.appendFile("image", part.payload.body, filename: part.filename)
             case .modelId(let part): try await form.append("model_id", part.payload.body)
             case .height(let part): try await form.append("height", part.payload.body)
             case .width(let part): try await form.append("width", part.payload.body)
@@ -79,7 +79,7 @@ extension V1Service {
         try await collect(parts, into: &form) { part, form in
             switch part {
             case .prompt(let part): try await form.append("prompt", part.payload.body)
-            case .image(let part): try await form.append("image", part.payload.body, filename: part.filename ?? "image")
+            case .image(let part): try await form.appendFile("image", part.payload.body, filename: part.filename)
             case .modelId(let part): try await form.append("model_id", part.payload.body)
             case .safetyCheck(let part): try await form.append("safety_check", part.payload.body)
             case .seed(let part): try await form.append("seed", part.payload.body)
@@ -103,7 +103,7 @@ extension V1Service {
         var form = FormFields()
         try await collect(parts, into: &form) { part, form in
             switch part {
-            case .audio(let part): try await form.append("audio", part.payload.body, filename: part.filename ?? "audio")
+            case .audio(let part): try await form.appendFile("audio", part.payload.body, filename: part.filename)
             case .modelId(let part): try await form.append("model_id", part.payload.body)
             case .returnTimestamps(let part): try await form.append("return_timestamps", part.payload.body)
             case .undocumented: break
@@ -124,7 +124,7 @@ extension V1Service {
         var form = FormFields()
         try await collect(parts, into: &form) { part, form in
             switch part {
-            case .image(let part): try await form.append("image", part.payload.body, filename: part.filename ?? "image")
+            case .image(let part): try await form.appendFile("image", part.payload.body, filename: part.filename)
             case .modelId(let part): try await form.append("model_id", part.payload.body)
             case .pointCoords(let part): try await form.append("point_coords", part.payload.body)
             case .pointLabels(let part): try await form.append("point_labels", part.payload.body)
@@ -154,7 +154,7 @@ extension V1Service {
         var form = FormFields()
         try await collect(parts, into: &form) { part, form in
             switch part {
-            case .image(let part): try await form.append("image", part.payload.body, filename: part.filename ?? "image")
+            case .image(let part): try await form.appendFile("image", part.payload.body, filename: part.filename)
             case .prompt(let part): try await form.append("prompt", part.payload.body)
             case .modelId(let part): try await form.append("model_id", part.payload.body)
             case .undocumented: break

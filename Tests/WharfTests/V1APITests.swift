@@ -194,6 +194,17 @@ import Testing
         let formRange = try await gateway.send(.POST, "/v1/image-to-image", body: badNumber, contentType: badType)
         #expect(formRange.status == 422)
         #expect(issues(formRange.body).first?["loc"] as? [String] == ["body", "strength"])
+        // A file field sent as text, and a field sent twice: each named, as the upstream API does.
+        let (textForFile, textType) = multipartForm([("model_id", ""), ("audio", "12")], files: [])
+        let notAFile = try await gateway.send(.POST, "/v1/audio-to-text", body: textForFile, contentType: textType)
+        #expect(notAFile.status == 422)
+        #expect(issues(notAFile.body).first?["loc"] as? [String] == ["body", "audio"])
+        let (twice, twiceType) = multipartForm(
+            [("prompt", "p"), ("prompt", "q"), ("model_id", "")],
+            files: [("image", "a.png", "image/png", Data([1, 2, 3]))]
+        )
+        let repeated = try await gateway.send(.POST, "/v1/image-to-text", body: twice, contentType: twiceType)
+        #expect(repeated.status == 422)
 
         let tooLarge = try await post("/v1/text-to-image", #"{"prompt":"\#(String(repeating: "x", count: 5000))","model_id":""}"#)
         #expect(tooLarge.status == 413)
