@@ -89,8 +89,9 @@ auth="Authorization: Bearer $key"
 sleep 2
 idle=$(rss_mb "$wharf")
 
-# Downloads `$clients` copies of a URL at once. → "seconds peak_rss_mb"
+# Downloads `$clients` copies of a URL at once. → "seconds peak_rss_mb rss_before_mb"
 downloads() { # url [header]
+    local before=$(rss_mb "$wharf")
     local samples=$work/samples-$RANDOM
     sample "$wharf" "$samples" &
     local sampler=$!
@@ -103,17 +104,17 @@ downloads() { # url [header]
     wait "${fetches[@]}" || true
     local took=$(( ($(date +%s%N) - started) / 1000000 ))
     kill "$sampler" 2>/dev/null || true
-    echo "$(awk -v ms="$took" 'BEGIN { printf "%.1f", ms / 1000 }') $(peak "$samples")"
+    echo "$(awk -v ms="$took" 'BEGIN { printf "%.1f", ms / 1000 }') $(peak "$samples") $before"
 }
 
 upload_started=$(date +%s%N)
-file=$(curl -sf -H "$auth" -H 'Content-Type: video/quicktime' --data-binary @"$work/input.mov" "http://127.0.0.1:$public/v2/files" |
+file=$(curl -sf -X POST -H 'Expect:' -H "$auth" -H 'Content-Type: video/quicktime' -T "$work/input.mov" "http://127.0.0.1:$public/v2/files" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 upload_s=$(awk -v ns=$(( $(date +%s%N) - upload_started )) 'BEGIN { printf "%.1f", ns / 1e9 }')
 after_upload=$(rss_mb "$wharf")
 
 read -r nginx_s _ < <(downloads "http://127.0.0.1:$nginx_port/input.mov")
-read -r files_s files_peak < <(downloads "http://127.0.0.1:$public/v2/files/$file" "$auth")
+read -r files_s files_peak files_before < <(downloads "http://127.0.0.1:$public/v2/files/$file" "$auth")
 
 submit() {
     curl -sf -H "$auth" -H 'Content-Type: application/json' "http://127.0.0.1:$public/v2/jobs" \
@@ -125,9 +126,10 @@ status() { curl -sf -H "$auth" "http://127.0.0.1:$public/v2/jobs/$1" | python3 -
 # One job for its /media link to the input, then the downloads through /media.
 first=$(submit)
 until [[ "$(status "$first")" =~ succeeded|failed|canceled ]]; do sleep 0.5; done
-read -r media_s media_peak < <(downloads "http://127.0.0.1:$public/media/$first/input.mov")
+read -r media_s media_peak media_before < <(downloads "http://127.0.0.1:$public/media/$first/input.mov")
 
 # Fifty jobs at once on the same input.
+jobs_before=$(rss_mb "$wharf")
 samples=$work/samples-jobs
 sample "$wharf" "$samples" &
 sampler=$!
@@ -145,13 +147,13 @@ jobs_peak=$(peak "$samples")
 disk=$(du -sm "$work/data" | cut -f1)
 
 {
-    echo "| what (input $((bytes / 1048576)) MiB) | time | Wharf RSS peak |"
-    echo "|---|---|---|"
-    echo "| idle, after start-up | | $idle MB |"
-    echo "| one upload through \`POST /v2/files\` | $upload_s s | $after_upload MB after |"
-    echo "| $clients downloads at once through nginx (the reference) | $nginx_s s | |"
-    echo "| $clients downloads at once through \`GET /v2/files/{id}\` | $files_s s | $files_peak MB |"
-    echo "| $clients downloads at once through \`/media/<job>/input.mov\` | $media_s s | $media_peak MB |"
-    echo "| $jobs \`thumbnails.poster\` jobs at once on that input ($succeeded succeeded) | $jobs_s s | $jobs_peak MB |"
-    echo "| data folder after all of it | | $disk MB on disk |"
+    echo "| what (input $((bytes / 1048576)) MiB) | time | Wharf RSS before | Wharf RSS peak |"
+    echo "|---|---|---|---|"
+    echo "| idle, after start-up | | | $idle MB |"
+    echo "| one upload through \`POST /v2/files\` | $upload_s s | $idle MB | $after_upload MB after |"
+    echo "| $clients downloads at once through nginx (the reference) | $nginx_s s | | |"
+    echo "| $clients downloads at once through \`GET /v2/files/{id}\` | $files_s s | $files_before MB | $files_peak MB |"
+    echo "| one \`thumbnails.poster\` job on that input, then $clients downloads at once through \`/media/<job>/input.mov\` | $media_s s | $media_before MB | $media_peak MB |"
+    echo "| $jobs \`thumbnails.poster\` jobs at once on that input ($succeeded succeeded) | $jobs_s s | $jobs_before MB | $jobs_peak MB |"
+    echo "| data folder after all of it | | | $disk MB on disk |"
 } | tee "$out"
