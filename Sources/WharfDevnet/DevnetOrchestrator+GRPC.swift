@@ -54,8 +54,8 @@ extension DevnetOrchestrator {
             }
             if let transcodingPrice = profile.transcodingPrice {
                 info.priceInfo = .with {
-                    $0.pricePerUnit = transcodingPrice
-                    $0.pixelsPerUnit = profile.pixelsPerUnit
+                    $0.pricePerUnit = faults.pricePerUnit ?? transcodingPrice
+                    $0.pixelsPerUnit = faults.pixelsPerUnit ?? profile.pixelsPerUnit
                 }
             }
             if profile.requiresPayment {

@@ -204,6 +204,23 @@ public struct PipelineRouter: Sendable {
         )
     }
 
+    /// The units a segment is paid for: its renditions' pixels a second (at least 30 frames a
+    /// second each) times its seconds, saturating rather than trapping on absurd profiles.
+    static func transcodingUnits(_ profiles: [TranscodeProfile], duration: Duration) -> Int64 {
+        var units: Int64 = 0
+        let seconds = max(1, duration.components.seconds)
+        for profile in profiles {
+            let factors = [Int64(profile.width), Int64(profile.height), Int64(max(profile.fps, 30)), seconds]
+            let rendition = factors.reduce(Int64(1)) { product, factor in
+                let (result, overflow) = product.multipliedReportingOverflow(by: max(0, factor))
+                return overflow ? .max : result
+            }
+            let (sum, overflow) = units.addingReportingOverflow(rendition)
+            units = overflow ? .max : sum
+        }
+        return units
+    }
+
     /// Why an orchestrator's current price rules it out for a step.
     struct UnusablePrice: Error {
         var reason: String
@@ -279,15 +296,16 @@ public struct PipelineRouter: Sendable {
                 if offer.authToken?.isExpired() ?? true {
                     offer = try await pool.refreshOffer(candidate.address)
                 }
+                // Held to the cap after a refresh too, and paid at the price it goes out with.
+                let units = Self.transcodingUnits(profiles, duration: duration)
+                let price = try Self.usablePrice(offer.defaultPrice, units: units, cap: priceCap)
                 var payment: String?
                 if offer.requiresPayment, let signer {
-                    let pixels = profiles.reduce(Int64(0)) { $0 + Int64($1.width) * Int64($1.height) * Int64(max($1.fps, 30)) }
-                    let seconds = max(1, duration.components.seconds)
                     payment = try await signer.payment(
                         for: offer,
                         orchestrator: candidate.address,
                         manifestID: manifestID,
-                        units: pixels * seconds
+                        units: units
                     ).payment
                 }
                 let transcoded = try await jobs.transcode(
@@ -308,9 +326,12 @@ public struct PipelineRouter: Sendable {
                     segment: transcoded,
                     orchestrator: candidate.address,
                     offer: offer,
-                    price: candidate.price,
+                    price: price,
                     attempts: attempts
                 )
+            } catch let refused as UnusablePrice {
+                attempts.append(record(candidate, clock.now - start, refused.reason, "transcode"))
+                continue
             } catch let failure as RemoteSigner.Failure {
                 attempts.append(
                     record(

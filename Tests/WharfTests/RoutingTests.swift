@@ -192,7 +192,35 @@ import WharfLivepeer
                 )
             }
             #expect(error?.message == "no orchestrator transcodes under your price cap")
+
+            // An offer refreshed at send time (an expired token) that asks more than the cap.
+            devnet.orchestrators[1].setFaults { $0.expiredAuthTokens = true }
+            await devnet.pool.refresh()
+            devnet.orchestrators[1].setFaults {
+                $0.expiredAuthTokens = false
+                $0.pricePerUnit = 1_000
+            }
+            let before = devnet.orchestrators[1].requestCount
+            let raised = await #expect(throws: RoutingError.self) {
+                try await router.transcode(
+                    segment: segment,
+                    sequenceNumber: 3,
+                    duration: .seconds(1),
+                    profiles: profiles,
+                    manifestID: "job_segments",
+                    priceCap: cap
+                )
+            }
+            #expect(raised?.attempts.map(\.outcome).contains("price over the cap") == true)
+            #expect(devnet.orchestrators[1].requestCount == before)
         }
+    }
+
+    @Test func transcodingUnitsSaturateOnAbsurdProfiles() {
+        let absurd = TranscodeProfile(name: "x", width: .max, height: .max, bitrate: 1, fps: .max)
+        #expect(PipelineRouter.transcodingUnits([absurd, absurd], duration: .seconds(1)) == .max)
+        let normal = TranscodeProfile(name: "96p", width: 128, height: 96, bitrate: 100_000, fps: 10)
+        #expect(PipelineRouter.transcodingUnits([normal], duration: .seconds(2)) == 128 * 96 * 30 * 2)
     }
 
     @Test func expiredAuthTokenIsRefreshedWithGetOrchestrator() async throws {
