@@ -60,7 +60,10 @@ import WharfStore
             print("then", fresh.recv(12).decode())
             """
         let run = try await runTool("python3", ["-c", script, "\(gateway.publicPort)"])
-        #expect(run.output.contains("slow closed True after 1") || run.output.contains("slow closed True after 2"), "\(run.output)")
+        // Closed after the 1-second timeout (a few seconds on a loaded machine), not left open
+        // until the client gives up at 10.
+        let after = run.output.split(separator: "\n").first { $0.hasPrefix("slow closed True after ") }
+        #expect((after.flatMap { Int($0.dropFirst("slow closed True after ".count)) } ?? .max) <= 5, "\(run.output)")
         #expect(run.output.contains("surplus closed True"), "\(run.output)")
         #expect(run.output.contains("then HTTP/1.1 200"), "\(run.output)")
     }
