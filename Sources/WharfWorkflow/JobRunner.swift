@@ -116,10 +116,18 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             outcome = try await route(request, step, of: job, stepID: "run")
         } catch let error as RoutingError {
             let attempts = error.attempts.map { $0.record(jobID: job.id) }
-            _ = try await store.finishJob(id: job.id, status: .failed, result: Self.failure(error.message), attempts: attempts, at: Date())
+            let (status, message) = Task.isCancelled ? (JobStatus.canceled, Self.callerLeft) : (.failed, error.message)
+            let store = self.store
+            let id = job.id
+            try await Self.recordEnd {
+                _ = try await store.finishJob(id: id, status: status, result: Self.failure(message), attempts: attempts, at: Date())
+            }
             throw error
         } catch {
-            _ = try await store.updateJob(id: job.id, status: .failed, result: Self.failure("\(error)"), at: Date())
+            let (status, message) = Task.isCancelled ? (JobStatus.canceled, Self.callerLeft) : (.failed, "\(error)")
+            let store = self.store
+            let id = job.id
+            try await Self.recordEnd { _ = try await store.updateJob(id: id, status: status, result: Self.failure(message), at: Date()) }
             throw error
         }
         let attempts = outcome.attempts.map { $0.record(jobID: job.id) }
@@ -297,6 +305,19 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             if case .cancelled = termination { task.cancel() }
         }
         return stream
+    }
+
+    /// Why a call ended that its caller left (the client disconnected, the gateway is stopping).
+    static var callerLeft: String { "the caller went away before the call ended" }
+
+    /// Records a job's end even from a cancelled task, which the store refuses to work for: a call
+    /// its customer left still ends in a final state.
+    static func recordEnd(_ write: @escaping @Sendable () async throws -> Void) async throws {
+        guard Task.isCancelled else {
+            try await write()
+            return
+        }
+        try await Task { try await write() }.value
     }
 
     /// The most result files one answer may link to (the AI pipelines answer at most a few).
