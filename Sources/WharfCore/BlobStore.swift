@@ -49,8 +49,14 @@ public protocol BlobStore: Sendable {
     /// Whether the blob's bytes are there.
     func contains(_ blob: Blob) -> Bool
 
-    /// Removes every blob whose digest is not in `kept` and that was written before `date` (a blob
-    /// written since may be about to be recorded). - Returns: How many were removed.
+    /// Marks a stored blob as used now, before a new record names it, so that a retention sweep
+    /// running meanwhile keeps it (the sweep spares blobs written or used since its cut-off).
+    /// - Throws: ``WharfError/Code/notFound`` when the bytes are gone already.
+    func retain(_ blob: Blob) async throws
+
+    /// Removes every blob whose digest is not in `kept` and that was written (or retained) before
+    /// `date`: a blob written or retained since may be about to be recorded. A blob retained while
+    /// the sweep runs is kept. - Returns: How many were removed.
     func removeAll(except kept: Set<String>, writtenBefore date: Date) async throws -> Int
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import Glibc
 public import NIOPosix
 import Synchronization
 public import WharfCore
@@ -91,6 +92,13 @@ public struct FileSystemBlobStore: BlobStore {
         FileManager.default.fileExists(atPath: path(of: blob.digest))
     }
 
+    public func retain(_ blob: Blob) async throws {
+        let file = path(of: blob.digest)
+        try await threads.runIfActive {
+            guard Self.touch(file) else { throw Self.missing(blob) }
+        }
+    }
+
     public func removeAll(except kept: Set<String>, writtenBefore date: Date) async throws -> Int {
         let directory = self.directory
         return try await threads.runIfActive {
@@ -103,14 +111,43 @@ public struct FileSystemBlobStore: BlobStore {
                 let abandoned = digest.hasSuffix(".partial")
                 guard abandoned || (Blob.isDigest(digest) && !kept.contains(digest)) else { continue }
                 let file = (directory as NSString).appendingPathComponent(relative)
-                let written = (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate]) as? Date
-                guard let written, written < (abandoned ? min(date, Date().addingTimeInterval(-86_400)) : date) else { continue }
-                if (try? FileManager.default.removeItem(atPath: file)) != nil {
+                let cutoff = abandoned ? min(date, Date().addingTimeInterval(-86_400)) : date
+                guard let written = Self.modified(file), written < cutoff else { continue }
+                if abandoned {
+                    if (try? FileManager.default.removeItem(atPath: file)) != nil { removed += 1 }
+                } else if Self.remove(blobFile: file, unlessUsedSince: cutoff) {
                     removed += 1
                 }
             }
             return removed
         }
+    }
+
+    /// Removes a blob's file unless a writer or ``retain(_:)`` touched it after `cutoff`. The file
+    /// is first moved aside, then its time read again: a touch either came before the move (the
+    /// time says so, and the file goes back) or found no file (and the writer put its own bytes in
+    /// place). So a record written after the sweep read the referenced digests never names bytes
+    /// the sweep removed.
+    private static func remove(blobFile file: String, unlessUsedSince cutoff: Date) -> Bool {
+        let aside = file + ".\(UUID().uuidString).partial"
+        guard rename(file, aside) == 0 else { return false }
+        if let touched = modified(aside), touched >= cutoff {
+            // Back under its name, unless a writer has placed the same bytes there meanwhile.
+            _ = Glibc.link(aside, file)
+            unlink(aside)
+            return false
+        }
+        return unlink(aside) == 0
+    }
+
+    /// When a file was last written or touched, or `nil` when it is not there.
+    private static func modified(_ file: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate]) as? Date
+    }
+
+    /// Sets a file's modification time to now; `false` when it is not there.
+    private static func touch(_ file: String) -> Bool {
+        utimes(file, nil) == 0
     }
 
     // MARK: Files
@@ -137,7 +174,8 @@ public struct FileSystemBlobStore: BlobStore {
                     atPath: (target as NSString).deletingLastPathComponent,
                     withIntermediateDirectories: true
                 )
-                if FileManager.default.fileExists(atPath: target) {
+                if Self.touch(target) {
+                    // The same bytes are stored: marked as used now, so a sweep keeps them.
                     try FileManager.default.removeItem(atPath: file)
                 } else if rename(file, target) != 0 {
                     if errno == EXDEV {

@@ -249,6 +249,10 @@ extension V2Service {
                 guard let found = try await store.file(id: id, tenantID: caller.tenantID) else {
                     throw V2Problem.invalid("/input/file", "no file with id '\(id)'; upload it with POST /v2/files")
                 }
+                // Marked as used before the job names it, so the retention sweep keeps its bytes.
+                do { try await store.blobs.retain(found.blob) } catch let error as WharfError where error.code == .notFound {
+                    throw V2Problem.invalid("/input/file", "the bytes of file '\(id)' have expired; upload it again")
+                }
                 file = found
             case (nil, let text?):
                 file = try await fetch(text, caller: caller, policy: policy)

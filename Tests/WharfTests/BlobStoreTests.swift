@@ -115,6 +115,20 @@ enum BlobEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 
     @Test(arguments: BlobEngine.allCases)
+    func aRetainedBlobOutlivesASweepOfItsAge(engine: BlobEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let blobs = engine.open(in: directory)
+        let old = try await blobs.write(Data("old".utf8))
+        let aged = try await blobs.write(Data("aged".utf8))
+        try RetentionRaceTests.age(old, under: directory.path, to: Date(timeIntervalSinceNow: -40 * 86_400))
+        try RetentionRaceTests.age(aged, under: directory.path, to: Date(timeIntervalSinceNow: -40 * 86_400))
+        try await blobs.retain(old)
+        #expect(try await blobs.removeAll(except: [], writtenBefore: Date(timeIntervalSinceNow: -30 * 86_400)) == 1)
+        #expect(blobs.contains(old) && !blobs.contains(aged))
+        await #expect(throws: WharfError.self) { try await blobs.retain(aged) }
+    }
+
+    @Test(arguments: BlobEngine.allCases)
     func aLinkedBlobIsReadableAndCostsNoCopy(engine: BlobEngine) async throws {
         let directory = try TemporaryDirectory()
         let blobs = engine.open(in: directory)

@@ -229,3 +229,60 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
         #expect(try await holder.claimTask(named: "other-task", for: holderName, until: now.addingTimeInterval(60), at: now))
     }
 }
+
+/// The retention sweep against uploads that land on bytes already stored.
+@Suite(.layer(.unit)) struct RetentionRaceTests {
+    /// Sets the time of the file holding `blob` under `directory` to `date`, as if written then.
+    static func age(_ blob: Blob, under directory: String, to date: Date) throws {
+        let files = FileManager.default.enumerator(atPath: directory)
+        while let relative = files?.nextObject() as? String {
+            guard (relative as NSString).lastPathComponent == blob.digest else { continue }
+            let path = (directory as NSString).appendingPathComponent(relative)
+            try FileManager.default.setAttributes([.modificationDate: date], ofItemAtPath: path)
+            return
+        }
+        Issue.record("no file for blob \(blob.digest)")
+    }
+
+    /// An upload whose bytes are stored already (left by a file that expired, no row naming them)
+    /// races the retention sweep on another node: whichever wins, a file row the upload wrote
+    /// names bytes that are there. Without the upload marking the stored bytes as used (and the
+    /// sweep checking that mark after moving them aside), the sweep removed bytes the new row named.
+    @Test(arguments: StoreEngine.allCases)
+    func aSweepNeverRemovesBytesAConcurrentUploadRecords(engine: StoreEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let (uploader, sweeper) = try await engine.openShared(in: directory)
+        let tenant = Tenant(id: Identifier.make(prefix: "ten"), name: "race", createdAt: Date())
+        try await uploader.insertTenant(tenant)
+        let month = Date(timeIntervalSinceNow: -30 * 86_400)
+        var recorded: [StoredFile] = []
+        for round in 0..<150 {
+            let bytes = Data("round \(round) ".utf8) + Data(repeating: UInt8(round % 256), count: 4_096)
+            // Bytes stored long ago that no row names any more.
+            let orphan = try await uploader.blobs.write(bytes)
+            try Self.age(orphan, under: directory.path, to: month.addingTimeInterval(-10 * 86_400))
+            async let upload: StoredFile = {
+                // A few rounds start the upload later, so the sweep lands at every point of it.
+                if round % 3 == 1 { await Task.yield() }
+                let blob = try await uploader.blobs.write(bytes)
+                return try await uploader.addFile(
+                    id: Identifier.make(prefix: "file"),
+                    tenantID: tenant.id,
+                    name: "in.bin",
+                    contentType: "application/octet-stream",
+                    blob: blob
+                )
+            }()
+            async let sweep = sweeper.removeArtifacts(ofJobsFinishedBefore: month)
+            let (file, _) = try await (upload, sweep)
+            recorded.append(file)
+        }
+        let missing = recorded.filter { !uploader.blobs.contains($0.blob) }.count
+        #expect(missing == 0, "\(missing) of \(recorded.count) recorded files name bytes the sweep removed")
+        // The sweep still removes what nothing names.
+        let orphan = try await uploader.blobs.write(Data("nobody's".utf8))
+        try Self.age(orphan, under: directory.path, to: month.addingTimeInterval(-86_400))
+        _ = try await sweeper.removeArtifacts(ofJobsFinishedBefore: month)
+        #expect(!uploader.blobs.contains(orphan))
+    }
+}
