@@ -1,4 +1,5 @@
 public import Foundation
+public import NIOCore
 
 /// Bytes kept by their content: the SHA-256 that names them and their size.
 public struct Blob: Sendable, Hashable {
@@ -33,7 +34,9 @@ public protocol BlobStore: Sendable {
     /// Takes a finished file in as a blob; the file is moved (or removed when the blob exists).
     func adopt(fileAt path: String) async throws -> Blob
 
-    /// The bytes of a blob, or of `range` of them, in chunks of at most `chunkSize` bytes.
+    /// The bytes of a blob, or of `range` of them, in chunks of at most `chunkSize` bytes. A reader
+    /// may reuse a chunk's storage for a later chunk once nothing else holds it (a server streaming
+    /// a file then allocates nothing per chunk in the steady state).
     /// - Throws: ``WharfError/Code/notFound`` (when iterated) for a blob that is not there.
     func read(_ blob: Blob, range: ClosedRange<Int64>?, chunkSize: Int) -> BlobChunks
 
@@ -77,7 +80,7 @@ extension BlobStore {
         guard blob.byteCount <= limit else { throw BlobTooLarge(limit: limit) }
         var data = Data()
         data.reserveCapacity(Int(blob.byteCount))
-        for try await chunk in read(blob, range: nil, chunkSize: 1 << 20) { data.append(chunk) }
+        for try await chunk in read(blob, range: nil, chunkSize: 1 << 20) { data.append(contentsOf: chunk.readableBytesView) }
         return data
     }
 }
@@ -95,19 +98,19 @@ public struct BlobTooLarge: Error, CustomStringConvertible {
 
 /// A blob's bytes as chunks, read as they are asked for.
 public struct BlobChunks: AsyncSequence, Sendable {
-    public typealias Element = Data
-    private let next: @Sendable () -> @Sendable () async throws -> Data?
+    public typealias Element = ByteBuffer
+    private let next: @Sendable () -> @Sendable () async throws -> ByteBuffer?
 
     /// - Parameter makeReader: Called once per iteration; returns the function giving the next chunk
     ///   (`nil` at the end).
-    public init(_ makeReader: @escaping @Sendable () -> @Sendable () async throws -> Data?) {
+    public init(_ makeReader: @escaping @Sendable () -> @Sendable () async throws -> ByteBuffer?) {
         self.next = makeReader
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let nextChunk: @Sendable () async throws -> Data?
+        let nextChunk: @Sendable () async throws -> ByteBuffer?
 
-        public mutating func next() async throws -> Data? { try await nextChunk() }
+        public mutating func next() async throws -> ByteBuffer? { try await nextChunk() }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(nextChunk: next()) }

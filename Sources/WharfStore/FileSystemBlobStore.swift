@@ -1,6 +1,7 @@
 import Crypto
 public import Foundation
 import Glibc
+import NIOCore
 public import NIOPosix
 import Synchronization
 public import WharfCore
@@ -226,56 +227,78 @@ public struct FileSystemBlobStore: BlobStore {
     }
 }
 
-/// Reads one file from an offset, a chunk at a time; opened at the first read, closed at the end or
-/// when dropped.
+/// Reads one file from an offset, a chunk at a time, into a few buffers it reuses: a chunk's storage
+/// is read into again once nothing else holds it (the connection has written it), else a new one is
+/// taken. Opened at the first read, closed at the end or when dropped.
 private final class FileReader: Sendable {
     private struct State {
-        var handle: FileHandle?
+        var descriptor: CInt = -1
         var opened = false
+        var position: Int64
         var remaining: Int64
+        var buffers: [ByteBuffer] = []
+        var nextBuffer = 0
     }
 
+    /// How many chunks may be in flight (read, not yet written) before a new buffer is taken.
+    private static let ring = 4
     private let path: String
-    private let offset: Int64
     private let chunkSize: Int
     private let state: Mutex<State>
 
     init(path: String, offset: Int64, remaining: Int64, chunkSize: Int) {
         self.path = path
-        self.offset = offset
-        self.chunkSize = chunkSize
-        self.state = Mutex(State(remaining: remaining))
+        self.chunkSize = min(max(1, chunkSize), 16 << 20)
+        self.state = Mutex(State(position: max(0, offset), remaining: remaining))
     }
 
     /// The next chunk, or `nil` at the end. Blocks: call it on a thread made for that.
-    func next() throws -> Data? {
+    func next() throws -> ByteBuffer? {
         try state.withLock { state in
             if !state.opened {
                 state.opened = true
-                guard let handle = FileHandle(forReadingAtPath: path) else {
+                state.descriptor = open(path, O_RDONLY | O_CLOEXEC)
+                guard state.descriptor >= 0 else {
                     throw WharfError(.notFound, "blob file \((path as NSString).lastPathComponent) is missing")
                 }
-                try handle.seek(toOffset: UInt64(max(0, offset)))
-                state.handle = handle
+                let capacity = Int(min(Int64(chunkSize), max(1, state.remaining)))
+                state.buffers = (0..<Self.ring).map { _ in ByteBufferAllocator().buffer(capacity: capacity) }
             }
-            guard let handle = state.handle, state.remaining > 0 else {
-                try? state.handle?.close()
-                state.handle = nil
+            guard state.descriptor >= 0, state.remaining > 0 else {
+                Self.close(&state)
                 return nil
             }
-            let chunk = try handle.read(upToCount: Int(min(Int64(chunkSize), state.remaining))) ?? Data()
-            guard !chunk.isEmpty else {
+            let wanted = Int(min(Int64(chunkSize), state.remaining))
+            var buffer = state.buffers[state.nextBuffer]
+            // Reuses the storage when the last chunk read into it has been let go of.
+            buffer.clear(minimumCapacity: wanted)
+            let position = state.position
+            let descriptor = state.descriptor
+            let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { bytes in
+                var count: Int
+                repeat { count = pread(descriptor, bytes.baseAddress, wanted, off_t(position)) } while count < 0 && errno == EINTR
+                return max(0, count)
+            }
+            guard count > 0 else {
                 // The file is shorter than the blob says: it was changed behind the store's back.
-                try? handle.close()
-                state.handle = nil
+                Self.close(&state)
                 throw WharfError(.storeUnavailable, "blob file \((path as NSString).lastPathComponent) is shorter than recorded")
             }
-            state.remaining -= Int64(chunk.count)
-            return chunk
+            state.position += Int64(count)
+            state.remaining -= Int64(count)
+            state.buffers[state.nextBuffer] = buffer
+            state.nextBuffer = (state.nextBuffer + 1) % Self.ring
+            return buffer
         }
     }
 
+    private static func close(_ state: inout State) {
+        if state.descriptor >= 0 { _ = Glibc.close(state.descriptor) }
+        state.descriptor = -1
+        state.buffers = []
+    }
+
     deinit {
-        state.withLock { try? $0.handle?.close() }
+        state.withLock { Self.close(&$0) }
     }
 }

@@ -33,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        HeapSettings.apply()
         var configuration = try await options.loadConfiguration()
         if let devnetOrchestrators { configuration.devnetOrchestrators = devnetOrchestrators }
         bootstrapLogging(configuration)

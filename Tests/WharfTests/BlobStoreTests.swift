@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 import WharfCore
 import WharfStore
@@ -31,7 +32,7 @@ enum BlobEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
         var data = Data()
         var pieces = 0
         for try await chunk in chunks {
-            data.append(chunk)
+            data.append(contentsOf: chunk.readableBytesView)
             pieces += 1
         }
         return (data, pieces)
@@ -56,6 +57,22 @@ enum BlobEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
         #expect(try await Self.collect(chunks).data == expected.suffix(10))
         #expect(try await blobs.data(of: blob, limit: 300_000) == expected)
         await #expect(throws: BlobTooLarge.self) { try await blobs.data(of: blob, limit: 299_999) }
+    }
+
+    @Test(arguments: BlobEngine.allCases)
+    func chunksHeldAreNeverOverwrittenByLaterReads(engine: BlobEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let blobs = engine.open(in: directory)
+        let expected = Data((0..<64_000).map { UInt8($0 % 251) })
+        let blob = try await blobs.write(expected)
+        // Every chunk kept: each keeps its own bytes while later ones are read.
+        var held: [ByteBuffer] = []
+        for try await chunk in blobs.read(blob, range: nil, chunkSize: 1_000) { held.append(chunk) }
+        #expect(held.count == 64 && Data(held.flatMap { $0.readableBytesView }) == expected)
+        // Chunks let go as they are read (a connection that has written them) may share storage.
+        var whole = Data()
+        for try await chunk in blobs.read(blob, range: 500...63_999, chunkSize: 1_000) { whole.append(contentsOf: chunk.readableBytesView) }
+        #expect(whole == expected[500...])
     }
 
     @Test(arguments: BlobEngine.allCases)

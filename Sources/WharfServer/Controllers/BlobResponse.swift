@@ -51,7 +51,7 @@ enum BlobResponse {
             headers[.contentLength] = "\(size)"
         }
         if size == 0 { return Response(status: .ok, headers: headers) }
-        let chunks = blobs.read(blob, range: range, chunkSize: 64 << 10).map { ByteBuffer(bytes: $0) }
+        let chunks = blobs.read(blob, range: range, chunkSize: 64 << 10)
         return Response(status: range == nil ? .ok : .partialContent, headers: headers, body: ResponseBody(asyncSequence: chunks))
     }
 
