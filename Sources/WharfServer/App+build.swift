@@ -94,6 +94,7 @@ public func buildApplication(
         logger: logger
     )
     presets.maxCrashResumes = configuration.maxCrashResumes
+    presets.stepCaps = configuration.makeStepCaps()
     let jobs = PresetJobs(runner: presets, lease: lease, logger: logger) { job in
         do {
             try await V2Webhooks.enqueue(for: job, store: store)

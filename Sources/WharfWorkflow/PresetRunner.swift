@@ -31,6 +31,9 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     /// (`jobs.max_crash_resumes`); once more, and the job fails instead of taking the next
     /// gateway down too.
     public var maxCrashResumes = 2
+    /// How many steps of each kind run at once on this gateway, over all jobs and tenants
+    /// (`jobs.max_concurrent_media_steps` and the others): a step waits, not yet running, for a place.
+    public var stepCaps = StepCaps()
     /// Called for every step start, finish and failure and when a job ends (progress for the CLI
     /// today; v2's event streams later). Called from the runner's tasks: keep it quick.
     public var onEvent: (@Sendable (PresetEvent) -> Void)?
@@ -246,7 +249,11 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         // The preset may set a step's tries (`retries`: extra tries) and time limit (`timeout_seconds`).
         let tries = Int(step.with["retries"] ?? "").map { max(0, min($0, 10)) + 1 } ?? maxAttemptsPerStep
         let limit = Self.timeLimit(step.with["timeout_seconds"]) ?? stepTimeLimit
+        let cap = stepCaps.limit(for: step.kind)
         while attempts < tries + (previous?.attempts ?? 0) {
+            // Each try waits for a place among the gateway's steps of its kind, then holds it.
+            try await cap.acquire()
+            defer { cap.release() }
             attempts += 1
             try await store.saveStep(
                 JobStep(

@@ -63,6 +63,7 @@ struct Run: AsyncParsableCommand {
             logger: logger
         )
         runner.maxCrashResumes = configuration.maxCrashResumes
+        runner.stepCaps = configuration.makeStepCaps()
         runner.onEvent = { event in
             // Progress for people, on standard error; the outcome goes to standard output.
             let step = event.stepID.map { " \($0)" } ?? ""

@@ -180,6 +180,86 @@ import WharfStore
         #expect(try await store.steps(jobID: job.id).map(\.attempts) == [2])
     }
 
+    /// An `ffmpeg` on the PATH that counts the copies of itself running at once (under a lock) and
+    /// stays a moment, then runs the real one. - Returns: The folder to put first on the PATH and the
+    /// file its peak is written to.
+    static func countingFFmpeg(in directory: TemporaryDirectory) throws -> (bin: String, peak: String) {
+        let bin = directory.file("counting-bin")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        let real = try #require(
+            (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/ffmpeg" }
+                .first { FileManager.default.isExecutableFile(atPath: $0) }
+        )
+        let state = directory.file("ffmpeg-count")
+        let script = """
+            #!/bin/sh
+            exec 9>"\(state).lock"
+            flock 9
+            now=$(( $(cat "\(state).now" 2>/dev/null || echo 0) + 1 )); echo $now >"\(state).now"
+            [ $now -gt $(cat "\(state).peak" 2>/dev/null || echo 0) ] && echo $now >"\(state).peak"
+            flock -u 9
+            sleep 0.4
+            "\(real)" "$@"; status=$?
+            flock 9
+            echo $(( $(cat "\(state).now") - 1 )) >"\(state).now"
+            flock -u 9
+            exit $status
+            """
+        let path = bin + "/ffmpeg"
+        try Data(script.utf8).write(to: URL(fileURLWithPath: path))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        return (bin, state + ".peak")
+    }
+
+    /// Six `thumbnails.poster` jobs at once (two ffmpeg steps each) on a gateway capped at one media
+    /// step, then on one capped at four: the first never runs two ffmpeg at once and finishes every
+    /// job; the second does run several (so the count can see concurrency).
+    @Test(arguments: [1, 4])
+    func mediaStepsRunAtMostTheConfiguredNumberAtOnce(cap: Int) async throws {
+        let directory = try await Self.workspace()
+        let ffmpeg = try Self.countingFFmpeg(in: directory)
+        let gateway = try await ServedGateway(
+            environment: [
+                "WHARF_PLUGINS_DIRECTORY": directory.file("plugins"),
+                "WHARF_JOBS_MAX_CONCURRENT_MEDIA_STEPS": "\(cap)",
+                "PATH": ffmpeg.bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+            ],
+            devnet: 2,
+            orchestrators: 2,
+            in: directory
+        )
+        defer { gateway.stop() }
+        let clip = try Data(contentsOf: URL(fileURLWithPath: directory.file("clip.mp4")))
+        let uploaded = try await gateway.send(.POST, "/v2/files", body: clip, contentType: "video/mp4")
+        #expect(uploaded.status == 201)
+        let file = try #require(try V2JobsTests.json(uploaded.body)["id"] as? String)
+        let request = try V2JobsTests.body([
+            "preset": "thumbnails.poster", "input": ["file": file], "parameters": ["at": "1", "prompt": "crisp"],
+        ])
+        let statuses = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    let answer = try await gateway.send(
+                        .POST,
+                        "/v2/jobs",
+                        body: request,
+                        contentType: "application/json",
+                        headers: [("Prefer", "wait=60")]
+                    )
+                    return try V2JobsTests.json(answer.body)["status"] as? String ?? "(\(answer.status))"
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: "succeeded", count: 6))
+        let peak = Int((try String(contentsOfFile: ffmpeg.peak, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))
+        if cap == 1 {
+            #expect(peak == 1)
+        } else {
+            #expect((peak ?? 0) > 1, "the count saw \(peak ?? 0) at once with a cap of \(cap)")
+        }
+    }
+
     @Test func aPresetsTimeLimitIsBoundedWhateverItsManifestSays() {
         typealias Runner = PresetRunner<SQLiteStore>
         #expect(Runner.timeLimit("1e300") == .seconds(86_400))

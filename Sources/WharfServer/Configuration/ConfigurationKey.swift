@@ -70,6 +70,21 @@ public struct ConfigurationKey: Sendable, Hashable {
         "2",
         "How many times a preset job is resumed after the gateway stopped (crashed, was killed) while one of its steps ran; once more and the job fails instead (0-100)."
     )
+    static let maxMediaSteps = Self(
+        "jobs.max_concurrent_media_steps",
+        "(cores)",
+        "Media steps (ffmpeg processes) running at once on this gateway, over all jobs and tenants; more wait their turn (1-1024)."
+    )
+    static let maxCodeSteps = Self(
+        "jobs.max_concurrent_code_steps",
+        "(2 × cores)",
+        "Plugin code steps running at once on this gateway, over all jobs and tenants; more wait their turn (1-1024)."
+    )
+    static let maxNetworkSteps = Self(
+        "jobs.max_concurrent_network_steps",
+        "64",
+        "Network steps of preset jobs (orchestrator requests) running at once on this gateway; more wait their turn (1-10000)."
+    )
 
     static let orchestrators = Self(
         "network.orchestrators",
@@ -249,7 +264,8 @@ public struct ConfigurationKey: Sendable, Hashable {
         [
             publicHost, publicPort, adminHost, adminPort, idleTimeout, maxConnections, metricsRequireAuth, dataDirectory, storeDriver,
             sqlitePath,
-            sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, maxCrashResumes, orchestrators, refreshSeconds, probeTimeout,
+            sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, maxCrashResumes, maxMediaSteps, maxCodeSteps,
+            maxNetworkSteps, orchestrators, refreshSeconds, probeTimeout,
             caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,

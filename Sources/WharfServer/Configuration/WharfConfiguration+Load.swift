@@ -7,6 +7,7 @@ import WharfCore
 import WharfLivepeer
 import WharfPolicy
 import WharfRouting
+import WharfWorkflow
 import Yams
 
 extension WharfConfiguration {
@@ -78,6 +79,9 @@ extension WharfConfiguration {
         let shutdownSeconds = reader.int(forKey: ConfigurationKey.shutdownTimeout.configKey, default: 30)
         let leaseSeconds = reader.int(forKey: ConfigurationKey.jobLease.configKey, default: 30)
         let crashResumes = reader.int(forKey: ConfigurationKey.maxCrashResumes.configKey, default: 2)
+        let mediaSteps = reader.int(forKey: ConfigurationKey.maxMediaSteps.configKey, default: StepCaps.defaultMedia)
+        let codeSteps = reader.int(forKey: ConfigurationKey.maxCodeSteps.configKey, default: StepCaps.defaultCode)
+        let networkSteps = reader.int(forKey: ConfigurationKey.maxNetworkSteps.configKey, default: StepCaps.defaultNetwork)
         let orchestratorList = reader.stringArray(forKey: ConfigurationKey.orchestrators.configKey, default: [])
         let discovery = reader.string(forKey: ConfigurationKey.discoveryURL.configKey)
         let refreshSeconds = reader.int(forKey: ConfigurationKey.refreshSeconds.configKey, default: 60)
@@ -169,6 +173,12 @@ extension WharfConfiguration {
         configuration.jobLease = .seconds(leaseSeconds)
         unlessFailed(.maxCrashResumes, (0...100).contains(crashResumes), "must be from 0 to 100")
         configuration.maxCrashResumes = crashResumes
+        unlessFailed(.maxMediaSteps, (1...1024).contains(mediaSteps), "must be from 1 to 1024")
+        configuration.maxMediaSteps = mediaSteps
+        unlessFailed(.maxCodeSteps, (1...1024).contains(codeSteps), "must be from 1 to 1024")
+        configuration.maxCodeSteps = codeSteps
+        unlessFailed(.maxNetworkSteps, (1...10_000).contains(networkSteps), "must be from 1 to 10000")
+        configuration.maxNetworkSteps = networkSteps
 
         for entry in orchestratorList {
             if let address = OrchestratorAddress(parsing: entry) {

@@ -4,6 +4,7 @@ public import WharfCore
 public import WharfLivepeer
 public import WharfPolicy
 public import WharfRouting
+public import WharfWorkflow
 
 /// Everything the gateway is configured with, validated.
 ///
@@ -57,6 +58,11 @@ public struct WharfConfiguration: Sendable, Equatable {
     /// How many times a job is resumed after a gateway stopped while one of its steps ran
     /// (`jobs.max_crash_resumes`).
     public var maxCrashResumes = 2
+    /// Steps of each kind running at once (`jobs.max_concurrent_media_steps`, `…_code_steps`,
+    /// `…_network_steps`).
+    public var maxMediaSteps = StepCaps.defaultMedia
+    public var maxCodeSteps = StepCaps.defaultCode
+    public var maxNetworkSteps = StepCaps.defaultNetwork
     /// Orchestrators to route to (`network.orchestrators`).
     public var orchestrators: [OrchestratorAddress] = []
     /// Where the list of orchestrators is discovered, besides the static list (`network.discovery_url`).
@@ -132,4 +138,11 @@ public struct WharfConfiguration: Sendable, Equatable {
 
     /// The defaults, as documented in `docs/CONFIGURATION.md`.
     public init() {}
+}
+
+extension WharfConfiguration {
+    /// New caps on concurrent steps, as configured: one set per runner, shared by all its jobs.
+    public func makeStepCaps() -> StepCaps {
+        StepCaps(media: maxMediaSteps, code: maxCodeSteps, network: maxNetworkSteps)
+    }
 }
