@@ -166,6 +166,9 @@ public struct FileSystemBlobStore: BlobStore {
     }
 
     /// Moves a finished file to its digest's name, or removes it when those bytes are there already.
+    /// The bytes reach the disk (`fsync`) before the name, and the name before this returns: the
+    /// row that names a blob is written after, so after a power cut no row names bytes that are not
+    /// there.
     private func place(_ file: String, as digest: String) async throws {
         let target = path(of: digest)
         let directory = self.directory
@@ -178,11 +181,12 @@ public struct FileSystemBlobStore: BlobStore {
                 if Self.touch(target) {
                     // The same bytes are stored: marked as used now, so a sweep keeps them.
                     try FileManager.default.removeItem(atPath: file)
-                } else if rename(file, target) != 0 {
+                } else if try Self.synchronize(file), rename(file, target) != 0 {
                     if errno == EXDEV {
                         // From another file system: copy beside the target, then rename into place.
                         let aside = target + ".\(UUID().uuidString).partial"
                         try FileManager.default.copyItem(atPath: file, toPath: aside)
+                        try Self.synchronize(aside)
                         if rename(aside, target) != 0 { try? FileManager.default.removeItem(atPath: aside) }
                     }
                     try? FileManager.default.removeItem(atPath: file)
@@ -190,6 +194,9 @@ public struct FileSystemBlobStore: BlobStore {
                     guard FileManager.default.fileExists(atPath: target) else {
                         throw WharfError(.storeUnavailable, "cannot store a blob in \(directory)")
                     }
+                    try Self.synchronize((target as NSString).deletingLastPathComponent)
+                } else {
+                    try Self.synchronize((target as NSString).deletingLastPathComponent)
                 }
             } catch let error as WharfError {
                 throw error
@@ -197,6 +204,16 @@ public struct FileSystemBlobStore: BlobStore {
                 throw WharfError(.storeUnavailable, "cannot store a blob in \(directory)", cause: error)
             }
         }
+    }
+
+    /// Writes a file's (or a folder's) contents to the disk. - Returns: `true`, for use in a condition.
+    @discardableResult
+    static func synchronize(_ path: String) throws -> Bool {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw WharfError(.storeUnavailable, "cannot open \(path) to write it to disk") }
+        defer { _ = Glibc.close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw WharfError(.storeUnavailable, "cannot write \(path) to disk (errno \(errno))") }
+        return true
     }
 
     /// SHA-256 and size of a file, read in 1 MiB pieces.
