@@ -29,6 +29,10 @@ public protocol LeaseStore: Sendable {
     /// Gives up every job lease of `holder`: what a node does when it starts, since it runs nothing
     /// yet, so that its unfinished jobs can be claimed at once (by itself, first).
     func releaseJobLeases(for holder: String) async throws
+    /// Ends as failed, with `result`, the unfinished jobs other than preset jobs that `holder`
+    /// inserted: the calls a node was making when it stopped (their callers are gone with the
+    /// connection). A node calls it as it starts, before it serves. - Returns: Their ids.
+    func failUnfinishedCalls(heldBy holder: String, result: Data, at now: Date) async throws -> [String]
     /// Claims, for `holder` until `expiry`, up to `limit` pending webhook events due at `now` that no
     /// live lease holds; recording an attempt (``WebhookStore/recordWebhookAttempt(_:state:nextAttemptAt:)``)
     /// releases the event. - Returns: The events claimed, oldest due first.

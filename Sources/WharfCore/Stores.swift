@@ -32,8 +32,9 @@ public protocol APIKeyStore: Sendable {
 
 /// Persistence of jobs.
 public protocol JobStore: Sendable {
-    /// Inserts a new job.
-    func insertJob(_ job: Job) async throws
+    /// Inserts a new job, marked as `holder`'s (a node's identity) when given: a call that node
+    /// makes, which it ends as failed should it find the call unfinished when it starts again.
+    func insertJob(_ job: Job, heldBy holder: String?) async throws
     /// The job with this identifier, if any.
     func job(id: String) async throws -> Job?
     /// Moves a job to `status`, recording `result` when given.
@@ -44,6 +45,13 @@ public protocol JobStore: Sendable {
     func listJobs(tenantID: String, limit: Int) async throws -> [Job]
     /// A page of a tenant's jobs, newest first, filtered by `query`.
     func listJobs(tenantID: String, query: JobQuery) async throws -> [Job]
+}
+
+extension JobStore {
+    /// Inserts a new job that no node holds.
+    public func insertJob(_ job: Job) async throws {
+        try await insertJob(job, heldBy: nil)
+    }
 }
 
 /// Which jobs a list asks for, and where its page starts.

@@ -44,6 +44,16 @@ public func buildApplication(
     if !applied.isEmpty {
         logger.info("applied migrations", metadata: ["gw.store.migrations": .array(applied.map { .string($0) })])
     }
+    // Calls this node was making when it stopped (a crash, a kill) cannot finish: their callers
+    // went with the connection. Ended before this node serves, so none of them is a live call.
+    let cutOff = try await store.failUnfinishedCalls(
+        heldBy: lease.identity,
+        result: JobFailureResult("the gateway stopped while this call ran").encoded,
+        at: Date()
+    )
+    if !cutOff.isEmpty {
+        logger.warning("calls cut off by the gateway stopping ended as failed", metadata: ["gw.jobs": .array(cutOff.map { .string($0) })])
+    }
     let registry = PrometheusCollectorRegistry()
     let metrics = PrometheusMetricsFactory(registry: registry)
 
@@ -104,8 +114,10 @@ public func buildApplication(
     }
     // Listed after the pool (and any embedded devnet), so it drains its jobs before they stop.
     backgroundServices.append(jobs)
+    var calls = JobRunner(store: store, router: router, spending: policyEngine, logger: logger)
+    calls.node = lease.identity
     let jobService = JobService(
-        calls: JobRunner(store: store, router: router, spending: policyEngine, logger: logger),
+        calls: calls,
         presets: jobs,
         offers: pool,
         admission: policyEngine,

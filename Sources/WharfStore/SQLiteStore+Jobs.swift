@@ -4,19 +4,19 @@ import GRDB
 public import WharfCore
 
 extension SQLiteStore: JobStore {
-    public func insertJob(_ job: Job) async throws {
+    public func insertJob(_ job: Job, heldBy holder: String?) async throws {
         try await write { db in
             guard try Tenant.fetch(db, sql: "SELECT * FROM tenants WHERE id = ?", [job.tenantID]).first != nil else {
                 throw WharfError(.notFound, "no tenant with id '\(job.tenantID)'")
             }
             try db.execute(
                 cached: """
-                    INSERT INTO jobs (id, tenant_id, kind, status, request, result, created_at, updated_at, api_key_prefix)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO jobs (id, tenant_id, kind, status, request, result, created_at, updated_at, api_key_prefix, lease_holder)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.id, job.tenantID, job.kind, job.status.rawValue, job.request, job.result, job.createdAt,
-                    job.updatedAt, job.apiKeyPrefix,
+                    job.updatedAt, job.apiKeyPrefix, holder,
                 ]
             )
         }

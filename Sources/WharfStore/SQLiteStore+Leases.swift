@@ -76,9 +76,27 @@ extension SQLiteStore: LeaseStore {
 
     public func releaseJobLeases(for holder: String) async throws {
         try await write { db in
+            // Preset jobs only: a node's calls keep its mark for as long as they run.
             try db.execute(
-                cached: "UPDATE jobs SET lease_holder = NULL, lease_expires_at = NULL WHERE lease_holder = ?",
+                cached: """
+                    UPDATE jobs SET lease_holder = NULL, lease_expires_at = NULL
+                    WHERE lease_holder = ? AND substr(kind, 1, 7) = 'preset:'
+                    """,
                 arguments: [holder]
+            )
+        }
+    }
+
+    public func failUnfinishedCalls(heldBy holder: String, result: Data, at now: Date) async throws -> [String] {
+        try await write { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    UPDATE jobs SET status = 'failed', result = ?, updated_at = ?, lease_holder = NULL
+                    WHERE lease_holder = ? AND status IN ('queued', 'running') AND substr(kind, 1, 7) != 'preset:'
+                    RETURNING id
+                    """,
+                arguments: [result, now, holder]
             )
         }
     }

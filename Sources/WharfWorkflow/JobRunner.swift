@@ -15,6 +15,9 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     private let logger: Logger
     /// Asked before each network step whether the job may spend on it, and told what it cost after.
     private let spending: (any SpendingControl)?
+    /// The node making the calls (its lease identity): each call's job is marked as this node's, so
+    /// the node ends, when it starts again, the calls a crash cut off.
+    public var node: String?
 
     public init(store: Store, router: PipelineRouter, spending: (any SpendingControl)? = nil, logger: Logger) {
         self.store = store
@@ -102,7 +105,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     ) async throws -> (job: Job, output: StepOutput) {
         var job = job
         job.status = .running
-        try await store.insertJob(job)
+        try await store.insertJob(job, heldBy: node)
         let request = AIJobClient.Request(
             pipeline: step.pipeline,
             body: step.body,

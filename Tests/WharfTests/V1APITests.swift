@@ -312,6 +312,36 @@ import Testing
         #expect(!message.contains("127.0.0.1"))
     }
 
+    /// A call the gateway was making when it was killed ends `failed` when it comes back (its caller
+    /// is gone with the connection), instead of staying `running` for ever in usage and analytics.
+    @Test func aCallCutOffByACrashEndsFailedWhenTheGatewayComesBack() async throws {
+        let directory = try TemporaryDirectory()
+        let gateway = try await ServedGateway(devnet: 1, orchestrators: 1, in: directory)
+        try await gateway.setFaults(#"{"added_latency_ms": 30000}"#, at: try #require(try await gateway.orchestratorURLs().first))
+        let request = Data(#"{"prompt":"a harbour","model_id":"","width":32,"height":32}"#.utf8)
+        let call = Task { try? await gateway.send(.POST, "/v1/text-to-image", body: request, contentType: "application/json") }
+        defer { call.cancel() }
+        let database = directory.file(".wharf/wharf.sqlite")
+        let running = "SELECT count(*) FROM jobs WHERE status = 'running' AND kind NOT LIKE 'preset:%'"
+        var state = ""
+        for _ in 0..<100 where state != "1" {
+            try await Task.sleep(for: .milliseconds(100))
+            state = (try? await runSQLite(database, running))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        }
+        #expect(state == "1", "the call is running")
+        try await gateway.kill()
+
+        let again = try await ServedGateway(devnet: 1, orchestrators: 1, in: directory)
+        defer { again.stop() }
+        let ended = try await runSQLite(database, "SELECT status || ' ' || json_extract(result, '$.error') FROM jobs")
+        #expect(ended.trimmingCharacters(in: .whitespacesAndNewlines) == "failed the gateway stopped while this call ran")
+        #expect(again.logged().contains { $0.contains("calls cut off by the gateway stopping ended as failed") })
+        // A call made now is the new process's own, and finishes.
+        try await again.setFaults(#"{"added_latency_ms": 0}"#, at: try #require(try await again.orchestratorURLs().first))
+        let reply = try await again.send(.POST, "/v1/text-to-image", body: request, contentType: "application/json")
+        #expect(reply.status == 200)
+    }
+
     @Test func onChainOrchestratorsArePaidThroughTheRemoteSigner() async throws {
         // `wharf devnet --on-chain`: orchestrators that ask for tickets, and a devnet remote signer.
         let directory = try TemporaryDirectory()

@@ -125,6 +125,12 @@ final class ServedGateway: Sendable {
         process.signal()
     }
 
+    /// Kills the gateway (SIGKILL: no shutdown of its own, as in a crash) and waits for it to go.
+    func kill() async throws {
+        process.signal(SIGKILL)
+        _ = try await process.waitForExit()
+    }
+
     /// Stops the gateway with SIGTERM and waits for it to exit. - Returns: Its exit status.
     func stopAndWait() async throws -> Int32 {
         try await process.stop()
