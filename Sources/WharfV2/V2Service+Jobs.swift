@@ -36,14 +36,18 @@ extension V2Service {
                 tenantID: caller.tenantID,
                 keyPrefix: caller.keyPrefix,
                 inputBytes: checked.file?.byteCount ?? 0,
-                attachInput: checked.file.map { file in
-                    { job in
-                        _ = try await store.attachFile(
-                            id: file.id,
-                            tenantID: caller.tenantID,
-                            toJob: job.id,
-                            as: "input.\(Self.fileExtension(of: file))"
-                        )
+                obtainInput: checked.input.map { input in
+                    {
+                        // A URL is fetched only now: a job refused by its limits fetches nothing.
+                        let file = try await input()
+                        return { job in
+                            _ = try await store.attachFile(
+                                id: file.id,
+                                tenantID: caller.tenantID,
+                                toJob: job.id,
+                                as: "input.\(Self.fileExtension(of: file))"
+                            )
+                        }
                     }
                 }
             )
@@ -213,14 +217,17 @@ extension V2Service {
         return try await jobResource.make(job, mediaBaseURL: caller.mediaBaseURL)
     }
 
-    /// A job request's checked parts: its parameters as text and its input file.
+    /// A job request's checked parts: its parameters as text and its input.
     struct CheckedRequest {
         var parameters: [String: String]
+        /// The input file when it is stored already (its size is known before admission).
         var file: StoredFile?
+        /// Gets the input file: the stored one, or its URL fetched (a 422 when that fails).
+        var input: (@Sendable () async throws -> StoredFile)?
     }
 
-    /// Checks everything about a job request that can be checked before it is recorded, and fetches
-    /// its input URL. Every problem is a 422 naming the field.
+    /// Checks everything about a job request that can be checked before it is recorded; its input
+    /// URL is fetched later, once the job is admitted. Every problem is a 422 naming the field.
     func check(_ body: Components.Schemas.JobRequest, caller: V2Caller) async throws -> CheckedRequest {
         guard runner.preset(named: body.preset) != nil else {
             throw V2Problem.invalid("/preset", "no preset named '\(body.preset)'; GET /v2/presets lists them")
@@ -243,6 +250,7 @@ extension V2Service {
             }
         }
         var file: StoredFile?
+        var input: (@Sendable () async throws -> StoredFile)?
         if let given = body.input {
             switch (given.file, given.url) {
             case (let id?, nil):
@@ -254,18 +262,24 @@ extension V2Service {
                     throw V2Problem.invalid("/input/file", "the bytes of file '\(id)' have expired; upload it again")
                 }
                 file = found
+                input = { found }
             case (nil, let text?):
-                file = try await fetch(text, caller: caller, policy: policy)
+                guard let url = URL(string: text), url.host != nil else { throw V2Problem.invalid("/input/url", "is not an absolute URL") }
+                // Refused at once when it names a place the gateway never fetches from; checked
+                // again when it is fetched (the name may resolve elsewhere by then).
+                do { _ = try await policy.check(url) } catch let error as OutboundError {
+                    throw V2Problem.invalid("/input/url", error.message)
+                }
+                input = { try await fetch(url, caller: caller, policy: policy) }
             default:
                 throw V2Problem.invalid("/input", "give exactly one of `file` and `url`")
             }
         }
-        return CheckedRequest(parameters: parameters, file: file)
+        return CheckedRequest(parameters: parameters, file: file, input: input)
     }
 
     /// Fetches an input URL into a stored file, within the size and time limits.
-    private func fetch(_ text: String, caller: V2Caller, policy: AddressPolicy) async throws -> StoredFile {
-        guard let url = URL(string: text), url.host != nil else { throw V2Problem.invalid("/input/url", "is not an absolute URL") }
+    private func fetch(_ url: URL, caller: V2Caller, policy: AddressPolicy) async throws -> StoredFile {
         try FileManager.default.createDirectory(atPath: store.blobs.scratchDirectory, withIntermediateDirectories: true)
         let temporary = URL(fileURLWithPath: store.blobs.scratchDirectory).appendingPathComponent("\(UUID().uuidString).partial")
         defer { try? FileManager.default.removeItem(at: temporary) }

@@ -88,19 +88,22 @@ public struct JobService<Store: JobStore & AttemptStore & ArtifactStore & StepSt
     /// Admits, records and submits a preset job; it runs in the background.
     /// - Parameters:
     ///   - id: The job's id, chosen before admission so that its claim names it.
-    ///   - inputBytes: The size of its input file, for the cost estimate.
-    ///   - attachInput: Gives the recorded job its input file; when it throws, the job ends failed.
+    ///   - inputBytes: The size of its input file, for the cost estimate (0 when it is not known
+    ///     yet: the steps' own authorizations still hold the budget).
+    ///   - obtainInput: Gets the job's input once the job is admitted and before it is recorded (a
+    ///     refused job fetches nothing; a fetch that fails records nothing), and returns how to give
+    ///     it to the recorded job; when that throws, the job ends failed.
     /// - Returns: The job as recorded (`queued`).
     /// - Throws: ``PolicyRefusal`` when refused, ``WharfError`` with
     ///   ``WharfError/Code/invalidArgument`` for parameters the preset refuses or
-    ///   ``WharfError/Code/notFound`` for an unknown preset, or the error of `attachInput`.
+    ///   ``WharfError/Code/notFound`` for an unknown preset, or the error of `obtainInput`.
     public func submitPreset(
         _ request: PresetJobRequest,
         id: String,
         tenantID: String,
         keyPrefix: String?,
         inputBytes: Int64,
-        attachInput: ((Job) async throws -> Void)? = nil
+        obtainInput: (() async throws -> (Job) async throws -> Void)? = nil
     ) async throws -> Job {
         var estimated: Int64 = 0
         if admission != nil, let resolved = presetRunner.preset(named: request.preset) {
@@ -108,7 +111,9 @@ public struct JobService<Store: JobStore & AttemptStore & ArtifactStore & StepSt
         }
         let pass = try await admit(JobClaim(jobID: id, tenantID: tenantID, keyPrefix: keyPrefix, estimatedNetworkCost: estimated))
         let job: Job
+        let attachInput: ((Job) async throws -> Void)?
         do {
+            attachInput = try await obtainInput?()
             job = try await presetRunner.prepare(request, tenantID: tenantID, id: id, apiKeyPrefix: keyPrefix)
         } catch {
             pass.release()

@@ -225,6 +225,45 @@ import WharfOutbound
         #expect(retried.headers["Idempotent-Replayed"].isEmpty)
     }
 
+    /// A job whose input is a URL is admitted before the URL is fetched: a tenant at its limit
+    /// cannot make the gateway download anything, and the refusal records no job.
+    @Test func aRefusedJobFetchesNothing() async throws {
+        let gateway = try await ServedGateway(environment: ["WHARF_NETWORK_ALLOW_PRIVATE_URLS": "true"], devnet: 1, orchestrators: 1)
+        defer { gateway.stop() }
+        let orchestrator = try #require(try await gateway.orchestratorURLs().first)
+        try await gateway.setFaults(#"{"added_latency_ms": 3000}"#, at: orchestrator)
+        try await Self.setTenantLimits(gateway, #"{"max_concurrent_jobs": 1, "max_queued_jobs": 0}"#)
+        let busy = Data(#"{"preset":"pipeline.text-to-image","parameters":{"prompt":"a boat","width":64,"height":64}}"#.utf8)
+        let running = try await gateway.send(.POST, "/v2/jobs", body: busy, contentType: "application/json")
+        #expect(running.status == 202)
+
+        let fetches = FetchCount()
+        let router = Router()
+        router.get("photo.png") { _, _ in
+            fetches.count.withLock { $0 += 1 }
+            return Response(status: .ok, headers: [.contentType: "image/png"], body: .init(byteBuffer: ByteBuffer(bytes: [0x89, 0x50])))
+        }
+        try await withHTTPServer(router) { port in
+            let fromURL = Data(
+                #"{"preset":"pipeline.upscale","input":{"url":"http://127.0.0.1:\#(port)/photo.png"},"parameters":{"prompt":"x"}}"#.utf8
+            )
+            let refused = try await gateway.send(.POST, "/v2/jobs", body: fromURL, contentType: "application/json")
+            #expect(refused.status == 429)
+            #expect(fetches.count.withLock { $0 } == 0, "a refused job fetched its input")
+            let listed = try Self.json(try await gateway.send(.GET, "/v2/jobs?preset=pipeline.upscale").body)
+            #expect((listed["data"] as? [Any])?.isEmpty == true, "a refused job is not recorded")
+            // With room again, the same request fetches its input once.
+            try await gateway.setFaults(#"{"added_latency_ms": 0}"#, at: orchestrator)
+            var status = 0
+            for _ in 0..<100 where status != 202 {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try await gateway.send(.POST, "/v2/jobs", body: fromURL, contentType: "application/json").status
+            }
+            #expect(status == 202)
+            #expect(fetches.count.withLock { $0 } == 1)
+        }
+    }
+
     @Test func aJobOverBudgetIsRefusedBeforeAnyOrchestratorSeesIt() async throws {
         let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
         defer { gateway.stop() }
@@ -453,4 +492,9 @@ import WharfOutbound
         #expect(entries.count == 31)
         #expect((entries.last?["detail"] as? String)?.contains("not recorded one by one") == true)
     }
+}
+
+/// How many times a test server was asked for its file.
+private final class FetchCount: Sendable {
+    let count = Mutex(0)
 }
