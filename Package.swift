@@ -99,6 +99,7 @@ let package = Package(
             dependencies: [
                 "WharfCore",
                 "WharfLivepeer",
+                "WharfOutbound",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -29,6 +29,8 @@ public actor OrchestratorPool {
     }
 
     private let client: OrchestratorClient
+    /// Where each orchestrator's transcoder URL may point.
+    private let transcoderOrigin: TranscoderOrigin
     private let policy: RoutingPolicy
     private var members: [OrchestratorAddress: Member] = [:]
     private let now: @Sendable () -> Date
@@ -38,9 +40,11 @@ public actor OrchestratorPool {
         policy: RoutingPolicy,
         addresses: [OrchestratorAddress] = [],
         regions: [OrchestratorAddress: String] = [:],
+        transcoderOrigin: TranscoderOrigin = TranscoderOrigin(),
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.client = client
+        self.transcoderOrigin = transcoderOrigin
         self.policy = policy
         self.now = now
         for address in addresses {
@@ -74,11 +78,12 @@ public actor OrchestratorPool {
             return until <= now()
         }.map(\.address)
         let client = self.client
+        let origin = self.transcoderOrigin
         let results = await withTaskGroup(of: (OrchestratorAddress, Result<OrchestratorOffer, any Error>).self) { group in
             for address in due {
                 // Not a `do`/`catch` that returns the awaited offer inside a tuple: that shape is
                 // miscompiled in optimized builds (see `Result.init(catching:)`).
-                group.addTask { (address, await Result { try await client.getOrchestrator(address) }) }
+                group.addTask { (address, await Result { try await Self.probe(address, client: client, origin: origin) }) }
             }
             var collected: [(OrchestratorAddress, Result<OrchestratorOffer, any Error>)] = []
             for await result in group { collected.append(result) }
@@ -95,13 +100,27 @@ public actor OrchestratorPool {
     /// Probes one orchestrator now (for example when its auth token expired) and returns its offer.
     public func refreshOffer(_ address: OrchestratorAddress) async throws -> OrchestratorOffer {
         do {
-            let offer = try await client.getOrchestrator(address)
+            let offer = try await Self.probe(address, client: client, origin: transcoderOrigin)
             admit(address, offer: offer)
             return offer
         } catch {
             recordFailure(address, reason: Self.describe(error), withdrawingOffer: Self.isInvalidAnswer(error))
             throw error
         }
+    }
+
+    /// Asks an orchestrator for its offer, and holds the offer's transcoder URL to where the
+    /// orchestrator was reached (``TranscoderOrigin``).
+    static func probe(
+        _ address: OrchestratorAddress,
+        client: OrchestratorClient,
+        origin: TranscoderOrigin
+    ) async throws
+        -> OrchestratorOffer
+    {
+        let offer = try await client.getOrchestrator(address)
+        try await origin.check(offer.transcoderURL, reachedAt: address)
+        return offer
     }
 
     /// Whether a probe failed because the orchestrator answered, with something that is not a
