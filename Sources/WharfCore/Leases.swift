@@ -34,9 +34,19 @@ public protocol LeaseStore: Sendable {
     /// connection). A node calls it as it starts, before it serves. - Returns: Their ids.
     func failUnfinishedCalls(heldBy holder: String, result: Data, at now: Date) async throws -> [String]
     /// Claims, for `holder` until `expiry`, up to `limit` pending webhook events due at `now` that no
-    /// live lease holds; recording an attempt (``WebhookStore/recordWebhookAttempt(_:state:nextAttemptAt:)``)
-    /// releases the event. - Returns: The events claimed, oldest due first.
-    func claimDueWebhooks(for holder: String, until expiry: Date, at now: Date, limit: Int) async throws -> [WebhookEvent]
+    /// live lease holds, at most `perTenant` of any one tenant and none of the tenants in
+    /// `skipping` (those with as many deliveries in flight as they may have): taken in turns, each
+    /// tenant's oldest due first, so one tenant's backlog never holds the others'. Recording an
+    /// attempt (``WebhookStore/recordWebhookAttempt(_:state:nextAttemptAt:)``) releases the event.
+    /// - Returns: The events claimed, oldest due first.
+    func claimDueWebhooks(
+        for holder: String,
+        until expiry: Date,
+        at now: Date,
+        limit: Int,
+        perTenant: Int,
+        skipping: Set<String>
+    ) async throws -> [WebhookEvent]
     /// Claims the periodic task `name` (artifact retention, say) for `holder` until `expiry`, when no
     /// other holder's lease on it is live at `now`. - Returns: Whether `holder` holds it now.
     func claimTask(named name: String, for holder: String, until expiry: Date, at now: Date) async throws -> Bool
@@ -61,5 +71,12 @@ public struct LeaseHolder: Sendable, Hashable {
     /// When a claim made or renewed at `now` expires.
     public func expiry(from now: Date = Date()) -> Date {
         now.addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
+}
+
+extension LeaseStore {
+    /// Claims up to `limit` due webhook events, however many of them are one tenant's.
+    public func claimDueWebhooks(for holder: String, until expiry: Date, at now: Date, limit: Int) async throws -> [WebhookEvent] {
+        try await claimDueWebhooks(for: holder, until: expiry, at: now, limit: limit, perTenant: limit, skipping: [])
     }
 }

@@ -1,12 +1,17 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import WharfCore
 import WharfOutbound
 
 /// Delivers queued webhook events: each due event is signed with its tenant's secret and POSTed;
 /// a delivery without a 2xx is retried with exponential backoff until the event is too old. Every
 /// attempt is recorded. Events live in the store, so deliveries survive restarts.
+///
+/// Deliveries run side by side, at most ``maxInFlight`` at once and ``maxPerTenant`` of any one
+/// tenant, and each starts as soon as there is room: a tenant whose endpoints never answer holds
+/// its own few places for the sender's timeout, never the others'.
 struct WebhookDispatcher<Store: WebhookStore & LeaseStore>: Service {
     let store: Store
     /// Each event is delivered by the node that claims it (several nodes may share the store).
@@ -19,24 +24,44 @@ struct WebhookDispatcher<Store: WebhookStore & LeaseStore>: Service {
     let maxAge: Duration
     /// How often the queue is looked at.
     let pollInterval: Duration = .milliseconds(250)
+    /// Deliveries in flight at once on this node.
+    var maxInFlight = 64
+    /// Deliveries of one tenant in flight at once on this node.
+    var maxPerTenant = 4
     let logger: Logger
+    private let inFlight = DeliveriesInFlight()
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await deliverUntilCancelled() }
     }
 
     private func deliverUntilCancelled() async {
-        while !Task.isCancelled {
-            do {
-                let due = try await store.claimDueWebhooks(for: lease.identity, until: lease.expiry(), at: Date(), limit: 32)
-                // Due events go out together, so a slow receiver does not hold up the others.
-                await withDiscardingTaskGroup { batch in
-                    for event in due { batch.addTask { await deliver(event) } }
+        await withDiscardingTaskGroup { deliveries in
+            while !Task.isCancelled {
+                let (room, busy) = inFlight.room(total: maxInFlight, perTenant: maxPerTenant)
+                if room > 0 {
+                    do {
+                        let due = try await store.claimDueWebhooks(
+                            for: lease.identity,
+                            until: lease.expiry(),
+                            at: Date(),
+                            limit: room,
+                            perTenant: maxPerTenant,
+                            skipping: busy
+                        )
+                        for event in due {
+                            inFlight.start(event.tenantID)
+                            deliveries.addTask {
+                                await deliver(event)
+                                inFlight.finish(event.tenantID)
+                            }
+                        }
+                    } catch {
+                        logger.error("reading the webhook queue failed", metadata: ["error": "\(error)"])
+                    }
                 }
-            } catch {
-                logger.error("reading the webhook queue failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: pollInterval)
             }
-            try? await Task.sleep(for: pollInterval)
         }
     }
 
@@ -92,6 +117,30 @@ struct WebhookDispatcher<Store: WebhookStore & LeaseStore>: Service {
     static func backoff(after attempt: Int, first: Duration, cap: Duration) -> Duration {
         let factor = 1 << min(max(0, attempt - 1), 20)
         return min(first * factor, cap)
+    }
+}
+
+/// The deliveries a dispatcher has in flight, by tenant.
+private final class DeliveriesInFlight: Sendable {
+    private let byTenant = Mutex<[String: Int]>([:])
+
+    /// How many more may start, and the tenants with as many in flight as one may have.
+    func room(total: Int, perTenant: Int) -> (Int, Set<String>) {
+        byTenant.withLock { counts in
+            let running = counts.values.reduce(0, +)
+            return (max(0, total - running), Set(counts.filter { $0.value >= perTenant }.keys))
+        }
+    }
+
+    func start(_ tenantID: String) {
+        byTenant.withLock { $0[tenantID, default: 0] += 1 }
+    }
+
+    func finish(_ tenantID: String) {
+        byTenant.withLock { counts in
+            let left = (counts[tenantID] ?? 1) - 1
+            counts[tenantID] = left > 0 ? left : nil
+        }
     }
 }
 

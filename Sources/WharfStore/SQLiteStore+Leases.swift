@@ -101,20 +101,36 @@ extension SQLiteStore: LeaseStore {
         }
     }
 
-    public func claimDueWebhooks(for holder: String, until expiry: Date, at now: Date, limit: Int) async throws -> [WebhookEvent] {
+    public func claimDueWebhooks(
+        for holder: String,
+        until expiry: Date,
+        at now: Date,
+        limit: Int,
+        perTenant: Int,
+        skipping: Set<String>
+    ) async throws -> [WebhookEvent] {
+        let skipped = String(decoding: try JSONEncoder().encode(skipping.sorted()), as: UTF8.self)
         let claimed = try await write { db in
+            // Each tenant's due events numbered oldest first; taken by that number, so every
+            // tenant's first comes before any tenant's second.
             try WebhookEvent.fetch(
                 db,
                 sql: """
                     UPDATE webhook_events SET lease_holder = ?, lease_expires_at = ?
                     WHERE id IN (
-                        SELECT id FROM webhook_events
-                        WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_holder IS NULL OR lease_expires_at <= ?)
-                        ORDER BY next_attempt_at LIMIT ?
+                        SELECT id FROM (
+                            SELECT id, next_attempt_at,
+                                row_number() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at, id) AS turn
+                            FROM webhook_events
+                            WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_holder IS NULL OR lease_expires_at <= ?)
+                                AND tenant_id NOT IN (SELECT value FROM json_each(?))
+                        )
+                        WHERE turn <= ?
+                        ORDER BY turn, next_attempt_at LIMIT ?
                     )
                     RETURNING *
                     """,
-                [holder, expiry, now, now, limit]
+                [holder, expiry, now, now, skipped, max(0, perTenant), max(0, limit)]
             )
         }
         return claimed.sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }

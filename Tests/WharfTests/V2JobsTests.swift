@@ -368,6 +368,62 @@ import WharfOutbound
         #expect(events.last?.data["detail"] as? String == "canceled")
     }
 
+    /// One tenant's endpoints that never answer (a listening socket nobody accepts on) hold only
+    /// that tenant's few places in the dispatcher: another tenant's event, due a moment later, goes
+    /// out at once instead of after the sender's ten-second timeout.
+    @Test func aTenantsDeadEndpointsDoNotDelayAnotherTenantsWebhooks() async throws {
+        let gateway = try await Self.gateway(["WHARF_NETWORK_ALLOW_PRIVATE_URLS": "true"])
+        defer { gateway.stop() }
+        let blackHole = try ListeningSocketNobodyAccepts()
+        defer { blackHole.close() }
+        for index in 0..<12 {
+            let created = try await gateway.send(
+                .POST,
+                "/v2/jobs",
+                body: try Self.body([
+                    "preset": "template.greet", "parameters": ["name": "Dead \(index)"],
+                    "webhook_url": "http://127.0.0.1:\(blackHole.port)/hook",
+                ]),
+                contentType: "application/json",
+                headers: [("Prefer", "wait=20")]
+            )
+            #expect(created.status == 200)
+        }
+        // Their deliveries are under way (and waiting for an answer that never comes).
+        try await Task.sleep(for: .seconds(1))
+
+        let otherKey = try await Self.keyOfAnotherTenant(gateway)
+        let arrived = Mutex<ContinuousClock.Instant?>(nil)
+        let router = Router()
+        router.post("hook") { _, _ -> Response in
+            arrived.withLock { $0 = $0 ?? .now }
+            return Response(status: .ok)
+        }
+        try await withHTTPServer(router) { port in
+            let created = try await gateway.send(
+                .POST,
+                "/v2/jobs",
+                body: try Self.body([
+                    "preset": "template.greet", "parameters": ["name": "Alive"], "webhook_url": "http://127.0.0.1:\(port)/hook",
+                ]),
+                headers: [("Content-Type", "application/json"), ("Prefer", "wait=20"), ("Authorization", "Bearer \(otherKey)")],
+                authorized: false
+            )
+            #expect(created.status == 200, "\(String(decoding: created.body, as: UTF8.self))")
+            let finished = ContinuousClock.now
+            for _ in 0..<100 where arrived.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(100)) }
+            let delay = try #require(arrived.withLock { $0 }, "the other tenant's webhook never arrived") - finished
+            #expect(delay < .seconds(4), "the other tenant's webhook waited \(delay)")
+        }
+    }
+
+    /// A `v2` key of a new tenant, `other`.
+    static func keyOfAnotherTenant(_ gateway: ServedGateway) async throws -> String {
+        _ = try await gateway.sendAdmin(.POST, "/admin/v1/tenants", json: #"{"name":"other"}"#)
+        let created = try await gateway.sendAdmin(.POST, "/admin/v1/keys", json: #"{"tenant":"other","scopes":["v2"]}"#)
+        return try #require(try Self.json(created.body)["token"] as? String)
+    }
+
     @Test func webhooksAreSignedRetriedAndLogged() async throws {
         let gateway = try await Self.gateway(["WHARF_NETWORK_ALLOW_PRIVATE_URLS": "true", "WHARF_WEBHOOKS_FIRST_RETRY_MS": "200"])
         defer { gateway.stop() }
