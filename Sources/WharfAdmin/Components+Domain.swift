@@ -48,7 +48,8 @@ extension Components.Schemas.Limits {
             maxQueuedJobs: limits.maxQueuedJobs,
             budget: limits.budget.map {
                 .init(daily: $0.daily, monthly: $0.monthly, perJob: $0.perJob, alertPercents: $0.alertPercents)
-            }
+            },
+            storage: limits.storage.map { .init(maxBytes: $0.maxBytes, maxFiles: $0.maxFiles) }
         )
     }
 }
@@ -74,7 +75,8 @@ extension Limits {
             maxQueuedJobs: document.maxQueuedJobs,
             budget: document.budget.map {
                 Budget(daily: $0.daily, monthly: $0.monthly, perJob: $0.perJob, alertPercents: $0.alertPercents ?? [])
-            }
+            },
+            storage: document.storage.map { StorageQuota(maxBytes: $0.maxBytes, maxFiles: $0.maxFiles) }
         )
     }
 }

@@ -38,6 +38,13 @@ public struct JobPass: Sendable {
     public func release() { finish() }
 }
 
+/// What a tenant's files may take, as its limits (or the gateway's defaults for tenants with none)
+/// say.
+public protocol StoragePolicy: Sendable {
+    /// The tenant's storage quota, or `nil` for none.
+    func storageQuota(tenantID: String) async throws -> StorageQuota?
+}
+
 /// Decides whether new jobs are accepted (concurrency, queue depth and budgets).
 public protocol JobAdmission: Sendable {
     /// Accepts a job or refuses it.

@@ -86,6 +86,23 @@ public struct Budget: Sendable, Hashable, Codable {
     }
 }
 
+/// What a tenant's files may take: how many, and how many bytes in all. A field left out means no
+/// limit of that kind.
+public struct StorageQuota: Sendable, Hashable, Codable {
+    public var maxBytes: Int64?
+    public var maxFiles: Int?
+
+    public init(maxBytes: Int64? = nil, maxFiles: Int? = nil) {
+        self.maxBytes = maxBytes
+        self.maxFiles = maxFiles
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxBytes = "max_bytes"
+        case maxFiles = "max_files"
+    }
+}
+
 /// What a tenant or key may do: where from, how fast, how many jobs at once and how much money.
 /// Every field is optional; a missing one means "no limit of this kind".
 public struct Limits: Sendable, Hashable, Codable {
@@ -99,19 +116,23 @@ public struct Limits: Sendable, Hashable, Codable {
     public var maxQueuedJobs: Int?
     /// Spending limits.
     public var budget: Budget?
+    /// What the tenant's files (uploads, fetched inputs) may take; a tenant's limits only.
+    public var storage: StorageQuota?
 
     public init(
         allowedNetworks: [CIDR]? = nil,
         rate: RateLimit? = nil,
         maxConcurrentJobs: Int? = nil,
         maxQueuedJobs: Int? = nil,
-        budget: Budget? = nil
+        budget: Budget? = nil,
+        storage: StorageQuota? = nil
     ) {
         self.allowedNetworks = allowedNetworks
         self.rate = rate
         self.maxConcurrentJobs = maxConcurrentJobs
         self.maxQueuedJobs = maxQueuedJobs
         self.budget = budget
+        self.storage = storage
     }
 
     enum CodingKeys: String, CodingKey {
@@ -120,6 +141,7 @@ public struct Limits: Sendable, Hashable, Codable {
         case maxConcurrentJobs = "max_concurrent_jobs"
         case maxQueuedJobs = "max_queued_jobs"
         case budget
+        case storage
     }
 
     public init(from decoder: any Decoder) throws {
@@ -140,6 +162,7 @@ public struct Limits: Sendable, Hashable, Codable {
         maxConcurrentJobs = try container.decodeIfPresent(Int.self, forKey: .maxConcurrentJobs)
         maxQueuedJobs = try container.decodeIfPresent(Int.self, forKey: .maxQueuedJobs)
         budget = try container.decodeIfPresent(Budget.self, forKey: .budget)
+        storage = try container.decodeIfPresent(StorageQuota.self, forKey: .storage)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -149,6 +172,7 @@ public struct Limits: Sendable, Hashable, Codable {
         try container.encodeIfPresent(maxConcurrentJobs, forKey: .maxConcurrentJobs)
         try container.encodeIfPresent(maxQueuedJobs, forKey: .maxQueuedJobs)
         try container.encodeIfPresent(budget, forKey: .budget)
+        try container.encodeIfPresent(storage, forKey: .storage)
     }
 
     /// Checks the values are usable. - Throws: ``WharfError/Code/invalidArgument`` naming the field.
@@ -170,6 +194,14 @@ public struct Limits: Sendable, Hashable, Codable {
         }
         if let maxQueuedJobs, !(0...1_000_000).contains(maxQueuedJobs) {
             throw WharfError(.invalidArgument, "max_queued_jobs must be from 0 to 1000000")
+        }
+        if let storage {
+            if let maxBytes = storage.maxBytes, !(0...(1 << 50)).contains(maxBytes) {
+                throw WharfError(.invalidArgument, "storage.max_bytes must be from 0 to 2^50 (1 PiB)")
+            }
+            if let maxFiles = storage.maxFiles, !(0...100_000_000).contains(maxFiles) {
+                throw WharfError(.invalidArgument, "storage.max_files must be from 0 to 100000000")
+            }
         }
         if let budget {
             for (name, value) in [("daily", budget.daily), ("monthly", budget.monthly), ("per_job", budget.perJob)] {

@@ -21,6 +21,16 @@ public struct LimitsManagement<Store: TenantStore & APIKeyStore & LimitsStore & 
         try await store.limits(for: try await resolve(subject))
     }
 
+    /// Files belong to tenants, not keys: a storage quota on a key is refused rather than ignored.
+    static func refuseStorageQuota(_ limits: Limits, on subject: PolicySubject) throws {
+        if case .key = subject, limits.storage != nil {
+            throw WharfError(
+                .invalidArgument,
+                "storage: a storage quota is a tenant's (files belong to tenants); set it on the key's tenant"
+            )
+        }
+    }
+
     /// Replaces the limits of `subject` with `limits`, once they pass ``WharfCore/Limits/validate()``.
     /// - Returns: The limits as stored.
     /// - Throws: ``WharfCore/WharfError/Code/invalidArgument`` naming the field at fault, or
@@ -29,6 +39,7 @@ public struct LimitsManagement<Store: TenantStore & APIKeyStore & LimitsStore & 
     public func setLimits(_ limits: Limits, of subject: PolicySubjectName, at date: Date = Date()) async throws -> Limits {
         let resolved = try await resolve(subject)
         try limits.validate()
+        try Self.refuseStorageQuota(limits, on: resolved)
         try await store.setLimits(limits, for: resolved, at: date)
         return limits
     }
@@ -47,6 +58,7 @@ public struct LimitsManagement<Store: TenantStore & APIKeyStore & LimitsStore & 
         var limits = try await store.limits(for: resolved) ?? Limits()
         try change(&limits)
         try limits.validate()
+        try Self.refuseStorageQuota(limits, on: resolved)
         try await store.setLimits(limits, for: resolved, at: date)
         return limits
     }

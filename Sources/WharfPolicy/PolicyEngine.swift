@@ -13,7 +13,7 @@ public import WharfCore
 ///
 /// Both the tenant's and the key's limits apply; the stricter one decides. Every refusal is logged
 /// at notice level with the rule that made it (`gw.policy.rule`) and whose limit it was.
-public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobAdmission, SpendingControl {
+public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobAdmission, SpendingControl, StoragePolicy {
     let store: Store
     let rates: RateLimiter
     let slots = JobSlots()
@@ -30,6 +30,9 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     let cache = Mutex<[PolicySubject: (limits: Limits?, readAt: Double)]>([:])
     /// How long limits read from the store are used before they are read again.
     let cacheLifetime: Double
+    /// The limits of a tenant that has none of its own (`limits.default_tenant.*`): what keeps one
+    /// key of a gateway run as it comes from taking all of it.
+    public let defaultTenantLimits: Limits?
 
     /// Budget held for a running job until it is charged.
     struct Reservation {
@@ -58,12 +61,14 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         markupPercent: Int = 0,
         rates: RateLimiter = RateLimiter(),
         limitsCacheLifetime: Duration = .seconds(1),
+        defaultTenantLimits: Limits? = nil,
         logger: Logger,
         onAlert: @escaping @Sendable (BudgetAlert) -> Void = { _ in }
     ) {
         self.store = store
         self.cacheLifetime = Double(limitsCacheLifetime.components.seconds) + Double(limitsCacheLifetime.components.attoseconds) / 1e18
         self.markupPercent = markupPercent
+        self.defaultTenantLimits = defaultTenantLimits
         self.rates = rates
         self.logger = logger
         self.onAlert = onAlert
@@ -139,13 +144,18 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
             }
             return found
         }
-        if let cached { return (cached[tenant] ?? nil, key.flatMap { cached[$0] ?? nil }) }
+        if let cached { return ((cached[tenant] ?? nil) ?? defaultTenantLimits, key.flatMap { cached[$0] ?? nil }) }
         let found = try await store.limits(forEach: subjects)
         cache.withLock { cache in
             if cache.count > 100_000 { cache.removeAll() }  // a bound; entries are cheap to read again
             for subject in subjects { cache[subject] = (found[subject], now) }
         }
-        return (found[tenant], key.flatMap { found[$0] })
+        // A tenant with limits of its own has those alone; the defaults are for tenants with none.
+        return (found[tenant] ?? defaultTenantLimits, key.flatMap { found[$0] })
+    }
+
+    public func storageQuota(tenantID: String) async throws -> StorageQuota? {
+        try await limits(tenantID: tenantID, keyPrefix: nil).tenant?.storage
     }
 
     func keyLimits(_ keyPrefix: String?, _ limits: (tenant: Limits?, key: Limits?)) -> [(PolicySubject, Limits?)] {

@@ -92,6 +92,7 @@ public func buildApplication(
     let policyEngine = PolicyEngine(
         store: store,
         markupPercent: configuration.markupPercent,
+        defaultTenantLimits: configuration.defaultTenantLimits,
         logger: logger,
         onAlert: alerts.enqueue
     )
@@ -151,6 +152,7 @@ public func buildApplication(
         ),
         v2: V2Routes(
             jobs: jobService,
+            storage: policyEngine,
             settings: V2Settings(
                 maxFileBytes: configuration.v2MaxFileBytes,
                 fetchTimeout: configuration.v2FetchTimeout,
@@ -254,6 +256,8 @@ public struct V1Routes<Store: GatewayStore>: Sendable {
 public struct V2Routes<Store: GatewayStore>: Sendable {
     /// Admits, runs and records the jobs.
     let jobs: JobService<Store>
+    /// The tenants' storage quotas (uploads and fetched inputs).
+    let storage: (any StoragePolicy)?
     let settings: V2Settings
     let idempotencyRetention: Duration
     let publicBaseURL: URL?
@@ -316,8 +320,8 @@ public func buildPublicRouter<Store: GatewayStore>(
         group.add(middleware: V2CallerMiddleware(publicBaseURL: v2.publicBaseURL))
             .add(middleware: RevisionMiddleware())
             .add(middleware: IdempotencyMiddleware(store: store, retention: v2.idempotencyRetention))
-        V2FilesController(store: store, maxBytes: v2.settings.maxFileBytes).addRoutes(to: group)
-        try V2Service(store: store, jobs: v2.jobs, settings: v2.settings, logger: v2.logger).register(on: group)
+        V2FilesController(store: store, maxBytes: v2.settings.maxFileBytes, storage: v2.storage).addRoutes(to: group)
+        try V2Service(store: store, jobs: v2.jobs, storage: v2.storage, settings: v2.settings, logger: v2.logger).register(on: group)
         // Any other path under /v2 is a problem document (a known path with another method gets 405
         // from the error middleware).
         for method: HTTPRequest.Method in [.get, .post, .put, .patch, .delete] {

@@ -206,6 +206,10 @@ extension SQLiteStore {
                 table.add(column: "interruptions", .integer).notNull().defaults(to: 0)
             }
         }
+        migrator.registerMigration("2026-12-04-files-by-tenant") { db in
+            // A tenant's storage is counted at each upload against its quota.
+            try db.create(index: "files_by_tenant", on: "files", columns: ["tenant_id", "byte_count"])
+        }
         return migrator
     }
 }

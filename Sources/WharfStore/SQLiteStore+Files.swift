@@ -3,7 +3,16 @@ import GRDB
 public import WharfCore
 
 extension SQLiteStore: FileStore {
-    public func addFile(id: String, tenantID: String, name: String, contentType: String, blob: Blob) async throws -> StoredFile {
+    public func addFile(
+        id: String,
+        tenantID: String,
+        name: String,
+        contentType: String,
+        blob: Blob,
+        within quota: StorageQuota?
+    )
+        async throws -> StoredFile
+    {
         let file = StoredFile(
             id: id,
             tenantID: tenantID,
@@ -14,6 +23,12 @@ extension SQLiteStore: FileStore {
             createdAt: Date()
         )
         try await write { db in
+            if let quota {
+                let usage = try Self.storageUsage(db, tenantID: tenantID)
+                guard let room = usage.room(in: quota), blob.byteCount <= room else {
+                    throw StorageQuotaExceeded(quota: quota, usage: usage)
+                }
+            }
             try db.execute(
                 cached:
                     "INSERT INTO files (id, tenant_id, name, content_type, byte_count, digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -21,6 +36,19 @@ extension SQLiteStore: FileStore {
             )
         }
         return file
+    }
+
+    public func storageUsage(tenantID: String) async throws -> StorageUsage {
+        try await read { db in try Self.storageUsage(db, tenantID: tenantID) }
+    }
+
+    static func storageUsage(_ db: Database, tenantID: String) throws -> StorageUsage {
+        let row = try Row.fetchOne(
+            db,
+            sql: "SELECT count(*) AS files, coalesce(sum(byte_count), 0) AS bytes FROM files WHERE tenant_id = ?",
+            arguments: [tenantID]
+        )
+        return StorageUsage(files: row?["files"] ?? 0, bytes: row?["bytes"] ?? 0)
     }
 
     public func file(id: String, tenantID: String) async throws -> StoredFile? {

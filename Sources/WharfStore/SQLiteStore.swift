@@ -111,6 +111,9 @@ extension SQLiteStore {
             return try await writes.write(body)
         } catch let error as WharfError {
             throw error
+        } catch let error as StorageQuotaExceeded {
+            // A refusal the write decided, not a failure of the database.
+            throw error
         } catch {
             throw WharfError(.storeUnavailable, "writing to \(path) failed", cause: error)
         }

@@ -38,4 +38,10 @@ extension APIProblem {
             errors: [.init(field: field, message: message)]
         )
     }
+
+    /// 403 `storage-quota-exceeded`: a file (an upload, a fetched input) would take its tenant past
+    /// its storage quota.
+    public static func storageQuotaExceeded(_ exceeded: StorageQuotaExceeded) -> APIProblem {
+        APIProblem(status: 403, kind: "storage-quota-exceeded", title: "Storage quota exceeded", detail: exceeded.description)
+    }
 }

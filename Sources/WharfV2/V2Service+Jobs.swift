@@ -283,23 +283,42 @@ extension V2Service {
         try FileManager.default.createDirectory(atPath: store.blobs.scratchDirectory, withIntermediateDirectories: true)
         let temporary = URL(fileURLWithPath: store.blobs.scratchDirectory).appendingPathComponent("\(UUID().uuidString).partial")
         defer { try? FileManager.default.removeItem(at: temporary) }
-        let fetcher = URLFetcher(policy: policy, maxBytes: settings.maxFileBytes, timeout: settings.fetchTimeout)
+        // The tenant's storage quota bounds the download as well as the file limit.
+        let quota = try await storage?.storageQuota(tenantID: caller.tenantID)
+        var limit = settings.maxFileBytes
+        if let quota {
+            let usage = try await store.storageUsage(tenantID: caller.tenantID)
+            guard let room = usage.room(in: quota) else {
+                throw V2Problem.storageQuotaExceeded(StorageQuotaExceeded(quota: quota, usage: usage))
+            }
+            limit = min(limit, room)
+        }
+        let fetcher = URLFetcher(policy: policy, maxBytes: limit, timeout: settings.fetchTimeout)
         let fetched: URLFetcher.Fetched
         do {
             fetched = try await fetcher.fetch(url, to: temporary)
         } catch let error as OutboundError {
+            if error.kind == .tooLarge, limit < settings.maxFileBytes, let quota {
+                let usage = try await store.storageUsage(tenantID: caller.tenantID)
+                throw V2Problem.storageQuotaExceeded(StorageQuotaExceeded(quota: quota, usage: usage))
+            }
             throw V2Problem.invalid("/input/url", error.message)
         }
         let name = Artifact.isValidName(url.lastPathComponent) ? url.lastPathComponent : "download"
         let contentType =
             fetched.contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "application/octet-stream"
-        return try await store.addFile(
-            id: Identifier.make(prefix: "file"),
-            tenantID: caller.tenantID,
-            name: name,
-            contentType: contentType,
-            blob: try await store.blobs.adopt(fileAt: temporary.path)
-        )
+        do {
+            return try await store.addFile(
+                id: Identifier.make(prefix: "file"),
+                tenantID: caller.tenantID,
+                name: name,
+                contentType: contentType,
+                blob: try await store.blobs.adopt(fileAt: temporary.path),
+                within: quota
+            )
+        } catch let exceeded as StorageQuotaExceeded {
+            throw V2Problem.storageQuotaExceeded(exceeded)
+        }
     }
 
     /// Parameter values as the preset sees them: strings as they are, numbers and booleans as text.

@@ -31,12 +31,15 @@ package struct V2Service<Store: GatewayStore>: APIProtocol {
     let store: Store
     /// Admits, records and runs the jobs.
     let jobs: JobService<Store>
+    /// The tenants' storage quotas, which a fetched input counts against.
+    let storage: (any StoragePolicy)?
     let settings: V2Settings
     let logger: Logger
 
-    package init(store: Store, jobs: JobService<Store>, settings: V2Settings, logger: Logger) {
+    package init(store: Store, jobs: JobService<Store>, storage: (any StoragePolicy)? = nil, settings: V2Settings, logger: Logger) {
         self.store = store
         self.jobs = jobs
+        self.storage = storage
         self.settings = settings
         self.logger = logger
     }

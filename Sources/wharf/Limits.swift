@@ -75,11 +75,14 @@ struct LimitsCommand: AsyncParsableCommand {
         @Option(help: "Most one job may cost, in price units.") var perJob: Int64?
         @Option(name: .customLong("alert-percent"), help: "A percentage of the daily and monthly budgets that sends an alert.")
         var alertPercents: [Int] = []
+        @Option(help: "Bytes of files a tenant may keep (a tenant's limit).") var storageMaxBytes: Int64?
+        @Option(help: "Files a tenant may keep (a tenant's limit).") var storageMaxFiles: Int?
 
         func validate() throws {
             let nothing =
                 allowedNetworks.isEmpty && rate == nil && burst == nil && maxConcurrentJobs == nil && maxQueuedJobs == nil
-                && daily == nil && monthly == nil && perJob == nil && alertPercents.isEmpty
+                && daily == nil && monthly == nil && perJob == nil && alertPercents.isEmpty && storageMaxBytes == nil
+                && storageMaxFiles == nil
             if nothing { throw ValidationError("nothing to set: give at least one limit option") }
         }
 
@@ -120,6 +123,12 @@ struct LimitsCommand: AsyncParsableCommand {
                 if let perJob { budget.perJob = perJob }
                 if !alertPercents.isEmpty { budget.alertPercents = alertPercents }
                 limits.budget = budget
+            }
+            if storageMaxBytes != nil || storageMaxFiles != nil {
+                var storage = limits.storage ?? StorageQuota()
+                if let storageMaxBytes { storage.maxBytes = storageMaxBytes }
+                if let storageMaxFiles { storage.maxFiles = storageMaxFiles }
+                limits.storage = storage
             }
         }
     }

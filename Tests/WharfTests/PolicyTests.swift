@@ -264,6 +264,66 @@ import WharfOutbound
         }
     }
 
+    /// A tenant's storage quota holds for uploads (by bytes and by files, with uploads racing each
+    /// other) and for input URLs; a key cannot carry one; the gateway's default quota applies to a
+    /// tenant with no limits of its own, and only to it.
+    @Test func aTenantsFilesStayWithinItsStorageQuota() async throws {
+        let gateway = try await ServedGateway(
+            environment: ["WHARF_NETWORK_ALLOW_PRIVATE_URLS": "true", "WHARF_LIMITS_DEFAULT_TENANT_STORAGE_MAX_FILES": "1"],
+            devnet: 1,
+            orchestrators: 1
+        )
+        defer { gateway.stop() }
+        func upload(_ size: Int) async throws -> (status: Int, type: String?) {
+            let answer = try await gateway.send(.POST, "/v2/files", body: Data(repeating: UInt8(size % 251), count: size))
+            return (answer.status, Self.problemType(answer.body))
+        }
+        let refused = "urn:wharf:problem:storage-quota-exceeded"
+        // The gateway's default for a tenant with no limits: one file.
+        #expect(try await upload(100).status == 201)
+        #expect(try await upload(101) == (403, refused))
+
+        // The tenant's own quota replaces the default.
+        try await Self.setTenantLimits(gateway, #"{"storage": {"max_bytes": 10000, "max_files": 6}}"#)
+        #expect(try await upload(3000).status == 201)
+        #expect(try await upload(7000) == (403, refused), "100 + 3000 + 7000 bytes is over 10000")
+        // Uploads racing for the room left: only as many as fit are kept.
+        let raced = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<8 { group.addTask { try await upload(2000 + index).status } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(raced.filter { $0 == 201 }.count == 3, "\(raced)")
+        #expect(raced.filter { $0 == 403 }.count == 5, "\(raced)")
+        let usage = try await runSQLite(
+            gateway.directory.file(".wharf/wharf.sqlite"),
+            "SELECT count(*) || ' ' || sum(byte_count) FROM files"
+        )
+        let parts = usage.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(parts.count == 2 && parts[0] <= 6 && parts[1] <= 10000, "\(usage)")
+
+        // An input URL counts too: a full quota fetches nothing.
+        let fetches = FetchCount()
+        let router = Router()
+        router.get("photo.png") { _, _ in
+            fetches.count.withLock { $0 += 1 }
+            return Response(status: .ok, headers: [.contentType: "image/png"], body: .init(byteBuffer: ByteBuffer(bytes: [0x89, 0x50])))
+        }
+        try await withHTTPServer(router) { port in
+            try await Self.setTenantLimits(gateway, #"{"storage": {"max_files": 5}}"#)
+            let fromURL = Data(
+                #"{"preset":"pipeline.upscale","input":{"url":"http://127.0.0.1:\#(port)/photo.png"},"parameters":{"prompt":"x"}}"#.utf8
+            )
+            let job = try await gateway.send(.POST, "/v2/jobs", body: fromURL, contentType: "application/json")
+            #expect(job.status == 403 && Self.problemType(job.body) == refused)
+            #expect(fetches.count.withLock { $0 } == 0)
+        }
+
+        // Files are a tenant's: a quota on a key is refused, naming the field.
+        let onKey = try await gateway.sendAdmin(.PUT, "/admin/v1/keys/\(gateway.keyPrefix)/limits", json: #"{"storage": {"max_files": 1}}"#)
+        #expect(onKey.status == 422)
+        #expect(String(decoding: onKey.body, as: UTF8.self).contains("storage"))
+    }
+
     @Test func aJobOverBudgetIsRefusedBeforeAnyOrchestratorSeesIt() async throws {
         let gateway = try await ServedGateway(devnet: 1, orchestrators: 1)
         defer { gateway.stop() }

@@ -86,6 +86,27 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Network steps of preset jobs (orchestrator requests) running at once on this gateway; more wait their turn (1-10000)."
     )
 
+    static let defaultMaxConcurrentJobs = Self(
+        "limits.default_tenant.max_concurrent_jobs",
+        "100",
+        "Jobs (v1 calls and v2 jobs) running at once for a tenant with no limits of its own; 0 for no default (0-100000)."
+    )
+    static let defaultMaxQueuedJobs = Self(
+        "limits.default_tenant.max_queued_jobs",
+        "1000",
+        "Jobs waiting for a place at once for a tenant with no limits of its own; past it, 429 (0-1000000)."
+    )
+    static let defaultStorageBytes = Self(
+        "limits.default_tenant.storage_max_bytes",
+        "10737418240",
+        "Bytes of files (uploads, fetched inputs) a tenant with no limits of its own may keep (10 GiB); 0 for no default."
+    )
+    static let defaultStorageFiles = Self(
+        "limits.default_tenant.storage_max_files",
+        "10000",
+        "Files a tenant with no limits of its own may keep; 0 for no default (0-100000000)."
+    )
+
     static let orchestrators = Self(
         "network.orchestrators",
         "(none)",
@@ -265,7 +286,8 @@ public struct ConfigurationKey: Sendable, Hashable {
             publicHost, publicPort, adminHost, adminPort, idleTimeout, maxConnections, metricsRequireAuth, dataDirectory, storeDriver,
             sqlitePath,
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, maxCrashResumes, maxMediaSteps, maxCodeSteps,
-            maxNetworkSteps, orchestrators, refreshSeconds, probeTimeout,
+            maxNetworkSteps, defaultMaxConcurrentJobs, defaultMaxQueuedJobs, defaultStorageBytes, defaultStorageFiles, orchestrators,
+            refreshSeconds, probeTimeout,
             caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,

@@ -82,6 +82,10 @@ extension WharfConfiguration {
         let mediaSteps = reader.int(forKey: ConfigurationKey.maxMediaSteps.configKey, default: StepCaps.defaultMedia)
         let codeSteps = reader.int(forKey: ConfigurationKey.maxCodeSteps.configKey, default: StepCaps.defaultCode)
         let networkSteps = reader.int(forKey: ConfigurationKey.maxNetworkSteps.configKey, default: StepCaps.defaultNetwork)
+        let defaultRunning = reader.int(forKey: ConfigurationKey.defaultMaxConcurrentJobs.configKey, default: 100)
+        let defaultQueued = reader.int(forKey: ConfigurationKey.defaultMaxQueuedJobs.configKey, default: 1000)
+        let defaultBytes = reader.int(forKey: ConfigurationKey.defaultStorageBytes.configKey, default: 10 << 30)
+        let defaultFiles = reader.int(forKey: ConfigurationKey.defaultStorageFiles.configKey, default: 10_000)
         let orchestratorList = reader.stringArray(forKey: ConfigurationKey.orchestrators.configKey, default: [])
         let discovery = reader.string(forKey: ConfigurationKey.discoveryURL.configKey)
         let refreshSeconds = reader.int(forKey: ConfigurationKey.refreshSeconds.configKey, default: 60)
@@ -179,6 +183,22 @@ extension WharfConfiguration {
         configuration.maxCodeSteps = codeSteps
         unlessFailed(.maxNetworkSteps, (1...10_000).contains(networkSteps), "must be from 1 to 10000")
         configuration.maxNetworkSteps = networkSteps
+        unlessFailed(.defaultMaxConcurrentJobs, (0...100_000).contains(defaultRunning), "must be from 0 to 100000 (0: no default)")
+        unlessFailed(.defaultMaxQueuedJobs, (0...1_000_000).contains(defaultQueued), "must be from 0 to 1000000")
+        unlessFailed(.defaultStorageBytes, (0...(1 << 50)).contains(defaultBytes), "must be from 0 to 2^50 bytes (0: no default)")
+        unlessFailed(.defaultStorageFiles, (0...100_000_000).contains(defaultFiles), "must be from 0 to 100000000 (0: no default)")
+        var tenantDefaults = Limits()
+        if defaultRunning > 0 {
+            tenantDefaults.maxConcurrentJobs = defaultRunning
+            tenantDefaults.maxQueuedJobs = defaultQueued
+        }
+        if defaultBytes > 0 || defaultFiles > 0 {
+            tenantDefaults.storage = StorageQuota(
+                maxBytes: defaultBytes > 0 ? Int64(defaultBytes) : nil,
+                maxFiles: defaultFiles > 0 ? defaultFiles : nil
+            )
+        }
+        configuration.defaultTenantLimits = tenantDefaults == Limits() ? nil : tenantDefaults
 
         for entry in orchestratorList {
             if let address = OrchestratorAddress(parsing: entry) {

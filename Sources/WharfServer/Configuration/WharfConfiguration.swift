@@ -63,6 +63,12 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var maxMediaSteps = StepCaps.defaultMedia
     public var maxCodeSteps = StepCaps.defaultCode
     public var maxNetworkSteps = StepCaps.defaultNetwork
+    /// The limits of tenants with none of their own (`limits.default_tenant.*`); `nil` for none.
+    public var defaultTenantLimits: Limits? = Limits(
+        maxConcurrentJobs: 100,
+        maxQueuedJobs: 1000,
+        storage: StorageQuota(maxBytes: 10 << 30, maxFiles: 10_000)
+    )
     /// Orchestrators to route to (`network.orchestrators`).
     public var orchestrators: [OrchestratorAddress] = []
     /// Where the list of orchestrators is discovered, besides the static list (`network.discovery_url`).

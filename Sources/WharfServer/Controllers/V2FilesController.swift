@@ -12,6 +12,8 @@ struct V2FilesController<Store: FileStore>: Sendable {
     let store: Store
     /// `api.v2.max_file_bytes`.
     let maxBytes: Int64
+    /// The tenants' storage quotas.
+    let storage: (any StoragePolicy)?
 
     func addRoutes(to group: RouterGroup<WharfRequestContext>) {
         group.post("v2/files") { request, context in try await upload(request, context: context) }
@@ -26,23 +28,49 @@ struct V2FilesController<Store: FileStore>: Sendable {
             throw V2Problem.invalid("name", "must be 1 to 128 letters, digits, '.', '-' or '_', not starting with '.'")
         }
         let contentType = request.headers[.contentType].flatMap { $0.isEmpty ? nil : $0 } ?? "application/octet-stream"
+        // What the tenant's quota leaves: a full quota refuses before a byte is read, and the upload
+        // is cut off where it would pass the quota.
+        let quota = try await storage?.storageQuota(tenantID: caller.tenantID)
+        var limit = maxBytes
+        if let quota {
+            let usage = try await store.storageUsage(tenantID: caller.tenantID)
+            guard let room = usage.room(in: quota) else {
+                throw V2Problem.storageQuotaExceeded(StorageQuotaExceeded(quota: quota, usage: usage))
+            }
+            limit = min(limit, room)
+        }
+        if let declared = request.headers[.contentLength].flatMap(Int64.init), declared > limit, let quota {
+            throw V2Problem.storageQuotaExceeded(
+                StorageQuotaExceeded(quota: quota, usage: try await store.storageUsage(tenantID: caller.tenantID))
+            )
+        }
         // Streamed into the blob store, hashed on the way: never whole in memory, never read twice.
         let blob: Blob
         do {
-            blob = try await store.blobs.write(request.body.map { Data($0.readableBytesView) }, limit: maxBytes)
+            blob = try await store.blobs.write(request.body.map { Data($0.readableBytesView) }, limit: limit)
         } catch is BlobTooLarge {
-            throw Self.tooLarge(maxBytes)
+            guard limit < maxBytes, let quota else { throw Self.tooLarge(maxBytes) }
+            throw V2Problem.storageQuotaExceeded(
+                StorageQuotaExceeded(quota: quota, usage: try await store.storageUsage(tenantID: caller.tenantID))
+            )
         }
         guard blob.byteCount > 0 else {
             throw V2Problem.invalid("body", "the file is empty; send its bytes as the request body")
         }
-        let file = try await store.addFile(
-            id: Identifier.make(prefix: "file"),
-            tenantID: caller.tenantID,
-            name: name,
-            contentType: contentType,
-            blob: blob
-        )
+        let file: StoredFile
+        do {
+            file = try await store.addFile(
+                id: Identifier.make(prefix: "file"),
+                tenantID: caller.tenantID,
+                name: name,
+                contentType: contentType,
+                blob: blob,
+                within: quota
+            )
+        } catch let exceeded as StorageQuotaExceeded {
+            // Another upload took the room meanwhile; the bytes go with the next retention sweep.
+            throw V2Problem.storageQuotaExceeded(exceeded)
+        }
         context.logger.info("file uploaded", metadata: ["gw.file.id": "\(file.id)", "gw.file.bytes": "\(file.byteCount)"])
         let data = try JSONEncoder.sortedCompact.encode(FileResource(file))
         return Response(
