@@ -80,8 +80,13 @@ public struct WebhookAttempt: Sendable, Hashable {
 
 /// Persistence of webhook events, their attempts and tenants' signing secrets.
 public protocol WebhookStore: Sendable {
-    /// Queues an event for delivery.
-    func enqueueWebhook(_ event: WebhookEvent) async throws
+    /// Queues an event for delivery, unless its job has one already (one event per job, however
+    /// many times its end is told). - Returns: Whether it was queued.
+    @discardableResult
+    func enqueueWebhook(_ event: WebhookEvent) async throws -> Bool
+    /// Preset jobs that ended between `from` and `to` with a webhook URL and no event queued: those
+    /// whose gateway stopped between saving the end and queueing the event. Oldest first.
+    func jobsOwingWebhooks(endedFrom from: Date, to: Date, limit: Int) async throws -> [Job]
     /// Records an attempt and moves the event on: to `delivered`, to `failed`, or to its next try;
     /// releases the event's lease (``LeaseStore``).
     func recordWebhookAttempt(_ attempt: WebhookAttempt, state: WebhookEvent.State, nextAttemptAt: Date?) async throws

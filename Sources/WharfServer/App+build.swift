@@ -136,6 +136,16 @@ public func buildApplication(
             logger: logger
         )
     )
+    backgroundServices.append(
+        WebhookOutbox(
+            store: store,
+            holder: lease.identity,
+            maxAge: configuration.webhookMaxAge,
+            enqueue: { job in try await V2Webhooks.enqueue(for: job, store: store) },
+            logger: logger,
+            interval: configuration.webhookOutboxInterval
+        )
+    )
     if let retention = configuration.artifactRetention {
         backgroundServices.append(ArtifactRetention(store: store, retention: retention, holder: lease.identity, logger: logger))
     }

@@ -210,6 +210,13 @@ extension SQLiteStore {
             // A tenant's storage is counted at each upload against its quota.
             try db.create(index: "files_by_tenant", on: "files", columns: ["tenant_id", "byte_count"])
         }
+        migrator.registerMigration("2026-12-05-webhook-outbox") { db in
+            // One event per job, so telling a job's end twice (its node, then the outbox sweep after a
+            // crash) queues it once; and the sweep finds recently ended jobs by time.
+            try db.drop(index: "webhook_events_by_job")
+            try db.create(index: "webhook_events_one_per_job", on: "webhook_events", columns: ["job_id"], unique: true)
+            try db.create(index: "jobs_by_end", on: "jobs", columns: ["updated_at"])
+        }
         return migrator
     }
 }

@@ -4,17 +4,37 @@ import GRDB
 public import WharfCore
 
 extension SQLiteStore: WebhookStore {
-    public func enqueueWebhook(_ event: WebhookEvent) async throws {
+    @discardableResult
+    public func enqueueWebhook(_ event: WebhookEvent) async throws -> Bool {
         try await write { db in
             try db.execute(
                 cached: """
                     INSERT INTO webhook_events (id, tenant_id, job_id, type, url, payload, state, attempts, next_attempt_at, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (job_id) DO NOTHING
                     """,
                 arguments: [
                     event.id, event.tenantID, event.jobID, event.type, event.url, event.payload, event.state.rawValue,
                     event.attempts, event.nextAttemptAt, event.createdAt,
                 ]
+            )
+            return db.changesCount == 1
+        }
+    }
+
+    public func jobsOwingWebhooks(endedFrom from: Date, to: Date, limit: Int) async throws -> [Job] {
+        try await read { db in
+            try Job.fetch(
+                db,
+                sql: """
+                    SELECT * FROM jobs
+                    WHERE status IN ('succeeded', 'failed', 'canceled') AND updated_at >= ? AND updated_at < ?
+                        AND substr(kind, 1, 7) = 'preset:' AND json_valid(request)
+                        AND json_extract(request, '$.webhook_url') IS NOT NULL
+                        AND NOT EXISTS (SELECT 1 FROM webhook_events WHERE webhook_events.job_id = jobs.id)
+                    ORDER BY updated_at LIMIT ?
+                    """,
+                [from, to, max(0, limit)]
             )
         }
     }

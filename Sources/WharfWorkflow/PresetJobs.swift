@@ -230,6 +230,7 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
             return
         }
         logger.info("job finished", metadata: ["gw.job.id": "\(job.id)", "gw.job.status": "\(finished.status.rawValue)"])
+        TestFaults.jobEnded()
         await onFinished(finished)
     }
 }

@@ -16,4 +16,14 @@ enum TestFaults {
             }
         #endif
     }
+
+    /// With `WHARF_TEST_KILL_WHEN_JOB_ENDS=1`, the process kills itself (SIGKILL) when a job has
+    /// ended (its final status saved) and before what follows its end (its webhook) is queued.
+    static func jobEnded() {
+        #if DEBUG
+            if ProcessInfo.processInfo.environment["WHARF_TEST_KILL_WHEN_JOB_ENDS"] == "1" {
+                kill(getpid(), SIGKILL)
+            }
+        #endif
+    }
 }

@@ -144,14 +144,14 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     func twoNodesRacingForDueWebhooksDeliverEachOnce(engine: StoreEngine) async throws {
         let directory = try TemporaryDirectory()
         let (first, second) = try await engine.openShared(in: directory)
-        let (tenant, jobs) = try await Self.jobs(1, in: first)
+        let (tenant, jobs) = try await Self.jobs(40, in: first)
         let now = Date()
         var events: [WebhookEvent] = []
         for index in 0..<40 {
             let event = WebhookEvent(
                 id: Identifier.make(prefix: "evt"),
                 tenantID: tenant.id,
-                jobID: jobs[0].id,
+                jobID: jobs[index].id,
                 type: "job.succeeded",
                 url: "https://example.com/hook",
                 payload: Data("{\"n\":\(index)}".utf8),
@@ -195,6 +195,45 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
             limit: 50
         )
         #expect(Set(afterExpiry.map(\.id)) == Set(events.prefix(35).map(\.id)).subtracting([retried]))
+    }
+
+    @Test(arguments: StoreEngine.allCases)
+    func dueWebhooksAreTakenInTurnsAcrossTenantsAndOncePerJob(engine: StoreEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let (store, _) = try await engine.openShared(in: directory)
+        let now = Date()
+        let (busy, busyJobs) = try await Self.jobs(10, in: store, at: now.addingTimeInterval(-60))
+        let (quiet, quietJobs) = try await Self.jobs(2, in: store)
+        func event(_ tenant: Tenant, _ job: Job, due: Date) -> WebhookEvent {
+            WebhookEvent(
+                id: Identifier.make(prefix: "evt"),
+                tenantID: tenant.id,
+                jobID: job.id,
+                type: "job.succeeded",
+                url: "https://example.com/hook",
+                payload: Data("{}".utf8),
+                state: .pending,
+                attempts: 0,
+                nextAttemptAt: due,
+                createdAt: due
+            )
+        }
+        // The busy tenant's ten are older than the quiet tenant's two.
+        for (index, job) in busyJobs.enumerated() {
+            #expect(try await store.enqueueWebhook(event(busy, job, due: now.addingTimeInterval(Double(index) - 30))))
+        }
+        for job in quietJobs { #expect(try await store.enqueueWebhook(event(quiet, job, due: now))) }
+        // A job's end told twice queues one event.
+        #expect(try await store.enqueueWebhook(event(busy, busyJobs[0], due: now)) == false)
+
+        let expiry = now.addingTimeInterval(30)
+        let first = try await store.claimDueWebhooks(for: "node", until: expiry, at: now, limit: 3, perTenant: 2, skipping: [])
+        #expect(first.filter { $0.tenantID == quiet.id }.count >= 1, "the quiet tenant waits behind the busy one's backlog")
+        #expect(first.filter { $0.tenantID == busy.id }.count <= 2)
+        // A tenant with its deliveries in flight is skipped.
+        let second = try await store.claimDueWebhooks(for: "node", until: expiry, at: now, limit: 10, perTenant: 4, skipping: [busy.id])
+        #expect(second.allSatisfy { $0.tenantID == quiet.id })
+        #expect(try await store.jobsOwingWebhooks(endedFrom: now.addingTimeInterval(-3600), to: now, limit: 10).isEmpty)
     }
 
     @Test(arguments: StoreEngine.allCases)

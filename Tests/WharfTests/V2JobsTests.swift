@@ -417,6 +417,48 @@ import WharfOutbound
         }
     }
 
+    /// The gateway dies (a test-only fault: SIGKILL) after a job's end is saved and before its
+    /// webhook is queued; the gateway that starts on the same data queues and delivers it, once.
+    @Test func aWebhookACrashLeftUnqueuedIsDeliveredOnceAfterTheRestart() async throws {
+        let directory = try TemporaryDirectory()
+        let plugins = directory.file("plugins")
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try PluginTests.templateLibrary, toPath: plugins + "/template.so")
+        let settings = [
+            "WHARF_PLUGINS_DIRECTORY": plugins, "WHARF_NETWORK_ALLOW_PRIVATE_URLS": "true", "WHARF_WEBHOOKS_OUTBOX_SECONDS": "1",
+        ]
+        let received = Mutex<[String]>([])
+        let router = Router()
+        router.post("hook") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let id = (try? Self.json(Data(body.readableBytesView)))?["id"] as? String ?? "?"
+            received.withLock { $0.append(id) }
+            return Response(status: .ok)
+        }
+        try await withHTTPServer(router) { port in
+            var dying = settings
+            dying["WHARF_TEST_KILL_WHEN_JOB_ENDS"] = "1"
+            let first = try await ServedGateway(environment: dying, devnet: 1, orchestrators: 1, in: directory)
+            let request = try Self.body([
+                "preset": "template.greet", "parameters": ["name": "Crash"], "webhook_url": "http://127.0.0.1:\(port)/hook",
+            ])
+            let created = try await first.send(.POST, "/v2/jobs", body: request, contentType: "application/json")
+            let id = try #require(try Self.json(created.body)["id"] as? String)
+            for _ in 0..<100 where first.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(!first.isRunning, "the fault ends the gateway when the job ends")
+            #expect(received.withLock { $0 }.isEmpty)
+
+            let second = try await ServedGateway(environment: settings, devnet: 1, orchestrators: 1, in: directory)
+            defer { second.stop() }
+            for _ in 0..<100 where received.withLock({ $0 }).isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+            // A few more sweeps: still the one event.
+            try await Task.sleep(for: .seconds(2))
+            #expect(received.withLock { $0 } == [id])
+            let job = try Self.json(try await second.send(.GET, "/v2/jobs/\(id)").body)
+            #expect(job["status"] as? String == "succeeded")
+        }
+    }
+
     /// A `v2` key of a new tenant, `other`.
     static func keyOfAnotherTenant(_ gateway: ServedGateway) async throws -> String {
         _ = try await gateway.sendAdmin(.POST, "/admin/v1/tenants", json: #"{"name":"other"}"#)

@@ -253,6 +253,11 @@ public struct ConfigurationKey: Sendable, Hashable {
         "24",
         "How long a webhook is retried before it is marked failed, 1 to 168 hours."
     )
+    static let webhooksOutboxSeconds = Self(
+        "webhooks.outbox_seconds",
+        "300",
+        "How often one node looks for ended jobs whose webhook a crash left unqueued, and queues it (1-3600)."
+    )
 
     /// Every key Wharf reads.
     static let trustedProxies = Self(
@@ -293,6 +298,7 @@ public struct ConfigurationKey: Sendable, Hashable {
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
             pluginsRequireSignature, pluginsPublisherKeys, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,
             v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
+            webhooksOutboxSeconds,
             trustedProxies, forwardedHeader, markupPercent, budgetAlertWebhook, budgetAlertSecret,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 

@@ -115,6 +115,7 @@ extension WharfConfiguration {
         configuration.allowPrivateURLs = reader.bool(forKey: ConfigurationKey.allowPrivateURLs.configKey, default: false)
         let webhookFirstRetry = reader.int(forKey: ConfigurationKey.webhooksFirstRetry.configKey, default: 30_000)
         let webhookHours = reader.int(forKey: ConfigurationKey.webhooksMaxAgeHours.configKey, default: 24)
+        let outboxSeconds = reader.int(forKey: ConfigurationKey.webhooksOutboxSeconds.configKey, default: 300)
         let trustedProxyTexts = reader.stringArray(forKey: ConfigurationKey.trustedProxies.configKey, default: [])
         let markupPercent = reader.int(forKey: ConfigurationKey.markupPercent.configKey, default: 0)
         let forwardedHeader = reader.string(forKey: ConfigurationKey.forwardedHeader.configKey, default: "x-forwarded-for")
@@ -261,6 +262,8 @@ extension WharfConfiguration {
         configuration.webhookFirstRetry = .milliseconds(webhookFirstRetry)
         unlessFailed(.webhooksMaxAgeHours, (1...168).contains(webhookHours), "must be from 1 to 168 hours")
         configuration.webhookMaxAge = .seconds(webhookHours * 3600)
+        unlessFailed(.webhooksOutboxSeconds, (1...3600).contains(outboxSeconds), "must be from 1 to 3600 seconds")
+        configuration.webhookOutboxInterval = .seconds(outboxSeconds)
         for text in trustedProxyTexts.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingWhitespace() }) where !text.isEmpty {
             // A bare address is a network of one.
             if let network = CIDR(text) ?? IPAddress(text).flatMap({ CIDR(address: $0, prefixLength: $0.isIPv4 ? 32 : 128) }) {

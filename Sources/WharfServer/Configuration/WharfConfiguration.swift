@@ -125,6 +125,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var webhookFirstRetry: Duration = .seconds(30)
     /// How long webhooks are retried (`webhooks.max_age_hours`).
     public var webhookMaxAge: Duration = .seconds(24 * 3600)
+    /// How often ended jobs are looked at for webhooks a crash left unqueued (`webhooks.outbox_seconds`).
+    public var webhookOutboxInterval: Duration = .seconds(300)
 
     /// Limits and lifecycle of one public API version.
     public struct VersionPolicy: Sendable, Hashable {
