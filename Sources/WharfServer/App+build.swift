@@ -136,19 +136,37 @@ public func buildApplication(
             logger: logger
         )
     )
+    let outbox = WebhookOutbox(
+        store: store,
+        maxAge: configuration.webhookMaxAge,
+        settle: min(configuration.webhookOutboxInterval, .seconds(10)),
+        enqueue: { job in try await V2Webhooks.enqueue(for: job, store: store) },
+        logger: logger
+    )
     backgroundServices.append(
-        WebhookOutbox(
+        PeriodicTask(
+            name: "webhook-outbox",
             store: store,
             holder: lease.identity,
-            maxAge: configuration.webhookMaxAge,
-            enqueue: { job in try await V2Webhooks.enqueue(for: job, store: store) },
+            interval: configuration.webhookOutboxInterval,
             logger: logger,
-            interval: configuration.webhookOutboxInterval
+            work: outbox.sweep
         )
     )
     if let retention = configuration.artifactRetention {
-        backgroundServices.append(ArtifactRetention(store: store, retention: retention, holder: lease.identity, logger: logger))
+        let sweep = ArtifactRetention(store: store, retention: retention, logger: logger)
+        backgroundServices.append(
+            PeriodicTask(
+                name: "artifact-retention",
+                store: store,
+                holder: lease.identity,
+                interval: .seconds(3600),
+                logger: logger,
+                work: sweep.sweep
+            )
+        )
     }
+
     // One cache of API keys for both listeners, so the admin API's writes clear it for both.
     let keyCache = APIKeyCache()
     let publicRouter = try buildPublicRouter(
