@@ -259,6 +259,8 @@ private final class FileReader: Sendable {
 
     /// How many chunks may be in flight (read, not yet written) before a new buffer is taken.
     private static let ring = 4
+    /// Holds a ring's place while its buffer is being filled.
+    private static let empty = ByteBuffer()
     private let path: String
     private let chunkSize: Int
     private let state: Mutex<State>
@@ -286,8 +288,10 @@ private final class FileReader: Sendable {
                 return nil
             }
             let wanted = Int(min(Int64(chunkSize), state.remaining))
-            var buffer = state.buffers[state.nextBuffer]
-            // Reuses the storage when the last chunk read into it has been let go of.
+            // Taken out of the ring (an empty buffer in its place), so that clearing it reuses its
+            // storage when nothing else holds it: the chunk last read into it has been written.
+            var buffer = Self.empty
+            swap(&buffer, &state.buffers[state.nextBuffer])
             buffer.clear(minimumCapacity: wanted)
             let position = state.position
             let descriptor = state.descriptor

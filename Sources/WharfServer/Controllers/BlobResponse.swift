@@ -51,7 +51,11 @@ enum BlobResponse {
             headers[.contentLength] = "\(size)"
         }
         if size == 0 { return Response(status: .ok, headers: headers) }
-        let chunks = blobs.read(blob, range: range, chunkSize: 64 << 10)
+        // Chunks of 1 MiB: above the heap's mmap threshold (pinned at 128 KiB, `HeapSettings`), so
+        // each is its own mapping, given back whole when written; 64 KiB chunks, served from the
+        // heaps of the reading threads and freed on the writing ones, left a gigabyte of RSS behind
+        // after twenty downloads (docs/PERFORMANCE.md, "Memory under big files").
+        let chunks = blobs.read(blob, range: range, chunkSize: 1 << 20)
         return Response(status: range == nil ? .ok : .partialContent, headers: headers, body: ResponseBody(asyncSequence: chunks))
     }
 
