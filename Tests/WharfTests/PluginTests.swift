@@ -54,6 +54,26 @@ import WharfPlugins
         #expect(unknown?.status == 2)
     }
 
+    /// The captions plugin's subtitles step turns an orchestrator's transcript into cue times: absurd
+    /// timestamps (1e300 s, negative, not numbers) are bounded, not trapped on, inside the gateway.
+    @Test func theCaptionsStepBoundsAbsurdTimestamps() async throws {
+        let folder = (try Self.templateLibrary as NSString).deletingLastPathComponent
+        let plugin = try LoadedPlugin.load(folder + "/libWharfVideoCaptionsPlugin.so", signature: .unsigned)
+        let transcript = #"""
+            {"steps": {"transcript": {"text": "x", "chunks": [
+                {"timestamp": [1e300, 1.7976931348623157e308], "text": "far"},
+                {"timestamp": [-1e300, -5], "text": "before"},
+                {"timestamp": ["soon", null], "text": "words"},
+                {"timestamp": [1, 2], "text": "fine"}
+            ]}}}
+            """#
+        let result = try await plugin.runStep("subtitles", input: Data(transcript.utf8), artifacts: [:])
+        let vtt = String(decoding: try #require(result.written["subtitles.vtt"]?.data), as: UTF8.self)
+        #expect(vtt.contains("99:59:59.999 --> 99:59:59.999\nfar"))
+        #expect(vtt.contains("00:00:01.000 --> 00:00:02.000\nfine"))
+        #expect(vtt.contains("00:00:00.000 --> 00:00:00.500\nbefore"), "a negative time is 0: \(vtt)")
+    }
+
     @Test func pluginsExportOnlyTheEntrySymbol() async throws {
         let symbols = try await runTool("nm", ["-D", "--defined-only", "--extern-only", try Self.templateLibrary])
         #expect(symbols.status == 0)

@@ -95,9 +95,14 @@ enum Subtitles {
             .joined(separator: "\n")
     }
 
-    /// `HH:MM:SS.mmm` (WebVTT) or `HH:MM:SS,mmm` (SRT).
+    /// The latest time a cue can show: 99:59:59.999, the most the formats' two-digit hours hold.
+    static let latest = 359_999.999
+
+    /// `HH:MM:SS.mmm` (WebVTT) or `HH:MM:SS,mmm` (SRT). The seconds come from an orchestrator's
+    /// answer: anything negative or not finite is 0, anything later than ``latest`` is that.
     static func time(_ seconds: Double, _ separator: String) -> String {
-        let milliseconds = Int((seconds * 1000).rounded())
+        let bounded = seconds.isFinite ? min(max(seconds, 0), latest) : 0
+        let milliseconds = Int((bounded * 1000).rounded())
         let (hours, minutes, secs, millis) = (
             milliseconds / 3_600_000, milliseconds / 60_000 % 60, milliseconds / 1000 % 60, milliseconds % 1000
         )
