@@ -40,6 +40,12 @@ public func buildApplication(
 ) async throws -> WharfGateway {
     let store = try makeStore(configuration)
     let lease = LeaseHolder(identity: try NodeIdentity.load(dataDirectory: configuration.dataDirectory), duration: configuration.jobLease)
+    let links =
+        configuration.mediaSignedURLs
+        ? MediaLinks(
+            secret: try MediaSigningKey.load(configured: configuration.mediaSigningSecret, dataDirectory: configuration.dataDirectory),
+            lifetime: configuration.mediaURLLifetime
+        ) : .plain
     let applied = try await store.migrate()
     if !applied.isEmpty {
         logger.info("applied migrations", metadata: ["gw.store.migrations": .array(applied.map { .string($0) })])
@@ -108,7 +114,7 @@ public func buildApplication(
     presets.stepCaps = configuration.makeStepCaps()
     let jobs = PresetJobs(runner: presets, lease: lease, logger: logger) { job in
         do {
-            try await V2Webhooks.enqueue(for: job, store: store)
+            try await V2Webhooks.enqueue(for: job, store: store, links: links)
         } catch {
             logger.error("queueing a job's webhook failed", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
         }
@@ -117,6 +123,7 @@ public func buildApplication(
     backgroundServices.append(jobs)
     var calls = JobRunner(store: store, router: router, spending: policyEngine, logger: logger)
     calls.node = lease.identity
+    calls.links = links
     let jobService = JobService(
         calls: calls,
         presets: jobs,
@@ -140,7 +147,7 @@ public func buildApplication(
         store: store,
         maxAge: configuration.webhookMaxAge,
         settle: min(configuration.webhookOutboxInterval, .seconds(10)),
-        enqueue: { job in try await V2Webhooks.enqueue(for: job, store: store) },
+        enqueue: { job in try await V2Webhooks.enqueue(for: job, store: store, links: links) },
         logger: logger
     )
     backgroundServices.append(
@@ -184,7 +191,8 @@ public func buildApplication(
             settings: V2Settings(
                 maxFileBytes: configuration.v2MaxFileBytes,
                 fetchTimeout: configuration.v2FetchTimeout,
-                allowPrivateNetworks: configuration.allowPrivateURLs
+                allowPrivateNetworks: configuration.allowPrivateURLs,
+                links: links
             ),
             idempotencyRetention: configuration.idempotencyRetention,
             publicBaseURL: configuration.publicBaseURL,
@@ -193,7 +201,8 @@ public func buildApplication(
         policy: policyEngine,
         trustedProxies: configuration.trustedProxies,
         forwardedHeader: configuration.forwardedHeader,
-        keyCache: keyCache
+        keyCache: keyCache,
+        mediaLinks: links
     )
     let adminRouter = buildAdminRouter(
         store: store,
@@ -306,12 +315,13 @@ public func buildPublicRouter<Store: GatewayStore>(
     policy: PolicyEngine<Store>? = nil,
     trustedProxies: [CIDR] = [],
     forwardedHeader: ClientAddressResolver.Header = .xForwardedFor,
-    keyCache: APIKeyCache? = nil
+    keyCache: APIKeyCache? = nil,
+    mediaLinks: MediaLinks = .plain
 ) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(to: router, role: .public, metrics: metrics, trustedProxies: trustedProxies, forwardedHeader: forwardedHeader)
     HealthController(store: store, showsDetail: false).addRoutes(to: router)
-    MediaController(store: store).addRoutes(to: router)
+    MediaController(store: store, links: mediaLinks).addRoutes(to: router)
     if let v1 {
         let group = router.group()
             .add(middleware: V1Middleware(policy: v1.policy))

@@ -9,6 +9,8 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
     let store: Store
     /// The step ids of a preset, in order, when it is loaded (so steps yet to run show as pending).
     var plannedSteps: @Sendable (String) -> [String] = { _ in [] }
+    /// How links to the job's files are made (signed with `media.signed_urls`).
+    var links = MediaLinks.plain
 
     func make(_ job: Job, mediaBaseURL: String) async throws -> Components.Schemas.Job {
         let request = PresetJobRequest(of: job)
@@ -49,7 +51,7 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
                 outputs.append(
                     .init(
                         name: name,
-                        url: "\(mediaBaseURL)/\(job.id)/\(name)",
+                        url: links.url(base: mediaBaseURL, jobID: job.id, name: name),
                         contentType: artifact.contentType,
                         size: Int64(artifact.byteCount)
                     )

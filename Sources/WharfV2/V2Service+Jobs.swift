@@ -209,7 +209,11 @@ extension V2Service {
 
     var jobResource: JobResource<Store> {
         let runner = self.runner
-        return JobResource(store: store, plannedSteps: { runner.preset(named: $0)?.preset.steps.map(\.id) ?? [] })
+        return JobResource(
+            store: store,
+            plannedSteps: { runner.preset(named: $0)?.preset.steps.map(\.id) ?? [] },
+            links: settings.links
+        )
     }
 
     func resource(of id: String, caller: V2Caller) async throws -> Components.Schemas.Job {

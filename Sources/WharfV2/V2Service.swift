@@ -18,11 +18,14 @@ package struct V2Settings: Sendable {
     package var allowPrivateNetworks: Bool
     /// Longest `Prefer: wait`.
     package var maxWait: Duration = .seconds(60)
+    /// How links to jobs' files are made (`media.signed_urls`).
+    package var links = MediaLinks.plain
 
-    package init(maxFileBytes: Int64, fetchTimeout: Duration, allowPrivateNetworks: Bool) {
+    package init(maxFileBytes: Int64, fetchTimeout: Duration, allowPrivateNetworks: Bool, links: MediaLinks = .plain) {
         self.maxFileBytes = maxFileBytes
         self.fetchTimeout = fetchTimeout
         self.allowPrivateNetworks = allowPrivateNetworks
+        self.links = links
     }
 }
 

@@ -9,6 +9,7 @@ package enum V2Webhooks {
     package static func enqueue<Store: JobStore & ArtifactStore & StepStore & WebhookStore & SpendStore>(
         for job: Job,
         store: Store,
+        links: MediaLinks = .plain,
         at date: Date = Date()
     )
         async throws
@@ -16,7 +17,7 @@ package enum V2Webhooks {
         let request = PresetJobRequest(of: job)
         guard let url = request?.webhookURL, job.status.isFinal else { return }
         let base = request?.mediaBaseURL ?? ""
-        let resource = try await JobResource(store: store).make(job, mediaBaseURL: base)
+        let resource = try await JobResource(store: store, links: links).make(job, mediaBaseURL: base)
         var payload = try JSONEncoder.v2.encode(resource)
         payload = RevisionChange.downgradeResponse(payload, to: JobResource<Store>.revision(of: job)) ?? payload
         try await store.enqueueWebhook(

@@ -18,6 +18,8 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     /// The node making the calls (its lease identity): each call's job is marked as this node's, so
     /// the node ends, when it starts again, the calls a crash cut off.
     public var node: String?
+    /// How links to the calls' result files are made (signed with `media.signed_urls`).
+    public var links = MediaLinks.plain
 
     public init(store: Store, router: PipelineRouter, spending: (any SpendingControl)? = nil, logger: Logger) {
         self.store = store
@@ -166,7 +168,9 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         jobID: String,
         mediaBaseURL: String
     ) async throws -> Data {
-        try await rehostResults(body, of: outcome, jobID: jobID, namePrefix: "") { "\(mediaBaseURL)/\(jobID)/\($0)" }.document
+        try await rehostResults(body, of: outcome, jobID: jobID, namePrefix: "") { [links] in
+            links.url(base: mediaBaseURL, jobID: jobID, name: $0)
+        }.document
     }
 
     /// Stores every result file an answer links to as an artifact named `<namePrefix><n>.<ext>` and

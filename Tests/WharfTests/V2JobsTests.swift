@@ -459,6 +459,62 @@ import WharfOutbound
         }
     }
 
+    /// With `media.signed_urls`, every `/media` link the gateway hands out carries an expiry and a
+    /// signature over its path: as given it is served; altered, moved to another file, stripped of
+    /// its signature or past its expiry, it is refused with 403.
+    @Test func signedMediaLinksAreServedOnlyAsGivenAndUntilTheyExpire() async throws {
+        let gateway = try await Self.gateway(["WHARF_MEDIA_SIGNED_URLS": "true", "WHARF_MEDIA_URL_LIFETIME_SECONDS": "3"])
+        defer { gateway.stop() }
+        let greet = try Self.body(["preset": "template.greet", "parameters": ["name": "Signed"]])
+        let job = try Self.json(
+            try await gateway.send(.POST, "/v2/jobs", body: greet, contentType: "application/json", headers: [("Prefer", "wait=20")]).body
+        )
+        let link = try #require((job["outputs"] as? [[String: Any]])?.first?["url"] as? String)
+        let url = try #require(URLComponents(string: link))
+        let query = Dictionary(uniqueKeysWithValues: (url.queryItems ?? []).map { ($0.name, $0.value ?? "") })
+        let expires = try #require(query["expires"].flatMap(Int.init))
+        let signature = try #require(query["signature"])
+        #expect(signature.count == 64)
+        #expect(abs(Double(expires) - Date().timeIntervalSince1970 - 3) < 2)
+        let path = url.path
+        func fetch(_ target: String) async throws -> Int { try await gateway.send(.GET, target, authorized: false).status }
+
+        #expect(try await fetch("\(path)?expires=\(expires)&signature=\(signature)") == 200)
+        #expect(try await fetch(path) == 403, "no signature")
+        let flipped = String(signature.dropLast()) + (signature.hasSuffix("0") ? "1" : "0")
+        #expect(try await fetch("\(path)?expires=\(expires)&signature=\(flipped)") == 403, "altered signature")
+        #expect(try await fetch("\(path)?expires=\(expires + 3600)&signature=\(signature)") == 403, "extended expiry")
+        let elsewhere = (path as NSString).deletingLastPathComponent + "/input.bin"
+        #expect(try await fetch("\(elsewhere)?expires=\(expires)&signature=\(signature)") == 403, "another file")
+        for junk in [
+            "expires=1e300&signature=\(signature)", "expires=-1&signature=\(signature)", "expires=&signature=",
+            "expires=\(expires)&signature=zz",
+        ] {
+            #expect(try await fetch("\(path)?\(junk)") == 403, "\(junk)")
+        }
+        // A `/v1` result's link is signed the same way.
+        let drawn = try await gateway.send(
+            .POST,
+            "/v1/text-to-image",
+            body: Data(#"{"prompt":"a signed harbour","model_id":"","width":32,"height":32}"#.utf8),
+            contentType: "application/json"
+        )
+        let image = try #require(
+            ((try Self.json(drawn.body)["images"] as? [[String: Any]])?.first?["url"] as? String).flatMap(URLComponents.init)
+        )
+        #expect(image.queryItems?.map(\.name) == ["expires", "signature"])
+        #expect(try await fetch("\(image.path)?\(image.query ?? "")") == 200)
+        #expect(try await fetch(image.path) == 403)
+
+        // Past its expiry, the same link is refused; the job's resource hands out a fresh one.
+        try await Task.sleep(for: .seconds(Double(expires) - Date().timeIntervalSince1970 + 1.2))
+        #expect(try await fetch("\(path)?expires=\(expires)&signature=\(signature)") == 403, "expired")
+        let again = try Self.json(try await gateway.send(.GET, "/v2/jobs/\(try #require(job["id"] as? String))").body)
+        let fresh = try #require((again["outputs"] as? [[String: Any]])?.first?["url"] as? String)
+        let freshURL = try #require(URLComponents(string: fresh))
+        #expect(try await fetch("\(freshURL.path)?\(freshURL.query ?? "")") == 200)
+    }
+
     /// A `v2` key of a new tenant, `other`.
     static func keyOfAnotherTenant(_ gateway: ServedGateway) async throws -> String {
         _ = try await gateway.sendAdmin(.POST, "/admin/v1/tenants", json: #"{"name":"other"}"#)

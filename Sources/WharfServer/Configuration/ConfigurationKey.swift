@@ -107,6 +107,22 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Files a tenant with no limits of its own may keep; 0 for no default (0-100000000)."
     )
 
+    static let mediaSignedURLs = Self(
+        "media.signed_urls",
+        "false",
+        "Whether `/media` links carry an expiry and a signature (HMAC-SHA256) and are refused without them, altered or expired."
+    )
+    static let mediaURLLifetime = Self(
+        "media.url_lifetime_seconds",
+        "86400",
+        "How long a signed `/media` link works after the gateway hands it out (1-2592000 seconds)."
+    )
+    static let mediaSigningSecret = Self(
+        "media.signing_secret",
+        "(made once, in the data folder)",
+        "The secret `/media` links are signed with; nodes sharing a store must share it. At least 32 characters."
+    )
+
     static let orchestrators = Self(
         "network.orchestrators",
         "(none)",
@@ -291,7 +307,8 @@ public struct ConfigurationKey: Sendable, Hashable {
             publicHost, publicPort, adminHost, adminPort, idleTimeout, maxConnections, metricsRequireAuth, dataDirectory, storeDriver,
             sqlitePath,
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, maxCrashResumes, maxMediaSteps, maxCodeSteps,
-            maxNetworkSteps, defaultMaxConcurrentJobs, defaultMaxQueuedJobs, defaultStorageBytes, defaultStorageFiles, orchestrators,
+            maxNetworkSteps, defaultMaxConcurrentJobs, defaultMaxQueuedJobs, defaultStorageBytes, defaultStorageFiles, mediaSignedURLs,
+            mediaURLLifetime, mediaSigningSecret, orchestrators,
             refreshSeconds, probeTimeout,
             caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,

@@ -116,6 +116,9 @@ extension WharfConfiguration {
         let webhookFirstRetry = reader.int(forKey: ConfigurationKey.webhooksFirstRetry.configKey, default: 30_000)
         let webhookHours = reader.int(forKey: ConfigurationKey.webhooksMaxAgeHours.configKey, default: 24)
         let outboxSeconds = reader.int(forKey: ConfigurationKey.webhooksOutboxSeconds.configKey, default: 300)
+        configuration.mediaSignedURLs = reader.bool(forKey: ConfigurationKey.mediaSignedURLs.configKey, default: false)
+        let mediaLifetime = reader.int(forKey: ConfigurationKey.mediaURLLifetime.configKey, default: 86_400)
+        let mediaSecret = reader.string(forKey: ConfigurationKey.mediaSigningSecret.configKey)
         let trustedProxyTexts = reader.stringArray(forKey: ConfigurationKey.trustedProxies.configKey, default: [])
         let markupPercent = reader.int(forKey: ConfigurationKey.markupPercent.configKey, default: 0)
         let forwardedHeader = reader.string(forKey: ConfigurationKey.forwardedHeader.configKey, default: "x-forwarded-for")
@@ -264,6 +267,12 @@ extension WharfConfiguration {
         configuration.webhookMaxAge = .seconds(webhookHours * 3600)
         unlessFailed(.webhooksOutboxSeconds, (1...3600).contains(outboxSeconds), "must be from 1 to 3600 seconds")
         configuration.webhookOutboxInterval = .seconds(outboxSeconds)
+        unlessFailed(.mediaURLLifetime, (1...2_592_000).contains(mediaLifetime), "must be from 1 to 2592000 seconds")
+        configuration.mediaURLLifetime = .seconds(mediaLifetime)
+        if let mediaSecret {
+            unlessFailed(.mediaSigningSecret, mediaSecret.utf8.count >= 32, "must have at least 32 characters")
+            configuration.mediaSigningSecret = mediaSecret
+        }
         for text in trustedProxyTexts.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingWhitespace() }) where !text.isEmpty {
             // A bare address is a network of one.
             if let network = CIDR(text) ?? IPAddress(text).flatMap({ CIDR(address: $0, prefixLength: $0.isIPv4 ? 32 : 128) }) {

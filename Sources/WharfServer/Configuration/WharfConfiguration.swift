@@ -125,6 +125,12 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var webhookFirstRetry: Duration = .seconds(30)
     /// How long webhooks are retried (`webhooks.max_age_hours`).
     public var webhookMaxAge: Duration = .seconds(24 * 3600)
+    /// Whether `/media` links are signed (`media.signed_urls`).
+    public var mediaSignedURLs = false
+    /// How long a signed `/media` link works (`media.url_lifetime_seconds`).
+    public var mediaURLLifetime: Duration = .seconds(86_400)
+    /// The secret `/media` links are signed with (`media.signing_secret`); made when `nil`.
+    public var mediaSigningSecret: String?
     /// How often ended jobs are looked at for webhooks a crash left unqueued (`webhooks.outbox_seconds`).
     public var webhookOutboxInterval: Duration = .seconds(300)
 

@@ -7,17 +7,38 @@ public import WharfCore
 ///
 /// Like the result links of Livepeer gateways, the links need no key: a job id carries 80 random bits,
 /// so a link is as hard to guess as a key, and it can be handed to a browser or an `<img>` tag.
+///
+/// With `media.signed_urls`, a link must also carry the expiry and signature the gateway gave it
+/// (``MediaLinks``); without them, altered or expired, it is refused with 403.
 public struct MediaController<Store: ArtifactStore>: Sendable {
     private let store: Store
+    private let links: MediaLinks
 
-    public init(store: Store) {
+    public init(store: Store, links: MediaLinks = .plain) {
         self.store = store
+        self.links = links
     }
 
     public func addRoutes(to router: Router<WharfRequestContext>) {
         router.get("media/:job/:name") { request, context in
             let jobID = try context.parameters.require("job")
             let name = try context.parameters.require("name")
+            let query = request.uri.queryParameters
+            guard
+                links.permits(
+                    jobID: jobID,
+                    name: name,
+                    expires: query["expires"].map(String.init),
+                    signature: query["signature"].map(String.init)
+                )
+            else {
+                throw ProblemError(
+                    status: .forbidden,
+                    kind: "media-link-not-valid",
+                    title: "Forbidden",
+                    detail: "this media link is not signed, was altered or has expired; get a fresh one from the job"
+                )
+            }
             guard Artifact.isValidName(name), let found = try await store.artifact(jobID: jobID, name: name) else {
                 throw ProblemError(
                     status: .notFound,

@@ -1,0 +1,18 @@
+import Crypto
+import Foundation
+
+/// The secret `/media` links are signed with (`media.signed_urls`): `media.signing_secret` when
+/// set (the way for several nodes to share one), else a random one made once and kept in the data
+/// folder, readable by its owner only.
+enum MediaSigningKey {
+    static func load(configured: String?, dataDirectory: String) throws -> Data {
+        if let configured, !configured.isEmpty { return Data(configured.utf8) }
+        let file = (dataDirectory as NSString).appendingPathComponent("media-key")
+        if let kept = FileManager.default.contents(atPath: file), kept.count == 32 { return kept }
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let made = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+        try made.write(to: URL(fileURLWithPath: file), options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        return made
+    }
+}
