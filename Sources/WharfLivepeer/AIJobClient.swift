@@ -185,6 +185,26 @@ extension AIJobClient {
         )
     }
 
+    /// `path` under an orchestrator's transcoder URL, built from its parts: whatever query, fragment
+    /// or credentials the orchestrator put in its URL are dropped, so none of them can move the
+    /// path into a query or send anything the gateway did not mean to.
+    /// - Throws: ``WharfError/Code/invalidArgument`` for a URL without a host.
+    static func endpoint(_ transcoder: URL, path: String) throws -> String {
+        guard var components = URLComponents(url: transcoder, resolvingAgainstBaseURL: false), components.host?.isEmpty == false
+        else { throw WharfError(.invalidArgument, "orchestrator transcoder URL \(transcoder) has no host") }
+        components.user = nil
+        components.password = nil
+        components.query = nil
+        components.fragment = nil
+        var base = components.path
+        while base.hasSuffix("/") { base.removeLast() }
+        components.path = base + "/" + path
+        guard let url = components.string else {
+            throw WharfError(.invalidArgument, "orchestrator transcoder URL \(transcoder) cannot take a path")
+        }
+        return url
+    }
+
     /// POSTs `body` to `path` under the orchestrator's transcoder URL and returns the reply head with
     /// its body still to read.
     private func execute(
@@ -196,9 +216,7 @@ extension AIJobClient {
         pinnedCertificate: [UInt8]?,
         timeout: Duration
     ) async throws -> HTTPClientResponse {
-        var url = offer.transcoderURL.absoluteString
-        if url.hasSuffix("/") { url.removeLast() }
-        var outgoing = HTTPClientRequest(url: url + "/" + path)
+        var outgoing = HTTPClientRequest(url: try Self.endpoint(offer.transcoderURL, path: path))
         outgoing.method = .POST
         outgoing.headers.add(name: "Content-Type", value: contentType)
         for (name, value) in headers { outgoing.headers.add(name: name, value: value) }

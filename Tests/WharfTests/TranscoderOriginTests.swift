@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 import WharfCore
-import WharfLivepeer
 
+@testable import WharfLivepeer
 @testable import WharfRouting
 
 /// An orchestrator's `transcoder` URL, where the gateway sends jobs with payment and fetches result
@@ -50,5 +50,20 @@ import WharfLivepeer
         await #expect(throws: WharfError.self) {
             try await Self.origin.check(URL(string: "http://127.0.0.1:40123")!, reachedAt: Self.address("127.0.0.1:40123"))
         }
+    }
+}
+
+/// Requests to an orchestrator go to its transcoder URL's origin and path, built from parts.
+@Suite(.layer(.unit)) struct TranscoderEndpointTests {
+    @Test func theRequestPathIsAddedToTheURLsPathAndNothingElseIsKept() throws {
+        func endpoint(_ text: String) throws -> String { try AIJobClient.endpoint(URL(string: text)!, path: "text-to-image") }
+        #expect(try endpoint("https://o.example:8935") == "https://o.example:8935/text-to-image")
+        #expect(try endpoint("https://o.example:8935/") == "https://o.example:8935/text-to-image")
+        #expect(try endpoint("https://o.example:8935/ai//") == "https://o.example:8935/ai/text-to-image")
+        // A query or fragment would swallow the path; credentials would be sent along.
+        #expect(try endpoint("https://o.example:8935/?next=") == "https://o.example:8935/text-to-image")
+        #expect(try endpoint("https://o.example:8935/#") == "https://o.example:8935/text-to-image")
+        #expect(try endpoint("https://user:secret@o.example:8935/") == "https://o.example:8935/text-to-image")
+        #expect(throws: WharfError.self) { try endpoint("https:///path-only") }
     }
 }
