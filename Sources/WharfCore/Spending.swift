@@ -82,6 +82,48 @@ public protocol SpendStore: Sendable {
     func spent(tenantID: String, keyPrefix: String?, in period: SpendPeriod) async throws -> Int64
     /// What a job has cost so far, step by step.
     func spending(jobID: String) async throws -> [SpendRecord]
+    /// Records that a step is about to be sent to the network, paid (replacing an earlier intent of
+    /// the same step). ``recordSpend(_:)`` of that job and step settles it, in its transaction.
+    func recordSpendIntent(_ intent: SpendIntent) async throws
+    /// Notes on a step's intent what the orchestrator that did the step costs.
+    func answerSpendIntent(jobID: String, stepID: String, networkCost: Int64) async throws
+    /// Forgets a step's intent: nothing did the step, or nothing is to be charged for it.
+    func dropSpendIntent(jobID: String, stepID: String) async throws
+    /// The intents `node` left unsettled: steps it sent and neither charged nor gave up.
+    func spendIntents(node: String) async throws -> [SpendIntent]
+}
+
+/// A paid step on its way: recorded before the step is sent, given its cost when an orchestrator
+/// has done it, settled by its charge. One left behind by a stopped gateway is reconciled when it
+/// starts again.
+public struct SpendIntent: Sendable, Hashable {
+    public var jobID: String
+    public var stepID: String
+    public var tenantID: String
+    public var keyPrefix: String?
+    /// The gateway node that sent the step.
+    public var node: String
+    /// What the orchestrator that did the step costs (wei); `nil` until one has answered.
+    public var networkCost: Int64?
+    public var createdAt: Date
+
+    public init(
+        jobID: String,
+        stepID: String,
+        tenantID: String,
+        keyPrefix: String?,
+        node: String,
+        networkCost: Int64? = nil,
+        createdAt: Date = Date()
+    ) {
+        self.jobID = jobID
+        self.stepID = stepID
+        self.tenantID = tenantID
+        self.keyPrefix = keyPrefix
+        self.node = node
+        self.networkCost = networkCost
+        self.createdAt = createdAt
+    }
 }
 
 /// Decides, step by step, whether a job may spend money on the network, and records what it spent.
@@ -99,4 +141,11 @@ public protocol SpendingControl: Sendable {
     func charge(_ job: Job, stepID: String, networkCost: Int64) async throws
     /// Gives back what an authorized step held when it ends without a charge (it failed).
     func release(_ job: Job, stepID: String)
+    /// Records that the step is about to be sent, paid, so that a gateway stopping before its
+    /// charge can reconcile it when it starts again.
+    func intend(_ job: Job, stepID: String) async throws
+    /// Notes what the orchestrator that did the step costs, before the step's result is handled.
+    func answered(_ job: Job, stepID: String, networkCost: Int64) async
+    /// Forgets the step's intent: no orchestrator did it, or its result could not be used.
+    func abandon(_ job: Job, stepID: String) async
 }

@@ -57,6 +57,72 @@ extension PolicyEngine {
         }
     }
 
+    public func intend(_ job: Job, stepID: String) async throws {
+        guard let node else { return }
+        try await store.recordSpendIntent(
+            SpendIntent(jobID: job.id, stepID: stepID, tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix, node: node)
+        )
+    }
+
+    public func answered(_ job: Job, stepID: String, networkCost: Int64) async {
+        guard node != nil else { return }
+        do {
+            try await store.answerSpendIntent(jobID: job.id, stepID: stepID, networkCost: networkCost)
+        } catch {
+            logger.error("noting a step's cost before its charge failed", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
+        }
+    }
+
+    public func abandon(_ job: Job, stepID: String) async {
+        guard node != nil else { return }
+        do {
+            try await store.dropSpendIntent(jobID: job.id, stepID: stepID)
+        } catch {
+            logger.error("dropping a step's intent failed", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Settles what this node left unsettled when it stopped: a step an orchestrator did (its cost
+    /// noted) is charged as it would have been (a job and step are charged once, so a resumed
+    /// preset job that does the step again is not charged twice); a step sent without an answer
+    /// is dropped (nobody can say whether it was done, so the customer is not charged for it).
+    /// Call it as the node starts, before it sends anything. - Returns: How many were charged and
+    /// how many dropped.
+    public func reconcileIntents() async throws -> (charged: Int, dropped: Int) {
+        guard let node else { return (0, 0) }
+        var (charged, dropped) = (0, 0)
+        for intent in try await store.spendIntents(node: node) {
+            guard let networkCost = intent.networkCost else {
+                try await store.dropSpendIntent(jobID: intent.jobID, stepID: intent.stepID)
+                logger.warning(
+                    "a paid step was cut off before its orchestrator answered; not charged",
+                    metadata: ["gw.job.id": "\(intent.jobID)", "gw.step": "\(intent.stepID)"]
+                )
+                dropped += 1
+                continue
+            }
+            let job = Job(
+                id: intent.jobID,
+                tenantID: intent.tenantID,
+                kind: "",
+                status: .running,
+                request: Data(),
+                result: nil,
+                createdAt: intent.createdAt,
+                updatedAt: intent.createdAt,
+                apiKeyPrefix: intent.keyPrefix
+            )
+            // A hard limit crossed now stops nothing: the step is done. The charge settles the intent.
+            do { try await charge(job, stepID: intent.stepID, networkCost: networkCost) } catch is PolicyRefusal {}
+            logger.warning(
+                "charged a step its orchestrator did before the gateway stopped",
+                metadata: ["gw.job.id": "\(intent.jobID)", "gw.step": "\(intent.stepID)", "gw.cost": "\(networkCost)"]
+            )
+            charged += 1
+        }
+        return (charged, dropped)
+    }
+
     /// The largest network cost whose charge is at most `amount`.
     func networkCost(forCharge amount: Int64) -> Int64 {
         let (scaled, overflow) = amount.multipliedReportingOverflow(by: 100)

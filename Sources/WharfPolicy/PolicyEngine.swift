@@ -33,6 +33,9 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     /// The limits of a tenant that has none of its own (`limits.default_tenant.*`): what keeps one
     /// key of a gateway run as it comes from taking all of it.
     public let defaultTenantLimits: Limits?
+    /// This gateway node (its lease identity): paid steps it sends are recorded as its intents
+    /// first, which it reconciles when it starts again (``reconcileIntents()``). None: no intents.
+    public let node: String?
 
     /// Budget held for a running job until it is charged.
     struct Reservation {
@@ -62,6 +65,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         rates: RateLimiter = RateLimiter(),
         limitsCacheLifetime: Duration = .seconds(1),
         defaultTenantLimits: Limits? = nil,
+        node: String? = nil,
         logger: Logger,
         onAlert: @escaping @Sendable (BudgetAlert) -> Void = { _ in }
     ) {
@@ -69,6 +73,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         self.cacheLifetime = Double(limitsCacheLifetime.components.seconds) + Double(limitsCacheLifetime.components.attoseconds) / 1e18
         self.markupPercent = markupPercent
         self.defaultTenantLimits = defaultTenantLimits
+        self.node = node
         self.rates = rates
         self.logger = logger
         self.onAlert = onAlert

@@ -99,9 +99,18 @@ public func buildApplication(
         store: store,
         markupPercent: configuration.markupPercent,
         defaultTenantLimits: configuration.defaultTenantLimits,
+        node: lease.identity,
         logger: logger,
         onAlert: alerts.enqueue
     )
+    // Paid steps this node sent before it stopped and did not charge: settled before it sends more.
+    let reconciled = try await policyEngine.reconcileIntents()
+    if reconciled != (0, 0) {
+        logger.warning(
+            "paid steps left unsettled by the gateway stopping were reconciled",
+            metadata: ["gw.charged": "\(reconciled.charged)", "gw.dropped": "\(reconciled.dropped)"]
+        )
+    }
     var presets = PresetRunner(
         store: store,
         router: router,

@@ -217,6 +217,21 @@ extension SQLiteStore {
             try db.create(index: "webhook_events_one_per_job", on: "webhook_events", columns: ["job_id"], unique: true)
             try db.create(index: "jobs_by_end", on: "jobs", columns: ["updated_at"])
         }
+        migrator.registerMigration("2026-12-06-spend-intents") { db in
+            // A paid step on its way, until its charge settles it: what a gateway that stopped in
+            // between reconciles when it starts again.
+            try db.create(table: "spend_intents") { table in
+                table.column("job_id", .text).notNull()
+                table.column("step_id", .text).notNull()
+                table.column("tenant_id", .text).notNull()
+                table.column("api_key_prefix", .text)
+                table.column("node", .text).notNull()
+                table.column("network_cost", .integer)
+                table.column("created_at", .datetime).notNull()
+                table.primaryKey(["job_id", "step_id"])
+            }
+            try db.create(index: "spend_intents_by_node", on: "spend_intents", columns: ["node"])
+        }
         return migrator
     }
 }

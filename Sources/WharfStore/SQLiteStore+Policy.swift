@@ -49,6 +49,53 @@ extension SQLiteStore: LimitsStore {
 }
 
 extension SQLiteStore: SpendStore {
+    public func recordSpendIntent(_ intent: SpendIntent) async throws {
+        try await write { db in
+            try db.execute(
+                cached: """
+                    INSERT INTO spend_intents (job_id, step_id, tenant_id, api_key_prefix, node, network_cost, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (job_id, step_id) DO UPDATE SET node = excluded.node, network_cost = excluded.network_cost,
+                        created_at = excluded.created_at
+                    """,
+                arguments: [
+                    intent.jobID, intent.stepID, intent.tenantID, intent.keyPrefix, intent.node, intent.networkCost, intent.createdAt,
+                ]
+            )
+        }
+    }
+
+    public func answerSpendIntent(jobID: String, stepID: String, networkCost: Int64) async throws {
+        try await write { db in
+            try db.execute(
+                cached: "UPDATE spend_intents SET network_cost = ? WHERE job_id = ? AND step_id = ?",
+                arguments: [networkCost, jobID, stepID]
+            )
+        }
+    }
+
+    public func dropSpendIntent(jobID: String, stepID: String) async throws {
+        try await write { db in
+            try db.execute(cached: "DELETE FROM spend_intents WHERE job_id = ? AND step_id = ?", arguments: [jobID, stepID])
+        }
+    }
+
+    public func spendIntents(node: String) async throws -> [SpendIntent] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM spend_intents WHERE node = ? ORDER BY created_at", arguments: [node]).map { row in
+                SpendIntent(
+                    jobID: row["job_id"],
+                    stepID: row["step_id"],
+                    tenantID: row["tenant_id"],
+                    keyPrefix: row["api_key_prefix"],
+                    node: row["node"],
+                    networkCost: row["network_cost"],
+                    createdAt: row["created_at"]
+                )
+            }
+        }
+    }
+
     public func recordSpend(_ record: SpendRecord) async throws {
         let periods = [SpendPeriod.day(containing: record.at).key, SpendPeriod.month(containing: record.at).key]
         try await write { db in
@@ -61,7 +108,13 @@ extension SQLiteStore: SpendStore {
                     record.jobID, record.stepID, record.tenantID, record.keyPrefix, record.networkCost, record.amount, record.at,
                 ]
             )
-            guard db.changesCount > 0 else { return }  // recorded before: already in the totals
+            let inserted = db.changesCount > 0
+            // Charged: the step's intent is settled with it.
+            try db.execute(
+                cached: "DELETE FROM spend_intents WHERE job_id = ? AND step_id = ?",
+                arguments: [record.jobID, record.stepID]
+            )
+            guard inserted else { return }  // recorded before: already in the totals
             for prefix in [""] + (record.keyPrefix.map { [$0] } ?? []) {
                 for period in periods {
                     try db.execute(

@@ -59,6 +59,8 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     ) async throws -> PipelineRouter.Outcome {
         let step = try await authorize(step, of: job, stepID: stepID)
         do {
+            // Recorded before anything is paid, so a gateway stopping before the charge can settle it.
+            try await spending?.intend(job, stepID: stepID)
             let outcome = try await router.run(
                 request,
                 model: step.model,
@@ -66,9 +68,12 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
                 region: step.region,
                 seed: step.routingSeed
             )
+            await spending?.answered(job, stepID: stepID, networkCost: outcome.price.cost(units: step.units) ?? .max)
+            TestFaults.stepAnswered()
             return outcome
         } catch {
             spending?.release(job, stepID: stepID)
+            await spending?.abandon(job, stepID: stepID)
             throw error
         }
     }
@@ -147,6 +152,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             document = try await rehostResults(outcome.response.body, of: outcome, jobID: job.id, mediaBaseURL: mediaBaseURL)
         } catch {
             spending?.release(job, stepID: "run")
+            await spending?.abandon(job, stepID: "run")
             logger.warning("result could not be re-hosted", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
             let message = "the orchestrator's result could not be read"
             _ = try await store.finishJob(id: job.id, status: .failed, result: Self.failure(message), attempts: attempts, at: Date())
@@ -229,6 +235,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         } catch {
             // Not charged: what its authorization held goes back to the budget.
             spending?.release(job, stepID: stepID)
+            await spending?.abandon(job, stepID: stepID)
             throw error
         }
         // Billed once the step has its result: a result that could not be read is not.

@@ -17,6 +17,16 @@ enum TestFaults {
         #endif
     }
 
+    /// With `WHARF_TEST_KILL_AFTER_ANSWER=1`, the process kills itself (SIGKILL) when an
+    /// orchestrator has answered a paid step and before the step is charged.
+    static func stepAnswered() {
+        #if DEBUG
+            if ProcessInfo.processInfo.environment["WHARF_TEST_KILL_AFTER_ANSWER"] == "1" {
+                kill(getpid(), SIGKILL)
+            }
+        #endif
+    }
+
     /// With `WHARF_TEST_KILL_WHEN_JOB_ENDS=1`, the process kills itself (SIGKILL) when a job has
     /// ended (its final status saved) and before what follows its end (its webhook) is queued.
     static func jobEnded() {

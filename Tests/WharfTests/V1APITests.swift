@@ -342,6 +342,45 @@ import Testing
         #expect(reply.status == 200)
     }
 
+    /// A paid call whose orchestrator answered, cut off (SIGKILL, a test-only fault) before its
+    /// charge, is charged once when the gateway comes back; one cut off before any answer is not
+    /// charged. Each is recorded as an intent before anything is sent.
+    @Test func aPaidStepCutOffBeforeItsChargeIsReconciledAtTheRestart() async throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.file(".wharf/wharf.sqlite")
+        func query(_ sql: String) async throws -> String {
+            try await runSQLite(database, sql).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let request = Data(#"{"prompt":"a reconciled harbour","model_id":"","width":64,"height":64}"#.utf8)
+        let dying = try await ServedGateway(environment: ["WHARF_TEST_KILL_AFTER_ANSWER": "1"], devnet: 1, orchestrators: 1, in: directory)
+        _ = try? await dying.send(.POST, "/v1/text-to-image", body: request, contentType: "application/json")
+        for _ in 0..<100 where dying.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!dying.isRunning, "the fault ends the gateway once the orchestrator has answered")
+        #expect(try await query("SELECT count(*) FROM spend") == "0")
+        #expect(try await query("SELECT count(*) FROM spend_intents WHERE network_cost > 0") == "1")
+
+        let again = try await ServedGateway(devnet: 1, orchestrators: 1, in: directory)
+        #expect(try await query("SELECT count(*) FROM spend_intents") == "0")
+        #expect(try await query("SELECT count(*) || ' ' || (sum(network_cost) > 0) FROM spend") == "1 1")
+        #expect(again.logged().contains { $0.contains("charged a step its orchestrator did before the gateway stopped") })
+
+        // Cut off while the orchestrator is still working: nobody knows whether it did the step.
+        try await again.setFaults(#"{"added_latency_ms": 30000}"#, at: try #require(try await again.orchestratorURLs().first))
+        let call = Task { try? await again.send(.POST, "/v1/text-to-image", body: request, contentType: "application/json") }
+        defer { call.cancel() }
+        var pending = ""
+        for _ in 0..<100 where pending != "1" {
+            try await Task.sleep(for: .milliseconds(100))
+            pending = (try? await query("SELECT count(*) FROM spend_intents WHERE network_cost IS NULL")) ?? ""
+        }
+        #expect(pending == "1", "the intent is recorded before the request goes out")
+        try await again.kill()
+        let third = try await ServedGateway(devnet: 1, orchestrators: 1, in: directory)
+        defer { third.stop() }
+        #expect(try await query("SELECT count(*) FROM spend_intents") == "0")
+        #expect(try await query("SELECT count(*) FROM spend") == "1", "a step without an answer is not charged")
+    }
+
     @Test func onChainOrchestratorsArePaidThroughTheRemoteSigner() async throws {
         // `wharf devnet --on-chain`: orchestrators that ask for tickets, and a devnet remote signer.
         let directory = try TemporaryDirectory()
