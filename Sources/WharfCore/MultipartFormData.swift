@@ -26,18 +26,39 @@ public enum MultipartFormData {
         let boundary = "wharf-" + UUID().uuidString.lowercased()
         var body = Data()
         for part in parts {
-            var head = "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(quoted(part.name))\""
-            if let filename = part.filename { head += "; filename=\"\(quoted(filename))\"" }
-            head += "\r\n"
-            if let contentType = part.contentType ?? part.filename.map({ _ in "application/octet-stream" }) {
-                head += "Content-Type: \(contentType)\r\n"
-            }
-            body.append(Data((head + "\r\n").utf8))
+            body.append(head(of: part, boundary: boundary))
             body.append(part.data)
             body.append(Data("\r\n".utf8))
         }
         body.append(Data("--\(boundary)--\r\n".utf8))
         return (body, "multipart/form-data; boundary=\(boundary)")
+    }
+
+    /// Encodes `fields`, then a file whose bytes are a stored blob: only the heads and the text
+    /// are in memory; the blob is read as the body is sent. `file.data` is not used.
+    /// - Returns: The body and its `Content-Type` (with the boundary).
+    public static func encode(_ fields: [Part], file: Part, bytes: BlobChunks, count: Int64) -> (body: OutgoingBody, contentType: String) {
+        let boundary = "wharf-" + UUID().uuidString.lowercased()
+        var before = Data()
+        for part in fields {
+            before.append(head(of: part, boundary: boundary))
+            before.append(part.data)
+            before.append(Data("\r\n".utf8))
+        }
+        before.append(head(of: file, boundary: boundary))
+        let after = Data("\r\n--\(boundary)--\r\n".utf8)
+        return (OutgoingBody([.bytes(before), .chunks(bytes, count: count), .bytes(after)]), "multipart/form-data; boundary=\(boundary)")
+    }
+
+    /// A part's boundary line and headers, up to the blank line before its content.
+    private static func head(of part: Part, boundary: String) -> Data {
+        var head = "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(quoted(part.name))\""
+        if let filename = part.filename { head += "; filename=\"\(quoted(filename))\"" }
+        head += "\r\n"
+        if let contentType = part.contentType ?? part.filename.map({ _ in "application/octet-stream" }) {
+            head += "Content-Type: \(contentType)\r\n"
+        }
+        return Data((head + "\r\n").utf8)
     }
 
     /// A header parameter value without the characters that would end or break it.

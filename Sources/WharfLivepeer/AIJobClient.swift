@@ -51,7 +51,7 @@ public struct AIJobClient: Sendable {
     /// One pipeline request.
     public struct Request: Sendable {
         public var pipeline: Pipeline
-        public var body: Data
+        public var body: OutgoingBody
         public var contentType: String
         /// Ties the request to a job in the orchestrator's logs (`SegData.manifestId`).
         public var manifestID: String
@@ -67,7 +67,7 @@ public struct AIJobClient: Sendable {
 
         public init(
             pipeline: Pipeline,
-            body: Data,
+            body: OutgoingBody,
             contentType: String,
             manifestID: String,
             payment: String? = nil,
@@ -210,7 +210,7 @@ extension AIJobClient {
     private func execute(
         path: String,
         to offer: OrchestratorOffer,
-        body: Data,
+        body: OutgoingBody,
         contentType: String,
         headers: [(String, String)],
         pinnedCertificate: [UInt8]?,
@@ -220,7 +220,12 @@ extension AIJobClient {
         outgoing.method = .POST
         outgoing.headers.add(name: "Content-Type", value: contentType)
         for (name, value) in headers { outgoing.headers.add(name: name, value: value) }
-        outgoing.body = .bytes(ByteBuffer(bytes: body))
+        if let whole = body.inMemory {
+            outgoing.body = .bytes(ByteBuffer(bytes: whole))
+        } else {
+            // Read from the blob store as it is sent: never the whole input in memory.
+            outgoing.body = .stream(body.buffers, length: .known(body.count))
+        }
         outgoing.tlsConfiguration = try Self.tlsConfiguration(pinnedCertificate: pinnedCertificate)
         return try await http.execute(outgoing, timeout: .nanoseconds(timeout.nanoseconds))
     }
@@ -229,7 +234,7 @@ extension AIJobClient {
     func post(
         path: String,
         to offer: OrchestratorOffer,
-        body: Data,
+        body: OutgoingBody,
         contentType: String,
         headers: [(String, String)],
         pinnedCertificate: [UInt8]?,

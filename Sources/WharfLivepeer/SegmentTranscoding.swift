@@ -107,7 +107,7 @@ extension AIJobClient {
         let reply = try await post(
             path: "segment",
             to: offer,
-            body: segment,
+            body: OutgoingBody(segment),
             contentType: "video/MP2T",
             headers: [(LivepeerHeaders.segment, try LivepeerHeaders.encode(description))]
                 + (payment.map { [(LivepeerHeaders.payment, $0)] } ?? []),

@@ -8,8 +8,9 @@ public struct NetworkStep: Sendable {
     public var pipeline: Pipeline
     /// The model id (`model_id`); orchestrators are chosen among those that serve it.
     public var model: String
-    /// The body sent to the orchestrator's pipeline path.
-    public var body: Data
+    /// The body sent to the orchestrator's pipeline path (an input file in it is read from the blob
+    /// store as it is sent).
+    public var body: OutgoingBody
     /// `application/json` or `multipart/form-data; boundary=…`.
     public var contentType: String
     /// The highest price the customer accepts, if any.
@@ -27,7 +28,7 @@ public struct NetworkStep: Sendable {
     public init(
         pipeline: Pipeline,
         model: String,
-        body: Data,
+        body: OutgoingBody,
         contentType: String,
         priceCap: OrchestratorOffer.Price? = nil,
         region: String? = nil,
@@ -44,6 +45,31 @@ public struct NetworkStep: Sendable {
         self.region = region
         self.streamsEvents = streamsEvents
         self.units = units
+    }
+
+    /// A step whose body is all in memory (a JSON request, a `/v1` form).
+    public init(
+        pipeline: Pipeline,
+        model: String,
+        body: Data,
+        contentType: String,
+        priceCap: OrchestratorOffer.Price? = nil,
+        region: String? = nil,
+        streamsEvents: Bool = false,
+        units: Int64 = 1,
+        routingSeed: UInt64? = nil
+    ) {
+        self.init(
+            pipeline: pipeline,
+            model: model,
+            body: OutgoingBody(body),
+            contentType: contentType,
+            priceCap: priceCap,
+            region: region,
+            streamsEvents: streamsEvents,
+            units: units,
+            routingSeed: routingSeed
+        )
     }
 }
 

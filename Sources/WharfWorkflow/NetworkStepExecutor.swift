@@ -13,9 +13,6 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
     /// The model to ask for when the step names none.
     var defaultModel: @Sendable (Pipeline) async -> String?
 
-    /// The largest input file sent to an orchestrator: the request is built in memory.
-    static var maxInputBytes: Int64 { 2 << 30 }
-
     func run(_ context: StepContext) async throws -> StepResult {
         let step = context.step
         let job = context.job
@@ -26,26 +23,26 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
             throw RoutingError(kind: .noOrchestrator, message: "no orchestrator offers \(pipeline.rawValue) right now", attempts: [])
         }
         fields["model_id"] = model
-        let body: Data
+        let body: OutgoingBody
         let contentType: String
         if pipeline.takesFile {
             guard let input = context.input, let file = try await store.artifact(jobID: job.id, name: input) else {
                 throw WharfError(.invalidArgument, "network step \(step.id) (\(pipeline.rawValue)) has no input file")
             }
+            guard store.blobs.contains(file.blob) else {
+                throw WharfError(.storeUnavailable, "the bytes of \(input) are missing from the blob store")
+            }
             let part = pipeline == .audioToText ? "audio" : "image"
             let parts = fields.sorted { $0.key < $1.key }.map { MultipartFormData.Part.text($0.key, $0.value) }
+            // The input is read from the blob store as the request is sent, once per attempt.
             (body, contentType) = MultipartFormData.encode(
-                parts + [
-                    .init(
-                        name: part,
-                        filename: input,
-                        contentType: file.artifact.contentType,
-                        data: try await store.blobs.data(of: file.blob, limit: Self.maxInputBytes)
-                    )
-                ]
+                parts,
+                file: .init(name: part, filename: input, contentType: file.artifact.contentType, data: Data()),
+                bytes: store.blobs.read(file.blob, range: nil, chunkSize: 1 << 20),
+                count: file.blob.byteCount
             )
         } else {
-            body = try JSONEncoder.sortedCompact.encode(fields)
+            body = OutgoingBody(try JSONEncoder.sortedCompact.encode(fields))
             contentType = "application/json"
         }
         // A job given a routing seed routes each step with a seed of its own, the same on every run.
@@ -55,7 +52,7 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
             model: model,
             body: body,
             contentType: contentType,
-            units: max(1, Int64(body.count)),
+            units: max(1, body.count),
             routingSeed: seed.flatMap(UInt64.init).map { RoutingRandom.seed($0, step: step.id) }
         )
         let (document, artifacts) = try await jobs.runNetworkStep(network, job: job, stepID: step.id)

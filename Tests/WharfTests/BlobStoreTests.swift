@@ -76,6 +76,44 @@ enum BlobEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 
     @Test(arguments: BlobEngine.allCases)
+    func aMultipartBodyAroundABlobIsReadAsItIsSentAndEqualsTheWholeOne(engine: BlobEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let blobs = engine.open(in: directory)
+        let bytes = Data((0..<3_000_000).map { UInt8($0 % 253) })
+        let blob = try await blobs.write(bytes)
+        let fields = [MultipartFormData.Part.text("model_id", "m"), .text("prompt", "a \"quoted\" harbour")]
+        let file = MultipartFormData.Part(name: "image", filename: "input.png", contentType: "image/png", data: Data())
+        let (streamed, contentType) = MultipartFormData.encode(
+            fields,
+            file: file,
+            bytes: blobs.read(blob, range: nil, chunkSize: 1 << 20),
+            count: blob.byteCount
+        )
+        #expect(streamed.inMemory == nil, "the blob is not read into memory to build the body")
+        // Read twice (a failover sends it again): the same bytes each time, as many as it says.
+        for _ in 0..<2 {
+            var sent = Data()
+            var pieces = 0
+            for try await buffer in streamed.buffers {
+                sent.append(contentsOf: buffer.readableBytesView)
+                pieces += 1
+            }
+            #expect(Int64(sent.count) == streamed.count)
+            #expect(pieces == 5, "the head, three chunks of the blob, the tail")
+            // The blob's bytes in the middle, and around them what the whole encoding has around an
+            // empty file (the same but for the boundary).
+            let boundary = String(contentType.split(separator: "=").last ?? "")
+            let tail = Data("\r\n--\(boundary)--\r\n".utf8)
+            let headCount = sent.count - bytes.count - tail.count
+            #expect(sent[headCount..<(headCount + bytes.count)] == bytes)
+            let (around, aroundType) = MultipartFormData.encode(fields + [file])
+            let aroundBoundary = String(aroundType.split(separator: "=").last ?? "")
+            let expected = String(decoding: around, as: UTF8.self).replacingOccurrences(of: aroundBoundary, with: boundary)
+            #expect(sent.prefix(headCount) + sent.suffix(tail.count) == Data(expected.utf8))
+        }
+    }
+
+    @Test(arguments: BlobEngine.allCases)
     func aWriteOverItsLimitKeepsNothing(engine: BlobEngine) async throws {
         let directory = try TemporaryDirectory()
         let blobs = engine.open(in: directory)

@@ -122,7 +122,7 @@ import WharfLivepeer
                 let reply = try await AIJobClient(http: .shared).send(
                     .init(
                         pipeline: .textToImage,
-                        body: Data(#"{"prompt":"a harbour","model_id":"SG161222/RealVisXL_V4.0_Lightning"}"#.utf8),
+                        body: OutgoingBody(Data(#"{"prompt":"a harbour","model_id":"SG161222/RealVisXL_V4.0_Lightning"}"#.utf8)),
                         contentType: "application/json",
                         manifestID: "job_forwarded"
                     ),

@@ -21,7 +21,7 @@ import WharfLivepeer
     static func request() -> AIJobClient.Request {
         AIJobClient.Request(
             pipeline: .textToImage,
-            body: Data(#"{"prompt":"a harbour at dawn","width":64,"height":32,"seed":7,"model_id":"\#(model)"}"#.utf8),
+            body: OutgoingBody(Data(#"{"prompt":"a harbour at dawn","width":64,"height":32,"seed":7,"model_id":"\#(model)"}"#.utf8)),
             contentType: "application/json",
             manifestID: "job_test"
         )
@@ -431,7 +431,7 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
         try await withDevnet(1) { devnet in
             let offer = try #require(await devnet.pool.snapshot().first?.offer)
             let response = try await AIJobClient(http: devnet.http).send(
-                .init(pipeline: pipeline, body: Data(body.utf8), contentType: "application/json", manifestID: "job_media"),
+                .init(pipeline: pipeline, body: OutgoingBody(Data(body.utf8)), contentType: "application/json", manifestID: "job_media"),
                 to: offer,
                 pinnedCertificate: devnet.pins.certificate(of: devnet.addresses[0]),
                 timeout: .seconds(20)
@@ -464,7 +464,7 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
             var offer = try #require(await devnet.pool.snapshot().first?.offer)
             offer.authToken?.token = Data(repeating: 0, count: 32)
             let response = try await AIJobClient(http: devnet.http).send(
-                .init(pipeline: .llm, body: Data("{}".utf8), contentType: "application/json", manifestID: "job_forged"),
+                .init(pipeline: .llm, body: OutgoingBody(Data("{}".utf8)), contentType: "application/json", manifestID: "job_forged"),
                 to: offer,
                 pinnedCertificate: devnet.pins.certificate(of: devnet.addresses[0]),
                 timeout: .seconds(10)
