@@ -23,31 +23,33 @@ public enum MultipartFormData {
     /// Encodes `parts` in order.
     /// - Returns: The body and its `Content-Type` (with the boundary).
     public static func encode(_ parts: [Part]) -> (body: Data, contentType: String) {
-        let boundary = "wharf-" + UUID().uuidString.lowercased()
-        var body = Data()
-        for part in parts {
-            body.append(head(of: part, boundary: boundary))
-            body.append(part.data)
-            body.append(Data("\r\n".utf8))
-        }
-        body.append(Data("--\(boundary)--\r\n".utf8))
-        return (body, "multipart/form-data; boundary=\(boundary)")
+        let boundary = newBoundary()
+        return (encoded(parts, boundary: boundary) + Data("--\(boundary)--\r\n".utf8), contentType(boundary))
     }
 
     /// Encodes `fields`, then a file whose bytes are a stored blob: only the heads and the text
     /// are in memory; the blob is read as the body is sent. `file.data` is not used.
     /// - Returns: The body and its `Content-Type` (with the boundary).
     public static func encode(_ fields: [Part], file: Part, bytes: BlobChunks, count: Int64) -> (body: OutgoingBody, contentType: String) {
-        let boundary = "wharf-" + UUID().uuidString.lowercased()
-        var before = Data()
-        for part in fields {
-            before.append(head(of: part, boundary: boundary))
-            before.append(part.data)
-            before.append(Data("\r\n".utf8))
-        }
-        before.append(head(of: file, boundary: boundary))
+        let boundary = newBoundary()
+        let before = encoded(fields, boundary: boundary) + head(of: file, boundary: boundary)
         let after = Data("\r\n--\(boundary)--\r\n".utf8)
-        return (OutgoingBody([.bytes(before), .chunks(bytes, count: count), .bytes(after)]), "multipart/form-data; boundary=\(boundary)")
+        return (OutgoingBody([.bytes(before), .chunks(bytes, count: count), .bytes(after)]), contentType(boundary))
+    }
+
+    private static func newBoundary() -> String { "wharf-" + UUID().uuidString.lowercased() }
+
+    private static func contentType(_ boundary: String) -> String { "multipart/form-data; boundary=\(boundary)" }
+
+    /// Each part with its head, its content and the line break that ends it.
+    private static func encoded(_ parts: [Part], boundary: String) -> Data {
+        var body = Data()
+        for part in parts {
+            body.append(head(of: part, boundary: boundary))
+            body.append(part.data)
+            body.append(Data("\r\n".utf8))
+        }
+        return body
     }
 
     /// A part's boundary line and headers, up to the blank line before its content.
