@@ -8,7 +8,9 @@ enum MediaSigningKey {
     static func load(configured: String?, dataDirectory: String) throws -> Data {
         if let configured, !configured.isEmpty { return Data(configured.utf8) }
         let file = (dataDirectory as NSString).appendingPathComponent("media-key")
-        if let kept = FileManager.default.contents(atPath: file), kept.count == 32 { return kept }
+        // Read only when it is a key's size: the file is small or it is not the gateway's.
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size]) as? Int
+        if size == 32, let kept = FileManager.default.contents(atPath: file), kept.count == 32 { return kept }
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let made = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
         try made.write(to: URL(fileURLWithPath: file), options: .atomic)

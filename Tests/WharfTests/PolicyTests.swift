@@ -225,6 +225,23 @@ import WharfOutbound
         #expect(retried.headers["Idempotent-Replayed"].isEmpty)
     }
 
+    /// A server with one image that counts its downloads, and a `pipeline.upscale` job request whose
+    /// input URL is that image.
+    static func withCountedInput(_ body: (_ jobRequest: Data, _ fetches: FetchCount) async throws -> Void) async throws {
+        let fetches = FetchCount()
+        let router = Router()
+        router.get("photo.png") { _, _ in
+            fetches.count.withLock { $0 += 1 }
+            return Response(status: .ok, headers: [.contentType: "image/png"], body: .init(byteBuffer: ByteBuffer(bytes: [0x89, 0x50])))
+        }
+        try await withHTTPServer(router) { port in
+            let request = Data(
+                #"{"preset":"pipeline.upscale","input":{"url":"http://127.0.0.1:\#(port)/photo.png"},"parameters":{"prompt":"x"}}"#.utf8
+            )
+            try await body(request, fetches)
+        }
+    }
+
     /// A job whose input is a URL is admitted before the URL is fetched: a tenant at its limit
     /// cannot make the gateway download anything, and the refusal records no job.
     @Test func aRefusedJobFetchesNothing() async throws {
@@ -237,16 +254,7 @@ import WharfOutbound
         let running = try await gateway.send(.POST, "/v2/jobs", body: busy, contentType: "application/json")
         #expect(running.status == 202)
 
-        let fetches = FetchCount()
-        let router = Router()
-        router.get("photo.png") { _, _ in
-            fetches.count.withLock { $0 += 1 }
-            return Response(status: .ok, headers: [.contentType: "image/png"], body: .init(byteBuffer: ByteBuffer(bytes: [0x89, 0x50])))
-        }
-        try await withHTTPServer(router) { port in
-            let fromURL = Data(
-                #"{"preset":"pipeline.upscale","input":{"url":"http://127.0.0.1:\#(port)/photo.png"},"parameters":{"prompt":"x"}}"#.utf8
-            )
+        try await Self.withCountedInput { fromURL, fetches in
             let refused = try await gateway.send(.POST, "/v2/jobs", body: fromURL, contentType: "application/json")
             #expect(refused.status == 429)
             #expect(fetches.count.withLock { $0 } == 0, "a refused job fetched its input")
@@ -302,17 +310,8 @@ import WharfOutbound
         #expect(parts.count == 2 && parts[0] <= 6 && parts[1] <= 10000, "\(usage)")
 
         // An input URL counts too: a full quota fetches nothing.
-        let fetches = FetchCount()
-        let router = Router()
-        router.get("photo.png") { _, _ in
-            fetches.count.withLock { $0 += 1 }
-            return Response(status: .ok, headers: [.contentType: "image/png"], body: .init(byteBuffer: ByteBuffer(bytes: [0x89, 0x50])))
-        }
-        try await withHTTPServer(router) { port in
+        try await Self.withCountedInput { fromURL, fetches in
             try await Self.setTenantLimits(gateway, #"{"storage": {"max_files": 5}}"#)
-            let fromURL = Data(
-                #"{"preset":"pipeline.upscale","input":{"url":"http://127.0.0.1:\#(port)/photo.png"},"parameters":{"prompt":"x"}}"#.utf8
-            )
             let job = try await gateway.send(.POST, "/v2/jobs", body: fromURL, contentType: "application/json")
             #expect(job.status == 403 && Self.problemType(job.body) == refused)
             #expect(fetches.count.withLock { $0 } == 0)
@@ -555,6 +554,6 @@ import WharfOutbound
 }
 
 /// How many times a test server was asked for its file.
-private final class FetchCount: Sendable {
+final class FetchCount: Sendable {
     let count = Mutex(0)
 }
