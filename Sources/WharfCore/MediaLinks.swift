@@ -29,7 +29,7 @@ public struct MediaLinks: Sendable {
     public func url(base: String, jobID: String, name: String, now: Date = Date()) -> String {
         let link = "\(base)/\(jobID)/\(name)"
         guard let key else { return link }
-        let expires = Int64(now.timeIntervalSince1970.rounded(.down)) + lifetime.components.seconds
+        let expires = Self.seconds(now).addingReportingOverflow(lifetime.components.seconds).partialValue
         return "\(link)?expires=\(expires)&signature=\(Self.signature(key, jobID: jobID, name: name, expires: expires))"
     }
 
@@ -39,11 +39,16 @@ public struct MediaLinks: Sendable {
     public func permits(jobID: String, name: String, expires: String?, signature: String?, now: Date = Date()) -> Bool {
         guard let key else { return true }
         guard let expires, expires.utf8.count <= 20, let seconds = Int64(expires), let signature, signature.utf8.count == 64,
-            seconds >= Int64(now.timeIntervalSince1970.rounded(.down))
+            seconds >= Self.seconds(now)
         else { return false }
         let expected = Self.signature(key, jobID: jobID, name: name, expires: seconds)
         // Compared in constant time.
         return zip(expected.utf8, signature.utf8).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// Whole seconds since 1970 (0 for a clock that is not finite or out of range).
+    private static func seconds(_ date: Date) -> Int64 {
+        Int64(exactly: date.timeIntervalSince1970.rounded(.down)) ?? 0
     }
 
     private static func signature(_ key: SymmetricKey, jobID: String, name: String, expires: Int64) -> String {
