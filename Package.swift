@@ -134,6 +134,10 @@ let package = Package(
         .target(
             name: "WharfPluginABI"
         ),
+        // Linux calls the plugin host needs that Glibc's Swift module leaves out (memfd, rlimits).
+        .target(
+            name: "CWharfSandbox"
+        ),
         // The shapes the gateway and plugins share: presets, steps and the plugin manifest.
         .target(
             name: "WharfModel",
@@ -147,11 +151,16 @@ let package = Package(
         .target(
             name: "WharfPlugins",
             dependencies: [
+                "CWharfSandbox",
                 "WharfCore",
                 "WharfModel",
                 "WharfPluginABI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: swiftSettings
         ),

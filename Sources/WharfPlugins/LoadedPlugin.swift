@@ -18,6 +18,8 @@ public struct LoadedPlugin: Sendable {
     public let manifest: PluginManifest
     /// Whether a trusted publisher's signature covered the file.
     public let signature: SignatureState
+    /// The manifest as the plugin wrote it.
+    public let manifestJSON: Data
     private let table: VTable
 
     /// The vtable the library returned; static in the library, so safe to share.
@@ -25,11 +27,23 @@ public struct LoadedPlugin: Sendable {
         let pointer: UnsafePointer<wharf_plugin_v1>
     }
 
-    /// Loads the library at `path`: `dlopen` (`RTLD_NOW | RTLD_LOCAL`), `wharf_plugin_entry_v1`,
-    /// ABI version and structure size, then the manifest.
+    /// Loads the library at `path` as it is on disk now (for tools; the gateway loads a
+    /// ``PluginImage``).
     /// - Throws: ``PluginLoadError`` saying what is wrong.
     public static func load(_ path: String, signature: SignatureState) throws -> LoadedPlugin {
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+        try load(opening: path, reportedAs: path, signature: signature)
+    }
+
+    /// Loads exactly the bytes of `image`, whatever its file holds now.
+    /// - Throws: ``PluginLoadError`` saying what is wrong.
+    public static func load(_ image: PluginImage) throws -> LoadedPlugin {
+        try load(opening: image.loadPath, reportedAs: image.path, signature: image.signature)
+    }
+
+    /// Loads the library at `file`: `dlopen` (`RTLD_NOW | RTLD_LOCAL`), `wharf_plugin_entry_v1`,
+    /// ABI version and structure size, then the manifest.
+    static func load(opening file: String, reportedAs path: String, signature: SignatureState) throws -> LoadedPlugin {
+        guard let handle = dlopen(file, RTLD_NOW | RTLD_LOCAL) else {
             throw PluginLoadError(path: path, problem: "cannot be loaded: \(dlerror().map { String(cString: $0) } ?? "unknown error")")
         }
         guard let symbol = dlsym(handle, WHARF_PLUGIN_ENTRY_SYMBOL_V1) else {
@@ -55,39 +69,23 @@ public struct LoadedPlugin: Sendable {
         guard let manifestText = table.pointee.manifest_json, table.pointee.run_step != nil, table.pointee.free_buffer != nil else {
             throw PluginLoadError(path: path, problem: "has an incomplete plugin table (manifest, run_step or free_buffer missing)")
         }
+        let manifestJSON = Data(String(cString: manifestText).utf8)
         let manifest: PluginManifest
         do {
-            manifest = try PluginManifest.parse(Data(String(cString: manifestText).utf8))
+            manifest = try PluginManifest.parse(manifestJSON)
         } catch {
             throw PluginLoadError(path: path, problem: "has a bad manifest: \(error)")
         }
-        return LoadedPlugin(path: path, manifest: manifest, signature: signature, table: VTable(pointer: table))
+        return LoadedPlugin(path: path, manifest: manifest, signature: signature, manifestJSON: manifestJSON, table: VTable(pointer: table))
     }
 
     /// A file a code step reads or writes.
-    public struct Artifact: Sendable, Hashable {
-        public var contentType: String
-        public var data: Data
-
-        public init(contentType: String, data: Data) {
-            self.contentType = contentType
-            self.data = data
-        }
-    }
-
+    public typealias Artifact = PluginArtifact
     /// What a code step produced.
-    public struct StepResult: Sendable {
-        /// The step's JSON output.
-        public var output: Data
-        /// Artifacts it wrote, by name.
-        public var written: [String: Artifact]
-        /// Lines it logged.
-        public var logs: [String]
-    }
+    public typealias StepResult = PluginStepResult
 
-    /// Runs a code step. Blocking plugin code runs on a Dispatch thread, not the cooperative pool.
-    /// - Parameters:
-    ///   - artifacts: What the step may read, by name.
+    /// Runs a code step on artifacts already in memory. Blocking plugin code runs on a Dispatch
+    /// thread, not the cooperative pool.
     /// - Throws: ``PluginStepError`` with the plugin's status and message.
     public func runStep(_ step: String, input: Data, artifacts: [String: Artifact]) async throws -> StepResult {
         let table = self.table
@@ -95,21 +93,37 @@ public struct LoadedPlugin: Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(
-                    with: Result { try Self.call(table.pointer, plugin: name, step: step, input: input, artifacts: artifacts) }
+                    with: Result {
+                        let bridge = InProcessStepBridge(readable: artifacts)
+                        let answer = Self.invoke(table.pointer, step: step, input: input, bridge: bridge)
+                        guard answer.status == WHARF_STATUS_OK else {
+                            throw PluginStepError(plugin: name, step: step, status: Int(answer.status.rawValue), message: answer.message)
+                        }
+                        return try bridge.recorder.withLock { try $0.result(output: answer.output, plugin: name, step: step) }
+                    }
                 )
             }
         }
     }
 
-    private static func call(
-        _ table: UnsafePointer<wharf_plugin_v1>,
-        plugin: String,
-        step: String,
-        input: Data,
-        artifacts: [String: Artifact]
-    ) throws -> StepResult {
-        let session = StepSession(readable: artifacts)
-        let context = Unmanaged.passRetained(session)
+    /// Runs a code step, reading every artifact it may read first (the ABI hands them over as
+    /// buffers in this process).
+    public func runStep(_ step: String, input: Data, artifacts: StepArtifacts) async throws -> StepResult {
+        var readable: [String: Artifact] = [:]
+        for name in artifacts.names { readable[name] = try await artifacts.read(name) }
+        return try await runStep(step, input: input, artifacts: readable)
+    }
+
+    /// What `run_step` answered.
+    struct Answer {
+        var status: wharf_status
+        var output: Data
+        var message: String
+    }
+
+    /// Calls the plugin's `run_step` on this thread, with `bridge` serving the host API.
+    static func invoke(_ table: UnsafePointer<wharf_plugin_v1>, step: String, input: Data, bridge: any StepBridge) -> Answer {
+        let context = Unmanaged.passRetained(StepBridgeBox(bridge))
         defer { context.release() }
         var host = wharf_host_api_v1(
             abi_version: WHARF_PLUGIN_ABI_VERSION,
@@ -138,43 +152,48 @@ public struct LoadedPlugin: Sendable {
             defer { table.pointee.free_buffer(buffer) }
             return Data(bytes: data, count: buffer.length)
         }
-        let outputData = take(output)
-        let messageText = String(decoding: take(message), as: UTF8.self)
-        guard status == WHARF_STATUS_OK else {
-            throw PluginStepError(plugin: plugin, step: step, status: Int(status.rawValue), message: messageText)
-        }
-        guard (try? JSONSerialization.jsonObject(with: outputData, options: [.fragmentsAllowed])) != nil else {
-            throw PluginStepError(
-                plugin: plugin,
-                step: step,
-                status: Int(WHARF_STATUS_FAILED.rawValue),
-                message: "the step's output is not JSON"
-            )
-        }
-        return session.withLock { StepResult(output: outputData, written: $0.written, logs: $0.logs) }
+        return Answer(status: status, output: take(output), message: String(decoding: take(message), as: UTF8.self))
+    }
+
+    /// Runs a code step on this thread: what a plugin host process does for the gateway.
+    func invoke(step: String, input: Data, bridge: any StepBridge) -> Answer {
+        Self.invoke(table.pointer, step: step, input: input, bridge: bridge)
     }
 }
 
-/// The host side of one code-step call: what it may read, what it wrote, what it logged.
-private final class StepSession: Sendable {
-    struct State {
-        var written: [String: LoadedPlugin.Artifact] = [:]
-        var logs: [String] = []
+/// The host API a code step calls while it runs (`wharf_host_api_v1`), served by the gateway in its
+/// own process, or by a plugin host process relaying each call to the gateway.
+protocol StepBridge: AnyObject, Sendable {
+    func log(level: UInt32, _ message: String)
+    /// The artifact's bytes, or `nil` when the step may not read it.
+    func read(_ name: String) -> PluginArtifact?
+    func write(name: String, contentType: String, data: Data) -> wharf_status
+}
+
+/// Holds a bridge for the C context pointer.
+private final class StepBridgeBox: Sendable {
+    let bridge: any StepBridge
+    init(_ bridge: any StepBridge) { self.bridge = bridge }
+
+    static func from(_ context: UnsafeMutableRawPointer?) -> (any StepBridge)? {
+        context.map { Unmanaged<StepBridgeBox>.fromOpaque($0).takeUnretainedValue().bridge }
     }
+}
 
-    let readable: [String: LoadedPlugin.Artifact]
-    private let state = Mutex(State())
+/// The host side of one code-step call in the gateway's own process.
+final class InProcessStepBridge: StepBridge {
+    let readable: [String: PluginArtifact]
+    let recorder: Mutex<StepRecorder>
 
-    init(readable: [String: LoadedPlugin.Artifact]) {
+    init(readable: [String: PluginArtifact]) {
         self.readable = readable
+        self.recorder = Mutex(StepRecorder(readable: Set(readable.keys)))
     }
 
-    func withLock<T>(_ body: (inout State) -> T) -> T {
-        state.withLock { body(&$0) }
-    }
-
-    static func from(_ context: UnsafeMutableRawPointer?) -> StepSession? {
-        context.map { Unmanaged<StepSession>.fromOpaque($0).takeUnretainedValue() }
+    func log(level: UInt32, _ message: String) { recorder.withLock { $0.log(level: level, message) } }
+    func read(_ name: String) -> PluginArtifact? { readable[name] }
+    func write(name: String, contentType: String, data: Data) -> wharf_status {
+        recorder.withLock { $0.write(name: name, contentType: contentType, data: data) }
     }
 }
 
@@ -182,10 +201,8 @@ private let hostLog: @convention(c) (UnsafeMutableRawPointer?, wharf_log_level, 
     context,
     level,
     message in
-    guard let session = StepSession.from(context), let message else { return }
-    let levels = ["debug", "info", "warning", "error"]
-    let line = "\(levels[Int(min(level.rawValue, 3))]): \(String(cString: message))"
-    session.withLock { $0.logs.append(line) }
+    guard let bridge = StepBridgeBox.from(context), let message else { return }
+    bridge.log(level: level.rawValue, String(cString: message))
 }
 
 private let hostRead:
@@ -193,8 +210,8 @@ private let hostRead:
         context,
         name,
         out in
-        guard let session = StepSession.from(context), let name, let out else { return WHARF_STATUS_INVALID_ARGUMENT }
-        guard let artifact = session.readable[String(cString: name)] else { return WHARF_STATUS_NOT_FOUND }
+        guard let bridge = StepBridgeBox.from(context), let name, let out else { return WHARF_STATUS_INVALID_ARGUMENT }
+        guard let artifact = bridge.read(String(cString: name)) else { return WHARF_STATUS_NOT_FOUND }
         let memory = UnsafeMutablePointer<UInt8>.allocate(capacity: max(artifact.data.count, 1))
         artifact.data.copyBytes(to: memory, count: artifact.data.count)
         out.pointee = wharf_buffer(data: memory, length: artifact.data.count)
@@ -207,16 +224,10 @@ private let hostWrite:
         name,
         contentType,
         data in
-        guard let session = StepSession.from(context), let name, let contentType else { return WHARF_STATUS_INVALID_ARGUMENT }
-        let artifactName = String(cString: name)
-        guard WharfCore.Artifact.isValidName(artifactName) else { return WHARF_STATUS_INVALID_ARGUMENT }
+        guard let bridge = StepBridgeBox.from(context), let name, let contentType else { return WHARF_STATUS_INVALID_ARGUMENT }
+        guard data.data != nil || data.length == 0 else { return WHARF_STATUS_INVALID_ARGUMENT }
         let bytes = data.data.map { Data(bytes: $0, count: data.length) } ?? Data()
-        let artifact = LoadedPlugin.Artifact(contentType: String(cString: contentType), data: bytes)
-        return session.withLock { state in
-            guard state.written[artifactName] == nil, session.readable[artifactName] == nil else { return WHARF_STATUS_INVALID_ARGUMENT }
-            state.written[artifactName] = artifact
-            return WHARF_STATUS_OK
-        }
+        return bridge.write(name: String(cString: name), contentType: String(cString: contentType), data: bytes)
     }
 
 private let hostFree: @convention(c) (UnsafeMutableRawPointer?, wharf_buffer) -> Void = { _, buffer in

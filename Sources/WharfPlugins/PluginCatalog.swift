@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 public import Logging
 import WharfModel
@@ -21,13 +20,15 @@ public enum SignatureState: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The plugins found in a folder at start-up: every `.so` (`.dylib` on macOS) is loaded, checked
-/// and registered; a bad one is reported with its file and problem and the others still load.
+/// The plugins found in a folder at start-up: every `.so` (`.dylib` on macOS) is read once into a
+/// sealed memory file (``PluginImage``), its signature checked on those bytes, loaded as
+/// ``PluginIsolation`` says, and registered; a bad one is reported with its file and problem and the
+/// others still load.
 public struct PluginCatalog: Sendable {
-    public let plugins: [LoadedPlugin]
+    public let plugins: [Plugin]
     public let failures: [PluginLoadError]
 
-    public init(plugins: [LoadedPlugin], failures: [PluginLoadError]) {
+    public init(plugins: [Plugin], failures: [PluginLoadError]) {
         self.plugins = plugins
         self.failures = failures
     }
@@ -36,21 +37,29 @@ public struct PluginCatalog: Sendable {
     /// - Parameters:
     ///   - requireSignature: Refuse files without a signature from one of `publisherKeys`.
     ///   - publisherKeys: Trusted Ed25519 public keys, base64 of the 32 raw bytes.
-    public static func load(folder: String, requireSignature: Bool, publisherKeys: [String], logger: Logger) -> PluginCatalog {
+    public static func load(
+        folder: String,
+        requireSignature: Bool,
+        publisherKeys: [String],
+        isolation: PluginIsolation,
+        logger: Logger
+    ) async -> PluginCatalog {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         let libraries = names.filter { $0.hasSuffix(".so") || $0.hasSuffix(".dylib") }.sorted()
-        var plugins: [LoadedPlugin] = []
+        var plugins: [Plugin] = []
         var failures: [PluginLoadError] = []
         for name in libraries {
             let path = (folder as NSString).appendingPathComponent(name)
             do {
-                let signature = verifySignature(of: path, publisherKeys: publisherKeys)
-                if requireSignature, case .signed = signature {
+                let image = try PluginImage.read(path, publisherKeys: publisherKeys)
+                if requireSignature, case .signed = image.signature {
                 } else if requireSignature {
-                    throw PluginLoadError(path: path, problem: "is \(signature) and plugins.require_signature is on")
+                    throw PluginLoadError(path: path, problem: "is \(image.signature) and plugins.require_signature is on")
                 }
-                let plugin = try LoadedPlugin.load(path, signature: signature)
+                let plugin = try await Plugin.load(image, isolation: isolation, logger: logger)
                 if let other = plugins.first(where: { $0.manifest.name == plugin.manifest.name }) {
+                    plugin.shutdown()
+                    if plugin.isolation == .process { image.close() }
                     throw PluginLoadError(
                         path: path,
                         problem: "is named '\(plugin.manifest.name)' like \(other.path), which is already loaded"
@@ -61,7 +70,8 @@ public struct PluginCatalog: Sendable {
                     "plugin loaded",
                     metadata: [
                         "gw.plugin.name": "\(plugin.manifest.name)", "gw.plugin.version": "\(plugin.manifest.version)",
-                        "gw.plugin.path": "\(path)", "gw.plugin.signature": "\(signature)",
+                        "gw.plugin.path": "\(path)", "gw.plugin.signature": "\(image.signature)",
+                        "gw.plugin.isolation": "\(isolation.mode.rawValue)",
                     ]
                 )
             } catch let error as PluginLoadError {
@@ -76,18 +86,17 @@ public struct PluginCatalog: Sendable {
 
     /// Checks `<path>.sig` (base64 of an Ed25519 signature over the file's bytes) against each key.
     public static func verifySignature(of path: String, publisherKeys: [String]) -> SignatureState {
-        let signaturePath = path + ".sig"
-        guard FileManager.default.fileExists(atPath: signaturePath) else { return .unsigned }
-        guard let text = try? String(contentsOfFile: signaturePath, encoding: .utf8),
-            let signature = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), signature.count == 64
-        else { return .invalid("\(signaturePath) is not a base64 Ed25519 signature") }
-        guard let library = FileManager.default.contents(atPath: path) else { return .invalid("\(path) cannot be read") }
-        for key in publisherKeys {
-            guard let raw = Data(base64Encoded: key), let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else {
-                continue
-            }
-            if publicKey.isValidSignature(signature, for: library) { return .signed(publisher: key) }
+        do {
+            let image = try PluginImage.read(path, publisherKeys: publisherKeys)
+            image.close()
+            return image.signature
+        } catch {
+            return .invalid("\(path) cannot be read")
         }
-        return .invalid(publisherKeys.isEmpty ? "no publisher keys are configured" : "no configured publisher key verifies it")
+    }
+
+    /// Stops every plugin's host processes (at gateway shutdown).
+    public func shutdown() {
+        for plugin in plugins { plugin.shutdown() }
     }
 }

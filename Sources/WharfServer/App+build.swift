@@ -87,12 +87,14 @@ public func buildApplication(
         )
     )
 
-    let plugins = PluginCatalog.load(
+    let plugins = await PluginCatalog.load(
         folder: configuration.pluginsDirectory,
         requireSignature: configuration.pluginsRequireSignature,
         publisherKeys: configuration.pluginPublisherKeys,
+        isolation: configuration.pluginIsolation,
         logger: logger
     )
+    backgroundServices.append(PluginHostsService(catalog: plugins))
     let alerts = BudgetAlertSender(configuration: configuration, logger: logger)
     backgroundServices.append(alerts)
     let policyEngine = PolicyEngine(

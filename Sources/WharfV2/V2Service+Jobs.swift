@@ -53,6 +53,8 @@ extension V2Service {
             )
         } catch let error as WharfError where error.code == .invalidArgument {
             throw V2Problem.invalid("/parameters", error.message)
+        } catch let error as PluginUnavailable {
+            throw V2Problem(status: 503, kind: "plugin-unavailable", title: "Service Unavailable", detail: "\(error)")
         }
         logger.info(
             "job created",

@@ -15,8 +15,9 @@ struct CodeStepExecutor<Store: ArtifactStore>: StepExecutor {
         let step = context.step
         let jobID = context.job.id
         guard let plugin = context.plugin else { throw WharfError(.invalidArgument, "code step \(step.id) has no plugin") }
-        var readable: [String: LoadedPlugin.Artifact] = [:]
-        for name in context.states.values.flatMap(\.artifacts) + (context.input.map { [$0] } ?? []) {
+        // The step reads an artifact only when it asks for one: a host process gets the bytes then.
+        var readable: [String] = []
+        for name in context.states.values.flatMap(\.artifacts) + (context.input.map { [$0] } ?? []) where !readable.contains(name) {
             guard let found = try await store.artifact(jobID: jobID, name: name) else { continue }
             guard found.blob.byteCount <= Self.maxReadableBytes else {
                 logger.warning(
@@ -25,15 +26,22 @@ struct CodeStepExecutor<Store: ArtifactStore>: StepExecutor {
                 )
                 continue
             }
+            readable.append(name)
+        }
+        let store = self.store
+        let artifacts = StepArtifacts(names: readable) { name in
+            guard let found = try await store.artifact(jobID: jobID, name: name), found.blob.byteCount <= Self.maxReadableBytes else {
+                return nil
+            }
             let data = try await store.blobs.data(of: found.blob, limit: Self.maxReadableBytes)
-            readable[name] = .init(contentType: found.artifact.contentType, data: data)
+            return PluginArtifact(contentType: found.artifact.contentType, data: data)
         }
         var previous: [String: JSONValue] = [:]
         for id in step.after { previous[id] = context.states[id]?.output.flatMap(JSONValue.init(parsing:)) ?? .null }
         let input = try JSONEncoder.sortedCompact.encode(
-            CodeStepInput(parameters: context.parameters, with: context.settings, steps: previous, artifacts: readable.keys.sorted())
+            CodeStepInput(parameters: context.parameters, with: context.settings, steps: previous, artifacts: readable.sorted())
         )
-        let result = try await plugin.runStep(step.uses, input: input, artifacts: readable)
+        let result = try await plugin.runStep(step.uses, input: input, artifacts: artifacts)
         var names: [String] = []
         for (name, artifact) in result.written.sorted(by: { $0.key < $1.key }) {
             let stored = "\(step.id)-\(name)"

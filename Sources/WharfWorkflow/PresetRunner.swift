@@ -18,7 +18,7 @@ public import WharfRouting
 public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & StepStore>: Sendable {
     private let store: Store
     /// The plugins whose presets this runner runs.
-    public let plugins: [LoadedPlugin]
+    public let plugins: [Plugin]
     private let network: NetworkStepExecutor<Store>
     private let mediaSteps: MediaStepExecutor<Store>
     private let code: CodeStepExecutor<Store>
@@ -41,7 +41,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     public init(
         store: Store,
         router: PipelineRouter,
-        plugins: [LoadedPlugin],
+        plugins: [Plugin],
         media: MediaTools = MediaTools(),
         spending: (any SpendingControl)? = nil,
         defaultModel: @escaping @Sendable (Pipeline) async -> String?,
@@ -58,7 +58,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
 
     /// A preset and the plugin that contributes it (none for the built-in `pipeline.<name>` presets).
     public struct Resolved: Sendable {
-        public var plugin: LoadedPlugin?
+        public var plugin: Plugin?
         public var preset: Preset
     }
 
@@ -108,6 +108,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     ) async throws -> Job {
         let name = request.preset
         guard let resolved = preset(named: name) else { throw WharfError(.notFound, "no preset named '\(name)'") }
+        // A plugin whose host processes keep crashing takes no new jobs until it recovers.
+        try resolved.plugin?.checkAvailable()
         try PresetCheck.validate(resolved.preset)
         try ParameterCheck.validate(request.parameters, against: resolved.preset.parameters)
         var request = request
@@ -238,7 +240,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     private func execute(
         _ step: Preset.Step,
         of job: Job,
-        plugin: LoadedPlugin?,
+        plugin: Plugin?,
         parameters: [String: String],
         states: [String: JobStep],
         previous: JobStep?
@@ -311,7 +313,12 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 onEvent?(PresetEvent(jobID: job.id, stepID: step.id, kind: .stepFailed, attempt: attempts, detail: lastError))
                 logger.warning("step failed", metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)", "error": "\(error)"])
                 // The input is at fault, or policy stopped the job: another try fails too.
-                if error is WharfError || error is PluginStepError || error is PolicyRefusal { break }
+                // A plugin whose host process crashed under the step crashes again on the same input.
+                if error is WharfError || error is PluginStepError || error is PluginHostFailure || error is PluginUnavailable
+                    || error is PolicyRefusal
+                {
+                    break
+                }
             }
         }
         let state = JobStep(
@@ -364,7 +371,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     private func perform(
         _ step: Preset.Step,
         of job: Job,
-        plugin: LoadedPlugin?,
+        plugin: Plugin?,
         parameters: [String: String],
         states: [String: JobStep]
     ) async throws -> StepResult {

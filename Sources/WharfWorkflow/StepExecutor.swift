@@ -17,7 +17,7 @@ struct StepContext: Sendable {
     var job: Job
     var step: Preset.Step
     /// The plugin whose preset the job runs (none for a built-in preset).
-    var plugin: LoadedPlugin?
+    var plugin: Plugin?
     /// The job's parameters.
     var parameters: [String: String]
     /// The step's settings with `{{name}}` filled in; a built-in preset's step takes the job's

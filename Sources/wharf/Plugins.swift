@@ -22,12 +22,14 @@ struct Plugins: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try await options.loadConfiguration()
-            let catalog = PluginCatalog.load(
+            let catalog = await PluginCatalog.load(
                 folder: configuration.pluginsDirectory,
                 requireSignature: configuration.pluginsRequireSignature,
                 publisherKeys: configuration.pluginPublisherKeys,
+                isolation: configuration.pluginIsolation,
                 logger: Logger(label: "wharf.plugins", factory: { _ in SwiftLogNoOpLogHandler() })
             )
+            defer { catalog.shutdown() }
             printNow("plugins in \(configuration.pluginsDirectory)")
             printTable(
                 header: ["NAME", "VERSION", "PRESETS", "CODE STEPS", "SIGNATURE", "FILE"],

@@ -45,12 +45,14 @@ struct Run: AsyncParsableCommand {
         bootstrapLogging(configuration)
         let logger = Logger(label: "wharf.run")
         let store = try await options.openStore(configuration)
-        let catalog = PluginCatalog.load(
+        let catalog = await PluginCatalog.load(
             folder: configuration.pluginsDirectory,
             requireSignature: configuration.pluginsRequireSignature,
             publisherKeys: configuration.pluginPublisherKeys,
+            isolation: configuration.pluginIsolation,
             logger: logger
         )
+        defer { catalog.shutdown() }
         let network = try NetworkStack(configuration: configuration, metrics: NOOPMetricsHandler.instance)
         let nodes = try DevnetOrchestratorProfile.spread(count: devnet).map {
             try DevnetOrchestrator(profile: $0, runnerURL: configuration.devnetRunnerURL, logger: logger)

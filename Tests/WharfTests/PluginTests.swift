@@ -29,6 +29,11 @@ import WharfPlugins
         }
     }
 
+    /// Plugin host processes started from the `wharf` binary the suite built, in `directory`.
+    static func isolation(_ directory: TemporaryDirectory, processes: Int = 2) -> PluginIsolation {
+        PluginIsolation(executable: WharfProcess.executable, processesPerPlugin: processes, temporaryDirectory: directory.file("hosts"))
+    }
+
     @Test func theTemplatePluginLoadsAndItsCodeStepRuns() async throws {
         let plugin = try LoadedPlugin.load(try Self.templateLibrary, signature: .unsigned)
         #expect(plugin.manifest.name == "template")
@@ -164,7 +169,15 @@ import WharfPlugins
         try FileManager.default.copyItem(atPath: try Self.templateLibrary, toPath: folder + "/b-template-again.so")
         _ = try await Self.compile(directory, "plugins/c-broken", manifest: "{")
         try "readme".write(toFile: folder + "/README.txt", atomically: true, encoding: .utf8)
-        let catalog = PluginCatalog.load(folder: folder, requireSignature: false, publisherKeys: [], logger: Logger(label: "test"))
+        // Loaded as the gateway loads them: each in a plugin host process.
+        let catalog = await PluginCatalog.load(
+            folder: folder,
+            requireSignature: false,
+            publisherKeys: [],
+            isolation: Self.isolation(directory),
+            logger: Logger(label: "test")
+        )
+        defer { catalog.shutdown() }
         #expect(catalog.plugins.map(\.manifest.name) == ["template"])
         #expect(catalog.failures.count == 2)
         #expect(catalog.failures.contains { $0.path.hasSuffix("b-template-again.so") && $0.problem.contains("already loaded") })
@@ -182,21 +195,45 @@ import WharfPlugins
         let stranger = Curve25519.Signing.PrivateKey().publicKey.rawRepresentation.base64EncodedString()
         let logger = Logger(label: "test")
 
-        let unsigned = PluginCatalog.load(folder: folder, requireSignature: true, publisherKeys: [publisherKey], logger: logger)
+        let unsigned = await PluginCatalog.load(
+            folder: folder,
+            requireSignature: true,
+            publisherKeys: [publisherKey],
+            isolation: .inProcess,
+            logger: logger
+        )
         #expect(unsigned.plugins.isEmpty)
         #expect(unsigned.failures.first?.problem.contains("unsigned and plugins.require_signature is on") == true)
 
         let signature = try publisher.signature(for: try Data(contentsOf: URL(fileURLWithPath: library)))
         try signature.base64EncodedString().write(toFile: library + ".sig", atomically: true, encoding: .utf8)
-        let signed = PluginCatalog.load(folder: folder, requireSignature: true, publisherKeys: [stranger, publisherKey], logger: logger)
+        let signed = await PluginCatalog.load(
+            folder: folder,
+            requireSignature: true,
+            publisherKeys: [stranger, publisherKey],
+            isolation: .inProcess,
+            logger: logger
+        )
         #expect(signed.plugins.first?.signature == .signed(publisher: publisherKey))
 
-        let strangers = PluginCatalog.load(folder: folder, requireSignature: true, publisherKeys: [stranger], logger: logger)
+        let strangers = await PluginCatalog.load(
+            folder: folder,
+            requireSignature: true,
+            publisherKeys: [stranger],
+            isolation: .inProcess,
+            logger: logger
+        )
         #expect(strangers.plugins.isEmpty)
         #expect(strangers.failures.first?.problem.contains("no configured publisher key verifies it") == true)
 
         // Without the requirement a plugin loads signed or not, and says which.
-        let relaxed = PluginCatalog.load(folder: folder, requireSignature: false, publisherKeys: [], logger: logger)
+        let relaxed = await PluginCatalog.load(
+            folder: folder,
+            requireSignature: false,
+            publisherKeys: [],
+            isolation: .inProcess,
+            logger: logger
+        )
         #expect(relaxed.plugins.first?.signature == .invalid("no publisher keys are configured"))
     }
 

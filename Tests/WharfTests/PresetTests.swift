@@ -144,7 +144,13 @@ import WharfStore
         let store = try SQLiteStore(path: directory.file("wharf.sqlite"))
         _ = try await store.migrate()
         let tenant = try await KeyManagement(store: store).createTenant(name: "acme")
-        let plugin = try LoadedPlugin.load(try PluginTests.templateLibrary, signature: .unsigned)
+        // The step runs in a plugin host process, as the gateway runs it by default.
+        let plugin = try await Plugin.load(
+            try PluginImage.read(try PluginTests.templateLibrary, publisherKeys: []),
+            isolation: PluginTests.isolation(directory),
+            logger: Logger(label: "test")
+        )
+        defer { plugin.shutdown() }
         let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: RoutingPolicy())
         let router = PipelineRouter(
             pool: pool,

@@ -228,6 +228,32 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Trusted plugin publishers: Ed25519 public keys, base64 of the 32 raw bytes. A YAML list, or comma-separated in the environment."
     )
 
+    static let pluginsIsolation = Self(
+        "plugins.isolation",
+        "process",
+        "Where plugin code steps run: `process` (plugin host processes; a crash, hang or runaway allocation fails only the step) or `in_process` (in the gateway, for plugins trusted as much as the gateway)."
+    )
+    static let pluginsProcesses = Self(
+        "plugins.processes_per_plugin",
+        "2",
+        "Plugin host processes per plugin, started when needed: how many of one plugin's code steps run at once (1-64)."
+    )
+    static let pluginsMaxMemory = Self(
+        "plugins.max_memory_mb",
+        "1024",
+        "Address space of each plugin host process, in MiB: a plugin that allocates past it crashes its own step (64-65536)."
+    )
+    static let pluginsStepCPUSeconds = Self(
+        "plugins.step_cpu_seconds",
+        "600",
+        "CPU seconds one code step may use before the kernel ends its host process; the step's time limit (`timeout_seconds`) applies too (1-86400)."
+    )
+    static let pluginsStepsPerProcess = Self(
+        "plugins.steps_per_process",
+        "1000",
+        "Code steps a plugin host process runs before a fresh one replaces it (1-1000000)."
+    )
+
     static let artifactsDirectory = Self(
         "artifacts.directory",
         "<data.directory>/artifacts",
@@ -313,7 +339,8 @@ public struct ConfigurationKey: Sendable, Hashable {
             caFile,
             strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
-            pluginsRequireSignature, pluginsPublisherKeys, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,
+            pluginsRequireSignature, pluginsPublisherKeys, pluginsIsolation, pluginsProcesses, pluginsMaxMemory, pluginsStepCPUSeconds,
+            pluginsStepsPerProcess, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,
             v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
             webhooksOutboxSeconds,
             trustedProxies, forwardedHeader, markupPercent, budgetAlertWebhook, budgetAlertSecret,

@@ -5,6 +5,7 @@ import Synchronization
 import SystemPackage
 import WharfCore
 import WharfLivepeer
+import WharfPlugins
 import WharfPolicy
 import WharfRouting
 import WharfWorkflow
@@ -103,6 +104,11 @@ extension WharfConfiguration {
         let retentionDays = reader.int(forKey: ConfigurationKey.artifactsRetentionDays.configKey, default: 30)
         configuration.pluginsRequireSignature = reader.bool(forKey: ConfigurationKey.pluginsRequireSignature.configKey, default: false)
         let publisherKeys = reader.stringArray(forKey: ConfigurationKey.pluginsPublisherKeys.configKey, default: [])
+        let isolation = reader.string(forKey: ConfigurationKey.pluginsIsolation.configKey, default: "process")
+        let hostProcesses = reader.int(forKey: ConfigurationKey.pluginsProcesses.configKey, default: 2)
+        let hostMemory = reader.int(forKey: ConfigurationKey.pluginsMaxMemory.configKey, default: 1024)
+        let stepCPU = reader.int(forKey: ConfigurationKey.pluginsStepCPUSeconds.configKey, default: 600)
+        let stepsPerProcess = reader.int(forKey: ConfigurationKey.pluginsStepsPerProcess.configKey, default: 1000)
         let priceCapTexts = ConfigurationKey.priceCaps.compactMapValues { key in reader.string(forKey: ConfigKey(key.name)) }
         let baseURL = reader.string(forKey: ConfigurationKey.publicBaseURL.configKey)
         let v1MaxBody = reader.int(forKey: ConfigurationKey.v1MaxBodyBytes.configKey, default: defaults.v1.maxBodyBytes)
@@ -324,6 +330,20 @@ extension WharfConfiguration {
                 )
             }
         }
+        if let mode = PluginIsolation.Mode(rawValue: isolation) {
+            configuration.pluginIsolation.mode = mode
+        } else {
+            unlessFailed(.pluginsIsolation, false, "must be 'process' or 'in_process'")
+        }
+        unlessFailed(.pluginsProcesses, (1...64).contains(hostProcesses), "must be from 1 to 64")
+        unlessFailed(.pluginsMaxMemory, (64...65_536).contains(hostMemory), "must be from 64 to 65536 MiB")
+        unlessFailed(.pluginsStepCPUSeconds, (1...86_400).contains(stepCPU), "must be from 1 to 86400 seconds")
+        unlessFailed(.pluginsStepsPerProcess, (1...1_000_000).contains(stepsPerProcess), "must be from 1 to 1000000")
+        configuration.pluginIsolation.processesPerPlugin = min(max(hostProcesses, 1), 64)
+        configuration.pluginIsolation.limits.memoryBytes = UInt64(min(max(hostMemory, 64), 65_536)) << 20
+        configuration.pluginIsolation.stepCPUSeconds = UInt64(min(max(stepCPU, 1), 86_400))
+        configuration.pluginIsolation.stepsPerProcess = min(max(stepsPerProcess, 1), 1_000_000)
+        configuration.pluginIsolation.temporaryDirectory = (configuration.dataDirectory as NSString).appendingPathComponent("plugin-hosts")
         if configuration.pluginsRequireSignature, configuration.pluginPublisherKeys.isEmpty {
             problems.append(
                 .init(key: ConfigurationKey.pluginsRequireSignature.name, message: "is true but plugins.publisher_keys names no publisher")

@@ -2,6 +2,7 @@ public import Foundation
 public import Logging
 public import WharfCore
 public import WharfLivepeer
+public import WharfPlugins
 public import WharfPolicy
 public import WharfRouting
 public import WharfWorkflow
@@ -99,6 +100,10 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var pluginsRequireSignature = false
     /// Trusted plugin publisher keys (`plugins.publisher_keys`).
     public var pluginPublisherKeys: [String] = []
+    /// Where plugin code steps run and the limits of their host processes (`plugins.isolation`,
+    /// `plugins.processes_per_plugin`, `plugins.max_memory_mb`, `plugins.step_cpu_seconds`,
+    /// `plugins.steps_per_process`).
+    public var pluginIsolation = PluginIsolation(temporaryDirectory: ".wharf/plugin-hosts")
     /// The highest price paid per pipeline (`routing.price_caps.*`).
     public var priceCaps: [Pipeline: OrchestratorOffer.Price] = [:]
     /// How `/v1` behaves (`api.v1.*`).

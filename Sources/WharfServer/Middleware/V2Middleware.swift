@@ -52,6 +52,7 @@ struct V2Middleware: RouterMiddleware {
     }
 
     private static func problem(_ problem: V2Problem) -> ProblemError {
-        problem.status >= 500 ? .internalError : ProblemError(problem)
+        // A 503 says which part is out of service (a plugin); other 5xx details stay inside.
+        problem.status >= 500 && problem.status != 503 ? .internalError : ProblemError(problem)
     }
 }
