@@ -161,7 +161,13 @@ extension Components.Schemas.PluginList {
                     presets: plugin.manifest.presets.map(\.name),
                     codeSteps: plugin.manifest.codeSteps.map(\.name),
                     signature: "\(plugin.signature)",
-                    file: plugin.path
+                    file: plugin.path,
+                    isolation: plugin.isolation == .process ? .process : .inProcess,
+                    status: plugin.health.status == .healthy ? .healthy : .unhealthy,
+                    reason: plugin.health.reason,
+                    crashes: plugin.health.crashes,
+                    lastCrash: plugin.health.lastCrash,
+                    processes: plugin.health.processes
                 )
             },
             failures: catalog.failures.map { .init(file: $0.path, problem: $0.problem) }

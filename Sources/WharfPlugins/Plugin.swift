@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+public import Metrics
 public import WharfModel
 
 /// A plugin as the gateway runs it: its checked manifest, the sealed bytes it was loaded from, and
@@ -37,7 +38,13 @@ public struct Plugin: Sendable {
     /// Loads `image` as `isolation` says: in this process, or in a first host process whose
     /// manifest the gateway then checks itself.
     /// - Throws: ``PluginLoadError`` saying what is wrong.
-    public static func load(_ image: PluginImage, isolation: PluginIsolation, logger: Logger) async throws -> Plugin {
+    /// - Parameter metrics: Where its health, crashes and host processes are counted.
+    public static func load(
+        _ image: PluginImage,
+        isolation: PluginIsolation,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        logger: Logger
+    ) async throws -> Plugin {
         switch isolation.mode {
         case .inProcess:
             let loaded = try LoadedPlugin.load(image)
@@ -52,7 +59,14 @@ public struct Plugin: Sendable {
                 host.retire()
                 throw PluginLoadError(path: image.path, problem: "has a bad manifest: \(error)")
             }
-            let pool = PluginHostPool(image: image, plugin: manifest.name, first: host, settings: isolation, logger: logger)
+            let pool = PluginHostPool(
+                image: image,
+                plugin: manifest.name,
+                first: host,
+                settings: isolation,
+                metrics: metrics,
+                logger: logger
+            )
             return Plugin(manifest: manifest, image: image, engine: .isolated(pool))
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import Metrics
 import WharfModel
 
 /// Whether a plugin file is signed by a trusted publisher.
@@ -42,6 +43,7 @@ public struct PluginCatalog: Sendable {
         requireSignature: Bool,
         publisherKeys: [String],
         isolation: PluginIsolation,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         logger: Logger
     ) async -> PluginCatalog {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
@@ -56,7 +58,7 @@ public struct PluginCatalog: Sendable {
                 } else if requireSignature {
                     throw PluginLoadError(path: path, problem: "is \(image.signature) and plugins.require_signature is on")
                 }
-                let plugin = try await Plugin.load(image, isolation: isolation, logger: logger)
+                let plugin = try await Plugin.load(image, isolation: isolation, metrics: metrics, logger: logger)
                 if let other = plugins.first(where: { $0.manifest.name == plugin.manifest.name }) {
                     plugin.shutdown()
                     if plugin.isolation == .process { image.close() }

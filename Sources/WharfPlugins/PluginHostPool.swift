@@ -29,7 +29,14 @@ final class PluginHostPool: Sendable {
         var closed = false
     }
 
-    init(image: PluginImage, plugin: String, first: PluginHostProcess, settings: PluginIsolation, logger: Logger) {
+    init(
+        image: PluginImage,
+        plugin: String,
+        first: PluginHostProcess,
+        settings: PluginIsolation,
+        metrics: any MetricsFactory,
+        logger: Logger
+    ) {
         self.image = image
         self.plugin = plugin
         self.settings = settings
@@ -41,9 +48,9 @@ final class PluginHostPool: Sendable {
         state.live[ObjectIdentifier(first)] = first
         self.state = Mutex(state)
         let dimensions = [("plugin", plugin)]
-        crashCounter = Counter(label: "wharf_plugin_crashes_total", dimensions: dimensions)
-        healthGauge = Gauge(label: "wharf_plugin_healthy", dimensions: dimensions)
-        processGauge = Gauge(label: "wharf_plugin_host_processes", dimensions: dimensions)
+        crashCounter = Counter(label: "wharf_plugin_crashes_total", dimensions: dimensions, factory: metrics)
+        healthGauge = Gauge(label: "wharf_plugin_healthy", dimensions: dimensions, factory: metrics)
+        processGauge = Gauge(label: "wharf_plugin_host_processes", dimensions: dimensions, factory: metrics)
         healthGauge.record(1)
         processGauge.record(1)
     }

@@ -141,7 +141,7 @@ final class PluginHostProcess: Sendable {
                     "plugin-host", "--memory-bytes", "\(settings.limits.memoryBytes)", "--open-files", "\(settings.limits.openFiles)",
                     "--file-bytes", "\(settings.limits.fileBytes)",
                 ]),
-                environment: .custom(["TMPDIR": folder, "HOME": folder, "LANG": "C.UTF-8"]),
+                environment: .custom(["TMPDIR": folder, "HOME": folder, "LANG": "C.UTF-8", "SWIFT_BACKTRACE": "enable=no"]),
                 workingDirectory: FilePath(folder),
                 platformOptions: options,
                 input: .inputWriter,

@@ -47,6 +47,9 @@ public enum PluginHostServer {
         }
         dup2(2, 1)
 
+        // A plugin's crash ends the process at once, with its signal: the Swift runtime's crash
+        // reporter would first spend seconds symbolicating this binary.
+        for crash in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP] { signal(crash, SIG_DFL) }
         wharf_sandbox_set_limit(WHARF_SANDBOX_LIMIT_CORE_BYTES, 0, 0)
         wharf_sandbox_set_limit(WHARF_SANDBOX_LIMIT_OPEN_FILES, limits.openFiles, limits.openFiles)
         wharf_sandbox_set_limit(WHARF_SANDBOX_LIMIT_FILE_BYTES, limits.fileBytes, limits.fileBytes)

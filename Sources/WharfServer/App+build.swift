@@ -92,6 +92,7 @@ public func buildApplication(
         requireSignature: configuration.pluginsRequireSignature,
         publisherKeys: configuration.pluginPublisherKeys,
         isolation: configuration.pluginIsolation,
+        metrics: metrics,
         logger: logger
     )
     backgroundServices.append(PluginHostsService(catalog: plugins))
