@@ -11,10 +11,43 @@ public struct PluginManifest: Sendable, Hashable, Codable {
     public struct CodeStep: Sendable, Hashable, Codable {
         public var name: String
         public var description: String
+        /// Inputs and the outputs the step must answer for them: what `wharf plugins test` checks.
+        public var examples: [Example]
 
-        public init(name: String, description: String) {
+        /// One input of a code step and the output expected for it.
+        public struct Example: Sendable, Hashable, Codable {
+            public var input: ManifestJSON
+            public var output: ManifestJSON
+
+            public init(input: ManifestJSON, output: ManifestJSON) {
+                self.input = input
+                self.output = output
+            }
+        }
+
+        public init(name: String, description: String, examples: [Example] = []) {
             self.name = name
             self.description = description
+            self.examples = examples
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, description, examples
+        }
+
+        /// `examples` may be left out.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            description = try container.decode(String.self, forKey: .description)
+            examples = try container.decodeIfPresent([Example].self, forKey: .examples) ?? []
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(description, forKey: .description)
+            if !examples.isEmpty { try container.encode(examples, forKey: .examples) }
         }
     }
 

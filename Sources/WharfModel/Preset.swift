@@ -41,11 +41,27 @@ public struct Preset: Sendable, Hashable, Codable {
     public var parameters: String
     /// In an order where every step comes after the steps it names in ``Step/after``.
     public var steps: [Step]
+    /// Parameters to try the preset with (`wharf plugins test` runs each on a devnet); left out
+    /// of a manifest when there are none.
+    public var examples: [Example]?
 
-    public init(name: String, description: String, parameters: String, steps: [Step]) {
+    /// Parameters a preset is tried with, and the kind of sample input file it gets.
+    public struct Example: Sendable, Hashable, Codable {
+        public var parameters: [String: String]
+        /// `video`, `audio` or `image`: a sample file of that kind is the job's input.
+        public var input: String?
+
+        public init(parameters: [String: String], input: String? = nil) {
+            self.parameters = parameters
+            self.input = input
+        }
+    }
+
+    public init(name: String, description: String, parameters: String, steps: [Step], examples: [Example]? = nil) {
         self.name = name
         self.description = description
         self.parameters = parameters
         self.steps = steps
+        self.examples = examples
     }
 }

@@ -94,15 +94,24 @@ public struct PluginImage: Sendable {
             return .invalid(publisherKeys.isEmpty ? "no publisher keys are configured" : "no configured publisher key verifies it")
         }
         guard count > 0 else { return .invalid("\(path) is empty") }
+        let publisher = try mapped(memory, count: count, path: path) { bytes in
+            keys.first { $0.1.isValidSignature(signature, for: bytes) }?.0
+        }
+        return publisher.map { .signed(publisher: $0) } ?? .invalid("no configured publisher key verifies it")
+    }
+
+    /// Calls `body` with the sealed bytes, mapped read-only.
+    public func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        try Self.mapped(descriptor, count: byteCount, path: path, body)
+    }
+
+    private static func mapped<T>(_ memory: Int32, count: Int, path: String, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        guard count > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         guard let mapping = mmap(nil, count, PROT_READ, MAP_PRIVATE, memory, 0), mapping != MAP_FAILED else {
-            throw PluginLoadError(path: path, problem: "cannot be mapped for its signature check")
+            throw PluginLoadError(path: path, problem: "cannot be mapped into memory")
         }
         defer { munmap(mapping, count) }
-        let bytes = UnsafeRawBufferPointer(start: mapping, count: count)
-        for (key, publicKey) in keys where publicKey.isValidSignature(signature, for: bytes) {
-            return .signed(publisher: key)
-        }
-        return .invalid("no configured publisher key verifies it")
+        return try body(UnsafeRawBufferPointer(start: mapping, count: count))
     }
 
     /// The signature next to a library: `nil` when there is none, `.some(nil)` when it is not a

@@ -8,8 +8,8 @@ import WharfServer
 /// `wharf plugins`: what the plugin folder holds, what loads and why not.
 struct Plugins: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, inspect and verify plugins.",
-        subcommands: [List.self, Inspect.self, Verify.self]
+        abstract: "List, inspect, test, sign and verify plugins.",
+        subcommands: [List.self, Inspect.self, Verify.self, PluginsTest.self, PluginsKeygen.self, PluginsSign.self]
     )
 
     struct List: AsyncParsableCommand {

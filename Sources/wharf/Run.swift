@@ -54,9 +54,6 @@ struct Run: AsyncParsableCommand {
         )
         defer { catalog.shutdown() }
         let network = try NetworkStack(configuration: configuration, metrics: NOOPMetricsHandler.instance)
-        let nodes = try DevnetOrchestratorProfile.spread(count: devnet).map {
-            try DevnetOrchestrator(profile: $0, runnerURL: configuration.devnetRunnerURL, logger: logger)
-        }
         var runner = PresetRunner(
             store: store,
             router: network.router,
@@ -72,13 +69,7 @@ struct Run: AsyncParsableCommand {
             let attempt = event.attempt > 1 ? " (try \(event.attempt))" : ""
             printNote("\(event.kind.rawValue)\(step)\(attempt): \(event.detail)")
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for node in nodes { group.addTask { try await node.run() } }
-            defer { group.cancelAll() }
-            var addresses = configuration.orchestrators
-            for node in nodes { addresses.append(try await node.address()) }
-            await network.pool.setAddresses(addresses)
-            await network.pool.refresh()
+        try await withLocalDevnet(devnet, network: network, configuration: configuration, logger: logger) {
             let jobs = try await resume ? resumeAll(runner, store, configuration: configuration) : [startOne(runner, store, configuration)]
             for job in jobs { try await report(job, store) }
             if jobs.contains(where: { $0.status != .succeeded }) { throw ExitCode(1) }

@@ -13,7 +13,8 @@ enum TemplatePlugin: WharfPlugin {
                 name: "template.greet",
                 description: "Writes a greeting for `name`.",
                 parameters: #"{"type":"object","properties":{"name":{"type":"string","minLength":1}},"required":["name"]}"#,
-                steps: [.init(id: "greet", kind: .code, uses: "greet")]
+                steps: [.init(id: "greet", kind: .code, uses: "greet")],
+                examples: [.init(parameters: ["name": "Ada"])]
             ),
             .init(
                 name: "template.storyboard",
@@ -24,10 +25,22 @@ enum TemplatePlugin: WharfPlugin {
                 steps: [
                     .init(id: "sketch", kind: .network, uses: "text-to-image", with: ["prompt": "{{prompt}}"]),
                     .init(id: "paint", kind: .network, uses: "image-to-image", after: ["sketch"], with: ["prompt": "{{style}}"]),
-                ]
+                ],
+                examples: [.init(parameters: ["prompt": "a harbour at dawn", "style": "watercolour"])]
             ),
         ],
-        codeSteps: [.init(name: "greet", description: "Makes a greeting from {\"name\"}; stores it as greeting.txt.")]
+        codeSteps: [
+            .init(
+                name: "greet",
+                description: "Makes a greeting from {\"name\"}; stores it as greeting.txt.",
+                examples: [
+                    .init(
+                        input: .object(["name": .string("Ada")]),
+                        output: .object(["text": .string("Hello, Ada, from a Wharf plugin."), "artifact": .string("greeting.txt")])
+                    )
+                ]
+            )
+        ]
     )
 
     static func runStep(_ step: String, input: Data, host: PluginHost) throws -> Data {

@@ -19,7 +19,8 @@ enum ThumbnailStudioPlugin: WharfPlugin {
                     .init(id: "poster", kind: .network, uses: "upscale", after: ["frame"], with: ["prompt": "{{prompt}}"]),
                     .init(id: "sheet", kind: .media, uses: "contact-sheet", with: ["columns": "3", "rows": "3", "width": "320"]),
                     .init(id: "describe", kind: .code, uses: "describe", after: ["poster", "sheet"]),
-                ]
+                ],
+                examples: [.init(parameters: ["at": "0.5"], input: "video")]
             )
         ],
         codeSteps: [

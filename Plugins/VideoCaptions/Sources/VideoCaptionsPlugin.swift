@@ -26,19 +26,37 @@ enum VideoCaptionsPlugin: WharfPlugin {
                 name: "captions.burn-in",
                 description: "A copy of the video with burned-in subtitles, plus the WebVTT and SRT files.",
                 parameters: #"{"type":"object","properties":{"model_id":{"type":"string"}},"additionalProperties":false}"#,
-                steps: subtitleSteps + [.init(id: "video", kind: .media, uses: "burn-subtitles", after: ["subtitles"])]
+                steps: subtitleSteps + [.init(id: "video", kind: .media, uses: "burn-subtitles", after: ["subtitles"])],
+                examples: [.init(parameters: [:], input: "video")]
             ),
             .init(
                 name: "captions.subtitles",
                 description: "WebVTT and SRT subtitles for a video or an audio file, without touching the video.",
                 parameters: #"{"type":"object","properties":{"model_id":{"type":"string"}},"additionalProperties":false}"#,
-                steps: subtitleSteps
+                steps: subtitleSteps,
+                examples: [.init(parameters: [:], input: "video")]
             ),
         ],
         codeSteps: [
             .init(
                 name: "subtitles",
-                description: "Turns an audio-to-text answer (text and timestamped chunks) into subtitles.vtt and subtitles.srt."
+                description: "Turns an audio-to-text answer (text and timestamped chunks) into subtitles.vtt and subtitles.srt.",
+                examples: [
+                    .init(
+                        input: .object([
+                            "steps": .object([
+                                "transcript": .object([
+                                    "text": .string("Hello there. Bye."),
+                                    "chunks": .array([
+                                        .object(["timestamp": .array([.number(0), .number(1.5)]), "text": .string("Hello there.")]),
+                                        .object(["timestamp": .array([.number(1.5), .number(2)]), "text": .string("Bye.")]),
+                                    ]),
+                                ])
+                            ])
+                        ]),
+                        output: .object(["cues": .number(2)])
+                    )
+                ]
             )
         ]
     )
