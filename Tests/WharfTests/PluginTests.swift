@@ -299,3 +299,112 @@ import WharfPlugins
         return library
     }
 }
+
+/// The partner's tools: `wharf plugins test`, `keygen`, `sign`, on the example plugins.
+@Suite(.layer(.endToEnd), .timeLimit(.minutes(3))) struct PluginSDKTests {
+    /// The C example built as its Makefile builds it, into `directory`.
+    static func buildChecksumPlugin(
+        _ directory: TemporaryDirectory,
+        source: String? = nil,
+        name: String = "libchecksum.so"
+    ) async throws
+        -> String
+    {
+        let example = PluginTests.repository.appendingPathComponent("Plugins/Checksum").path
+        let sourcePath = try source.map { try directory.write("checksum-\(name).c", $0) } ?? example + "/checksum.c"
+        let library = directory.file(name)
+        let compiled = try await runTool(
+            "cc",
+            [
+                "-O2", "-Wall", "-Wextra", "-Werror", "-std=c11", "-shared", "-fPIC", "-I",
+                PluginTests.repository.appendingPathComponent("Sources/WharfPluginABI/include").path,
+                "-Wl,--version-script=\(PluginTests.repository.appendingPathComponent("Plugins/plugin-exports.map").path)", "-o", library,
+                sourcePath,
+            ]
+        )
+        #expect(compiled.status == 0, "\(compiled.output)")
+        return library
+    }
+
+    @Test func pluginsTestPassesOnTheExamplePlugins() async throws {
+        let directory = try TemporaryDirectory()
+        let folder = (try PluginTests.templateLibrary as NSString).deletingLastPathComponent
+        let libraries =
+            ["Template", "VideoCaptions", "ThumbnailStudio"].map { "\(folder)/libWharf\($0)Plugin.so" }
+            + [try await Self.buildChecksumPlugin(directory)]
+        for library in libraries {
+            let tested = try await WharfProcess.run(["plugins", "test", library], in: directory.path)
+            #expect(tested.status == 0, "\(library): \(tested.standardOutput) \(tested.standardError)")
+            #expect(tested.standardOutput.contains(" 0 failed"), "\(tested.standardOutput)")
+            #expect(!tested.standardOutput.contains("FAIL"))
+            #expect(tested.standardOutput.contains("ok    preset "), "every example plugin has a preset that ran: \(tested.standardOutput)")
+        }
+    }
+
+    @Test func pluginsTestFailsWithAReportOnAWrongExample() async throws {
+        let directory = try TemporaryDirectory()
+        let example = PluginTests.repository.appendingPathComponent("Plugins/Checksum/checksum.c").path
+        let original = try String(contentsOfFile: example, encoding: .utf8)
+        let wrong = original.replacingOccurrences(of: #"\"missing\":1}}"#, with: #"\"missing\":7}}"#)
+        #expect(wrong != original)
+        let library = try await Self.buildChecksumPlugin(directory, source: wrong, name: "libwrong.so")
+        let tested = try await WharfProcess.run(["plugins", "test", "--code-steps-only", library], in: directory.path)
+        #expect(tested.status == 1)
+        #expect(
+            tested.standardOutput.contains(
+                #"FAIL  code step checksum example 2: expected {"files":[],"missing":7}, got {"files":[],"missing":1}"#
+            ),
+            "\(tested.standardOutput)"
+        )
+        #expect(tested.standardOutput.contains("ok    code step checksum example 1"))
+        #expect(tested.standardOutput.contains("2 passed, 1 failed"))
+
+        // A plugin that crashes in its step fails the test with the crash, not the tool.
+        let crashing = try await Self.buildChecksumPlugin(
+            directory,
+            source: original.replacingOccurrences(
+                of: "if (strcmp(step, \"checksum\") != 0)",
+                with: "abort(); if (strcmp(step, \"checksum\") != 0)"
+            ),
+            name: "libcrash.so"
+        )
+        let crashed = try await WharfProcess.run(["plugins", "test", "--code-steps-only", crashing], in: directory.path)
+        #expect(crashed.status == 1)
+        #expect(crashed.standardOutput.contains("plugin checksum crashed: signal 6 in step checksum"), "\(crashed.standardOutput)")
+    }
+
+    @Test func aPartnerSignsWithKeygenAndSignAndTheGatewayVerifies() async throws {
+        let directory = try TemporaryDirectory()
+        let library = try await Self.buildChecksumPlugin(directory)
+        let made = try await WharfProcess.run(["plugins", "keygen", "--key", directory.file("publisher.key")], in: directory.path)
+        #expect(made.status == 0, "\(made.standardError)")
+        let publicKey = made.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Data(base64Encoded: publicKey)?.count == 32)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.file("publisher.key"))
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let again = try await WharfProcess.run(["plugins", "keygen", "--key", directory.file("publisher.key")], in: directory.path)
+        #expect(again.status == 1, "a key is never overwritten")
+
+        let signed = try await WharfProcess.run(["plugins", "sign", "--key", directory.file("publisher.key"), library], in: directory.path)
+        #expect(signed.status == 0, "\(signed.standardError)")
+        #expect(signed.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == publicKey)
+        let verified = try await WharfProcess.run(
+            ["plugins", "verify", library],
+            in: directory.path,
+            environment: ["WHARF_PLUGINS_PUBLISHER_KEYS": publicKey]
+        )
+        #expect(verified.status == 0, "\(verified.standardOutput)")
+        #expect(verified.standardOutput.contains("signed by \(publicKey)"))
+
+        // One byte changed after signing: the signature no longer holds.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: library))
+        bytes[bytes.count - 1] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: library))
+        let tampered = try await WharfProcess.run(
+            ["plugins", "verify", library],
+            in: directory.path,
+            environment: ["WHARF_PLUGINS_PUBLISHER_KEYS": publicKey]
+        )
+        #expect(tampered.status == 1)
+    }
+}
