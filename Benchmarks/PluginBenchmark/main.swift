@@ -1,7 +1,8 @@
 // Measures what running plugin code costs, each figure next to a reference measured in the same run:
-//   1. one code-step call through the C ABI (LoadedPlugin.runStep: host table, JSON in and out,
-//      the call on a Dispatch thread, an artifact written) against the same work done by a direct
-//      Swift call in this process;
+//   1. one code-step call through the C ABI in this process (host table, JSON in and out, the call on
+//      a Dispatch thread, an artifact written) and through an isolated plugin host process (the same
+//      call relayed over its pipes: `plugins.isolation: process`, the default), against the same work
+//      done by a direct Swift call in this process;
 //   2. the preset runner's overhead per step: a one-step preset job (job row, step state saved twice,
 //      artifact stored, job finished, all in SQLite) against the bare code-step call.
 // Run with `Benchmarks/run-plugins.sh` (release build); results are recorded in docs/PERFORMANCE.md.
@@ -28,27 +29,44 @@ func greetDirectly(_ input: Data) throws -> (output: Data, artifact: Data) {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count == 2 else {
-    FileHandle.standardError.write(Data("usage: wharf-plugin-benchmark <path to libWharfTemplatePlugin.so>\n".utf8))
+guard arguments.count == 3 else {
+    FileHandle.standardError.write(Data("usage: wharf-plugin-benchmark <libWharfTemplatePlugin.so> <wharf binary>\n".utf8))
     exit(2)
 }
-let plugin = try LoadedPlugin.load(arguments[1], signature: .unsigned)
+let quiet = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-plugin-hosts-\(UUID().uuidString)").path
+defer { try? FileManager.default.removeItem(atPath: hosts) }
+let plugin = try await Plugin.load(try PluginImage.read(arguments[1], publisherKeys: []), isolation: .inProcess, logger: quiet)
+let isolated = try await Plugin.load(
+    try PluginImage.read(arguments[1], publisherKeys: []),
+    isolation: PluginIsolation(executable: arguments[2], processesPerPlugin: 1, temporaryDirectory: hosts),
+    logger: quiet
+)
+defer { isolated.shutdown() }
 let clock = ContinuousClock()
 let input = Data(#"{"name":"Ada"}"#.utf8)
 let runs = 2_000
 
 var direct: [Double] = []
 var viaABI: [Double] = []
-for _ in 0..<200 { _ = try await plugin.runStep("greet", input: input, artifacts: [:]) }  // warm up
+var viaHost: [Double] = []
+for _ in 0..<200 {  // warm up
+    _ = try await plugin.runStep("greet", input: input, artifacts: .none)
+    _ = try await isolated.runStep("greet", input: input, artifacts: .none)
+}
 for _ in 0..<runs {
     let start = clock.now
     _ = try greetDirectly(input)
     direct.append(microseconds(clock.now - start))
 }
+// In-process and isolated calls interleaved, so the machine's noise falls on both alike.
 for _ in 0..<runs {
-    let start = clock.now
-    _ = try await plugin.runStep("greet", input: input, artifacts: [:])
+    var start = clock.now
+    _ = try await plugin.runStep("greet", input: input, artifacts: .none)
     viaABI.append(microseconds(clock.now - start))
+    start = clock.now
+    _ = try await isolated.runStep("greet", input: input, artifacts: .none)
+    viaHost.append(microseconds(clock.now - start))
 }
 
 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-plugin-benchmark-\(UUID().uuidString)")
@@ -123,13 +141,16 @@ let jobsPerSecond = try await throughput(count: concurrentJobs, width: width) { 
 print("| measurement | median µs | p95 µs | runs |")
 print("|---|---|---|---|")
 print(row("reference: the greet step as a direct Swift call", direct))
-print(row("the greet step through the C ABI (LoadedPlugin.runStep)", viaABI))
+print(row("the greet step through the C ABI, in this process (`in_process`)", viaABI))
+print(row("the greet step in an isolated plugin host process (`process`)", viaHost))
 print(row("reference: a one-row write transaction (SQLite store)", writes))
 print(row("a one-step preset job through PresetRunner (SQLite store)", jobs))
 print(
     String(
-        format: "\nABI call overhead: %.1f µs per call; runner overhead: %.1f µs per step (median job minus median ABI call).",
+        format:
+            "\nABI call overhead: %.1f µs per call; isolation adds %.1f µs per call (median isolated minus median in-process); runner overhead: %.1f µs per step (median job minus median ABI call).",
         percentile(viaABI, 0.5) - percentile(direct, 0.5),
+        percentile(viaHost, 0.5) - percentile(viaABI, 0.5),
         percentile(jobs, 0.5) - percentile(viaABI, 0.5)
     )
 )

@@ -253,6 +253,7 @@ final class PluginHostProcess: Sendable {
         var run = PluginFrame(kind: .run)
         run.header.step = request.step
         run.header.cpuSeconds = request.cpuSeconds
+        run.header.readable = request.artifacts.names
         run.body = ByteBuffer(bytes: request.input)
         try await channel.send(run)
         let readable = Set(request.artifacts.names)
@@ -272,14 +273,11 @@ final class PluginHostProcess: Sendable {
                 }
                 try await channel.send(answer)
             case .write:
-                var answer = PluginFrame(kind: .status)
-                if let name = frame.header.name, let contentType = frame.header.contentType {
-                    answer.header.status =
-                        recorder.write(name: name, contentType: contentType, data: Data(frame.body.readableBytesView)).rawValue
-                } else {
-                    answer.header.status = WHARF_STATUS_INVALID_ARGUMENT.rawValue
-                }
-                try await channel.send(answer)
+                // The host answered its plugin by these same rules: a write they refuse is a host
+                // that does not keep them.
+                guard let name = frame.header.name, let contentType = frame.header.contentType,
+                    recorder.write(name: name, contentType: contentType, data: Data(frame.body.readableBytesView)) == WHARF_STATUS_OK
+                else { throw PluginFrameError("a write the host should have refused") }
             case .done:
                 let status = frame.header.status ?? WHARF_STATUS_FAILED.rawValue
                 guard status == WHARF_STATUS_OK.rawValue else {
@@ -348,7 +346,7 @@ private final class GatewayChannel: @unchecked Sendable {
 
     func send(_ frame: PluginFrame) async throws {
         var bytes = ByteBuffer()
-        try frame.encode(into: &bytes)
+        frame.encode(into: &bytes)
         let array = Array(bytes.readableBytesView)
         var sent = 0
         while sent < array.count {

@@ -64,6 +64,7 @@ public enum PluginHostServer {
             if let seconds = frame.header.cpuSeconds {
                 wharf_sandbox_set_limit(WHARF_SANDBOX_LIMIT_CPU_SECONDS, used + max(seconds, 1), UInt64.max)
             }
+            bridge.start(readable: frame.header.readable ?? [])
             let answer = plugin.invoke(step: step, input: Data(frame.body.readableBytesView), bridge: bridge)
             var done = PluginFrame(kind: .done)
             done.header.status = answer.status.rawValue
@@ -165,7 +166,7 @@ final class HostChannel: @unchecked Sendable {
     /// Sends a frame. - Returns: whether it was sent (not when the gateway is gone).
     func send(_ frame: PluginFrame) -> Bool {
         var bytes = ByteBuffer()
-        guard (try? frame.encode(into: &bytes)) != nil else { return false }
+        frame.encode(into: &bytes)
         while bytes.readableBytes > 0 {
             let wrote = bytes.withUnsafeReadableBytes { write(output, $0.baseAddress, $0.count) }
             if wrote < 0, errno == EINTR { continue }
@@ -176,13 +177,21 @@ final class HostChannel: @unchecked Sendable {
     }
 }
 
-/// The host API inside a plugin host process: each call is a frame to the gateway, which applies
-/// its rules (``StepRecorder``) and answers.
-final class ChannelStepBridge: StepBridge {
+/// The host API inside a plugin host process: each call is a frame to the gateway. A write is
+/// answered here, by the gateway's own rules (``StepRecorder``), and sent one way; the gateway
+/// applies the rules again on its side.
+final class ChannelStepBridge: StepBridge, @unchecked Sendable {
+    // Used by the one thread that runs the plugin: the host serves one step at a time.
     let channel: HostChannel
+    private var recorder = StepRecorder(readable: [])
 
     init(channel: HostChannel) {
         self.channel = channel
+    }
+
+    /// Begins a step that may read `readable`.
+    func start(readable: [String]) {
+        recorder = StepRecorder(readable: Set(readable))
     }
 
     func log(level: UInt32, _ message: String) {
@@ -204,13 +213,13 @@ final class ChannelStepBridge: StepBridge {
     }
 
     func write(name: String, contentType: String, data: Data) -> wharf_status {
+        let status = recorder.admit(name: name, contentType: contentType, byteCount: data.count)
+        guard status == WHARF_STATUS_OK else { return status }
         var frame = PluginFrame(kind: .write)
         frame.header.name = name
         frame.header.contentType = contentType
         frame.body = ByteBuffer(bytes: data)
-        guard channel.send(frame), let answer = channel.receive(), answer.kind == .status, let status = answer.header.status else {
-            _exit(0)
-        }
-        return wharf_status(rawValue: status)
+        if !channel.send(frame) { _exit(0) }
+        return WHARF_STATUS_OK
     }
 }

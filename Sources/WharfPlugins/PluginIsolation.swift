@@ -1,3 +1,5 @@
+import Foundation
+
 /// How the gateway runs plugins' code steps (`plugins.*` settings, docs/CONFIGURATION.md).
 public struct PluginIsolation: Sendable, Hashable {
     /// Where code steps run.
@@ -40,7 +42,8 @@ public struct PluginIsolation: Sendable, Hashable {
         unhealthyFor: Duration = .seconds(30)
     ) {
         self.mode = mode
-        self.executable = executable
+        // Host processes start in their own folders: a relative path is this process's.
+        self.executable = executable.hasPrefix("/") ? executable : FileManager.default.currentDirectoryPath + "/" + executable
         self.processesPerPlugin = max(1, processesPerPlugin)
         self.stepsPerProcess = max(1, stepsPerProcess)
         self.limits = limits

@@ -61,6 +61,7 @@ struct StepRecorder: Sendable {
     private(set) var logs: [String] = []
     private(set) var droppedLogLines = 0
     private var writtenBytes = 0
+    private var admitted: Set<String> = []
 
     init(readable: Set<String>) {
         self.readable = readable
@@ -78,14 +79,22 @@ struct StepRecorder: Sendable {
         logs.append("\(levels[Int(min(level, 3))]): \(text)")
     }
 
+    /// Books a write of `byteCount` bytes when its name, media type and size are acceptable,
+    /// without keeping the bytes (a plugin host process answers its plugin this way).
+    mutating func admit(name: String, contentType: String, byteCount: Int) -> wharf_status {
+        guard Artifact.isValidName(name), !admitted.contains(name), !readable.contains(name) else { return WHARF_STATUS_INVALID_ARGUMENT }
+        guard Self.isMediaType(contentType) else { return WHARF_STATUS_INVALID_ARGUMENT }
+        guard admitted.count < Self.maxArtifacts, byteCount <= Self.maxWrittenBytes - writtenBytes else { return WHARF_STATUS_FAILED }
+        writtenBytes += byteCount
+        admitted.insert(name)
+        return WHARF_STATUS_OK
+    }
+
     /// Stores a written artifact when its name, media type and size are acceptable.
     mutating func write(name: String, contentType: String, data: Data) -> wharf_status {
-        guard Artifact.isValidName(name), written[name] == nil, !readable.contains(name) else { return WHARF_STATUS_INVALID_ARGUMENT }
-        guard Self.isMediaType(contentType) else { return WHARF_STATUS_INVALID_ARGUMENT }
-        guard written.count < Self.maxArtifacts, data.count <= Self.maxWrittenBytes - writtenBytes else { return WHARF_STATUS_FAILED }
-        writtenBytes += data.count
-        written[name] = PluginArtifact(contentType: contentType, data: data)
-        return WHARF_STATUS_OK
+        let status = admit(name: name, contentType: contentType, byteCount: data.count)
+        if status == WHARF_STATUS_OK { written[name] = PluginArtifact(contentType: contentType, data: data) }
+        return status
     }
 
     /// The step's result once it returned `output`.

@@ -319,4 +319,41 @@ import WharfPlugins
         #expect(temporary.hasPrefix(directory.file("hosts") + "/host-"))
         #expect(report["cwd"] as? String == temporary)
     }
+    /// A gateway killed (SIGKILL, no shutdown of its own) while a plugin spins in a step leaves no
+    /// plugin host process behind.
+    @Test func aKilledGatewayLeavesNoHostProcessBehind() async throws {
+        let directory = try TemporaryDirectory()
+        _ = try await Self.compile(directory, "spinner", body: Misbehavior.spin.body)
+        let gateway = try await ServedGateway(
+            environment: ["WHARF_PLUGINS_DIRECTORY": directory.file("plugins")],
+            devnet: 1,
+            orchestrators: 1,
+            in: directory
+        )
+        let body = try JSONSerialization.data(withJSONObject: ["preset": "spinner.run", "parameters": [:]])
+        let started = try await gateway.send(.POST, "/v2/jobs", body: body, contentType: "application/json")
+        #expect(started.status == 202)
+        let hostFolder = URL(fileURLWithPath: directory.file(".wharf/plugin-hosts")).resolvingSymlinksInPath().path
+        var hosts: [String] = []
+        for _ in 0..<40 where hosts.isEmpty {
+            try await Task.sleep(for: .milliseconds(50))
+            hosts = Self.processes(workingIn: hostFolder)
+        }
+        #expect(!hosts.isEmpty, "a host process runs the step")
+        try await gateway.kill()
+        for _ in 0..<50 where !Self.processes(workingIn: hostFolder).isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(Self.processes(workingIn: hostFolder).isEmpty, "left behind: \(Self.processes(workingIn: hostFolder))")
+    }
+
+    /// The processes whose working directory is inside `folder`.
+    static func processes(workingIn folder: String) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { entry in
+            guard entry.allSatisfy(\.isNumber),
+                let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd")
+            else { return false }
+            return cwd.hasPrefix(folder + "/")
+        }
+    }
+
 }
