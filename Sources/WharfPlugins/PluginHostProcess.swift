@@ -20,39 +20,45 @@ import WharfPluginABI
 /// (``StepRecorder``) to every log line and file the plugin sends, and distrusting every byte.
 ///
 /// The process lives in its own process group, with a cleared environment, a private temporary
-/// folder, and its standard error kept as a bounded tail for crash reports. ``stop()`` kills it
-/// (a step past its time limit, a cancelled job); a plugin that crashes ends only the step it ran.
+/// folder, and its standard error kept as a bounded tail for crash reports. The task that runs a
+/// step talks to the process itself (no task in between: a call costs one round trip); the
+/// process's own task only starts it, loads the plugin, and waits for it to be retired or to end.
+/// ``stop()`` kills it (a step past its time limit, a cancelled job); a plugin that crashes ends
+/// only the step it ran.
 final class PluginHostProcess: Sendable {
     /// The plugin's name, for messages (the file's until its manifest is read).
     var plugin: String { label.withLock { $0 } }
     private let label: Mutex<String>
-    private let requests: AsyncStream<Request>.Continuation
     private let state = Mutex(State())
+    /// Told when the process should leave (retired, or gone); its task then winds it down.
+    private let leave: AsyncStream<Void>.Continuation
+    private let tail = ErrorTail()
 
     private struct State {
         var pid: pid_t?
+        /// Set while the process serves steps.
+        var channel: GatewayChannel?
+        /// A step is running on the channel.
+        var busy = false
+        var leaving = false
         var ended = false
         /// The gateway stopped the process (cancellation), so its end is not the plugin's crash.
         var stoppedByGateway = false
         var steps = 0
+        /// How the process ended, once it has.
+        var termination: String?
+        var terminationWaiters: [CheckedContinuation<String, Never>] = []
+        var idleWaiter: CheckedContinuation<Void, Never>?
     }
 
-    private struct Request: Sendable {
-        var step: String
-        var input: Data
-        var artifacts: StepArtifacts
-        var cpuSeconds: UInt64
-        var answer: CheckedContinuation<PluginStepResult, any Error>
-    }
-
-    /// Whether the process has ended; an ended host takes no more steps.
-    var hasEnded: Bool { state.withLock { $0.ended } }
+    /// Whether the process has ended or is leaving; such a host takes no more steps.
+    var hasEnded: Bool { state.withLock { $0.ended || $0.leaving || $0.channel == nil } }
     /// Steps it ran.
     var steps: Int { state.withLock { $0.steps } }
 
-    private init(plugin: String, requests: AsyncStream<Request>.Continuation) {
+    private init(plugin: String, leave: AsyncStream<Void>.Continuation) {
         self.label = Mutex(plugin)
-        self.requests = requests
+        self.leave = leave
     }
 
     /// Starts a host process for `image` and waits until it has loaded the plugin.
@@ -64,29 +70,58 @@ final class PluginHostProcess: Sendable {
         settings: PluginIsolation,
         logger: Logger
     ) async throws -> (PluginHostProcess, Data) {
-        let (stream, continuation) = AsyncStream<Request>.makeStream()
-        let host = PluginHostProcess(plugin: plugin, requests: continuation)
+        let (leaving, leave) = AsyncStream<Void>.makeStream()
+        let host = PluginHostProcess(plugin: plugin, leave: leave)
         let manifest = try await withCheckedThrowingContinuation { (started: CheckedContinuation<Data, any Error>) in
-            // The process outlives this call: it serves steps until the pool stops it.
-            Task { await host.live(image: image, settings: settings, requests: stream, started: started, logger: logger) }
+            // The process outlives this call: it serves steps until the pool retires it.
+            Task { await host.live(image: image, settings: settings, leaving: leaving, started: started) }
         }
         return (host, manifest)
     }
 
-    /// Runs one code step in the process.
+    /// Runs one code step in the process, from the calling task.
     /// - Throws: ``PluginStepError`` for the plugin's own failure, ``PluginHostFailure`` when the
-    ///   process ended under the step, `CancellationError` when the caller was cancelled (the
-    ///   process is killed).
+    ///   process ended under the step (or had ended before it, ``PluginHostFailure/Reason/gone``),
+    ///   `CancellationError` when the caller was cancelled (the process is killed), or what reading
+    ///   an artifact threw (the process is killed: it waits for an answer it will not get).
     func run(step: String, input: Data, artifacts: StepArtifacts, cpuSeconds: UInt64) async throws -> PluginStepResult {
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (answer: CheckedContinuation<PluginStepResult, any Error>) in
-                let request = Request(step: step, input: input, artifacts: artifacts, cpuSeconds: cpuSeconds, answer: answer)
-                if case .terminated = requests.yield(request) {
-                    answer.resume(throwing: PluginHostFailure(plugin: plugin, step: step, reason: .gone))
-                }
+        let channel = state.withLock { state -> GatewayChannel? in
+            guard !state.ended, !state.leaving, !state.busy, let channel = state.channel else { return nil }
+            state.busy = true
+            state.steps += 1
+            return channel
+        }
+        guard let channel else { throw PluginHostFailure(plugin: plugin, step: step, reason: .gone) }
+        do {
+            let result = try await withTaskCancellationHandler {
+                try await converse(step: step, input: input, artifacts: artifacts, cpuSeconds: cpuSeconds, over: channel)
+            } onCancel: {
+                stop()
             }
-        } onCancel: {
+            finishStep()
+            return result
+        } catch let error as PluginStepError {
+            finishStep()
+            throw error
+        } catch is PluginHostGone {
+            finishStep()
+            throw PluginHostFailure(plugin: plugin, step: step, reason: .gone)
+        } catch let error as PluginFrameError {
+            killGroup()
+            finishStep()
+            _ = await termination()
+            throw PluginHostFailure(plugin: plugin, step: step, reason: .protocolBroken(error.description), lastOutput: tail.text)
+        } catch is PluginHostChannelClosed {
+            finishStep()
+            let ended = await termination()
+            if state.withLock({ $0.stoppedByGateway }) { throw CancellationError() }
+            throw PluginHostFailure(plugin: plugin, step: step, reason: .ended(ended), lastOutput: tail.text)
+        } catch {
+            // Reading an artifact failed (or the caller was cancelled there): the process waits for
+            // an answer, so it goes.
             stop()
+            finishStep()
+            throw error
         }
     }
 
@@ -97,15 +132,56 @@ final class PluginHostProcess: Sendable {
 
     /// Kills the process (and anything it started) now.
     func stop() {
+        state.withLock { $0.stoppedByGateway = true }
+        killGroup()
+        retire()
+    }
+
+    /// Lets the process leave once its step, if one runs, is over.
+    func retire() {
+        let now = state.withLock { state -> Bool in
+            state.leaving = true
+            return !state.busy
+        }
+        if now { leave.finish() }
+    }
+
+    private func killGroup() {
         state.withLock { state in
-            state.stoppedByGateway = true
-            if let pid = state.pid, !state.ended { kill(-pid, SIGKILL) }
+            if let pid = state.pid, state.termination == nil { kill(-pid, SIGKILL) }
         }
     }
 
-    /// Lets the process finish: it ends when it has no more steps to run.
-    func retire() {
-        requests.finish()
+    private func finishStep() {
+        let (leaving, idle) = state.withLock { state in
+            state.busy = false
+            defer { state.idleWaiter = nil }
+            return (state.leaving, state.idleWaiter)
+        }
+        idle?.resume()
+        if leaving { leave.finish() }
+    }
+
+    /// How the process ended, once it has.
+    private func termination() async -> String {
+        await withCheckedContinuation { continuation in
+            let known = state.withLock { state -> String? in
+                if state.termination == nil { state.terminationWaiters.append(continuation) }
+                return state.termination
+            }
+            if let known { continuation.resume(returning: known) }
+        }
+    }
+
+    /// Waits until no step runs on the channel.
+    private func idle() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                if state.busy { state.idleWaiter = continuation }
+                return !state.busy
+            }
+            if now { continuation.resume() }
+        }
     }
 
     // MARK: - The process's life
@@ -113,21 +189,17 @@ final class PluginHostProcess: Sendable {
     private func live(
         image: PluginImage,
         settings: PluginIsolation,
-        requests: AsyncStream<Request>,
-        started: CheckedContinuation<Data, any Error>,
-        logger: Logger
+        leaving: AsyncStream<Void>,
+        started: CheckedContinuation<Data, any Error>
     ) async {
         var startAnswer: CheckedContinuation<Data, any Error>? = started
-        var pending = requests.makeAsyncIterator()
-        var inFlight: Request?
-        var failure: PluginHostFailure.Reason?
-        let tail = ErrorTail()
+        var loadFailure: String?
         var status: TerminationStatus?
         let folder: String
         do {
             folder = try Self.privateFolder(under: settings.temporaryDirectory)
         } catch {
-            state.withLock { $0.ended = true }
+            ended("could not start")
             started.resume(throwing: PluginLoadError(path: image.path, problem: "cannot get a temporary folder: \(error)"))
             return
         }
@@ -151,31 +223,29 @@ final class PluginHostProcess: Sendable {
                 state.withLock { $0.pid = execution.processIdentifier.value }
                 await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for try await chunk in execution.standardError { chunk.withUnsafeBytes { tail.append($0) } }
-                        // Its standard error ends with it: an idle host that died takes no more steps.
-                        self.requests.finish()
+                        for try await chunk in execution.standardError { chunk.withUnsafeBytes { self.tail.append($0) } }
+                        // Its standard error ends with it: a host that died takes no more steps.
+                        self.leave.finish()
                     }
                     let channel = GatewayChannel(writer: execution.standardInputWriter, output: execution.standardOutput)
                     do {
                         let manifest = try await Self.load(image, over: channel)
+                        state.withLock { $0.channel = channel }
                         startAnswer?.resume(returning: manifest)
                         startAnswer = nil
-                        while let request = await pending.next() {
-                            inFlight = request
-                            state.withLock { $0.steps += 1 }
-                            let answer = try await converse(request, over: channel)
-                            inFlight = nil
-                            request.answer.resume(with: answer)
-                        }
-                    } catch let error as PluginFrameError {
-                        failure = .protocolBroken(error.description)
-                        stop()
                     } catch let error as PluginLoadError {
                         startAnswer?.resume(throwing: error)
                         startAnswer = nil
+                    } catch let error as PluginFrameError {
+                        loadFailure = "broke the host protocol (\(error.description))"
+                        killGroup()
                     } catch {
-                        // The channel ended: the process died under a step or before it loaded.
+                        // The process ended before it loaded the plugin: its status says how.
                     }
+                    for await _ in leaving {}
+                    // No step is sent to it from here on; the one running, if any, ends first.
+                    state.withLock { $0.channel = nil }
+                    await idle()
                     try? await channel.writer.finish()
                     // A host that does not leave once its input closes, or left children behind, is killed.
                     group.addTask {
@@ -188,39 +258,27 @@ final class PluginHostProcess: Sendable {
             }
             status = result.terminationStatus
         } catch {
-            failure = failure ?? .ended("could not run: \(error)")
+            loadFailure = loadFailure ?? "could not run: \(error)"
         }
-        state.withLock { $0.ended = true }
-        self.requests.finish()
-        let stopped = state.withLock { $0.stoppedByGateway }
-        let lastOutput = tail.text
-        let reason = failure ?? (stopped ? .stopped : .ended(Self.describe(status)))
+        let how = loadFailure ?? Self.describe(status)
+        ended(how)
         if let startAnswer {
-            let problem = "did not load in its host process: \(reason)\(lastOutput.isEmpty ? "" : " (\(lastOutput))")"
+            let lastOutput = tail.text
+            let problem = "did not load in its host process: \(how)\(lastOutput.isEmpty ? "" : " (\(lastOutput))")"
             startAnswer.resume(throwing: PluginLoadError(path: image.path, problem: problem))
-        }
-        if let inFlight {
-            let failure = PluginHostFailure(plugin: plugin, step: inFlight.step, reason: reason, lastOutput: lastOutput)
-            if case .stopped = reason {
-                inFlight.answer.resume(throwing: CancellationError())
-            } else {
-                logger.error(
-                    "plugin host process failed",
-                    metadata: ["gw.plugin.name": "\(plugin)", "gw.step": "\(inFlight.step)", "error": "\(failure)"]
-                )
-                inFlight.answer.resume(throwing: failure)
-            }
-        }
-        // Steps queued behind it (none while the pool hands a host one step at a time) fail too.
-        while let request = await pending.next() {
-            request.answer.resume(throwing: PluginHostFailure(plugin: plugin, step: request.step, reason: .gone))
         }
     }
 
-    private func killGroup() {
-        state.withLock { state in
-            if let pid = state.pid { kill(-pid, SIGKILL) }
+    /// Records how the process ended and tells those waiting for it.
+    private func ended(_ how: String) {
+        let waiters = state.withLock { state in
+            state.ended = true
+            state.channel = nil
+            state.termination = how
+            defer { state.terminationWaiters = [] }
+            return state.terminationWaiters
         }
+        for waiter in waiters { waiter.resume(returning: how) }
     }
 
     /// Sends the library's sealed bytes and waits for the manifest.
@@ -241,6 +299,7 @@ final class PluginHostProcess: Sendable {
         load.header.name = image.path
         try await channel.send(load)
         guard let answer = try await channel.receive() else { throw PluginHostChannelClosed() }
+        // (`load` runs before any step; an end here is the plugin failing to load.)
         switch answer.kind {
         case .hello: return Data(answer.body.readableBytesView)
         case .refused: throw PluginLoadError(path: image.path, problem: answer.header.message.map { String($0.prefix(1_000)) } ?? "refused")
@@ -249,14 +308,25 @@ final class PluginHostProcess: Sendable {
     }
 
     /// One step: the `run` frame, then the plugin's calls on the host API until `done`.
-    private func converse(_ request: Request, over channel: GatewayChannel) async throws -> Result<PluginStepResult, any Error> {
+    private func converse(
+        step: String,
+        input: Data,
+        artifacts: StepArtifacts,
+        cpuSeconds: UInt64,
+        over channel: GatewayChannel
+    ) async throws -> PluginStepResult {
         var run = PluginFrame(kind: .run)
-        run.header.step = request.step
-        run.header.cpuSeconds = request.cpuSeconds
-        run.header.readable = request.artifacts.names
-        run.body = ByteBuffer(bytes: request.input)
-        try await channel.send(run)
-        let readable = Set(request.artifacts.names)
+        run.header.step = step
+        run.header.cpuSeconds = cpuSeconds
+        run.header.readable = artifacts.names
+        run.body = ByteBuffer(bytes: input)
+        do {
+            try await channel.send(run)
+        } catch {
+            // The step never reached the process: it had ended while idle.
+            throw PluginHostGone()
+        }
+        let readable = Set(artifacts.names)
         var recorder = StepRecorder(readable: readable)
         while true {
             guard let frame = try await channel.receive() else { throw PluginHostChannelClosed() }
@@ -266,12 +336,12 @@ final class PluginHostProcess: Sendable {
             case .read:
                 var answer = PluginFrame(kind: .artifact)
                 answer.header.status = WHARF_STATUS_NOT_FOUND.rawValue
-                if let name = frame.header.name, readable.contains(name), let artifact = try await request.artifacts.read(name) {
+                if let name = frame.header.name, readable.contains(name), let artifact = try await artifacts.read(name) {
                     answer.header.status = WHARF_STATUS_OK.rawValue
                     answer.header.contentType = artifact.contentType
                     answer.body = ByteBuffer(bytes: artifact.data)
                 }
-                try await channel.send(answer)
+                do { try await channel.send(answer) } catch { throw PluginHostChannelClosed() }
             case .write:
                 // The host answered its plugin by these same rules: a write they refuse is a host
                 // that does not keep them.
@@ -282,9 +352,9 @@ final class PluginHostProcess: Sendable {
                 let status = frame.header.status ?? WHARF_STATUS_FAILED.rawValue
                 guard status == WHARF_STATUS_OK.rawValue else {
                     let message = String((frame.header.message ?? "").prefix(4_096))
-                    return .failure(PluginStepError(plugin: plugin, step: request.step, status: Int(status), message: message))
+                    throw PluginStepError(plugin: plugin, step: step, status: Int(status), message: message)
                 }
-                return Result { try recorder.result(output: Data(frame.body.readableBytesView), plugin: plugin, step: request.step) }
+                return try recorder.result(output: Data(frame.body.readableBytesView), plugin: plugin, step: step)
             default:
                 throw PluginFrameError("a \(frame.kind) frame during a step")
             }
@@ -350,7 +420,12 @@ private final class GatewayChannel: @unchecked Sendable {
         let array = Array(bytes.readableBytesView)
         var sent = 0
         while sent < array.count {
-            let wrote = try await writer.write(sent == 0 ? array : Array(array[sent...]))
+            let wrote: Int
+            do {
+                wrote = try await writer.write(sent == 0 ? array : Array(array[sent...]))
+            } catch {
+                throw PluginHostChannelClosed()
+            }
             guard wrote > 0 else { throw PluginHostChannelClosed() }
             sent += wrote
         }
@@ -363,7 +438,13 @@ private final class GatewayChannel: @unchecked Sendable {
                 buffer.discardReadBytes()
                 return frame
             }
-            guard let chunk = try await output.next() else { return nil }
+            let chunk: SubprocessOutputSequence.Buffer?
+            do {
+                chunk = try await output.next()
+            } catch {
+                throw PluginHostChannelClosed()
+            }
+            guard let chunk else { return nil }
             _ = chunk.withUnsafeBytes { buffer.writeBytes($0) }
         }
     }
@@ -371,6 +452,9 @@ private final class GatewayChannel: @unchecked Sendable {
 
 /// The host's channel closed under a call.
 private struct PluginHostChannelClosed: Error {}
+
+/// The host had ended before a step reached it.
+private struct PluginHostGone: Error {}
 
 /// A code step whose plugin host process ended under it, or was stopped.
 public struct PluginHostFailure: Error, Sendable, CustomStringConvertible {

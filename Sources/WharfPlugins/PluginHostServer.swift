@@ -137,6 +137,7 @@ final class HostChannel: @unchecked Sendable {
     private let input: Int32
     private let output: Int32
     private var buffer = ByteBuffer()
+    private var pending = ByteBuffer()
 
     init(input: Int32, output: Int32) {
         self.input = input
@@ -145,6 +146,7 @@ final class HostChannel: @unchecked Sendable {
 
     /// The next frame; `nil` when the gateway closed the channel or sent something unreadable.
     func receive() -> PluginFrame? {
+        guard flush() else { return nil }
         while true {
             do {
                 // The gateway is trusted; the bound is only against a mistake.
@@ -163,15 +165,22 @@ final class HostChannel: @unchecked Sendable {
         }
     }
 
-    /// Sends a frame. - Returns: whether it was sent (not when the gateway is gone).
-    func send(_ frame: PluginFrame) -> Bool {
-        var bytes = ByteBuffer()
-        frame.encode(into: &bytes)
-        while bytes.readableBytes > 0 {
-            let wrote = bytes.withUnsafeReadableBytes { write(output, $0.baseAddress, $0.count) }
+    /// Sends a frame; one-way frames (`later`) wait for the next frame that needs an answer, or for
+    /// 1 MiB, so a step's log lines, writes and result usually cross in one write.
+    /// - Returns: whether it was sent (not when the gateway is gone).
+    func send(_ frame: PluginFrame, later: Bool = false) -> Bool {
+        frame.encode(into: &pending)
+        return later && pending.readableBytes < 1 << 20 ? true : flush()
+    }
+
+    /// Writes what waits to be sent.
+    func flush() -> Bool {
+        defer { pending.clear() }
+        while pending.readableBytes > 0 {
+            let wrote = pending.withUnsafeReadableBytes { write(output, $0.baseAddress, $0.count) }
             if wrote < 0, errno == EINTR { continue }
             guard wrote > 0 else { return false }
-            bytes.moveReaderIndex(forwardBy: wrote)
+            pending.moveReaderIndex(forwardBy: wrote)
         }
         return true
     }
@@ -197,8 +206,8 @@ final class ChannelStepBridge: StepBridge, @unchecked Sendable {
     func log(level: UInt32, _ message: String) {
         var frame = PluginFrame(kind: .log)
         frame.header.level = level
-        frame.body = ByteBuffer(string: String(message.utf8.prefix(StepRecorder.maxLogLineBytes + 1)) ?? "")
-        if !channel.send(frame) { _exit(0) }
+        frame.body = ByteBuffer(bytes: message.utf8.prefix(StepRecorder.maxLogLineBytes + 1))
+        if !channel.send(frame, later: true) { _exit(0) }
     }
 
     func read(_ name: String) -> PluginArtifact? {
@@ -219,7 +228,7 @@ final class ChannelStepBridge: StepBridge, @unchecked Sendable {
         frame.header.name = name
         frame.header.contentType = contentType
         frame.body = ByteBuffer(bytes: data)
-        if !channel.send(frame) { _exit(0) }
+        if !channel.send(frame, later: true) { _exit(0) }
         return WHARF_STATUS_OK
     }
 }
