@@ -47,13 +47,23 @@ struct Plugins: AsyncParsableCommand {
     }
 
     struct Inspect: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Load one plugin file and print its manifest.")
+        static let configuration = CommandConfiguration(
+            abstract: "Load one plugin file in an isolated host and print its manifest.",
+            discussion: "The library's code (its constructors included) runs in a plugin host process, not in this command."
+        )
 
         @Argument(help: "The plugin library (.so).") var file: String
 
         func run() async throws {
+            let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-inspect-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: hosts) }
             do {
-                let plugin = try LoadedPlugin.load(file, signature: .unsigned)
+                let plugin = try await Plugin.load(
+                    try PluginImage.read(file, publisherKeys: []),
+                    isolation: PluginIsolation(processesPerPlugin: 1, temporaryDirectory: hosts),
+                    logger: Logger(label: "wharf.plugins", factory: { _ in SwiftLogNoOpLogHandler() })
+                )
+                defer { plugin.shutdown() }
                 let manifest = plugin.manifest
                 printNow("\(manifest.name) \(manifest.version): \(manifest.description)")
                 for preset in manifest.presets {
