@@ -28,6 +28,10 @@ int wharf_sandbox_is_sealed(int fd) {
     return seals >= 0 && (seals & wharf_full_seals) == wharf_full_seals;
 }
 
+int wharf_sandbox_pipe(int ends[2]) {
+    return pipe2(ends, O_CLOEXEC);
+}
+
 int wharf_sandbox_close_from(int lowest) {
 #ifdef SYS_close_range
     if (syscall(SYS_close_range, (unsigned)lowest, ~0U, 0U) == 0) {

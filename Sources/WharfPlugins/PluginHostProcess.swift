@@ -1,3 +1,4 @@
+import CWharfSandbox
 import Foundation
 import Logging
 import NIOCore
@@ -206,6 +207,15 @@ final class PluginHostProcess: Sendable {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var options = PlatformOptions()
         options.processGroupID = 0
+        // The host's standard output is a pipe of the gateway's own, read by a thread that blocks on
+        // it: a reply wakes that thread directly, without an event loop registration per read.
+        var ends: [Int32] = [-1, -1]
+        guard wharf_sandbox_pipe(&ends) == 0 else {
+            ended("could not start")
+            started.resume(throwing: PluginLoadError(path: image.path, problem: "cannot make a pipe: \(String(cString: strerror(errno)))"))
+            return
+        }
+        let reader = FrameReader(descriptor: ends[0])
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(settings.executable)),
@@ -217,7 +227,7 @@ final class PluginHostProcess: Sendable {
                 workingDirectory: FilePath(folder),
                 platformOptions: options,
                 input: .inputWriter,
-                output: .sequence,
+                output: .fileDescriptor(FileDescriptor(rawValue: ends[1]), closeAfterSpawningProcess: true),
                 error: .sequence
             ) { execution in
                 state.withLock { $0.pid = execution.processIdentifier.value }
@@ -227,7 +237,8 @@ final class PluginHostProcess: Sendable {
                         // Its standard error ends with it: a host that died takes no more steps.
                         self.leave.finish()
                     }
-                    let channel = GatewayChannel(writer: execution.standardInputWriter, output: execution.standardOutput)
+                    reader.start()
+                    let channel = GatewayChannel(writer: execution.standardInputWriter, reader: reader)
                     do {
                         let manifest = try await Self.load(image, over: channel)
                         state.withLock { $0.channel = channel }
@@ -261,6 +272,7 @@ final class PluginHostProcess: Sendable {
             loadFailure = loadFailure ?? "could not run: \(error)"
         }
         let how = loadFailure ?? Self.describe(status)
+        reader.abandon()
         ended(how)
         if let startAnswer {
             let lastOutput = tail.text
@@ -403,15 +415,13 @@ private final class ErrorTail: Sendable {
 
 /// The gateway's end of the channel: frames out on the host's input, frames in from its output,
 /// each bounded (``PluginFrame/maxFrameBytes``).
-private final class GatewayChannel: @unchecked Sendable {
-    // Used by the one task that converses with the host.
+private final class GatewayChannel: Sendable {
     let writer: StandardInputWriter
-    private var output: SubprocessOutputSequence.Iterator
-    private var buffer = ByteBuffer()
+    let reader: FrameReader
 
-    init(writer: StandardInputWriter, output: SubprocessOutputSequence) {
+    init(writer: StandardInputWriter, reader: FrameReader) {
         self.writer = writer
-        self.output = output.makeAsyncIterator()
+        self.reader = reader
     }
 
     func send(_ frame: PluginFrame) async throws {
@@ -433,19 +443,125 @@ private final class GatewayChannel: @unchecked Sendable {
 
     /// The next frame; `nil` when the host's output ended.
     func receive() async throws -> PluginFrame? {
+        try await reader.next()
+    }
+}
+
+/// Reads a host's standard output on a thread of its own, in blocking reads, and hands each frame
+/// to the task waiting for it. The thread ends at the end of the output (the host's end), closing
+/// the descriptor.
+private final class FrameReader: Sendable {
+    private let descriptor: Int32
+    private let state = Mutex(State())
+
+    private struct State {
+        var frames: [Result<PluginFrame, PluginFrameError>] = []
+        /// Bytes of the frames no task has taken yet.
+        var queuedBytes = 0
+        var waiter: CheckedContinuation<PluginFrame?, any Error>?
+        var finished = false
+        /// The host is gone and nobody will read again.
+        var abandoned = false
+        var started = false
+    }
+
+    /// Bytes of frames read ahead of the task that takes them; past it the thread stops reading
+    /// (the host then blocks on its writes) until they are taken.
+    static let maxQueuedBytes = PluginFrame.maxFrameBytes + (16 << 20)
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    func start() {
+        state.withLock { $0.started = true }
+        let thread = Thread { [self] in readUntilTheEnd() }
+        thread.stackSize = 256 << 10
+        thread.start()
+    }
+
+    /// The next frame; `nil` at the end of the output.
+    /// - Throws: ``PluginFrameError`` for bytes that are not a frame.
+    func next() async throws -> PluginFrame? {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { state -> Result<PluginFrame, PluginFrameError>?? in
+                if !state.frames.isEmpty {
+                    let frame = state.frames.removeFirst()
+                    state.queuedBytes -= Self.size(of: frame)
+                    return .some(frame)
+                }
+                if state.finished { return .some(nil) }
+                state.waiter = continuation
+                return nil
+            }
+            switch ready {
+            case .none: break
+            case .some(.none): continuation.resume(returning: nil)
+            case .some(.some(let frame)): continuation.resume(with: frame.map { $0 })
+            }
+        }
+    }
+
+    private func readUntilTheEnd() {
+        defer {
+            close(descriptor)
+            deliver(nil)
+        }
+        var buffer = ByteBuffer()
         while true {
-            if let frame = try PluginFrame.decode(from: &buffer) {
-                buffer.discardReadBytes()
-                return frame
+            // A host writing frames nobody asked for (between steps) fills the queue, not memory.
+            while state.withLock({ $0.queuedBytes > Self.maxQueuedBytes && !$0.abandoned }) { usleep(1_000) }
+            if state.withLock({ $0.abandoned }) { return }
+            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 64 << 10) { raw in
+                var count = read(descriptor, raw.baseAddress, raw.count)
+                while count < 0, errno == EINTR { count = read(descriptor, raw.baseAddress, raw.count) }
+                return max(count, 0)
             }
-            let chunk: SubprocessOutputSequence.Buffer?
+            if got == 0 { return }
             do {
-                chunk = try await output.next()
+                while let frame = try PluginFrame.decode(from: &buffer) { deliver(.success(frame)) }
+                buffer.discardReadBytes()
             } catch {
-                throw PluginHostChannelClosed()
+                deliver(.failure(error))
+                return
             }
-            guard let chunk else { return nil }
-            _ = chunk.withUnsafeBytes { buffer.writeBytes($0) }
+        }
+    }
+
+    /// Lets the thread go (the host has ended): it reads no more.
+    func abandon() {
+        let started = state.withLock { state in
+            state.abandoned = true
+            return state.started
+        }
+        // A host that never started leaves its descriptor to this end.
+        if !started { close(descriptor) }
+    }
+
+    private static func size(of frame: Result<PluginFrame, PluginFrameError>) -> Int {
+        (try? frame.get().body.readableBytes).map { $0 + 64 } ?? 64
+    }
+
+    private func deliver(_ frame: Result<PluginFrame, PluginFrameError>?) {
+        let waiter = state.withLock { state -> CheckedContinuation<PluginFrame?, any Error>? in
+            guard let waiter = state.waiter else {
+                if let frame {
+                    state.frames.append(frame)
+                    state.queuedBytes += Self.size(of: frame)
+                } else {
+                    state.finished = true
+                }
+                return nil
+            }
+            state.waiter = nil
+            if frame == nil { state.finished = true }
+            return waiter
+        }
+        guard let waiter else { return }
+        switch frame {
+        case nil: waiter.resume(returning: nil)
+        case .success(let frame): waiter.resume(returning: frame)
+        case .failure(let error): waiter.resume(throwing: error)
         }
     }
 }

@@ -87,11 +87,15 @@ import WharfPlugins
 
         // The gateway answers its health check all along.
         let healthChecks = Task {
-            var failures = 0
+            var failures: [String] = []
             var checks = 0
             while !Task.isCancelled {
-                let answer = try? await httpGet("http://127.0.0.1:\(gateway.publicPort)/healthz")
-                if answer?.status != 200 { failures += 1 }
+                do {
+                    let answer = try await httpGet("http://127.0.0.1:\(gateway.publicPort)/healthz")
+                    if answer.status != 200 { failures.append("status \(answer.status)") }
+                } catch {
+                    if !Task.isCancelled { failures.append("\(error)") }
+                }
                 checks += 1
                 try? await Task.sleep(for: .milliseconds(50))
             }
@@ -117,7 +121,7 @@ import WharfPlugins
         let jobs = try answers.map { ($0.0, try Self.json($0.1)) }
         healthChecks.cancel()
         let (checks, failures) = await healthChecks.value
-        #expect(checks > 10 && failures == 0, "\(failures) of \(checks) health checks failed")
+        #expect(checks > 10 && failures.isEmpty, "\(failures.count) of \(checks) health checks failed: \(failures)")
 
         func job(_ preset: String) -> [String: Any] { jobs.first { $0.0 == preset }?.1 ?? [:] }
         func failure(_ misbehavior: Misbehavior) -> String {

@@ -17,6 +17,9 @@ int wharf_sandbox_seal(int fd);
 /** Whether `fd` carries the seals of wharf_sandbox_seal. */
 int wharf_sandbox_is_sealed(int fd);
 
+/** A pipe whose ends are closed on exec: ends[0] to read, ends[1] to write. Returns 0 or -1 (errno set). */
+int wharf_sandbox_pipe(int ends[2]);
+
 /** Closes every descriptor from `lowest` up. Returns 0 or -1. */
 int wharf_sandbox_close_from(int lowest);
 
