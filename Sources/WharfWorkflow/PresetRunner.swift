@@ -253,9 +253,11 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         let limit = Self.timeLimit(step.with["timeout_seconds"]) ?? stepTimeLimit
         let cap = stepCaps.limit(for: step.kind)
         while attempts < tries + (previous?.attempts ?? 0) {
-            // Each try waits for a place among the gateway's steps of its kind, then holds it.
+            // Each try waits for a place among the gateway's steps of its kind, then holds it while
+            // it runs (saving its result comes after: the place is for the work, not the store).
             try await cap.acquire()
-            defer { cap.release() }
+            var holdsPlace = true
+            defer { if holdsPlace { cap.release() } }
             attempts += 1
             try await store.saveStep(
                 JobStep(
@@ -276,10 +278,15 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             onEvent?(
                 PresetEvent(jobID: job.id, stepID: step.id, kind: .stepStarted, attempt: attempts, detail: "\(step.kind) \(step.uses)")
             )
-            do {
-                let result = try await Self.within(limit, step: step.id) {
+            let outcome = await Result {
+                try await Self.within(limit, step: step.id) {
                     try await perform(step, of: job, plugin: plugin, parameters: parameters, states: states)
                 }
+            }
+            holdsPlace = false
+            cap.release()
+            do {
+                let result = try outcome.get()
                 let (output, artifacts) = (result.output, result.artifacts)
                 let state = JobStep(
                     jobID: job.id,
