@@ -53,7 +53,20 @@ for strategy in RoutingPolicy.Strategy.allCases {
         samples.append(microseconds(clock.now - start))
         precondition(!candidates.isEmpty)
     }
-    print(row("select from \(poolSize) orchestrators, strategy \(strategy.rawValue)", samples))
+    print(row("order all \(poolSize) orchestrators, strategy \(strategy.rawValue)", samples))
+    // What the router does per attempt: the next orchestrator, through the selection index (built
+    // by the first pick, reused while the offers stay the same), one success recorded in between
+    // as a real attempt would.
+    var picks: [Double] = []
+    _ = await pool.pick(for: .textToImage, model: model, priceCap: cap, using: &generator)
+    for _ in 0..<(selectionRuns * 10) {
+        let start = clock.now
+        let (next, _) = await pool.pick(for: .textToImage, model: model, priceCap: cap, using: &generator)
+        picks.append(microseconds(clock.now - start))
+        guard let next else { preconditionFailure("no pick") }
+        await pool.recordSuccess(next.address, latency: .milliseconds(Int64.random(in: 50...2_000)))
+    }
+    print(row("pick the next of \(poolSize) orchestrators, strategy \(strategy.rawValue)", picks))
 }
 var referenceSamples: [Double] = []
 for _ in 0..<selectionRuns {

@@ -34,6 +34,18 @@ public actor OrchestratorPool {
     private let policy: RoutingPolicy
     private var members: [OrchestratorAddress: Member] = [:]
     private let now: @Sendable () -> Date
+    /// Bumped when a member joins or leaves, or its offer or region changes: the selection indexes
+    /// built before are stale.
+    private var offersGeneration = 0
+    /// Bumped when a measured latency changes.
+    private var latencyVersion = 0
+    private var indexes: [SelectionKey: SelectionIndex] = [:]
+
+    /// What a selection index lists: the orchestrators offering a pipeline and model, or transcoding.
+    private enum SelectionKey: Hashable {
+        case pipeline(Int, String)
+        case transcoding
+    }
 
     public init(
         client: OrchestratorClient,
@@ -56,6 +68,7 @@ public actor OrchestratorPool {
     /// drained (they get no new work, and still show in ``snapshot()``) and removed at the next update
     /// that still lacks them.
     public func setAddresses(_ addresses: [OrchestratorAddress], regions: [OrchestratorAddress: String] = [:]) {
+        offersGeneration += 1
         let wanted = Set(addresses)
         // Drained for a whole round and still absent: nothing started since refers to it any more.
         members = members.filter { wanted.contains($0.key) || !$0.value.draining }
@@ -150,6 +163,118 @@ public actor OrchestratorPool {
         public var unavailable = 0
     }
 
+    /// The orchestrator the next attempt of a step goes to: the first the policy's strategy would
+    /// order first among ``candidates(for:model:priceCap:region:excluding:canPay:using:)``, found
+    /// through a selection index instead of ordering them all. When none is found, the exclusions
+    /// say why (counted over every member).
+    public func pick(
+        for pipeline: Pipeline,
+        model: String,
+        priceCap: OrchestratorOffer.Price?,
+        region: String? = nil,
+        excluding tried: Set<OrchestratorAddress> = [],
+        canPay: Bool = false,
+        using generator: inout some RandomNumberGenerator
+    ) -> (candidate: Candidate?, exclusions: Exclusions) {
+        let index = selectionIndex(.pipeline(pipeline.capabilityID, model), fit: Self.fit(pipeline, model: model))
+        let usable = usability(priceCap: priceCap, region: region, excluding: tried, canPay: canPay)
+        if let entry = index.pick(by: policy.strategy, using: &generator, where: usable) {
+            return (candidate(entry), Exclusions())
+        }
+        let (all, exclusions) = candidates(
+            for: pipeline,
+            model: model,
+            priceCap: priceCap,
+            region: region,
+            excluding: tried,
+            canPay: canPay,
+            using: &generator
+        )
+        return (all.first, exclusions)
+    }
+
+    /// The orchestrator the next attempt of a segment transcode goes to, as ``pick(for:model:priceCap:region:excluding:canPay:using:)``.
+    public func pickTranscoder(
+        priceCap: OrchestratorOffer.Price?,
+        region: String? = nil,
+        excluding tried: Set<OrchestratorAddress> = [],
+        canPay: Bool = false,
+        using generator: inout some RandomNumberGenerator
+    ) -> (candidate: Candidate?, exclusions: Exclusions) {
+        let index = selectionIndex(.transcoding, fit: Self.transcodingFit)
+        let usable = usability(priceCap: priceCap, region: region, excluding: tried, canPay: canPay)
+        if let entry = index.pick(by: policy.strategy, using: &generator, where: usable) {
+            return (candidate(entry), Exclusions())
+        }
+        let (all, exclusions) = transcodingCandidates(
+            priceCap: priceCap,
+            region: region,
+            excluding: tried,
+            canPay: canPay,
+            using: &generator
+        )
+        return (all.first, exclusions)
+    }
+
+    /// The index for `key`, rebuilt when the pool changed since it was built.
+    private func selectionIndex(
+        _ key: SelectionKey,
+        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
+    ) -> SelectionIndex {
+        if let index = indexes[key],
+            index.isCurrent(generation: offersGeneration, latencyVersion: latencyVersion, strategy: policy.strategy)
+        {
+            return index
+        }
+        var entries: [SelectionIndex.Entry] = []
+        for member in members.values {
+            guard let offer = member.offer, let (price, atCapacity) = fit(offer) else { continue }
+            entries.append(.init(address: member.address, offer: offer, price: price, latency: member.latency, atCapacity: atCapacity))
+        }
+        let index = SelectionIndex(entries: entries, generation: offersGeneration, latencyVersion: latencyVersion)
+        indexes[key] = index
+        return index
+    }
+
+    /// Whether an indexed orchestrator may take the attempt now: the same rules as ``select``, on
+    /// the member's live state (suspension, draining) and the index's offer.
+    private func usability(
+        priceCap: OrchestratorOffer.Price?,
+        region: String?,
+        excluding tried: Set<OrchestratorAddress>,
+        canPay: Bool
+    ) -> (SelectionIndex.Entry) -> Bool {
+        { [members] entry in
+            guard !tried.contains(entry.address), let member = members[entry.address], !member.draining, member.suspendedUntil == nil,
+                member.offer != nil, !entry.atCapacity
+            else { return false }
+            if let priceCap, !entry.price.isAtMost(priceCap) { return false }
+            if entry.offer.requiresPayment, !canPay { return false }
+            if let region, member.region != region { return false }
+            return true
+        }
+    }
+
+    private func candidate(_ entry: SelectionIndex.Entry) -> Candidate {
+        let member = members[entry.address]
+        return Candidate(address: entry.address, offer: entry.offer, price: entry.price, latency: member?.latency, region: member?.region)
+    }
+
+    /// An offer's price for `pipeline` with `model` and whether it is at capacity; `nil` when it does not offer them.
+    static func fit(_ pipeline: Pipeline, model: String) -> (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)? {
+        { offer in
+            guard offer.offers(pipeline, model: model), let price = offer.price(for: pipeline, model: model) else { return nil }
+            let served = offer.models[pipeline.capabilityID]?[model]
+            return (price, served.map { $0.capacity > 0 && $0.capacityInUse >= $0.capacity } ?? false)
+        }
+    }
+
+    /// An offer's transcoding price; `nil` when it does not transcode segments.
+    static func transcodingFit(_ offer: OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)? {
+        guard offer.capabilities.isSuperset(of: transcodingCapabilities), let price = offer.defaultPrice else { return nil }
+        return (price, false)
+    }
+
     /// The orchestrators that can run `pipeline` with `model` at or under `priceCap`, in `region`
     /// when given, ordered by the policy's strategy; `excluding` those already tried.
     public func candidates(
@@ -161,11 +286,14 @@ public actor OrchestratorPool {
         canPay: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) -> (candidates: [Candidate], exclusions: Exclusions) {
-        select(priceCap: priceCap, region: region, excluding: tried, canPay: canPay, using: &generator) { offer in
-            guard offer.offers(pipeline, model: model), let price = offer.price(for: pipeline, model: model) else { return nil }
-            let served = offer.models[pipeline.capabilityID]?[model]
-            return (price, served.map { $0.capacity > 0 && $0.capacityInUse >= $0.capacity } ?? false)
-        }
+        select(
+            priceCap: priceCap,
+            region: region,
+            excluding: tried,
+            canPay: canPay,
+            using: &generator,
+            fit: Self.fit(pipeline, model: model)
+        )
     }
 
     /// The orchestrators that transcode segments (H.264, MPEG-TS, auth token, a transcoding price
@@ -177,10 +305,7 @@ public actor OrchestratorPool {
         canPay: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) -> (candidates: [Candidate], exclusions: Exclusions) {
-        select(priceCap: priceCap, region: region, excluding: tried, canPay: canPay, using: &generator) { offer in
-            guard offer.capabilities.isSuperset(of: Self.transcodingCapabilities), let price = offer.defaultPrice else { return nil }
-            return (price, false)
-        }
+        select(priceCap: priceCap, region: region, excluding: tried, canPay: canPay, using: &generator, fit: Self.transcodingFit)
     }
 
     /// Capability ids a transcoding orchestrator must have: H.264, MPEG-TS and the auth token.
@@ -237,6 +362,7 @@ public actor OrchestratorPool {
         member.suspensions = 0
         member.lastError = nil
         members[address] = member
+        latencyVersion += 1
     }
 
     /// Records a failed attempt or probe; suspends the orchestrator after too many in a row.
@@ -244,7 +370,10 @@ public actor OrchestratorPool {
     ///   answers with a valid one.
     public func recordFailure(_ address: OrchestratorAddress, reason: String, withdrawingOffer: Bool = false) {
         guard var member = members[address] else { return }
-        if withdrawingOffer { member.offer = nil }
+        if withdrawingOffer {
+            member.offer = nil
+            offersGeneration += 1
+        }
         member.consecutiveFailures += 1
         member.lastError = reason
         let probeFailedAfterSuspension = member.suspendedUntil != nil
@@ -264,6 +393,7 @@ public actor OrchestratorPool {
         member.offer = offer
         member.latency = latency
         members[address] = member
+        offersGeneration += 1
     }
 
     /// The model most orchestrators in the pool offer for `pipeline` (ties broken by name), or `nil`
@@ -306,6 +436,7 @@ public actor OrchestratorPool {
         guard var member = members[address] else { return }
         member.offer = offer
         member.lastError = nil
+        offersGeneration += 1
         if member.suspendedUntil != nil {
             // The probe after the back-off succeeded: the orchestrator is re-admitted.
             member.suspendedUntil = nil

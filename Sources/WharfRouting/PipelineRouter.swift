@@ -75,7 +75,7 @@ public struct PipelineRouter: Sendable {
         var tried: Set<OrchestratorAddress> = []
         var generator = RoutingRandom(seed: seed)
         while tried.count < policy.maxAttempts, clock.now < deadline {
-            let (candidates, exclusions) = await pool.candidates(
+            let (next, exclusions) = await pool.pick(
                 for: request.pipeline,
                 model: model,
                 priceCap: priceCap,
@@ -84,7 +84,7 @@ public struct PipelineRouter: Sendable {
                 canPay: signer != nil,
                 using: &generator
             )
-            guard let candidate = candidates.first else {
+            guard let candidate = next else {
                 if attempts.isEmpty {
                     throw RoutingError(
                         kind: .noOrchestrator,
@@ -268,14 +268,14 @@ public struct PipelineRouter: Sendable {
         var tried: Set<OrchestratorAddress> = []
         var generator = SystemRandomNumberGenerator()
         while tried.count < policy.maxAttempts, clock.now < deadline {
-            let (candidates, exclusions) = await pool.transcodingCandidates(
+            let (next, exclusions) = await pool.pickTranscoder(
                 priceCap: priceCap,
                 region: region,
                 excluding: tried,
                 canPay: signer != nil,
                 using: &generator
             )
-            guard let candidate = candidates.first else {
+            guard let candidate = next else {
                 if attempts.isEmpty {
                     throw RoutingError(
                         kind: .noOrchestrator,

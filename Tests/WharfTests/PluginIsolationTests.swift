@@ -258,26 +258,18 @@ import WharfPlugins
         #expect(try LoadedPlugin.load(library, signature: .unsigned).manifest.version == "6.6.6", "the file did change")
 
         #expect(try LoadedPlugin.load(image).manifest.version == "1.0.0")
-        let isolated = try await Plugin.load(
-            image,
-            isolation: PluginTests.isolation(directory, processes: 3),
-            logger: Logger(label: "test")
-        )
+        // Each host runs one step and is replaced: every step after the first runs in a host
+        // started after the swap.
+        var isolation = PluginTests.isolation(directory)
+        isolation.stepsPerProcess = 1
+        let isolated = try await Plugin.load(image, isolation: isolation, logger: Logger(label: "test"))
         defer { isolated.shutdown() }
         #expect(isolated.manifest.version == "1.0.0")
-        // Three steps at once start two more host processes, after the swap: each runs the signed bytes.
-        let outputs = try await withThrowingTaskGroup(of: String.self) { group in
-            for name in ["Ada", "Bo", "Cy"] {
-                group.addTask {
-                    let result = try await isolated.runStep("greet", input: Data(#"{"name":"\#(name)"}"#.utf8), artifacts: .none)
-                    return String(decoding: result.output, as: UTF8.self)
-                }
-            }
-            return try await group.reduce(into: [String]()) { $0.append($1) }
+        for name in ["Ada", "Bo", "Cy"] {
+            let result = try await isolated.runStep("greet", input: Data(#"{"name":"\#(name)"}"#.utf8), artifacts: .none)
+            #expect(String(decoding: result.output, as: UTF8.self).contains("Hello, \(name), from a Wharf plugin"))
         }
-        #expect(outputs.count == 3)
-        #expect(outputs.allSatisfy { $0.contains("from a Wharf plugin") }, "\(outputs)")
-        #expect(isolated.health.processes == 3)
+        #expect(isolated.health.crashes == 0)
     }
 
     /// A host process inherits nothing of the gateway: only its channel and standard streams are

@@ -474,3 +474,119 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
         }
     }
 }
+
+/// Picks through the selection index choose what ordering every candidate would have put first.
+@Suite(.layer(.unit)) struct SelectionIndexTests {
+    static func offer(_ index: Int, price: Int64, capacityInUse: Int = 0, payment: Bool = false) -> OrchestratorOffer {
+        let model = RoutingTests.model
+        return OrchestratorOffer(
+            transcoderURL: URL(string: "https://10.1.\(index / 256).\(index % 256):8935")!,
+            capabilities: [Pipeline.textToImage.capabilityID],
+            models: [
+                Pipeline.textToImage.capabilityID: [model: .init(warm: true, capacity: 2, capacityInUse: capacityInUse, runnerVersion: "")]
+            ],
+            capabilityPrices: [
+                .init(capability: Pipeline.textToImage.capabilityID, model: model): .init(pricePerUnit: price, pixelsPerUnit: 1)
+            ],
+            authToken: nil,
+            requiresPayment: payment
+        )
+    }
+
+    static func address(_ index: Int) -> OrchestratorAddress {
+        OrchestratorAddress(host: "10.1.\(index / 256).\(index % 256)")
+    }
+
+    /// 300 orchestrators with prices, latencies, regions, some at capacity, some wanting payment,
+    /// some suspended.
+    static func pool(_ strategy: RoutingPolicy.Strategy) async -> OrchestratorPool {
+        var policy = RoutingPolicy()
+        policy.strategy = strategy
+        let pool = OrchestratorPool(client: OrchestratorClient(trust: .firstUse(CertificatePins())), policy: policy)
+        var generator = RoutingRandom(seed: 7)
+        for index in 0..<300 {
+            await pool.insert(
+                address(index),
+                offer: offer(
+                    index,
+                    price: Int64.random(in: 100...400, using: &generator),
+                    capacityInUse: index % 17 == 0 ? 2 : 0,
+                    payment: index % 13 == 0
+                ),
+                region: ["eu", "us", "ap"][index % 3],
+                latency: Double.random(in: 0.05...2, using: &generator)
+            )
+        }
+        for index in stride(from: 5, to: 300, by: 29) {
+            for _ in 0..<policy.failuresBeforeSuspension { await pool.recordFailure(address(index), reason: "test") }
+        }
+        return pool
+    }
+
+    @Test(arguments: [RoutingPolicy.Strategy.price, .latency])
+    func aPickIsWhatTheFullOrderPutsFirst(strategy: RoutingPolicy.Strategy) async {
+        let pool = await Self.pool(strategy)
+        var generator = RoutingRandom(seed: 11)
+        for round in 0..<200 {
+            let cap =
+                round % 4 == 0
+                ? nil : OrchestratorOffer.Price(pricePerUnit: Int64.random(in: 100...420, using: &generator), pixelsPerUnit: 1)
+            let region = [nil, "eu", "us", "ap"][round % 4]
+            let tried = Set(
+                (0..<Int.random(in: 0...40, using: &generator)).map { _ in Self.address(Int.random(in: 0..<300, using: &generator)) }
+            )
+            let canPay = round % 2 == 0
+            var first = RoutingRandom(seed: UInt64(round))
+            var second = RoutingRandom(seed: UInt64(round))
+            let ordered = await pool.candidates(
+                for: .textToImage,
+                model: RoutingTests.model,
+                priceCap: cap,
+                region: region,
+                excluding: tried,
+                canPay: canPay,
+                using: &first
+            )
+            let picked = await pool.pick(
+                for: .textToImage,
+                model: RoutingTests.model,
+                priceCap: cap,
+                region: region,
+                excluding: tried,
+                canPay: canPay,
+                using: &second
+            )
+            #expect(picked.candidate?.address == ordered.candidates.first?.address, "round \(round)")
+            if picked.candidate == nil { #expect(picked.exclusions == ordered.exclusions) }
+        }
+    }
+
+    @Test func aBalancedPickUsesOnlyWhoMayTakeTheStepAndFavoursTheCheap() async {
+        let pool = await Self.pool(.balanced)
+        var generator = RoutingRandom(seed: 3)
+        let ordered = await pool.candidates(for: .textToImage, model: RoutingTests.model, priceCap: nil, region: "eu", using: &generator)
+        let usable = Set(ordered.candidates.map(\.address))
+        let cheapest = Set(ordered.candidates.sorted { $0.price.weiPerUnit < $1.price.weiPerUnit }.prefix(usable.count / 4).map(\.address))
+        var cheap = 0
+        for _ in 0..<2_000 {
+            let picked = await pool.pick(for: .textToImage, model: RoutingTests.model, priceCap: nil, region: "eu", using: &generator)
+            let address = picked.candidate?.address
+            #expect(address.map(usable.contains) == true)
+            if let address, cheapest.contains(address) { cheap += 1 }
+        }
+        #expect(cheap > 2_000 / 4, "the cheapest quarter gets more than a quarter of the picks: \(cheap)")
+    }
+
+    @Test func aNewCheaperOfferIsPickedAtOnce() async {
+        let pool = await Self.pool(.price)
+        var generator = RoutingRandom(seed: 1)
+        _ = await pool.pick(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator)
+        await pool.insert(Self.address(1_000), offer: Self.offer(1_000, price: 1), region: "eu", latency: 1)
+        let picked = await pool.pick(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator)
+        #expect(picked.candidate?.address == Self.address(1_000))
+        // Suspended: the next pick leaves it out without waiting for the index to be rebuilt.
+        for _ in 0..<RoutingPolicy().failuresBeforeSuspension { await pool.recordFailure(Self.address(1_000), reason: "down") }
+        let after = await pool.pick(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator)
+        #expect(after.candidate.map { $0.address != Self.address(1_000) } == true)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import WharfLivepeer
+
+/// The orchestrators that offer one thing (a pipeline and model, or transcoding), in each
+/// strategy's order, built once and reused by every pick until the pool's offers change (or, for the
+/// orders that use latency, until it is a quarter of a second old and a latency changed). A pick
+/// walks the order from the front and stops at the first orchestrator it may use: with 10,000 that
+/// offer a pipeline, a pick costs microseconds instead of sorting them all (docs/PERFORMANCE.md).
+struct SelectionIndex: Sendable {
+    /// One orchestrator as it was when the index was built.
+    struct Entry: Sendable {
+        var address: OrchestratorAddress
+        var offer: OrchestratorOffer
+        var price: OrchestratorOffer.Price
+        var latency: Double?
+        var atCapacity: Bool
+    }
+
+    /// The pool's offers generation and latency version it was built from, and when.
+    let generation: Int
+    let latencyVersion: Int
+    let builtAt: ContinuousClock.Instant
+    /// By price, then latency.
+    let byPrice: [Entry]
+    /// Positions in ``byPrice``, by latency, then price.
+    let byLatency: [Int]
+    /// Positions in ``byPrice`` in address order, and the running sum of their `balanced` weights.
+    let byAddress: [Int]
+    let cumulativeWeights: [Double]
+
+    /// How long an order built on latencies is kept while latencies change.
+    static let latencyStaleness: Duration = .milliseconds(250)
+
+    init(entries: [Entry], generation: Int, latencyVersion: Int) {
+        self.generation = generation
+        self.latencyVersion = latencyVersion
+        builtAt = .now
+        let byPrice = entries.sorted { lhs, rhs in
+            if lhs.price.weiPerUnit != rhs.price.weiPerUnit { return lhs.price.weiPerUnit < rhs.price.weiPerUnit }
+            if (lhs.latency ?? 0) != (rhs.latency ?? 0) { return (lhs.latency ?? 0) < (rhs.latency ?? 0) }
+            return lhs.address.description < rhs.address.description
+        }
+        self.byPrice = byPrice
+        byLatency = byPrice.indices.sorted { lhs, rhs in
+            let (left, right) = (byPrice[lhs], byPrice[rhs])
+            if (left.latency ?? 0) != (right.latency ?? 0) { return (left.latency ?? 0) < (right.latency ?? 0) }
+            return lhs < rhs
+        }
+        let byAddress = byPrice.indices.sorted { byPrice[$0].address.description < byPrice[$1].address.description }
+        self.byAddress = byAddress
+        // The weights of SelectionStrategy's balanced order, normalized over every orchestrator
+        // that offers the thing (not only those a pick may use).
+        let bestPrice = max(byPrice.map(\.price.weiPerUnit).min() ?? 1, 1e-12)
+        let bestLatency = max(byPrice.compactMap(\.latency).min() ?? 1, 1e-3)
+        var running = 0.0
+        cumulativeWeights = byAddress.map { position in
+            let entry = byPrice[position]
+            let score = (max(entry.price.weiPerUnit, 1e-12) / bestPrice + (entry.latency.map { max($0, 1e-3) / bestLatency } ?? 1)) / 2
+            running += 1 / (score * score)
+            return running
+        }
+    }
+
+    /// Whether the index still describes the pool for `strategy`.
+    func isCurrent(generation: Int, latencyVersion: Int, strategy: RoutingPolicy.Strategy) -> Bool {
+        guard generation == self.generation else { return false }
+        if strategy == .price || latencyVersion == self.latencyVersion { return true }
+        return ContinuousClock.now - builtAt < Self.latencyStaleness
+    }
+
+    /// The first orchestrator in `strategy`'s order that `usable` accepts; for `balanced`, a
+    /// weighted draw, retried when the drawn one cannot be used. `nil` when none is found this
+    /// way (the caller then looks at every member, and counts why).
+    func pick(
+        by strategy: RoutingPolicy.Strategy,
+        using generator: inout some RandomNumberGenerator,
+        where usable: (Entry) -> Bool
+    ) -> Entry? {
+        switch strategy {
+        case .price:
+            return byPrice.first(where: usable)
+        case .latency:
+            return byLatency.lazy.map { byPrice[$0] }.first(where: usable)
+        case .balanced:
+            guard let total = cumulativeWeights.last, total > 0 else { return nil }
+            for _ in 0..<64 {
+                let target = Double.random(in: 0..<total, using: &generator)
+                var low = 0
+                var high = cumulativeWeights.count - 1
+                while low < high {
+                    let middle = (low + high) / 2
+                    if cumulativeWeights[middle] > target { high = middle } else { low = middle + 1 }
+                }
+                let entry = byPrice[byAddress[low]]
+                if usable(entry) { return entry }
+            }
+            return nil
+        }
+    }
+}
