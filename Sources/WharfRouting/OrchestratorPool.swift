@@ -176,21 +176,15 @@ public actor OrchestratorPool {
         canPay: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) -> (candidate: Candidate?, exclusions: Exclusions) {
-        let index = selectionIndex(.pipeline(pipeline.capabilityID, model), fit: Self.fit(pipeline, model: model))
-        let usable = usability(priceCap: priceCap, region: region, excluding: tried, canPay: canPay)
-        if let entry = index.pick(by: policy.strategy, using: &generator, where: usable) {
-            return (candidate(entry), Exclusions())
-        }
-        let (all, exclusions) = candidates(
-            for: pipeline,
-            model: model,
+        pick(
+            .pipeline(pipeline.capabilityID, model),
+            fit: Self.fit(pipeline, model: model),
             priceCap: priceCap,
             region: region,
             excluding: tried,
             canPay: canPay,
             using: &generator
         )
-        return (all.first, exclusions)
     }
 
     /// The orchestrator the next attempt of a segment transcode goes to, as ``pick(for:model:priceCap:region:excluding:canPay:using:)``.
@@ -201,18 +195,34 @@ public actor OrchestratorPool {
         canPay: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) -> (candidate: Candidate?, exclusions: Exclusions) {
-        let index = selectionIndex(.transcoding, fit: Self.transcodingFit)
-        let usable = usability(priceCap: priceCap, region: region, excluding: tried, canPay: canPay)
-        if let entry = index.pick(by: policy.strategy, using: &generator, where: usable) {
-            return (candidate(entry), Exclusions())
-        }
-        let (all, exclusions) = transcodingCandidates(
+        pick(
+            .transcoding,
+            fit: Self.transcodingFit,
             priceCap: priceCap,
             region: region,
             excluding: tried,
             canPay: canPay,
             using: &generator
         )
+    }
+
+    /// The first usable orchestrator of `key`'s index in the strategy's order; failing that, what
+    /// ordering every member finds, with the reasons the others were left out.
+    private func pick(
+        _ key: SelectionKey,
+        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?,
+        priceCap: OrchestratorOffer.Price?,
+        region: String?,
+        excluding tried: Set<OrchestratorAddress>,
+        canPay: Bool,
+        using generator: inout some RandomNumberGenerator
+    ) -> (candidate: Candidate?, exclusions: Exclusions) {
+        let index = selectionIndex(key, fit: fit)
+        let usable = usability(priceCap: priceCap, region: region, excluding: tried, canPay: canPay)
+        if let entry = index.pick(by: policy.strategy, using: &generator, where: usable) {
+            return (candidate(entry), Exclusions())
+        }
+        let (all, exclusions) = select(priceCap: priceCap, region: region, excluding: tried, canPay: canPay, using: &generator, fit: fit)
         return (all.first, exclusions)
     }
 
