@@ -67,6 +67,26 @@ for strategy in RoutingPolicy.Strategy.allCases {
         await pool.recordSuccess(next.address, latency: .milliseconds(Int64.random(in: 50...2_000)))
     }
     print(row("pick the next of \(poolSize) orchestrators, strategy \(strategy.rawValue)", picks))
+    // A pick right after an offer changed (a refresh): it rebuilds the index first.
+    var rebuilds: [Double] = []
+    for round in 0..<20 {
+        await pool.insert(
+            OrchestratorAddress(host: "10.9.0.\(round)", port: 8935),
+            offer: OrchestratorOffer(
+                transcoderURL: URL(string: "https://10.9.0.\(round):8935")!,
+                capabilities: [Pipeline.textToImage.capabilityID],
+                models: [Pipeline.textToImage.capabilityID: [model: .init(warm: true, capacity: 4, capacityInUse: 0, runnerVersion: "")]],
+                capabilityPrices: [
+                    .init(capability: Pipeline.textToImage.capabilityID, model: model): .init(pricePerUnit: 3_000, pixelsPerUnit: 1)
+                ],
+                authToken: nil
+            )
+        )
+        let start = clock.now
+        _ = await pool.pick(for: .textToImage, model: model, priceCap: cap, using: &generator)
+        rebuilds.append(microseconds(clock.now - start))
+    }
+    print(row("pick right after an offer changed (index rebuilt), strategy \(strategy.rawValue)", rebuilds))
 }
 var referenceSamples: [Double] = []
 for _ in 0..<selectionRuns {
@@ -95,7 +115,7 @@ let router = PipelineRouter(pool: pool, jobs: jobs, pins: pins, policy: RoutingP
 let offer = try await client.getOrchestrator(address)
 let request = AIJobClient.Request(
     pipeline: .textToImage,
-    body: Data(#"{"prompt":"benchmark","width":16,"height":16,"seed":1,"model_id":"\#(model)"}"#.utf8),
+    body: OutgoingBody(Data(#"{"prompt":"benchmark","width":16,"height":16,"seed":1,"model_id":"\#(model)"}"#.utf8)),
     contentType: "application/json",
     manifestID: "bench"
 )

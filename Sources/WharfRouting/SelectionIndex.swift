@@ -35,18 +35,24 @@ struct SelectionIndex: Sendable {
         self.generation = generation
         self.latencyVersion = latencyVersion
         builtAt = .now
-        let byPrice = entries.sorted { lhs, rhs in
-            if lhs.price.weiPerUnit != rhs.price.weiPerUnit { return lhs.price.weiPerUnit < rhs.price.weiPerUnit }
-            if (lhs.latency ?? 0) != (rhs.latency ?? 0) { return (lhs.latency ?? 0) < (rhs.latency ?? 0) }
-            return lhs.address.description < rhs.address.description
-        }
+        let prices = entries.map(\.price.weiPerUnit)
+        let spelled = entries.map(\.address.description)
+        let byPrice = entries.indices.sorted { lhs, rhs in
+            if prices[lhs] != prices[rhs] { return prices[lhs] < prices[rhs] }
+            if (entries[lhs].latency ?? 0) != (entries[rhs].latency ?? 0) {
+                return (entries[lhs].latency ?? 0) < (entries[rhs].latency ?? 0)
+            }
+            return spelled[lhs] < spelled[rhs]
+        }.map { entries[$0] }
         self.byPrice = byPrice
         byLatency = byPrice.indices.sorted { lhs, rhs in
             let (left, right) = (byPrice[lhs], byPrice[rhs])
             if (left.latency ?? 0) != (right.latency ?? 0) { return (left.latency ?? 0) < (right.latency ?? 0) }
             return lhs < rhs
         }
-        let byAddress = byPrice.indices.sorted { byPrice[$0].address.description < byPrice[$1].address.description }
+        // Each address spelled once: formatting it in every comparison cost more than the sort.
+        let names = byPrice.map(\.address.description)
+        let byAddress = byPrice.indices.sorted { names[$0] < names[$1] }
         self.byAddress = byAddress
         // The weights of SelectionStrategy's balanced order, normalized over every orchestrator
         // that offers the thing (not only those a pick may use).
