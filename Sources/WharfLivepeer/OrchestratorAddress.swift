@@ -44,6 +44,7 @@ public struct OrchestratorAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        // A byte scan: `String.contains` walks grapheme clusters, and sorting 10,000 addresses spelled them millions of times.
+        host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }

@@ -35,33 +35,33 @@ struct SelectionIndex: Sendable {
         self.generation = generation
         self.latencyVersion = latencyVersion
         builtAt = .now
+        // Comparators read plain arrays: reading an `Entry` (its offer's references) in every
+        // comparison cost more than the sort itself.
         let prices = entries.map(\.price.weiPerUnit)
+        let latencies = entries.map { $0.latency ?? 0 }
         let spelled = entries.map(\.address.description)
-        let byPrice = entries.indices.sorted { lhs, rhs in
+        let priceOrder = entries.indices.sorted { lhs, rhs in
             if prices[lhs] != prices[rhs] { return prices[lhs] < prices[rhs] }
-            if (entries[lhs].latency ?? 0) != (entries[rhs].latency ?? 0) {
-                return (entries[lhs].latency ?? 0) < (entries[rhs].latency ?? 0)
-            }
+            if latencies[lhs] != latencies[rhs] { return latencies[lhs] < latencies[rhs] }
             return spelled[lhs] < spelled[rhs]
-        }.map { entries[$0] }
-        self.byPrice = byPrice
-        byLatency = byPrice.indices.sorted { lhs, rhs in
-            let (left, right) = (byPrice[lhs], byPrice[rhs])
-            if (left.latency ?? 0) != (right.latency ?? 0) { return (left.latency ?? 0) < (right.latency ?? 0) }
-            return lhs < rhs
         }
-        // Each address spelled once: formatting it in every comparison cost more than the sort.
-        let names = byPrice.map(\.address.description)
-        let byAddress = byPrice.indices.sorted { names[$0] < names[$1] }
+        byPrice = priceOrder.map { entries[$0] }
+        // Positions in byPrice, by latency then price (ties keep price order).
+        byLatency = priceOrder.indices.sorted { lhs, rhs in
+            let (left, right) = (latencies[priceOrder[lhs]], latencies[priceOrder[rhs]])
+            return left != right ? left < right : lhs < rhs
+        }
+        let byAddress = priceOrder.indices.sorted { spelled[priceOrder[$0]] < spelled[priceOrder[$1]] }
         self.byAddress = byAddress
         // The weights of SelectionStrategy's balanced order, normalized over every orchestrator
         // that offers the thing (not only those a pick may use).
-        let bestPrice = max(byPrice.map(\.price.weiPerUnit).min() ?? 1, 1e-12)
-        let bestLatency = max(byPrice.compactMap(\.latency).min() ?? 1, 1e-3)
+        let bestPrice = max(prices.min() ?? 1, 1e-12)
+        let bestLatency = max(entries.compactMap(\.latency).min() ?? 1, 1e-3)
         var running = 0.0
         cumulativeWeights = byAddress.map { position in
-            let entry = byPrice[position]
-            let score = (max(entry.price.weiPerUnit, 1e-12) / bestPrice + (entry.latency.map { max($0, 1e-3) / bestLatency } ?? 1)) / 2
+            let original = priceOrder[position]
+            let latencyScore = entries[original].latency.map { max($0, 1e-3) / bestLatency } ?? 1
+            let score = (max(prices[original], 1e-12) / bestPrice + latencyScore) / 2
             running += 1 / (score * score)
             return running
         }
