@@ -58,7 +58,10 @@ struct PluginsSign: AsyncParsableCommand {
     @Argument(help: "The plugin library (.so).") var file: String
 
     func run() async throws {
-        guard let text = FileManager.default.contents(atPath: key).map({ String(decoding: $0.prefix(1024), as: UTF8.self) }),
+        // A key file is 45 bytes; no more than a kilobyte of whatever the path names is read.
+        let handle = FileHandle(forReadingAtPath: key)
+        defer { try? handle?.close() }
+        guard let bytes = try? handle?.read(upToCount: 1024), case let text = String(decoding: bytes, as: UTF8.self),
             let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
             let privateKey = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
         else {
