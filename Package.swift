@@ -61,6 +61,7 @@ let package = Package(
         .target(
             name: "WharfCore",
             dependencies: [
+                "WharfModel",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -277,6 +278,7 @@ let package = Package(
             dependencies: [
                 "WharfAPIv1",
                 "WharfCore",
+                "WharfModel",
                 "WharfWorkflow",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),

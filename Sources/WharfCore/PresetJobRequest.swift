@@ -1,4 +1,5 @@
 public import Foundation
+public import WharfModel
 
 /// What a preset job was asked to do, as it is kept with the job (`Job.request`) and read back by
 /// the runner, the resumer, the v2 adapter and the job's webhooks. Written as JSON with these keys;

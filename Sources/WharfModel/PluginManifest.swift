@@ -11,15 +11,16 @@ public struct PluginManifest: Sendable, Hashable, Codable {
     public struct CodeStep: Sendable, Hashable, Codable {
         public var name: String
         public var description: String
-        /// Inputs and the outputs the step must answer for them: what `wharf plugins test` checks.
+        /// Inputs and the outputs the step must answer for them, compared as JSON values: what
+        /// `wharf plugins test` checks.
         public var examples: [Example]
 
         /// One input of a code step and the output expected for it.
         public struct Example: Sendable, Hashable, Codable {
-            public var input: ManifestJSON
-            public var output: ManifestJSON
+            public var input: JSONValue
+            public var output: JSONValue
 
-            public init(input: ManifestJSON, output: ManifestJSON) {
+            public init(input: JSONValue, output: JSONValue) {
                 self.input = input
                 self.output = output
             }

@@ -1,6 +1,7 @@
 import Foundation
 import OpenAPIRuntime
 import WharfCore
+import WharfModel
 
 /// The fields of a multipart form as received, kept in order so the form can be sent on to an
 /// orchestrator as it came, after validation.

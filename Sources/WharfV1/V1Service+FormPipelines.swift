@@ -2,6 +2,7 @@ import Foundation
 import OpenAPIRuntime
 package import WharfAPIv1
 import WharfCore
+import WharfModel
 import WharfWorkflow
 
 extension V1Service {

@@ -1,5 +1,6 @@
 package import Foundation
 package import WharfCore
+package import WharfModel
 
 /// One breaking change of `/v2`, made in ``revision``: how to bring a request from the revision
 /// before it up to this one, and how to take a response from this one back down.

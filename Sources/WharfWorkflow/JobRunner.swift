@@ -3,6 +3,7 @@ public import Logging
 import NIOCore
 public import WharfCore
 import WharfLivepeer
+import WharfModel
 public import WharfRouting
 
 /// Runs jobs and keeps their record: the job row, every network attempt, and the files they produced.

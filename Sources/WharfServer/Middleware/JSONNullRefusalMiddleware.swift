@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import WharfAdmin
 import WharfCore
+import WharfModel
 
 /// Refuses a JSON request body with a `null` anywhere in it, naming where (422
 /// `validation-failed`). The admin API gives `null` no meaning (a field left out means no limit of

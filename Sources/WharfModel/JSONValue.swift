@@ -1,12 +1,16 @@
-/// A JSON value written in a manifest (a code step's example input and output), compared by value:
-/// key order and number spelling do not matter.
-public indirect enum ManifestJSON: Sendable, Hashable, Codable, CustomStringConvertible {
+public import Foundation
+
+/// Any JSON value, typed: what a step outputs or a plugin reads, kept as a value rather than a
+/// `[String: Any]` tree. Integers stay integers (no trip through `Double`). In this dependency-free
+/// module so that plugin manifests (code steps' examples) and the gateway share it.
+public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
+    case integer(Int64)
     case number(Double)
     case string(String)
-    case array([ManifestJSON])
-    case object([String: ManifestJSON])
+    case array([JSONValue])
+    case object([String: JSONValue])
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -14,14 +18,16 @@ public indirect enum ManifestJSON: Sendable, Hashable, Codable, CustomStringConv
             self = .null
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
         } else if let value = try? container.decode(Double.self) {
             self = .number(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
-        } else if let value = try? container.decode([ManifestJSON].self) {
+        } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: ManifestJSON].self))
+            self = .object(try container.decode([String: JSONValue].self))
         }
     }
 
@@ -30,6 +36,7 @@ public indirect enum ManifestJSON: Sendable, Hashable, Codable, CustomStringConv
         switch self {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
         case .number(let value): try container.encode(value)
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
@@ -37,14 +44,10 @@ public indirect enum ManifestJSON: Sendable, Hashable, Codable, CustomStringConv
         }
     }
 
-    public var description: String {
-        switch self {
-        case .null: "null"
-        case .bool(let value): "\(value)"
-        case .number(let value): value.rounded() == value && abs(value) < 1e15 ? "\(Int64(value))" : "\(value)"
-        case .string(let value): "\"\(value)\""
-        case .array(let values): "[" + values.map(\.description).joined(separator: ",") + "]"
-        case .object(let members): "{" + members.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
-        }
+    /// The JSON document in `data` (any value at its top, not only an object), or `nil` when it is
+    /// not JSON.
+    public init?(parsing data: Data) {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { return nil }
+        self = value
     }
 }
