@@ -263,7 +263,11 @@ private final class SampleInputs: Sendable {
             }
         let path = (folder as NSString).appendingPathComponent(name)
         if !FileManager.default.fileExists(atPath: path) { try await MediaTools().ffmpeg(arguments + [path]) }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        // A 2-second sample is well under a megabyte; the bound is against a surprising ffmpeg.
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try handle.read(upToCount: 64 << 20), data.count < 64 << 20 else {
+            throw WharfError(.invalidArgument, "the sample \(kind) file \(path) is missing or larger than 64 MiB")
+        }
+        try? handle.close()
         return (data, type, (name as NSString).pathExtension)
     }
 }
