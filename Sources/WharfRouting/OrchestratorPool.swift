@@ -256,13 +256,38 @@ public actor OrchestratorPool {
     ) -> (SelectionIndex.Entry) -> Bool {
         { [members] entry in
             guard !tried.contains(entry.address), let member = members[entry.address], !member.draining, member.suspendedUntil == nil,
-                member.offer != nil, !entry.atCapacity
+                member.offer != nil
             else { return false }
-            if let priceCap, !entry.price.isAtMost(priceCap) { return false }
-            if entry.offer.requiresPayment, !canPay { return false }
-            if let region, member.region != region { return false }
-            return true
+            let rule = Self.exclusion(
+                of: member,
+                offer: entry.offer,
+                price: entry.price,
+                atCapacity: entry.atCapacity,
+                priceCap: priceCap,
+                region: region,
+                canPay: canPay
+            )
+            return rule == nil
         }
+    }
+
+    /// The rule, among those that depend on the request, that keeps an available member offering the
+    /// step from taking it (as the count it adds to), or `nil` when none does: one list for picks
+    /// through the index and for ordering every member.
+    private static func exclusion(
+        of member: Member,
+        offer: OrchestratorOffer,
+        price: OrchestratorOffer.Price,
+        atCapacity: Bool,
+        priceCap: OrchestratorOffer.Price?,
+        region: String?,
+        canPay: Bool
+    ) -> WritableKeyPath<Exclusions, Int>? {
+        if let priceCap, !price.isAtMost(priceCap) { return \.overPriceCap }
+        if offer.requiresPayment, !canPay { return \.needsPayment }
+        if let region, member.region != region { return \.otherRegion }
+        if atCapacity { return \.noCapacity }
+        return nil
     }
 
     private func candidate(_ entry: SelectionIndex.Entry) -> Candidate {
@@ -342,20 +367,16 @@ public actor OrchestratorPool {
                 exclusions.notOffering += 1
                 continue
             }
-            if let priceCap, !price.isAtMost(priceCap) {
-                exclusions.overPriceCap += 1
-                continue
-            }
-            if offer.requiresPayment, !canPay {
-                exclusions.needsPayment += 1
-                continue
-            }
-            if let region, member.region != region {
-                exclusions.otherRegion += 1
-                continue
-            }
-            if atCapacity {
-                exclusions.noCapacity += 1
+            if let rule = Self.exclusion(
+                of: member,
+                offer: offer,
+                price: price,
+                atCapacity: atCapacity,
+                priceCap: priceCap,
+                region: region,
+                canPay: canPay
+            ) {
+                exclusions[keyPath: rule] += 1
                 continue
             }
             found.append(Candidate(address: member.address, offer: offer, price: price, latency: member.latency, region: member.region))
