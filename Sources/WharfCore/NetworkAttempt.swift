@@ -21,6 +21,15 @@ public struct NetworkAttempt: Sendable, Hashable, Codable {
     public var pixelsPerUnit: Int64
     /// When the attempt ended.
     public var endedAt: Date
+    /// The step of the job it belongs to (`run` for a v1 call); `nil` in records from before steps were kept.
+    public var stepID: String?
+    /// `first`, `retry` (after a failure) or `hedge` (beside an attempt that had not answered).
+    public var role: String
+    /// What the operator owes the orchestrator for it, in wei: set for the attempt that did the step
+    /// and for one that lost a hedge race; `nil` for failures.
+    public var costWei: Int64?
+    /// Why this orchestrator was chosen.
+    public var decision: RoutingDecision?
 
     public init(
         jobID: String,
@@ -29,8 +38,16 @@ public struct NetworkAttempt: Sendable, Hashable, Codable {
         latencyMilliseconds: Int,
         pricePerUnit: Int64,
         pixelsPerUnit: Int64,
-        endedAt: Date
+        endedAt: Date,
+        stepID: String? = nil,
+        role: String = "first",
+        costWei: Int64? = nil,
+        decision: RoutingDecision? = nil
     ) {
+        self.stepID = stepID
+        self.role = role
+        self.costWei = costWei
+        self.decision = decision
         self.jobID = jobID
         self.orchestrator = orchestrator
         self.outcome = outcome

@@ -33,9 +33,14 @@ public struct PresetJobRequest: Sendable, Hashable, Codable {
     /// Makes each step's orchestrator choice repeatable; text, since JSON numbers lose integers
     /// above 2^53.
     public var routingSeed: String?
+    /// `false` when the job's steps must not be hedged (`Wharf-Hedge: off`).
+    public var hedge: Bool?
+    /// The client's region when the job was created, which its steps are steered by.
+    public var clientRegion: String?
 
     enum CodingKeys: String, CodingKey {
-        case preset, parameters, input, metadata, revision
+        case preset, parameters, input, metadata, revision, hedge
+        case clientRegion = "client_region"
         case presetVersion = "preset_version"
         case webhookURL = "webhook_url"
         case mediaBaseURL = "media_base_url"
@@ -50,8 +55,12 @@ public struct PresetJobRequest: Sendable, Hashable, Codable {
         metadata: [String: String]? = nil,
         revision: String? = nil,
         mediaBaseURL: String? = nil,
-        routingSeed: String? = nil
+        routingSeed: String? = nil,
+        hedge: Bool? = nil,
+        clientRegion: String? = nil
     ) {
+        self.hedge = hedge
+        self.clientRegion = clientRegion
         self.preset = preset
         self.parameters = parameters
         self.input = input
@@ -73,6 +82,8 @@ public struct PresetJobRequest: Sendable, Hashable, Codable {
         revision = try container.decodeIfPresent(String.self, forKey: .revision)
         mediaBaseURL = try container.decodeIfPresent(String.self, forKey: .mediaBaseURL)
         routingSeed = try container.decodeIfPresent(String.self, forKey: .routingSeed)
+        hedge = try container.decodeIfPresent(Bool.self, forKey: .hedge)
+        clientRegion = try container.decodeIfPresent(String.self, forKey: .clientRegion)
     }
 
     /// The request kept with `job`, when it is a preset job's.

@@ -7,6 +7,10 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
     public var errorRate: Double = 0
     /// Latency added to every pipeline request.
     public var addedLatency: Duration = .zero
+    /// Share of pipeline requests (0 to 1) slowed by ``tailLatency``: a tail, not an outage.
+    public var tailRate: Double = 0
+    /// What a request in the tail waits on top of the rest.
+    public var tailLatency: Duration = .zero
     /// Pipeline requests never get an answer.
     public var hang = false
     /// After this many pipeline requests the orchestrator stops: both listeners close, later
@@ -51,6 +55,8 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         case errorRate = "error_rate"
         case addedLatencyMilliseconds = "added_latency_ms"
         case hang
+        case tailRate = "tail_rate"
+        case tailLatencyMilliseconds = "tail_latency_ms"
         case crashAfterRequests = "crash_after_requests"
         case expiredAuthTokens = "expired_auth_tokens"
         case failGetOrchestrator = "fail_get_orchestrator"
@@ -75,6 +81,11 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         }
         addedLatency = .milliseconds(try container.decodeIfPresent(Int.self, forKey: .addedLatencyMilliseconds) ?? 0)
         hang = try container.decodeIfPresent(Bool.self, forKey: .hang) ?? false
+        tailRate = try container.decodeIfPresent(Double.self, forKey: .tailRate) ?? 0
+        guard (0...1).contains(tailRate) else {
+            throw DecodingError.dataCorruptedError(forKey: .tailRate, in: container, debugDescription: "tail_rate must be from 0 to 1")
+        }
+        tailLatency = .milliseconds(try Self.decode(container, .tailLatencyMilliseconds, in: 0...600_000) ?? 0)
         crashAfterRequests = try container.decodeIfPresent(Int.self, forKey: .crashAfterRequests)
         expiredAuthTokens = try container.decodeIfPresent(Bool.self, forKey: .expiredAuthTokens) ?? false
         failGetOrchestrator = try container.decodeIfPresent(Bool.self, forKey: .failGetOrchestrator) ?? false
@@ -121,6 +132,8 @@ public struct DevnetFaults: Sendable, Hashable, Codable {
         try container.encode(errorRate, forKey: .errorRate)
         try container.encode(Self.milliseconds(addedLatency), forKey: .addedLatencyMilliseconds)
         try container.encode(hang, forKey: .hang)
+        try container.encode(tailRate, forKey: .tailRate)
+        try container.encode(Self.milliseconds(tailLatency), forKey: .tailLatencyMilliseconds)
         try container.encodeIfPresent(crashAfterRequests, forKey: .crashAfterRequests)
         try container.encode(expiredAuthTokens, forKey: .expiredAuthTokens)
         try container.encode(failGetOrchestrator, forKey: .failGetOrchestrator)

@@ -263,6 +263,9 @@ public final class DevnetOrchestrator: Service, Sendable {
         }
         let latency = profile.latency + faults.addedLatency
         if latency > .zero { try await Task.sleep(for: latency) }
+        if faults.tailRate > 0, Double.random(in: 0..<1) < faults.tailRate {
+            try await Task.sleep(for: faults.tailLatency)
+        }
         if faults.hang { try await Task.sleep(for: .seconds(3600)) }
         if faults.errorRate > 0, Double.random(in: 0..<1) < faults.errorRate {
             return (500, "devnet fault: injected error")

@@ -9,11 +9,27 @@ public import WharfLivepeer
 public struct PipelineRouter: Sendable {
     /// One try on one orchestrator.
     public struct Attempt: Sendable, Hashable {
+        /// Why an attempt was made.
+        public enum Role: String, Sendable, Hashable, Codable {
+            /// The step's first try.
+            case first
+            /// A try after an attempt failed.
+            case retry
+            /// A second try beside one that had not answered yet.
+            case hedge
+        }
+
         public var orchestrator: OrchestratorAddress
         public var latency: Duration
-        /// `ok`, `timeout`, `connection refused`, `http 503`, `auth token refreshed`, …
+        /// `ok`, `timeout`, `connection refused`, `http 503`, `hedge lost`, …
         public var outcome: String
         public var price: OrchestratorOffer.Price
+        public var role: Role = .first
+        /// What the operator owes the orchestrator for it, in wei: set for the attempt that did the
+        /// step and for one that lost a hedge race (it did the work too); `nil` for failures.
+        public var cost: Int64?
+        /// Why this orchestrator was chosen.
+        public var decision: RoutingDecision?
     }
 
     /// A completed step.
@@ -32,6 +48,10 @@ public struct PipelineRouter: Sendable {
     private let policy: RoutingPolicy
     private let metrics: any MetricsFactory
     private let signer: RemoteSigner?
+    /// Extra attempts sent, against the requests routed (shared by every copy of the router).
+    private let retryBudget: RetryBudget
+    /// Answer times per pipeline and model, for the hedge delay.
+    private let observed = ObservedLatencies()
 
     /// - Parameters:
     ///   - pins: Where pinned certificates are found for job requests; `nil` verifies against CAs.
@@ -51,157 +71,321 @@ public struct PipelineRouter: Sendable {
         self.policy = policy
         self.metrics = metrics
         self.signer = signer
+        self.retryBudget = RetryBudget(policy: policy.retryBudget)
     }
 
-    /// Runs `request` for `model`, on orchestrators at or under `priceCap` and in `region` when given.
-    /// - Throws: ``RoutingError`` when no orchestrator completes it.
     /// The lowest price on offer now for `pipeline` and `model`, per unit of work.
     public func lowestPrice(for pipeline: Pipeline, model: String?) async -> OrchestratorOffer.Price? {
         await pool.lowestPrice(for: pipeline, model: model)
     }
 
-    /// - Parameter seed: Makes the choice among equally good orchestrators repeatable (the
-    ///   `balanced` strategy's draw); `nil` draws from the system generator.
+    /// Runs `request` for `model`, on orchestrators at or under `priceCap` and in `region` when given.
+    ///
+    /// A retryable failure sends the step to a different orchestrator; a hedgeable step that has
+    /// not been answered after the hedge delay is sent to a second one beside the first, and the
+    /// first good answer wins (the other is cancelled and recorded as `hedge lost`, with its cost).
+    /// Retries and hedges after the first attempt that reached an orchestrator are taken from the
+    /// node's ``RetryBudget``.
+    /// - Parameters:
+    ///   - seed: Makes the choice among equally good orchestrators repeatable (the `balanced`
+    ///     strategy's draw); `nil` draws from the system generator.
+    ///   - hedge: `false` never hedges this step (`Wharf-Hedge: off`).
+    /// - Throws: ``RoutingError`` when no orchestrator completes it.
     public func run(
         _ request: AIJobClient.Request,
         model: String,
         priceCap: OrchestratorOffer.Price?,
         region: String? = nil,
-        seed: UInt64? = nil
+        seed: UInt64? = nil,
+        hedge: Bool = true
     ) async throws -> Outcome {
         let clock = ContinuousClock()
         let deadline = clock.now + policy.deadline
+        let pipeline = request.pipeline
+        retryBudget.recordRequest(pipeline.rawValue)
+        let hedgeDelay = hedge && !request.streamsEvents ? hedgeDelay(for: pipeline, model: model) : nil
         var attempts: [Attempt] = []
         var tried: Set<OrchestratorAddress> = []
         var generator = RoutingRandom(seed: seed)
-        while tried.count < policy.maxAttempts, clock.now < deadline {
-            let (next, exclusions) = await pool.pick(
-                for: request.pipeline,
-                model: model,
-                priceCap: priceCap,
-                region: region,
-                excluding: tried,
-                canPay: signer != nil,
-                using: &generator
-            )
-            guard let candidate = next else {
-                if attempts.isEmpty {
-                    throw RoutingError(
-                        kind: .noOrchestrator,
-                        message: Self.explain(exclusions, pipeline: request.pipeline, model: model, region: region),
-                        attempts: attempts
-                    )
-                }
-                break
-            }
-            tried.insert(candidate.address)
-            var offer = candidate.offer
-            var price = candidate.price
-            var refreshedToken = false
+        var budgetSpent = false
+        return try await withThrowingTaskGroup(of: RaceEvent.self) { group in
+            var running = 0
+            var reachedAny = false
+            var next: Attempt.Role? = .first
             while true {
-                let start = clock.now
-                let remaining = deadline - start
-                let outcome: String
-                do {
-                    if offer.authToken?.isExpired() ?? true {
-                        offer = try await pool.refreshOffer(candidate.address)
-                    }
-                    // Checked again after every refresh: an orchestrator may change its price with
-                    // its new token. The price the step is paid at is the one it goes out with.
-                    price = try Self.usablePrice(offer.price(for: request.pipeline, model: model), units: request.units, cap: priceCap)
-                    var paid = request
-                    if offer.requiresPayment, let signer {
-                        let payment = try await signer.payment(
-                            for: offer,
-                            orchestrator: candidate.address,
-                            manifestID: request.manifestID,
-                            units: request.units
-                        )
-                        paid.payment = payment.payment
-                        paid.segmentCredentials = payment.segmentCredentials
-                    }
-                    let response = try await jobs.send(
-                        paid,
-                        to: offer,
-                        pinnedCertificate: pins?.certificate(of: candidate.address),
-                        // A stream's attempt lasts as long as the stream: only the deadline bounds it.
-                        timeout: request.streamsEvents ? remaining : min(policy.attemptTimeout, remaining)
+                if let role = next, !Task.isCancelled {
+                    next = nil
+                    let (picked, exclusions) = await pool.pick(
+                        for: pipeline,
+                        model: model,
+                        priceCap: priceCap,
+                        region: region,
+                        excluding: tried,
+                        canPay: signer != nil,
+                        using: &generator
                     )
-                    let latency = clock.now - start
-                    if (200..<300).contains(response.status) {
-                        await pool.recordSuccess(candidate.address, latency: latency)
-                        var done = record(candidate, latency, "ok", request.pipeline)
-                        done.price = price
-                        attempts.append(done)
-                        return Outcome(response: response, orchestrator: candidate.address, offer: offer, price: price, attempts: attempts)
-                    }
-                    let text = String(decoding: response.body.prefix(200), as: UTF8.self)
-                    if response.status == 403, text.contains("auth token"), !refreshedToken {
-                        // The orchestrator no longer accepts the token (expired, or it restarted): get a
-                        // new one with GetOrchestrator and try the same orchestrator once more.
-                        attempts.append(record(candidate, latency, "auth token refused", request.pipeline))
-                        offer = try await pool.refreshOffer(candidate.address)
-                        refreshedToken = true
-                        continue
-                    }
-                    if [400, 413, 415, 422].contains(response.status) {
-                        attempts.append(record(candidate, latency, "http \(response.status)", request.pipeline))
+                    if let candidate = picked {
+                        tried.insert(candidate.address)
+                        running += 1
+                        group.addTask {
+                            .finished(
+                                await self.attempt(request, role: role, on: candidate, model: model, priceCap: priceCap, deadline: deadline)
+                            )
+                        }
+                        if role == .first, let hedgeDelay {
+                            group.addTask {
+                                try? await Task.sleep(for: hedgeDelay)
+                                return .hedgeDue
+                            }
+                        }
+                    } else if attempts.isEmpty, running == 0 {
                         throw RoutingError(
-                            kind: .rejected(status: response.status),
-                            message: "the orchestrator rejected the request (\(response.status)): \(text)",
+                            kind: .noOrchestrator,
+                            message: Self.explain(exclusions, pipeline: pipeline, model: model, region: region),
                             attempts: attempts
                         )
                     }
-                    outcome = "http \(response.status)"
-                } catch let error as RoutingError {
-                    throw error
-                } catch let refused as UnusablePrice {
-                    // Its price, not its health: try another orchestrator without holding this against it.
-                    attempts.append(record(candidate, clock.now - start, refused.reason, request.pipeline))
-                    break
-                } catch RemoteSigner.Failure.refreshOrchestrator where !refreshedToken {
-                    // The signer wants fresh orchestrator info: get it and pay again, once.
-                    attempts.append(record(candidate, clock.now - start, "payment refresh", request.pipeline))
+                }
+                guard running > 0, let event = try await group.next() else { break }
+                switch event {
+                case .hedgeDue:
+                    // Still waiting on the first attempt alone: ask a second orchestrator beside it.
+                    guard running == 1, tried.count < policy.maxAttempts, clock.now < deadline else { continue }
+                    if retryBudget.spendExtra(pipeline.rawValue) {
+                        next = .hedge
+                    } else {
+                        budgetSpent = true
+                        count("wharf_routing_retry_budget_exhausted_total", pipeline)
+                    }
+                case .finished(let result):
+                    running -= 1
+                    attempts.append(contentsOf: result.attempts)
+                    reachedAny = reachedAny || result.reachedOrchestrator
+                    switch result.ending {
+                    case .answered(let answer):
+                        group.cancelAll()
+                        // The other attempt, if any, lost the race: it ends now, and what it cost is kept.
+                        while let lost = try await group.next() {
+                            guard case .finished(let loser) = lost else { continue }
+                            attempts.append(
+                                contentsOf: loser.attempts.map { attempt in
+                                    guard attempt.outcome == Self.canceledOutcome else { return attempt }
+                                    var lostAttempt = attempt
+                                    lostAttempt.outcome = "hedge lost"
+                                    lostAttempt.cost = attempt.price.cost(units: request.units)
+                                    count("wharf_routing_hedges_lost_total", pipeline)
+                                    return lostAttempt
+                                }
+                            )
+                        }
+                        if result.role == .hedge { count("wharf_routing_hedges_won_total", pipeline) }
+                        observed.record(pipeline, model: model, latency: result.attempts.last?.latency ?? .zero)
+                        return Outcome(
+                            response: answer.response,
+                            orchestrator: answer.orchestrator,
+                            offer: answer.offer,
+                            price: answer.price,
+                            attempts: attempts
+                        )
+                    case .rejected(let error):
+                        group.cancelAll()
+                        while try await group.next() != nil {}
+                        throw RoutingError(kind: error.kind, message: error.message, attempts: attempts)
+                    case .failed:
+                        guard running == 0, tried.count < policy.maxAttempts, clock.now < deadline, !Task.isCancelled else { continue }
+                        // A retry after an attempt that reached an orchestrator is extra load on the network.
+                        if !reachedAny || retryBudget.spendExtra(pipeline.rawValue) {
+                            next = .retry
+                        } else {
+                            budgetSpent = true
+                            count("wharf_routing_retry_budget_exhausted_total", pipeline)
+                        }
+                    }
+                }
+            }
+            let summary = attempts.map(\.outcome).joined(separator: ", ")
+            let orchestrators = Set(attempts.map(\.orchestrator)).count
+            var message =
+                clock.now >= deadline && attempts.isEmpty
+                ? "no orchestrator answered before the deadline"
+                : "\(orchestrators) orchestrator\(orchestrators == 1 ? "" : "s") failed: \(summary)"
+            if budgetSpent { message += " (no further retry: the gateway's retry budget for \(pipeline.rawValue) is spent)" }
+            throw RoutingError(kind: .allAttemptsFailed, message: message, attempts: attempts)
+        }
+    }
+
+    /// What the race of a step's attempts hears: an attempt ended, or the hedge delay passed.
+    private enum RaceEvent: Sendable {
+        case finished(AttemptResult)
+        case hedgeDue
+    }
+
+    /// How one orchestrator's turn at a step ended.
+    private struct AttemptResult: Sendable {
+        enum Ending: Sendable {
+            /// It completed the step.
+            case answered(Answer)
+            /// It refused the request itself (a 4xx caused by the request): no one else is asked.
+            case rejected(RoutingError)
+            /// It failed; another orchestrator may be asked.
+            case failed
+        }
+
+        struct Answer: Sendable {
+            var response: AIJobClient.Response
+            var orchestrator: OrchestratorAddress
+            var offer: OrchestratorOffer
+            var price: OrchestratorOffer.Price
+        }
+
+        var role: Attempt.Role
+        var ending: Ending
+        /// What was tried on the orchestrator (a token refresh makes two).
+        var attempts: [Attempt]
+        /// Whether a request reached the orchestrator (not only a price check or a signer call).
+        var reachedOrchestrator: Bool
+    }
+
+    /// The outcome of an attempt that was cancelled: it lost a hedge race, or the caller left.
+    static let canceledOutcome = "canceled"
+
+    /// The delay after which a step of `pipeline` with `model` is hedged, or `nil` when it is not.
+    private func hedgeDelay(for pipeline: Pipeline, model: String) -> Duration? {
+        let hedging = policy.hedging
+        guard hedging.enabled, hedging.pipelines.contains(pipeline), policy.maxAttempts > 1 else { return nil }
+        if let delay = hedging.delay { return delay }
+        return observed.percentile95(pipeline, model: model, minimumSamples: hedging.samplesBeforeObservedDelay)
+            .map { max($0, hedging.minimumDelay) }
+    }
+
+    private func count(_ label: String, _ pipeline: Pipeline) {
+        Counter(label: label, dimensions: [("pipeline", pipeline.rawValue)], factory: metrics).increment()
+    }
+
+    /// One orchestrator's turn at a step: a fresh token when its own expired, payment, the request,
+    /// and one more try on the same orchestrator when it refused the token or changed certificate.
+    private func attempt(
+        _ request: AIJobClient.Request,
+        role: Attempt.Role,
+        on candidate: OrchestratorPool.Candidate,
+        model: String,
+        priceCap: OrchestratorOffer.Price?,
+        deadline: ContinuousClock.Instant
+    ) async -> AttemptResult {
+        let clock = ContinuousClock()
+        var attempts: [Attempt] = []
+        var reached = false
+        var offer = candidate.offer
+        var refreshedToken = false
+        func ended(_ ending: AttemptResult.Ending) -> AttemptResult {
+            AttemptResult(role: role, ending: ending, attempts: attempts, reachedOrchestrator: reached)
+        }
+        func note(_ latency: Duration, _ outcome: String) {
+            var attempt = record(candidate, latency, outcome, request.pipeline)
+            attempt.role = role
+            attempts.append(attempt)
+        }
+        while true {
+            let start = clock.now
+            let remaining = deadline - start
+            let outcome: String
+            do {
+                if offer.authToken?.isExpired() ?? true {
+                    offer = try await pool.refreshOffer(candidate.address)
+                }
+                // Checked again after every refresh: an orchestrator may change its price with
+                // its new token. The price the step is paid at is the one it goes out with.
+                let price = try Self.usablePrice(offer.price(for: request.pipeline, model: model), units: request.units, cap: priceCap)
+                var paid = request
+                if offer.requiresPayment, let signer {
+                    let payment = try await signer.payment(
+                        for: offer,
+                        orchestrator: candidate.address,
+                        manifestID: request.manifestID,
+                        units: request.units
+                    )
+                    paid.payment = payment.payment
+                    paid.segmentCredentials = payment.segmentCredentials
+                }
+                reached = true
+                let response = try await jobs.send(
+                    paid,
+                    to: offer,
+                    pinnedCertificate: pins?.certificate(of: candidate.address),
+                    // A stream's attempt lasts as long as the stream: only the deadline bounds it.
+                    timeout: request.streamsEvents ? remaining : min(policy.attemptTimeout, remaining)
+                )
+                let latency = clock.now - start
+                if (200..<300).contains(response.status) {
+                    await pool.recordSuccess(candidate.address, latency: latency)
+                    note(latency, "ok")
+                    attempts[attempts.count - 1].price = price
+                    attempts[attempts.count - 1].cost = price.cost(units: request.units)
+                    return ended(.answered(.init(response: response, orchestrator: candidate.address, offer: offer, price: price)))
+                }
+                let text = String(decoding: response.body.prefix(200), as: UTF8.self)
+                if response.status == 403, text.contains("auth token"), !refreshedToken {
+                    // The orchestrator no longer accepts the token (expired, or it restarted): get a
+                    // new one with GetOrchestrator and try the same orchestrator once more.
+                    note(latency, "auth token refused")
+                    offer = try await pool.refreshOffer(candidate.address)
+                    refreshedToken = true
+                    continue
+                }
+                if [400, 413, 415, 422].contains(response.status) {
+                    note(latency, "http \(response.status)")
+                    return ended(
+                        .rejected(
+                            RoutingError(
+                                kind: .rejected(status: response.status),
+                                message: "the orchestrator rejected the request (\(response.status)): \(text)",
+                                attempts: []
+                            )
+                        )
+                    )
+                }
+                outcome = "http \(response.status)"
+            } catch let refused as UnusablePrice {
+                // Its price, not its health: try another orchestrator without holding this against it.
+                note(clock.now - start, refused.reason)
+                return ended(.failed)
+            } catch RemoteSigner.Failure.refreshOrchestrator where !refreshedToken {
+                // The signer wants fresh orchestrator info: get it and pay again, once.
+                note(clock.now - start, "payment refresh")
+                refreshedToken = true
+                if let refreshed = try? await pool.refreshOffer(candidate.address) {
+                    offer = refreshed
+                    continue
+                }
+                outcome = "payment failed"
+            } catch let failure as RemoteSigner.Failure {
+                // Not the orchestrator's fault: try another one without counting it against this one.
+                note(clock.now - start, failure == .priceExceeded ? "price over the signer's maximum" : "payment failed")
+                return ended(.failed)
+            } catch {
+                if Task.isCancelled {
+                    // Lost a hedge race, or the caller left: not the orchestrator's fault.
+                    note(clock.now - start, Self.canceledOutcome)
+                    return ended(.failed)
+                }
+                if !refreshedToken, Self.isCertificateFailure(error) {
+                    // A pinned orchestrator restarted with a new certificate: probe it again, which
+                    // pins the new certificate and fetches a new token, then retry it once.
+                    note(clock.now - start, "certificate changed")
                     refreshedToken = true
                     if let refreshed = try? await pool.refreshOffer(candidate.address) {
                         offer = refreshed
                         continue
                     }
-                    outcome = "payment failed"
-                } catch let failure as RemoteSigner.Failure {
-                    // Not the orchestrator's fault: try another one without counting it against this one.
-                    let reason = failure == .priceExceeded ? "price over the signer's maximum" : "payment failed"
-                    attempts.append(record(candidate, clock.now - start, reason, request.pipeline))
-                    break
-                } catch {
-                    if !refreshedToken, Self.isCertificateFailure(error) {
-                        // A pinned orchestrator restarted with a new certificate: probe it again, which
-                        // pins the new certificate and fetches a new token, then retry it once.
-                        attempts.append(record(candidate, clock.now - start, "certificate changed", request.pipeline))
-                        refreshedToken = true
-                        if let refreshed = try? await pool.refreshOffer(candidate.address) {
-                            offer = refreshed
-                            continue
-                        }
-                        await pool.recordFailure(candidate.address, reason: "certificate changed")
-                        break
-                    }
-                    outcome = clock.now >= start + min(policy.attemptTimeout, remaining) ? "timeout" : OrchestratorPool.describe(error)
+                    await pool.recordFailure(candidate.address, reason: "certificate changed")
+                    return ended(.failed)
                 }
-                attempts.append(record(candidate, clock.now - start, outcome, request.pipeline))
-                await pool.recordFailure(candidate.address, reason: outcome)
-                break
+                outcome = clock.now >= start + min(policy.attemptTimeout, remaining) ? "timeout" : OrchestratorPool.describe(error)
             }
+            note(clock.now - start, outcome)
+            await pool.recordFailure(candidate.address, reason: outcome)
+            return ended(.failed)
         }
-        let summary = attempts.map(\.outcome).joined(separator: ", ")
-        let count = Set(attempts.map(\.orchestrator)).count
-        throw RoutingError(
-            kind: .allAttemptsFailed,
-            message: clock.now >= deadline && attempts.isEmpty
-                ? "no orchestrator answered before the deadline"
-                : "\(count) orchestrator\(count == 1 ? "" : "s") failed: \(summary)",
-            attempts: attempts
-        )
     }
 
     /// The units a segment is paid for: its renditions' pixels a second (at least 30 frames a

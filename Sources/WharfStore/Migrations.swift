@@ -232,6 +232,16 @@ extension SQLiteStore {
             }
             try db.create(index: "spend_intents_by_node", on: "spend_intents", columns: ["node"])
         }
+        migrator.registerMigration("2026-12-07-attempt-roles-decisions") { db in
+            // Each attempt's step, why it was made (first, retry, hedge), what it cost the operator
+            // (the winner and a hedge's loser), and why its orchestrator was chosen (JSON).
+            try db.alter(table: "network_attempts") { table in
+                table.add(column: "step_id", .text)
+                table.add(column: "role", .text).notNull().defaults(to: "first")
+                table.add(column: "cost_wei", .integer)
+                table.add(column: "decision", .text)
+            }
+        }
         return migrator
     }
 }

@@ -65,7 +65,11 @@ extension NetworkAttempt: RowDecodable {
             latencyMilliseconds: row["latency_ms"],
             pricePerUnit: row["price_per_unit"],
             pixelsPerUnit: row["pixels_per_unit"],
-            endedAt: row["ended_at"]
+            endedAt: row["ended_at"],
+            stepID: row["step_id"],
+            role: row["role"],
+            costWei: row["cost_wei"],
+            decision: (row["decision"] as String?).flatMap { try? JSONDecoder().decode(RoutingDecision.self, from: Data($0.utf8)) }
         )
     }
 }

@@ -21,12 +21,15 @@ extension SQLiteStore: AttemptStore {
             try db.execute(
                 cached: """
                     INSERT INTO network_attempts
-                        (job_id, orchestrator, outcome, latency_ms, price_per_unit, pixels_per_unit, ended_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                        (job_id, orchestrator, outcome, latency_ms, price_per_unit, pixels_per_unit, ended_at,
+                         step_id, role, cost_wei, decision)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     attempt.jobID, attempt.orchestrator, attempt.outcome, attempt.latencyMilliseconds,
                     attempt.pricePerUnit, attempt.pixelsPerUnit, attempt.endedAt,
+                    attempt.stepID, attempt.role, attempt.costWei,
+                    try attempt.decision.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) },
                 ]
             )
         }

@@ -11,8 +11,8 @@ public struct V1Caller: Sendable, Hashable {
     public var priceCap: UnitPrice?
     /// The prefix of the key the request came with.
     public var keyPrefix: String?
-    /// `Wharf-Routing-Seed`, when given.
-    public var routingSeed: UInt64?
+    /// What the request asks of routing (`Wharf-Routing-Seed`, `Wharf-Hedge`, the client's region).
+    public var routing: RoutingHints
 
     public init(
         tenantID: String,
@@ -20,10 +20,10 @@ public struct V1Caller: Sendable, Hashable {
         mediaBaseURL: String,
         priceCap: UnitPrice? = nil,
         keyPrefix: String? = nil,
-        routingSeed: UInt64? = nil
+        routing: RoutingHints = RoutingHints()
     ) {
         self.keyPrefix = keyPrefix
-        self.routingSeed = routingSeed
+        self.routing = routing
         self.tenantID = tenantID
         self.requestID = requestID
         self.mediaBaseURL = mediaBaseURL

@@ -113,7 +113,8 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore & StepSt
             priceCap: .tighter(priceCaps[pipeline], caller.priceCap),
             streamsEvents: streams,
             units: units,
-            routingSeed: caller.routingSeed
+            routingSeed: caller.routing.seed,
+            hedge: caller.routing.hedge
         )
         return try await jobs.runCall(job, step: step, mediaBaseURL: caller.mediaBaseURL)
     }

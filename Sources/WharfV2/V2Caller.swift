@@ -9,11 +9,12 @@ public struct V2Caller: Sendable, Hashable {
     public var revision: APIRevision
     /// Where the gateway serves job files, `<base>/media`.
     public var mediaBaseURL: String
-    /// `Wharf-Routing-Seed`, when given: kept with a job so its steps are routed repeatably.
-    public var routingSeed: UInt64?
+    /// What the request asks of routing, kept with a job so its steps are routed the same way
+    /// when it resumes.
+    public var routing: RoutingHints
 
-    public init(tenantID: String, keyPrefix: String, revision: APIRevision, mediaBaseURL: String, routingSeed: UInt64? = nil) {
-        self.routingSeed = routingSeed
+    public init(tenantID: String, keyPrefix: String, revision: APIRevision, mediaBaseURL: String, routing: RoutingHints = RoutingHints()) {
+        self.routing = routing
         self.tenantID = tenantID
         self.keyPrefix = keyPrefix
         self.revision = revision

@@ -24,7 +24,9 @@ extension V2Service {
             metadata: metadata.isEmpty ? nil : metadata,
             revision: caller.revision.rawValue,
             mediaBaseURL: caller.mediaBaseURL,
-            routingSeed: caller.routingSeed.map(String.init)
+            routingSeed: caller.routing.seed.map(String.init),
+            hedge: caller.routing.hedge ? nil : false,
+            clientRegion: caller.routing.clientRegion
         )
 
         // Concurrency limits and budgets decide before the job exists: a refused job costs nothing.

@@ -67,7 +67,8 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
                 model: step.model,
                 priceCap: step.priceCap,
                 region: step.region,
-                seed: step.routingSeed
+                seed: step.routingSeed,
+                hedge: step.hedge
             )
             await spending?.answered(job, stepID: stepID, networkCost: outcome.price.cost(units: step.units) ?? .max)
             TestFaults.stepAnswered()
@@ -126,7 +127,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         do {
             outcome = try await route(request, step, of: job, stepID: "run")
         } catch let error as RoutingError {
-            let attempts = error.attempts.map { $0.record(jobID: job.id) }
+            let attempts = error.attempts.map { $0.record(jobID: job.id, stepID: "run") }
             let (status, message) = Task.isCancelled ? (JobStatus.canceled, Self.callerLeft) : (.failed, error.message)
             let store = self.store
             let id = job.id
@@ -141,7 +142,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             try await Self.recordEnd { _ = try await store.updateJob(id: id, status: status, result: Self.failure(message), at: Date()) }
             throw error
         }
-        let attempts = outcome.attempts.map { $0.record(jobID: job.id) }
+        let attempts = outcome.attempts.map { $0.record(jobID: job.id, stepID: "run") }
         if let events = outcome.response.events {
             try await store.insertAttempts(attempts)
             // A stream is billed when it starts: its events are the result, relayed as they come.
@@ -228,10 +229,10 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             do {
                 outcome = try await route(request, step, of: job, stepID: stepID)
             } catch let error as RoutingError {
-                try await store.insertAttempts(error.attempts.map { $0.record(jobID: jobID) })
+                try await store.insertAttempts(error.attempts.map { $0.record(jobID: jobID, stepID: stepID) })
                 throw error
             }
-            try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: jobID) })
+            try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: jobID, stepID: stepID) })
             result = try await rehostResults(outcome.response.body, of: outcome, jobID: jobID, namePrefix: "\(stepID)-") { $0 }
         } catch {
             // Not charged: what its authorization held goes back to the budget.
@@ -374,7 +375,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
 
 extension PipelineRouter.Attempt {
     /// The attempt as kept in the store.
-    func record(jobID: String) -> NetworkAttempt {
+    func record(jobID: String, stepID: String) -> NetworkAttempt {
         NetworkAttempt(
             jobID: jobID,
             orchestrator: orchestrator.description,
@@ -382,7 +383,11 @@ extension PipelineRouter.Attempt {
             latencyMilliseconds: Int(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000),
             pricePerUnit: price.pricePerUnit,
             pixelsPerUnit: price.pixelsPerUnit,
-            endedAt: Date()
+            endedAt: Date(),
+            stepID: stepID,
+            role: role.rawValue,
+            costWei: cost,
+            decision: decision
         )
     }
 }

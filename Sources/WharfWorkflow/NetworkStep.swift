@@ -24,6 +24,9 @@ public struct NetworkStep: Sendable {
     public var units: Int64
     /// Makes the orchestrator choice repeatable (`Wharf-Routing-Seed`); `nil` for a random draw.
     public var routingSeed: UInt64?
+    /// Whether the step may be hedged (`Wharf-Hedge: off` says no); the routing policy decides
+    /// whether it is.
+    public var hedge = true
 
     public init(
         pipeline: Pipeline,
@@ -34,9 +37,11 @@ public struct NetworkStep: Sendable {
         region: String? = nil,
         streamsEvents: Bool = false,
         units: Int64 = 1,
-        routingSeed: UInt64? = nil
+        routingSeed: UInt64? = nil,
+        hedge: Bool = true
     ) {
         self.routingSeed = routingSeed
+        self.hedge = hedge
         self.pipeline = pipeline
         self.model = model
         self.body = body
@@ -57,7 +62,8 @@ public struct NetworkStep: Sendable {
         region: String? = nil,
         streamsEvents: Bool = false,
         units: Int64 = 1,
-        routingSeed: UInt64? = nil
+        routingSeed: UInt64? = nil,
+        hedge: Bool = true
     ) {
         self.init(
             pipeline: pipeline,
@@ -68,7 +74,8 @@ public struct NetworkStep: Sendable {
             region: region,
             streamsEvents: streamsEvents,
             units: units,
-            routingSeed: routingSeed
+            routingSeed: routingSeed,
+            hedge: hedge
         )
     }
 }

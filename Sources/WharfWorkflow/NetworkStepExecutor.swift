@@ -46,8 +46,9 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
             contentType = "application/json"
         }
         // A job given a routing seed routes each step with a seed of its own, the same on every run.
-        let seed = PresetJobRequest(of: job)?.routingSeed
-        let network = NetworkStep(
+        let request = PresetJobRequest(of: job)
+        let seed = request?.routingSeed
+        var network = NetworkStep(
             pipeline: pipeline,
             model: model,
             body: body,
@@ -55,6 +56,7 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
             units: max(1, body.count),
             routingSeed: seed.flatMap(UInt64.init).map { RoutingRandom.seed($0, step: step.id) }
         )
+        network.hedge = request?.hedge ?? true
         let (document, artifacts) = try await jobs.runNetworkStep(network, job: job, stepID: step.id)
         return StepResult(output: document, artifacts: artifacts)
     }

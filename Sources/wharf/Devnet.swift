@@ -16,7 +16,7 @@ struct Devnet: AsyncParsableCommand {
             gRPC/TLS with a certificate made at start-up, expiring auth tokens, and the AI pipeline paths over \
             HTTPS answered by a reference runner (deterministic, clearly labelled development output). Prices, \
             regions and latencies differ per orchestrator. Faults can be changed while it runs: \
-            POST {"error_rate":0.5,"added_latency_ms":200,"hang":false,"crash_after_requests":10,\
+            POST {"error_rate":0.5,"added_latency_ms":200,"tail_rate":0.1,"tail_latency_ms":2000,"hang":false,"crash_after_requests":10,\
             "expired_auth_tokens":false,"fail_get_orchestrator":false,"refuse_connections_ms":0,\
             "redirect_results_to":"http://…"} to https://127.0.0.1:<http port>/_devnet/faults; hostile ones: \
             "price_per_unit" and "pixels_per_unit" (advertised from the next GetOrchestrator), "pad_info_bytes", \

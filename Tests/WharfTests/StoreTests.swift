@@ -12,7 +12,7 @@ import WharfStore
         "2026-11-29-v2-files-idempotency-webhooks", "2026-11-30-policy-spend-audit", "2026-12-01-spend-totals", "2026-12-02-leases",
         "2026-12-03-step-interruptions",
         "2026-12-04-files-by-tenant", "2026-12-05-webhook-outbox",
-        "2026-12-06-spend-intents",
+        "2026-12-06-spend-intents", "2026-12-07-attempt-roles-decisions",
     ]
 
     @Test func migratesAnEmptyFileInWALMode() async throws {
@@ -252,6 +252,47 @@ import WharfStore
         #expect(again?.code == .invalidArgument)
         #expect(try await store.attempts(jobID: job.id).map(\.outcome) == ["http 503", "ok"])
         #expect(try await store.job(id: job.id)?.status == .succeeded)
+    }
+
+    @Test func anAttemptKeepsItsStepRoleCostAndDecision() async throws {
+        let (directory, store, tenantID) = try await Self.storeWithTenant()
+        defer { withExtendedLifetime(directory) {} }
+        let job = Job(tenantID: tenantID, kind: "text-to-image", request: Data("{}".utf8))
+        try await store.insertJob(job)
+        var excluded = RoutingDecision.Exclusions()
+        excluded.capacity = 2
+        excluded.region = 1
+        let decision = RoutingDecision(
+            strategy: "price",
+            clientRegion: "eu-west",
+            members: 9,
+            offering: 7,
+            excluded: excluded,
+            top: [
+                .init(
+                    orchestrator: "127.0.0.1:9001",
+                    region: "eu-west",
+                    pricePerUnit: 1_000,
+                    pixelsPerUnit: 1,
+                    latencyMilliseconds: 40,
+                    roundTripMilliseconds: 3,
+                    weight: nil
+                )
+            ],
+            chosen: "127.0.0.1:9001",
+            reason: "cheapest"
+        )
+        var hedge = Self.attempt(of: job.id, "ok", port: 9001)
+        hedge.stepID = "render"
+        hedge.role = "hedge"
+        hedge.costWei = 64_000
+        hedge.decision = decision
+        try await store.insertAttempts([Self.attempt(of: job.id, "hedge lost"), hedge])
+        let kept = try await store.attempts(jobID: job.id)
+        #expect(kept.map(\.role) == ["first", "hedge"])
+        #expect(kept[0].decision == nil && kept[0].costWei == nil && kept[0].stepID == nil)
+        #expect(kept[1].stepID == "render" && kept[1].costWei == 64_000)
+        #expect(kept[1].decision == decision)
     }
 
     @Test func attemptsAndArtifactsAreKeptPerJob() async throws {

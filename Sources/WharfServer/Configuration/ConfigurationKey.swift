@@ -161,6 +161,36 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Limit for a whole network step, all attempts included, in milliseconds (100-3600000)."
     )
     static let maxAttempts = Self("routing.max_attempts", "3", "Orchestrators tried at most per step, each a different one (1-20).")
+    static let hedgingEnabled = Self(
+        "routing.hedging.enabled",
+        "true",
+        "Hedge slow steps: when an attempt has not answered after the hedge delay, ask a second orchestrator beside it; the first good answer wins."
+    )
+    static let hedgingPipelines = Self(
+        "routing.hedging.pipelines",
+        "every batch pipeline but llm and image-to-video",
+        "The pipelines whose steps may be hedged (idempotent, of bounded cost). A YAML list, or comma-separated in the environment."
+    )
+    static let hedgingDelay = Self(
+        "routing.hedging.delay_ms",
+        "(observed p95)",
+        "Wait before the hedge, 1 to 600000 ms. Unset: the 95th percentile of the pipeline and model's recent answers (no hedge before 20 answers)."
+    )
+    static let retryBudgetPercent = Self(
+        "routing.retry_budget.percent",
+        "10",
+        "Extra attempts (retries and hedges) a node sends at most, in percent of the requests it routed in the window, per pipeline (0-100)."
+    )
+    static let retryBudgetWindow = Self(
+        "routing.retry_budget.window_seconds",
+        "10",
+        "The window the retry budget counts over (1-3600 seconds)."
+    )
+    static let retryBudgetMinimum = Self(
+        "routing.retry_budget.minimum",
+        "10",
+        "Extra attempts always allowed per window, whatever the traffic (0-1000)."
+    )
     static let devnetOrchestrators = Self(
         "devnet.orchestrators",
         "0",
@@ -337,7 +367,8 @@ public struct ConfigurationKey: Sendable, Hashable {
             mediaURLLifetime, mediaSigningSecret, orchestrators,
             refreshSeconds, probeTimeout,
             caFile,
-            strategy, attemptTimeout, deadline, maxAttempts, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
+            strategy, attemptTimeout, deadline, maxAttempts, hedgingEnabled, hedgingPipelines, hedgingDelay, retryBudgetPercent,
+            retryBudgetWindow, retryBudgetMinimum, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
             pluginsRequireSignature, pluginsPublisherKeys, pluginsIsolation, pluginsProcesses, pluginsMaxMemory, pluginsStepCPUSeconds,
             pluginsStepsPerProcess, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,

@@ -96,6 +96,12 @@ extension WharfConfiguration {
         let attemptMilliseconds = reader.int(forKey: ConfigurationKey.attemptTimeout.configKey, default: 30_000)
         let deadlineMilliseconds = reader.int(forKey: ConfigurationKey.deadline.configKey, default: 90_000)
         let maxAttempts = reader.int(forKey: ConfigurationKey.maxAttempts.configKey, default: 3)
+        configuration.routing.hedging.enabled = reader.bool(forKey: ConfigurationKey.hedgingEnabled.configKey, default: true)
+        let hedgedPipelines = reader.stringArray(forKey: ConfigurationKey.hedgingPipelines.configKey)
+        let hedgeDelay = reader.int(forKey: ConfigurationKey.hedgingDelay.configKey)
+        let budgetPercent = reader.int(forKey: ConfigurationKey.retryBudgetPercent.configKey, default: 10)
+        let budgetWindow = reader.int(forKey: ConfigurationKey.retryBudgetWindow.configKey, default: 10)
+        let budgetMinimum = reader.int(forKey: ConfigurationKey.retryBudgetMinimum.configKey, default: 10)
         let devnetCount = reader.int(forKey: ConfigurationKey.devnetOrchestrators.configKey, default: 0)
         let runnerURL = reader.string(forKey: ConfigurationKey.devnetRunnerURL.configKey)
         let signerURL = reader.string(forKey: ConfigurationKey.remoteSignerURL.configKey)
@@ -251,6 +257,27 @@ extension WharfConfiguration {
         configuration.routing.deadline = .milliseconds(deadlineMilliseconds)
         unlessFailed(.maxAttempts, (1...20).contains(maxAttempts), "must be from 1 to 20")
         configuration.routing.maxAttempts = maxAttempts
+        if let hedgedPipelines {
+            var pipelines: Set<Pipeline> = []
+            for text in hedgedPipelines.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingWhitespace() }) where !text.isEmpty {
+                if let pipeline = Pipeline(rawValue: text.replacing("_", with: "-")), pipeline != .liveVideoToVideo {
+                    pipelines.insert(pipeline)
+                } else {
+                    problems.append(.init(key: ConfigurationKey.hedgingPipelines.name, message: "'\(text)' is not a batch pipeline"))
+                }
+            }
+            configuration.routing.hedging.pipelines = pipelines
+        }
+        if let hedgeDelay {
+            unlessFailed(.hedgingDelay, (1...600_000).contains(hedgeDelay), "must be from 1 to 600000 milliseconds")
+            configuration.routing.hedging.delay = .milliseconds(hedgeDelay)
+        }
+        unlessFailed(.retryBudgetPercent, (0...100).contains(budgetPercent), "must be from 0 to 100")
+        configuration.routing.retryBudget.percent = Double(budgetPercent)
+        unlessFailed(.retryBudgetWindow, (1...3600).contains(budgetWindow), "must be from 1 to 3600 seconds")
+        configuration.routing.retryBudget.window = .seconds(budgetWindow)
+        unlessFailed(.retryBudgetMinimum, (0...1000).contains(budgetMinimum), "must be from 0 to 1000")
+        configuration.routing.retryBudget.minimum = budgetMinimum
         unlessFailed(.devnetOrchestrators, (0...16).contains(devnetCount), "must be from 0 to 16")
         configuration.devnetOrchestrators = devnetCount
         for (pipeline, text) in priceCapTexts where !text.isEmpty {

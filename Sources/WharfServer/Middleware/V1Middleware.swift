@@ -123,12 +123,11 @@ struct V1CallerMiddleware: RouterMiddleware {
             }
             priceCap = parsed
         }
-        var routingSeed: UInt64?
-        if let header = request.headers[.wharfRoutingSeed] {
-            guard let seed = UInt64(header.trimmingCharacters(in: .whitespaces)) else {
-                throw V1Failure(status: 400, message: "Wharf-Routing-Seed must be a whole number from 0 to 18446744073709551615")
-            }
-            routingSeed = seed
+        let routing: RoutingHints
+        do {
+            routing = try RoutingHeaders.hints(request.headers)
+        } catch {
+            throw V1Failure(status: 400, message: error.message)
         }
         let caller = V1Caller(
             tenantID: principal.tenantID,
@@ -136,7 +135,7 @@ struct V1CallerMiddleware: RouterMiddleware {
             mediaBaseURL: mediaBaseURL(publicBaseURL: publicBaseURL, request: request),
             priceCap: priceCap,
             keyPrefix: principal.keyPrefix,
-            routingSeed: routingSeed
+            routing: routing
         )
         return try await V1Caller.$current.withValue(caller) { try await next(request, context) }
     }

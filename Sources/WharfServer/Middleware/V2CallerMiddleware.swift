@@ -30,24 +30,18 @@ struct V2CallerMiddleware: RouterMiddleware {
             }
             revision = known
         }
-        var routingSeed: UInt64?
-        if let header = request.headers[.wharfRoutingSeed] {
-            guard let seed = UInt64(header.trimmingCharacters(in: .whitespaces)) else {
-                throw V2Problem(
-                    status: 400,
-                    kind: "invalid-request",
-                    title: "Bad Request",
-                    detail: "Wharf-Routing-Seed must be a whole number from 0 to 18446744073709551615"
-                )
-            }
-            routingSeed = seed
+        let routing: RoutingHints
+        do {
+            routing = try RoutingHeaders.hints(request.headers)
+        } catch {
+            throw V2Problem(status: 400, kind: "invalid-request", title: "Bad Request", detail: error.message)
         }
         let caller = V2Caller(
             tenantID: principal.tenantID,
             keyPrefix: principal.keyPrefix,
             revision: revision,
             mediaBaseURL: mediaBaseURL(publicBaseURL: publicBaseURL, request: request),
-            routingSeed: routingSeed
+            routing: routing
         )
         var response: Response
         do {
