@@ -61,7 +61,7 @@ for strategy in RoutingPolicy.Strategy.allCases {
     _ = await pool.pick(for: .textToImage, model: model, priceCap: cap, using: &generator)
     for _ in 0..<(selectionRuns * 10) {
         let start = clock.now
-        let (next, _) = await pool.pick(for: .textToImage, model: model, priceCap: cap, using: &generator)
+        let next = await pool.pick(for: .textToImage, model: model, priceCap: cap, using: &generator).candidate
         picks.append(microseconds(clock.now - start))
         guard let next else { preconditionFailure("no pick") }
         await pool.recordSuccess(next.address, latency: .milliseconds(Int64.random(in: 50...2_000)))

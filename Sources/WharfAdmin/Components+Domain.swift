@@ -49,7 +49,18 @@ extension Components.Schemas.Limits {
             budget: limits.budget.map {
                 .init(daily: $0.daily, monthly: $0.monthly, perJob: $0.perJob, alertPercents: $0.alertPercents)
             },
-            storage: limits.storage.map { .init(maxBytes: $0.maxBytes, maxFiles: $0.maxFiles) }
+            storage: limits.storage.map { .init(maxBytes: $0.maxBytes, maxFiles: $0.maxFiles) },
+            routing: limits.routing.map {
+                .init(
+                    allowedOrchestrators: $0.allowedOrchestrators,
+                    deniedOrchestrators: $0.deniedOrchestrators,
+                    regions: $0.regions,
+                    clientRegion: $0.clientRegion,
+                    minSuccessRate: $0.minimumSuccessRate,
+                    maxPrices: $0.maximumPrices.map { .init(additionalProperties: $0) },
+                    preferredOrchestrators: $0.preferredOrchestrators
+                )
+            }
         )
     }
 }
@@ -76,7 +87,18 @@ extension Limits {
             budget: document.budget.map {
                 Budget(daily: $0.daily, monthly: $0.monthly, perJob: $0.perJob, alertPercents: $0.alertPercents ?? [])
             },
-            storage: document.storage.map { StorageQuota(maxBytes: $0.maxBytes, maxFiles: $0.maxFiles) }
+            storage: document.storage.map { StorageQuota(maxBytes: $0.maxBytes, maxFiles: $0.maxFiles) },
+            routing: document.routing.map {
+                OrchestratorPolicy(
+                    allowedOrchestrators: $0.allowedOrchestrators,
+                    deniedOrchestrators: $0.deniedOrchestrators,
+                    regions: $0.regions,
+                    clientRegion: $0.clientRegion,
+                    minimumSuccessRate: $0.minSuccessRate,
+                    maximumPrices: $0.maxPrices?.additionalProperties,
+                    preferredOrchestrators: $0.preferredOrchestrators
+                )
+            }
         )
     }
 }

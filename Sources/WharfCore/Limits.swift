@@ -118,6 +118,8 @@ public struct Limits: Sendable, Hashable, Codable {
     public var budget: Budget?
     /// What the tenant's files (uploads, fetched inputs) may take; a tenant's limits only.
     public var storage: StorageQuota?
+    /// Which orchestrators the work may go to, and which it prefers.
+    public var routing: OrchestratorPolicy?
 
     public init(
         allowedNetworks: [CIDR]? = nil,
@@ -125,8 +127,10 @@ public struct Limits: Sendable, Hashable, Codable {
         maxConcurrentJobs: Int? = nil,
         maxQueuedJobs: Int? = nil,
         budget: Budget? = nil,
-        storage: StorageQuota? = nil
+        storage: StorageQuota? = nil,
+        routing: OrchestratorPolicy? = nil
     ) {
+        self.routing = routing
         self.allowedNetworks = allowedNetworks
         self.rate = rate
         self.maxConcurrentJobs = maxConcurrentJobs
@@ -142,6 +146,7 @@ public struct Limits: Sendable, Hashable, Codable {
         case maxQueuedJobs = "max_queued_jobs"
         case budget
         case storage
+        case routing
     }
 
     public init(from decoder: any Decoder) throws {
@@ -163,6 +168,7 @@ public struct Limits: Sendable, Hashable, Codable {
         maxQueuedJobs = try container.decodeIfPresent(Int.self, forKey: .maxQueuedJobs)
         budget = try container.decodeIfPresent(Budget.self, forKey: .budget)
         storage = try container.decodeIfPresent(StorageQuota.self, forKey: .storage)
+        routing = try container.decodeIfPresent(OrchestratorPolicy.self, forKey: .routing)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -173,6 +179,7 @@ public struct Limits: Sendable, Hashable, Codable {
         try container.encodeIfPresent(maxQueuedJobs, forKey: .maxQueuedJobs)
         try container.encodeIfPresent(budget, forKey: .budget)
         try container.encodeIfPresent(storage, forKey: .storage)
+        try container.encodeIfPresent(routing, forKey: .routing)
     }
 
     /// Checks the values are usable. - Throws: ``WharfError/Code/invalidArgument`` naming the field.
@@ -203,6 +210,7 @@ public struct Limits: Sendable, Hashable, Codable {
                 throw WharfError(.invalidArgument, "storage.max_files must be from 0 to 100000000")
             }
         }
+        try routing?.validate()
         if let budget {
             for (name, value) in [("daily", budget.daily), ("monthly", budget.monthly), ("per_job", budget.perJob)] {
                 if let value, value < 0 { throw WharfError(.invalidArgument, "budget.\(name) must not be negative") }

@@ -20,6 +20,16 @@ public actor OrchestratorPool {
         /// Moving average of observed job latency, in seconds.
         public var latency: Double?
         public var consecutiveFailures = 0
+        /// Moving average of attempt outcomes (1 a success, 0 a failure); `nil` before
+        /// ``OrchestratorPool/outcomesBeforeSuccessRate`` attempts.
+        public var successRate: Double? {
+            outcomes >= OrchestratorPool.outcomesBeforeSuccessRate ? successAverage : nil
+        }
+        var successAverage = 1.0
+        /// Attempts whose outcome counted in ``successRate``.
+        public var outcomes = 0
+        /// Moving average of the `GetOrchestrator` round trip from this node, in seconds.
+        public var roundTrip: Double?
         /// Until when the orchestrator is not used; after that it is probed before it is used again.
         public var suspendedUntil: Date?
         /// Suspensions in a row (drives the back-off).
@@ -39,7 +49,19 @@ public actor OrchestratorPool {
     private var offersGeneration = 0
     /// Bumped when a measured latency changes.
     private var latencyVersion = 0
-    private var indexes: [SelectionKey: SelectionIndex] = [:]
+    private var indexes: [ScopedKey: SelectionIndex] = [:]
+    /// How far apart regions are, for steering.
+    private let regionDistances: RegionDistances
+    private var regionSummaryCache: (generation: Int, summary: [String: Double])?
+
+    /// Attempts seen before an orchestrator's success rate is trusted.
+    public static let outcomesBeforeSuccessRate = 10
+
+    /// An index's key and the part of the pool it covers.
+    private struct ScopedKey: Hashable {
+        var key: SelectionKey
+        var scope: Tier
+    }
 
     /// What a selection index lists: the orchestrators offering a pipeline and model, or transcoding.
     private enum SelectionKey: Hashable {
@@ -53,8 +75,10 @@ public actor OrchestratorPool {
         addresses: [OrchestratorAddress] = [],
         regions: [OrchestratorAddress: String] = [:],
         transcoderOrigin: TranscoderOrigin = TranscoderOrigin(),
+        regionDistances: RegionDistances = RegionDistances(),
         now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.regionDistances = regionDistances
         self.client = client
         self.transcoderOrigin = transcoderOrigin
         self.policy = policy
@@ -92,19 +116,29 @@ public actor OrchestratorPool {
         }.map(\.address)
         let client = self.client
         let origin = self.transcoderOrigin
-        let results = await withTaskGroup(of: (OrchestratorAddress, Result<OrchestratorOffer, any Error>).self) { group in
+        let results = await withTaskGroup(of: (OrchestratorAddress, Result<OrchestratorOffer, any Error>, Duration).self) { group in
             for address in due {
                 // Not a `do`/`catch` that returns the awaited offer inside a tuple: that shape is
                 // miscompiled in optimized builds (see `Result.init(catching:)`).
-                group.addTask { (address, await Result { try await Self.probe(address, client: client, origin: origin) }) }
+                group.addTask {
+                    let started = ContinuousClock.now
+                    let result = await Result { try await Self.probe(address, client: client, origin: origin) }
+                    return (address, result, ContinuousClock.now - started)
+                }
             }
-            var collected: [(OrchestratorAddress, Result<OrchestratorOffer, any Error>)] = []
+            var collected: [(OrchestratorAddress, Result<OrchestratorOffer, any Error>, Duration)] = []
             for await result in group { collected.append(result) }
             return collected
         }
-        for (address, result) in results {
+        for (address, result, roundTrip) in results {
             switch result {
-            case .success(let offer): admit(address, offer: offer)
+            case .success(let offer):
+                admit(address, offer: offer)
+                let seconds = Self.seconds(roundTrip)
+                // Computed before the write: reading `members` inside an optional-chained write to
+                // it is an overlapping access.
+                let averaged = members[address]?.roundTrip.map { $0 * 0.7 + seconds * 0.3 } ?? seconds
+                members[address]?.roundTrip = averaged
             case .failure(let error): recordFailure(address, reason: Self.describe(error), withdrawingOffer: Self.isInvalidAnswer(error))
             }
         }
@@ -152,21 +186,36 @@ public actor OrchestratorPool {
         public var region: String?
     }
 
-    /// Why orchestrators were not candidates, counted per reason.
-    public struct Exclusions: Sendable, Hashable {
-        public var notOffering = 0
-        public var overPriceCap = 0
-        public var otherRegion = 0
-        public var noCapacity = 0
-        /// Orchestrators that want payment tickets while no remote signer is configured.
-        public var needsPayment = 0
-        public var unavailable = 0
+    /// What a pick found: the orchestrator for the attempt, if any, and why.
+    public struct Selection: Sendable {
+        public var candidate: Candidate?
+        /// The decision (its `chosen` empty when none was found).
+        public var decision: RoutingDecision
     }
 
     /// The orchestrator the next attempt of a step goes to: the first the policy's strategy would
-    /// order first among ``candidates(for:model:priceCap:region:excluding:canPay:using:)``, found
-    /// through a selection index instead of ordering them all. When none is found, the exclusions
-    /// say why (counted over every member).
+    /// order first among those that may take it, found through a selection index instead of
+    /// ordering them all, steered by the constraints' preferences (preferred orchestrators, the
+    /// client's region, then the nearest regions).
+    public func pick(
+        for pipeline: Pipeline,
+        model: String,
+        constraints: RouteConstraints = RouteConstraints(),
+        excluding tried: Set<OrchestratorAddress> = [],
+        canPay: Bool = false,
+        using generator: inout some RandomNumberGenerator
+    ) -> Selection {
+        pick(
+            .pipeline(pipeline.capabilityID, model),
+            fit: Self.fit(pipeline, model: model),
+            constraints: constraints,
+            excluding: tried,
+            canPay: canPay,
+            using: &generator
+        )
+    }
+
+    /// As ``pick(for:model:constraints:excluding:canPay:using:)``, with only a price cap and a region.
     public func pick(
         for pipeline: Pipeline,
         model: String,
@@ -175,119 +224,248 @@ public actor OrchestratorPool {
         excluding tried: Set<OrchestratorAddress> = [],
         canPay: Bool = false,
         using generator: inout some RandomNumberGenerator
-    ) -> (candidate: Candidate?, exclusions: Exclusions) {
+    ) -> Selection {
         pick(
-            .pipeline(pipeline.capabilityID, model),
-            fit: Self.fit(pipeline, model: model),
-            priceCap: priceCap,
-            region: region,
+            for: pipeline,
+            model: model,
+            constraints: RouteConstraints(priceCap: priceCap, regions: region.map { [$0] }),
             excluding: tried,
             canPay: canPay,
             using: &generator
         )
     }
 
-    /// The orchestrator the next attempt of a segment transcode goes to, as ``pick(for:model:priceCap:region:excluding:canPay:using:)``.
+    /// The orchestrator the next attempt of a segment transcode goes to, as ``pick(for:model:constraints:excluding:canPay:using:)``.
     public func pickTranscoder(
-        priceCap: OrchestratorOffer.Price?,
-        region: String? = nil,
+        constraints: RouteConstraints,
         excluding tried: Set<OrchestratorAddress> = [],
         canPay: Bool = false,
         using generator: inout some RandomNumberGenerator
-    ) -> (candidate: Candidate?, exclusions: Exclusions) {
-        pick(
-            .transcoding,
-            fit: Self.transcodingFit,
-            priceCap: priceCap,
-            region: region,
-            excluding: tried,
-            canPay: canPay,
-            using: &generator
-        )
+    ) -> Selection {
+        pick(.transcoding, fit: Self.transcodingFit, constraints: constraints, excluding: tried, canPay: canPay, using: &generator)
     }
 
-    /// The first usable orchestrator of `key`'s index in the strategy's order; failing that, what
-    /// ordering every member finds, with the reasons the others were left out.
+    /// Where a pick looks, in turn, until one of them has an orchestrator that may take the step.
+    private enum Tier: Hashable {
+        /// The tenant's or key's preferred orchestrators.
+        case preferred
+        /// One region.
+        case region(String)
+        /// Orchestrators with no known region.
+        case unlocated
+        /// Everyone.
+        case everywhere
+    }
+
+    /// The tiers a step looks through: its preferred orchestrators, then, when the client's region
+    /// is known or the step is held to regions, region by region from the nearest, then (unless
+    /// held to regions) orchestrators of no known region; otherwise everyone at once.
+    private func tiers(_ constraints: RouteConstraints) -> [Tier] {
+        var tiers: [Tier] = constraints.preferred.isEmpty ? [] : [.preferred]
+        guard constraints.clientRegion != nil || constraints.regions != nil else { return tiers + [.everywhere] }
+        let summary = regionSummary()
+        var regions = Array(constraints.regions ?? Set(summary.keys))
+        let client = constraints.clientRegion
+        let unknown = Int.max
+        regions.sort { lhs, rhs in
+            let left = client.map { regionDistances.distance($0, lhs) ?? unknown } ?? unknown
+            let right = client.map { regionDistances.distance($0, rhs) ?? unknown } ?? unknown
+            if left != right { return left < right }
+            // Not in the table: the region this node reaches fastest first.
+            let (leftTrip, rightTrip) = (summary[lhs] ?? .infinity, summary[rhs] ?? .infinity)
+            if leftTrip != rightTrip { return leftTrip < rightTrip }
+            return lhs < rhs
+        }
+        tiers += regions.map(Tier.region)
+        if constraints.regions == nil { tiers.append(.unlocated) }
+        return tiers
+    }
+
+    /// Each region with members, and the mean round trip this node measured to them (infinite
+    /// when none was measured); computed again when the pool changed.
+    private func regionSummary() -> [String: Double] {
+        if let cached = regionSummaryCache, cached.generation == offersGeneration { return cached.summary }
+        var sums: [String: (total: Double, count: Int)] = [:]
+        for member in members.values {
+            guard let region = member.region else { continue }
+            var sum = sums[region] ?? (0, 0)
+            if let trip = member.roundTrip {
+                sum.total += trip
+                sum.count += 1
+            }
+            sums[region] = sum
+        }
+        let summary = sums.mapValues { $0.count > 0 ? $0.total / Double($0.count) : Double.infinity }
+        regionSummaryCache = (offersGeneration, summary)
+        return summary
+    }
+
+    /// The first orchestrator that may take the step, tier by tier, through the indexes; when an
+    /// index walk finds none in a tier, every member of the tier is looked at, so a pick misses
+    /// nobody. The decision counts why the orchestrators looked at were passed over.
     private func pick(
         _ key: SelectionKey,
         fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?,
-        priceCap: OrchestratorOffer.Price?,
-        region: String?,
+        constraints: RouteConstraints,
         excluding tried: Set<OrchestratorAddress>,
         canPay: Bool,
         using generator: inout some RandomNumberGenerator
-    ) -> (candidate: Candidate?, exclusions: Exclusions) {
-        let index = selectionIndex(key, fit: fit)
-        let usable = usability(priceCap: priceCap, region: region, excluding: tried, canPay: canPay)
-        if let entry = index.pick(by: policy.strategy, using: &generator, where: usable) {
-            return (candidate(entry), Exclusions())
+    ) -> Selection {
+        let strategy = policy.strategy
+        let everyone = selectionIndex(key, scope: .everywhere, fit: fit)
+        var excluded = RoutingDecision.Exclusions()
+        var counted: Set<OrchestratorAddress> = []
+        func usable(_ entry: SelectionIndex.Entry) -> Bool {
+            guard let rule = rule(for: entry, constraints: constraints, excluding: tried, canPay: canPay) else { return true }
+            if counted.insert(entry.address).inserted { excluded[keyPath: rule] += 1 }
+            return false
         }
-        let (all, exclusions) = select(priceCap: priceCap, region: region, excluding: tried, canPay: canPay, using: &generator, fit: fit)
-        return (all.first, exclusions)
+        var decision = RoutingDecision(
+            strategy: strategy.rawValue,
+            clientRegion: constraints.clientRegion,
+            members: members.count,
+            offering: everyone.byPrice.count,
+            excluded: excluded,
+            top: [],
+            chosen: "",
+            reason: ""
+        )
+        for tier in tiers(constraints) {
+            let index = tier == .preferred ? preferredIndex(constraints.preferred, fit: fit) : selectionIndex(key, scope: tier, fit: fit)
+            var position = index.pick(by: strategy, using: &generator, where: usable)
+            if position == nil, strategy == .balanced {
+                // Draws can miss the few that may take the step: look at them in weight order.
+                position = index.ranked(by: .balanced, limit: 1, where: usable).first
+            }
+            guard let position else { continue }
+            let chosen = index.entry(at: position)
+            let runnersUp = index.ranked(by: strategy, limit: 3, where: { $0.address != chosen.address && usable($0) })
+            decision.top = ([position] + runnersUp.prefix(2)).map {
+                describe(index.entry(at: $0), weight: strategy == .balanced ? index.weightShare(at: $0) : nil)
+            }
+            decision.chosen = chosen.address.description
+            decision.reason = reason(strategy, tier: tier, constraints: constraints, share: index.weightShare(at: position))
+            decision.excluded = excluded
+            return Selection(candidate: candidate(chosen), decision: decision)
+        }
+        // Nobody: count every member offering the step, so the customer hears the reason that
+        // ruled out the most.
+        for entry in everyone.byPrice { _ = usable(entry) }
+        decision.excluded = excluded
+        return Selection(candidate: nil, decision: decision)
     }
 
-    /// The index for `key`, rebuilt when the pool changed since it was built.
+    /// The rule that keeps an indexed orchestrator from taking the step now (as the count it adds
+    /// to), or `nil` when it may: its live state (tried, suspended, draining), the tenant's
+    /// policy, the price cap, payment, regions and capacity.
+    private func rule(
+        for entry: SelectionIndex.Entry,
+        constraints: RouteConstraints,
+        excluding tried: Set<OrchestratorAddress>,
+        canPay: Bool
+    ) -> WritableKeyPath<RoutingDecision.Exclusions, Int>? {
+        if tried.contains(entry.address) { return \.tried }
+        guard let member = members[entry.address], !member.draining, member.suspendedUntil == nil, member.offer != nil else {
+            return \.unavailable
+        }
+        if constraints.denied.contains(entry.address) { return \.policy }
+        if let allowed = constraints.allowed, !allowed.contains(entry.address) { return \.policy }
+        if let minimum = constraints.minimumSuccessRate, let rate = member.successRate, rate < minimum { return \.policy }
+        if let cap = constraints.priceCap, !entry.price.isAtMost(cap) { return \.price }
+        if entry.offer.requiresPayment, !canPay { return \.payment }
+        if let regions = constraints.regions, !(member.region.map(regions.contains) ?? false) { return \.region }
+        if entry.atCapacity { return \.capacity }
+        return nil
+    }
+
+    private func describe(_ entry: SelectionIndex.Entry, weight: Double?) -> RoutingDecision.Candidate {
+        let member = members[entry.address]
+        return RoutingDecision.Candidate(
+            orchestrator: entry.address.description,
+            region: member?.region,
+            pricePerUnit: entry.price.pricePerUnit,
+            pixelsPerUnit: entry.price.pixelsPerUnit,
+            latencyMilliseconds: member?.latency.map { Int(($0 * 1000).rounded()) },
+            roundTripMilliseconds: member?.roundTrip.map { Int(($0 * 1000).rounded()) },
+            weight: weight.map { ($0 * 10_000).rounded() / 10_000 }
+        )
+    }
+
+    private func reason(_ strategy: RoutingPolicy.Strategy, tier: Tier, constraints: RouteConstraints, share: Double) -> String {
+        let rule =
+            switch strategy {
+            case .price: "the cheapest"
+            case .latency: "the fastest observed"
+            case .balanced: "drawn by weight (\(Int((share * 100).rounded()))% of the draw)"
+            }
+        switch tier {
+        case .preferred:
+            return "\(rule) of the preferred orchestrators"
+        case .region(let region) where region == constraints.clientRegion:
+            return "\(rule) in the client's region \(region)"
+        case .region(let region):
+            if let client = constraints.clientRegion {
+                return "\(rule) in \(region), the nearest region to \(client) with an orchestrator that could take it"
+            }
+            return "\(rule) in \(region), a region the step is held to"
+        case .unlocated:
+            return "\(rule) of the orchestrators of no known region (none in a region could take it)"
+        case .everywhere:
+            return "\(rule) that could take it"
+        }
+    }
+
+    /// The index for `key` within `scope`, rebuilt when the pool changed since it was built.
     private func selectionIndex(
         _ key: SelectionKey,
+        scope: Tier,
         fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
     ) -> SelectionIndex {
-        if let index = indexes[key],
+        let scoped = ScopedKey(key: key, scope: scope)
+        if let index = indexes[scoped],
             index.isCurrent(generation: offersGeneration, latencyVersion: latencyVersion, strategy: policy.strategy)
         {
             return index
         }
-        var entries: [SelectionIndex.Entry] = []
-        for member in members.values {
-            guard let offer = member.offer, let (price, atCapacity) = fit(offer) else { continue }
-            entries.append(.init(address: member.address, offer: offer, price: price, latency: member.latency, atCapacity: atCapacity))
-        }
-        let index = SelectionIndex(entries: entries, generation: offersGeneration, latencyVersion: latencyVersion)
-        indexes[key] = index
+        let index = SelectionIndex(
+            entries: entries(fit: fit) { member in
+                switch scope {
+                case .everywhere, .preferred: true
+                case .region(let region): member.region == region
+                case .unlocated: member.region == nil
+                }
+            },
+            generation: offersGeneration,
+            latencyVersion: latencyVersion
+        )
+        indexes[scoped] = index
         return index
     }
 
-    /// Whether an indexed orchestrator may take the attempt now: the same rules as ``select``, on
-    /// the member's live state (suspension, draining) and the index's offer.
-    private func usability(
-        priceCap: OrchestratorOffer.Price?,
-        region: String?,
-        excluding tried: Set<OrchestratorAddress>,
-        canPay: Bool
-    ) -> (SelectionIndex.Entry) -> Bool {
-        { [members] entry in
-            guard !tried.contains(entry.address), let member = members[entry.address], !member.draining, member.suspendedUntil == nil,
-                member.offer != nil
-            else { return false }
-            let rule = Self.exclusion(
-                of: member,
-                offer: entry.offer,
-                price: entry.price,
-                atCapacity: entry.atCapacity,
-                priceCap: priceCap,
-                region: region,
-                canPay: canPay
-            )
-            return rule == nil
-        }
+    /// An index of a step's preferred orchestrators (a handful), built for the pick.
+    private func preferredIndex(
+        _ preferred: Set<OrchestratorAddress>,
+        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
+    ) -> SelectionIndex {
+        let chosen = preferred.compactMap { members[$0] }
+        return SelectionIndex(entries: Self.entries(of: chosen, fit: fit), generation: offersGeneration, latencyVersion: latencyVersion)
     }
 
-    /// The rule, among those that depend on the request, that keeps an available member offering the
-    /// step from taking it (as the count it adds to), or `nil` when none does: one list for picks
-    /// through the index and for ordering every member.
-    private static func exclusion(
-        of member: Member,
-        offer: OrchestratorOffer,
-        price: OrchestratorOffer.Price,
-        atCapacity: Bool,
-        priceCap: OrchestratorOffer.Price?,
-        region: String?,
-        canPay: Bool
-    ) -> WritableKeyPath<Exclusions, Int>? {
-        if let priceCap, !price.isAtMost(priceCap) { return \.overPriceCap }
-        if offer.requiresPayment, !canPay { return \.needsPayment }
-        if let region, member.region != region { return \.otherRegion }
-        if atCapacity { return \.noCapacity }
-        return nil
+    private func entries(
+        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?,
+        where included: (Member) -> Bool
+    ) -> [SelectionIndex.Entry] {
+        Self.entries(of: members.values.filter(included), fit: fit)
+    }
+
+    private static func entries(
+        of members: some Sequence<Member>,
+        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
+    ) -> [SelectionIndex.Entry] {
+        members.compactMap { member in
+            guard let offer = member.offer, let (price, atCapacity) = fit(offer) else { return nil }
+            return .init(address: member.address, offer: offer, price: price, latency: member.latency, atCapacity: atCapacity)
+        }
     }
 
     private func candidate(_ entry: SelectionIndex.Entry) -> Candidate {
@@ -310,8 +488,20 @@ public actor OrchestratorPool {
         return (price, false)
     }
 
-    /// The orchestrators that can run `pipeline` with `model` at or under `priceCap`, in `region`
-    /// when given, ordered by the policy's strategy; `excluding` those already tried.
+    /// Every orchestrator that can run `pipeline` with `model` now within `constraints`, ordered by
+    /// the policy's strategy (no steering), and why the others offering it cannot.
+    public func candidates(
+        for pipeline: Pipeline,
+        model: String,
+        constraints: RouteConstraints = RouteConstraints(),
+        excluding tried: Set<OrchestratorAddress> = [],
+        canPay: Bool = false,
+        using generator: inout some RandomNumberGenerator
+    ) -> (candidates: [Candidate], excluded: RoutingDecision.Exclusions) {
+        select(constraints: constraints, excluding: tried, canPay: canPay, using: &generator, fit: Self.fit(pipeline, model: model))
+    }
+
+    /// As ``candidates(for:model:constraints:excluding:canPay:using:)``, with only a price cap and a region.
     public func candidates(
         for pipeline: Pipeline,
         model: String,
@@ -320,68 +510,40 @@ public actor OrchestratorPool {
         excluding tried: Set<OrchestratorAddress> = [],
         canPay: Bool = false,
         using generator: inout some RandomNumberGenerator
-    ) -> (candidates: [Candidate], exclusions: Exclusions) {
-        select(
-            priceCap: priceCap,
-            region: region,
+    ) -> (candidates: [Candidate], excluded: RoutingDecision.Exclusions) {
+        candidates(
+            for: pipeline,
+            model: model,
+            constraints: RouteConstraints(priceCap: priceCap, regions: region.map { [$0] }),
             excluding: tried,
             canPay: canPay,
-            using: &generator,
-            fit: Self.fit(pipeline, model: model)
+            using: &generator
         )
-    }
-
-    /// The orchestrators that transcode segments (H.264, MPEG-TS, auth token, a transcoding price
-    /// in `price_info`) at or under `priceCap`, ordered by the policy's strategy.
-    public func transcodingCandidates(
-        priceCap: OrchestratorOffer.Price?,
-        region: String? = nil,
-        excluding tried: Set<OrchestratorAddress> = [],
-        canPay: Bool = false,
-        using generator: inout some RandomNumberGenerator
-    ) -> (candidates: [Candidate], exclusions: Exclusions) {
-        select(priceCap: priceCap, region: region, excluding: tried, canPay: canPay, using: &generator, fit: Self.transcodingFit)
     }
 
     /// Capability ids a transcoding orchestrator must have: H.264, MPEG-TS and the auth token.
     static let transcodingCapabilities: Set<Int> = [0, 1, 12]
 
-    /// The members that can take a step, counting why the others cannot. `fit` gives an offer's
-    /// price for the step and whether it is at capacity, or `nil` when it does not offer the step.
+    /// The members that can take a step, in the strategy's order, counting why the others offering
+    /// it cannot. `fit` gives an offer's price for the step and whether it is at capacity, or `nil`
+    /// when it does not offer the step.
     private func select(
-        priceCap: OrchestratorOffer.Price?,
-        region: String?,
+        constraints: RouteConstraints,
         excluding tried: Set<OrchestratorAddress>,
         canPay: Bool,
         using generator: inout some RandomNumberGenerator,
         fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
-    ) -> (candidates: [Candidate], exclusions: Exclusions) {
-        var exclusions = Exclusions()
+    ) -> (candidates: [Candidate], excluded: RoutingDecision.Exclusions) {
+        var excluded = RoutingDecision.Exclusions()
         var found: [Candidate] = []
-        for member in members.values where !tried.contains(member.address) {
-            guard !member.draining, member.suspendedUntil == nil, let offer = member.offer else {
-                exclusions.unavailable += 1
+        for entry in entries(fit: fit, where: { _ in true }) {
+            if let rule = rule(for: entry, constraints: constraints, excluding: tried, canPay: canPay) {
+                excluded[keyPath: rule] += 1
                 continue
             }
-            guard let (price, atCapacity) = fit(offer) else {
-                exclusions.notOffering += 1
-                continue
-            }
-            if let rule = Self.exclusion(
-                of: member,
-                offer: offer,
-                price: price,
-                atCapacity: atCapacity,
-                priceCap: priceCap,
-                region: region,
-                canPay: canPay
-            ) {
-                exclusions[keyPath: rule] += 1
-                continue
-            }
-            found.append(Candidate(address: member.address, offer: offer, price: price, latency: member.latency, region: member.region))
+            found.append(candidate(entry))
         }
-        return (SelectionStrategy.order(found, by: policy.strategy, using: &generator), exclusions)
+        return (SelectionStrategy.order(found, by: policy.strategy, using: &generator), excluded)
     }
 
     /// Records a successful job attempt.
@@ -392,6 +554,8 @@ public actor OrchestratorPool {
         member.consecutiveFailures = 0
         member.suspensions = 0
         member.lastError = nil
+        member.successAverage = member.successAverage * 0.9 + 0.1
+        member.outcomes += 1
         members[address] = member
         latencyVersion += 1
     }
@@ -407,6 +571,8 @@ public actor OrchestratorPool {
         }
         member.consecutiveFailures += 1
         member.lastError = reason
+        member.successAverage *= 0.9
+        member.outcomes += 1
         let probeFailedAfterSuspension = member.suspendedUntil != nil
         if probeFailedAfterSuspension || member.consecutiveFailures >= policy.failuresBeforeSuspension {
             let factor = Double(1 << min(member.suspensions, 20))

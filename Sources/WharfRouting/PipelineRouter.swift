@@ -99,6 +99,26 @@ public struct PipelineRouter: Sendable {
         seed: UInt64? = nil,
         hedge: Bool = true
     ) async throws -> Outcome {
+        try await run(
+            request,
+            model: model,
+            constraints: RouteConstraints(priceCap: priceCap, regions: region.map { [$0] }),
+            seed: seed,
+            hedge: hedge
+        )
+    }
+
+    /// Runs `request` for `model` within `constraints` (price cap, regions, the tenant's policy),
+    /// steered by its preferences (preferred orchestrators, the client's region), as
+    /// ``run(_:model:priceCap:region:seed:hedge:)``.
+    public func run(
+        _ request: AIJobClient.Request,
+        model: String,
+        constraints: RouteConstraints,
+        seed: UInt64? = nil,
+        hedge: Bool = true
+    ) async throws -> Outcome {
+        let priceCap = constraints.priceCap
         let clock = ContinuousClock()
         let deadline = clock.now + policy.deadline
         let pipeline = request.pipeline
@@ -115,21 +135,29 @@ public struct PipelineRouter: Sendable {
             while true {
                 if let role = next, !Task.isCancelled {
                     next = nil
-                    let (picked, exclusions) = await pool.pick(
+                    let selection = await pool.pick(
                         for: pipeline,
                         model: model,
-                        priceCap: priceCap,
-                        region: region,
+                        constraints: constraints,
                         excluding: tried,
                         canPay: signer != nil,
                         using: &generator
                     )
-                    if let candidate = picked {
+                    if let candidate = selection.candidate {
                         tried.insert(candidate.address)
                         running += 1
+                        let decision = selection.decision
                         group.addTask {
                             .finished(
-                                await self.attempt(request, role: role, on: candidate, model: model, priceCap: priceCap, deadline: deadline)
+                                await self.attempt(
+                                    request,
+                                    role: role,
+                                    on: candidate,
+                                    decision: decision,
+                                    model: model,
+                                    priceCap: priceCap,
+                                    deadline: deadline
+                                )
                             )
                         }
                         if role == .first, let hedgeDelay {
@@ -141,7 +169,7 @@ public struct PipelineRouter: Sendable {
                     } else if attempts.isEmpty, running == 0 {
                         throw RoutingError(
                             kind: .noOrchestrator,
-                            message: Self.explain(exclusions, pipeline: pipeline, model: model, region: region),
+                            message: Self.explain(selection.decision, pipeline: pipeline, model: model, constraints: constraints),
                             attempts: attempts
                         )
                     }
@@ -268,6 +296,7 @@ public struct PipelineRouter: Sendable {
         _ request: AIJobClient.Request,
         role: Attempt.Role,
         on candidate: OrchestratorPool.Candidate,
+        decision: RoutingDecision,
         model: String,
         priceCap: OrchestratorOffer.Price?,
         deadline: ContinuousClock.Instant
@@ -283,6 +312,7 @@ public struct PipelineRouter: Sendable {
         func note(_ latency: Duration, _ outcome: String) {
             var attempt = record(candidate, latency, outcome, request.pipeline)
             attempt.role = role
+            attempt.decision = decision
             attempts.append(attempt)
         }
         while true {
@@ -452,18 +482,17 @@ public struct PipelineRouter: Sendable {
         var tried: Set<OrchestratorAddress> = []
         var generator = SystemRandomNumberGenerator()
         while tried.count < policy.maxAttempts, clock.now < deadline {
-            let (next, exclusions) = await pool.pickTranscoder(
-                priceCap: priceCap,
-                region: region,
+            let selection = await pool.pickTranscoder(
+                constraints: RouteConstraints(priceCap: priceCap, regions: region.map { [$0] }),
                 excluding: tried,
                 canPay: signer != nil,
                 using: &generator
             )
-            guard let candidate = next else {
+            guard let candidate = selection.candidate else {
                 if attempts.isEmpty {
                     throw RoutingError(
                         kind: .noOrchestrator,
-                        message: exclusions.overPriceCap > 0
+                        message: selection.decision.excluded.price > 0
                             ? "no orchestrator transcodes under your price cap"
                             : "no orchestrator is available for transcoding right now",
                         attempts: attempts
@@ -573,23 +602,28 @@ public struct PipelineRouter: Sendable {
         NetworkFailure(error) == .tls(certificate: true)
     }
 
-    /// Says why no orchestrator could take the step, naming the reason that excluded the most.
-    static func explain(_ exclusions: OrchestratorPool.Exclusions, pipeline: Pipeline, model: String, region: String?) -> String {
-        if exclusions.overPriceCap > 0 {
-            return "no orchestrator offers \(pipeline.rawValue) with model \(model) under your price cap"
+    /// Says why no orchestrator could take the step, naming the rule that excluded the most.
+    static func explain(_ decision: RoutingDecision, pipeline: Pipeline, model: String, constraints: RouteConstraints) -> String {
+        let excluded = decision.excluded
+        let step = "\(pipeline.rawValue) with model \(model)"
+        if decision.offering == 0 {
+            return "no orchestrator offers \(step)"
         }
-        if exclusions.otherRegion > 0, let region {
-            return "no orchestrator in region \(region) offers \(pipeline.rawValue) with model \(model)"
+        if excluded.region > 0, let regions = constraints.regions {
+            let names = regions.sorted().joined(separator: ", ")
+            return "no orchestrator in the regions this work is held to (\(names)) can take \(step) now; it is not sent elsewhere"
         }
-        if exclusions.needsPayment > 0 {
-            return
-                "every orchestrator offering \(pipeline.rawValue) with model \(model) wants payment, and this gateway has no remote signer"
+        if excluded.policy > 0, excluded.policy >= excluded.total - excluded.tried - excluded.unavailable {
+            return "no orchestrator your orchestrator policy allows can take \(step) now"
         }
-        if exclusions.noCapacity > 0 {
-            return "every orchestrator offering \(pipeline.rawValue) with model \(model) is at capacity"
+        if excluded.price > 0 {
+            return "no orchestrator offers \(step) under your price cap"
         }
-        if exclusions.notOffering > 0 {
-            return "no orchestrator offers \(pipeline.rawValue) with model \(model)"
+        if excluded.payment > 0 {
+            return "every orchestrator offering \(step) wants payment, and this gateway has no remote signer"
+        }
+        if excluded.capacity > 0 {
+            return "every orchestrator offering \(step) is at capacity"
         }
         return "no orchestrator is available for \(pipeline.rawValue) right now"
     }

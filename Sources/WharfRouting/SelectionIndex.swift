@@ -27,6 +27,10 @@ struct SelectionIndex: Sendable {
     /// Positions in ``byPrice`` in address order, and the running sum of their `balanced` weights.
     let byAddress: [Int]
     let cumulativeWeights: [Double]
+    /// For each position in ``byPrice``, its slot in ``byAddress``.
+    let addressSlot: [Int]
+    /// Positions in ``byPrice`` by `balanced` weight, heaviest first.
+    let byWeight: [Int]
 
     /// How long an order built on latencies is kept while latencies change.
     static let latencyStaleness: Duration = .milliseconds(250)
@@ -58,13 +62,19 @@ struct SelectionIndex: Sendable {
         let bestPrice = max(prices.min() ?? 1, 1e-12)
         let bestLatency = max(entries.compactMap(\.latency).min() ?? 1, 1e-3)
         var running = 0.0
+        var weights = Array(repeating: 0.0, count: entries.count)
         cumulativeWeights = byAddress.map { position in
             let original = priceOrder[position]
             let latencyScore = entries[original].latency.map { max($0, 1e-3) / bestLatency } ?? 1
             let score = (max(prices[original], 1e-12) / bestPrice + latencyScore) / 2
-            running += 1 / (score * score)
+            weights[position] = 1 / (score * score)
+            running += weights[position]
             return running
         }
+        var slots = Array(repeating: 0, count: entries.count)
+        for (slot, position) in byAddress.enumerated() { slots[position] = slot }
+        addressSlot = slots
+        byWeight = weights.indices.sorted { weights[$0] != weights[$1] ? weights[$0] > weights[$1] : $0 < $1 }
     }
 
     /// Whether the index still describes the pool for `strategy`.
@@ -74,19 +84,29 @@ struct SelectionIndex: Sendable {
         return ContinuousClock.now - builtAt < Self.latencyStaleness
     }
 
-    /// The first orchestrator in `strategy`'s order that `usable` accepts; for `balanced`, a
-    /// weighted draw, retried when the drawn one cannot be used. `nil` when none is found this
-    /// way (the caller then looks at every member, and counts why).
+    /// The orchestrator at a position of ``byPrice``.
+    func entry(at position: Int) -> Entry { byPrice[position] }
+
+    /// Its share of the `balanced` draw (0 to 1).
+    func weightShare(at position: Int) -> Double {
+        guard let total = cumulativeWeights.last, total > 0, addressSlot.indices.contains(position) else { return 0 }
+        let slot = addressSlot[position]
+        return (cumulativeWeights[slot] - (slot > 0 ? cumulativeWeights[slot - 1] : 0)) / total
+    }
+
+    /// The position in ``byPrice`` of the first orchestrator in `strategy`'s order that `usable`
+    /// accepts; for `balanced`, a weighted draw, retried when the drawn one cannot be used. `nil`
+    /// when none is found this way (the caller then looks at every orchestrator, and counts why).
     func pick(
         by strategy: RoutingPolicy.Strategy,
         using generator: inout some RandomNumberGenerator,
         where usable: (Entry) -> Bool
-    ) -> Entry? {
+    ) -> Int? {
         switch strategy {
         case .price:
-            return byPrice.first(where: usable)
+            return byPrice.indices.first { usable(byPrice[$0]) }
         case .latency:
-            return byLatency.lazy.map { byPrice[$0] }.first(where: usable)
+            return byLatency.first { usable(byPrice[$0]) }
         case .balanced:
             guard let total = cumulativeWeights.last, total > 0 else { return nil }
             for _ in 0..<64 {
@@ -97,10 +117,25 @@ struct SelectionIndex: Sendable {
                     let middle = (low + high) / 2
                     if cumulativeWeights[middle] > target { high = middle } else { low = middle + 1 }
                 }
-                let entry = byPrice[byAddress[low]]
-                if usable(entry) { return entry }
+                if usable(byPrice[byAddress[low]]) { return byAddress[low] }
             }
             return nil
         }
+    }
+
+    /// Up to `limit` positions that `usable` accepts, best first in `strategy`'s order (for
+    /// `balanced`, by weight), walking no further than needed.
+    func ranked(by strategy: RoutingPolicy.Strategy, limit: Int, where usable: (Entry) -> Bool) -> [Int] {
+        let order: [Int]
+        switch strategy {
+        case .price: order = Array(byPrice.indices)
+        case .latency: order = byLatency
+        case .balanced: order = byWeight
+        }
+        var found: [Int] = []
+        for position in order where found.count < limit && usable(byPrice[position]) {
+            found.append(position)
+        }
+        return found
     }
 }

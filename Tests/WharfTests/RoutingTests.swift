@@ -557,7 +557,7 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
                 using: &second
             )
             #expect(picked.candidate?.address == ordered.candidates.first?.address, "round \(round)")
-            if picked.candidate == nil { #expect(picked.exclusions == ordered.exclusions) }
+            if picked.candidate == nil { #expect(picked.decision.excluded == ordered.excluded) }
         }
     }
 
