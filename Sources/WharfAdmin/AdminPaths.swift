@@ -35,7 +35,8 @@ public enum AdminPaths {
         (["tenants"], ["GET", "POST"]), (["tenants", "{name}"], ["GET"]), (["tenants", "{name}", "limits"], ["GET", "PUT", "DELETE"]),
         (["tenants", "{name}", "usage"], ["GET"]), (["keys"], ["GET", "POST"]), (["keys", "{prefix}", "revoke"], ["POST"]),
         (["keys", "{prefix}", "limits"], ["GET", "PUT", "DELETE"]), (["orchestrators"], ["GET"]), (["plugins"], ["GET"]),
-        (["audit"], ["GET"]), (["audit", "export"], ["GET"]), (["openapi.yaml"], ["GET"]),
+        (["audit"], ["GET"]), (["audit", "export"], ["GET"]), (["jobs", "{id}"], ["GET"]), (["routing", "preview"], ["POST"]),
+        (["openapi.yaml"], ["GET"]),
     ]
 
     /// The methods `/admin/v1` serves at `path`; empty for paths it does not have.

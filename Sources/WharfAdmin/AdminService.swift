@@ -15,8 +15,11 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
     let store: Store
     let pool: OrchestratorPool
     let plugins: PluginCatalog
+    /// The routing preview's router, caps and policies; `nil` where nothing is routed.
+    let routing: RoutingPreviewer?
 
-    package init(store: Store, pool: OrchestratorPool, plugins: PluginCatalog) {
+    package init(store: Store, pool: OrchestratorPool, plugins: PluginCatalog, routing: RoutingPreviewer? = nil) {
+        self.routing = routing
         self.store = store
         self.pool = pool
         self.plugins = plugins

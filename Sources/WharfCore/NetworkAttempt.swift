@@ -146,3 +146,38 @@ extension Artifact {
         }
     }
 }
+
+extension NetworkAttempt {
+    /// The attempt as the v2 and admin APIs show it (their `NetworkAttempt` schemas: snake_case
+    /// names, RFC 3339 time), for them to decode into their own generated types.
+    public func shownJSON() throws -> Data {
+        struct Shown: Encodable {
+            var step_id: String?
+            var cost_wei: Int64?
+            var orchestrator: String
+            var role: String
+            var outcome: String
+            var latency_ms: Int
+            var price_per_unit: Int64
+            var pixels_per_unit: Int64
+            var ended_at: Date
+            var decision: RoutingDecision?
+        }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(
+            Shown(
+                step_id: stepID,
+                cost_wei: costWei,
+                orchestrator: orchestrator,
+                role: role,
+                outcome: outcome,
+                latency_ms: latencyMilliseconds,
+                price_per_unit: pricePerUnit,
+                pixels_per_unit: pixelsPerUnit,
+                ended_at: endedAt,
+                decision: decision
+            )
+        )
+    }
+}

@@ -105,3 +105,10 @@ public struct OrchestratorPolicy: Sendable, Hashable, Codable {
         }
     }
 }
+
+/// Where a job's orchestrator policy comes from: its tenant's and key's limits.
+public protocol OrchestratorPolicySource: Sendable {
+    /// The policy for work of `tenantID` with the key `keyPrefix` (the key's narrowing the
+    /// tenant's), or `nil` when neither has one.
+    func orchestratorPolicy(tenantID: String, keyPrefix: String?) async throws -> OrchestratorPolicy?
+}

@@ -128,6 +128,8 @@ public struct PipelineRouter: Sendable {
         var tried: Set<OrchestratorAddress> = []
         var generator = RoutingRandom(seed: seed)
         var budgetSpent = false
+        /// The decision of a retry or hedge that found no orchestrator.
+        var heldBack: RoutingDecision?
         return try await withThrowingTaskGroup(of: RaceEvent.self) { group in
             var running = 0
             var reachedAny = false
@@ -172,6 +174,8 @@ public struct PipelineRouter: Sendable {
                             message: Self.explain(selection.decision, pipeline: pipeline, model: model, constraints: constraints),
                             attempts: attempts
                         )
+                    } else {
+                        heldBack = selection.decision
                     }
                 }
                 guard running > 0, let event = try await group.next() else { break }
@@ -238,8 +242,28 @@ public struct PipelineRouter: Sendable {
                 ? "no orchestrator answered before the deadline"
                 : "\(orchestrators) orchestrator\(orchestrators == 1 ? "" : "s") failed: \(summary)"
             if budgetSpent { message += " (no further retry: the gateway's retry budget for \(pipeline.rawValue) is spent)" }
+            if let heldBack, heldBack.excluded.region > 0, let regions = constraints.regions {
+                // The work stays where it is held even when that means failing: say so, as the
+                // customer's rule, not as the orchestrators' fault.
+                let names = regions.sorted().joined(separator: ", ")
+                message +=
+                    "; no other orchestrator in the regions this work is held to (\(names)) can take it, and it is not sent elsewhere"
+                throw RoutingError(kind: .noOrchestrator, message: message, attempts: attempts)
+            }
             throw RoutingError(kind: .allAttemptsFailed, message: message, attempts: attempts)
         }
+    }
+
+    /// The orchestrator the first attempt of a step would go to now, and why: the same pick as
+    /// ``run(_:model:constraints:seed:hedge:)`` makes with the same seed, with nothing sent.
+    public func preview(
+        _ pipeline: Pipeline,
+        model: String,
+        constraints: RouteConstraints,
+        seed: UInt64?
+    ) async -> OrchestratorPool.Selection {
+        var generator = RoutingRandom(seed: seed)
+        return await pool.pick(for: pipeline, model: model, constraints: constraints, canPay: signer != nil, using: &generator)
     }
 
     /// What the race of a step's attempts hears: an attempt ended, or the hedge delay passed.
@@ -603,7 +627,7 @@ public struct PipelineRouter: Sendable {
     }
 
     /// Says why no orchestrator could take the step, naming the rule that excluded the most.
-    static func explain(_ decision: RoutingDecision, pipeline: Pipeline, model: String, constraints: RouteConstraints) -> String {
+    public static func explain(_ decision: RoutingDecision, pipeline: Pipeline, model: String, constraints: RouteConstraints) -> String {
         let excluded = decision.excluded
         let step = "\(pipeline.rawValue) with model \(model)"
         if decision.offering == 0 {

@@ -31,7 +31,9 @@ public func buildAdminRouter<Store: GatewayStore>(
     trustedProxies: [CIDR] = [],
     forwardedHeader: ClientAddressResolver.Header = .xForwardedFor,
     policy: PolicyEngine<Store>? = nil,
-    keyCache: APIKeyCache? = nil
+    keyCache: APIKeyCache? = nil,
+    networkRouter: PipelineRouter? = nil,
+    priceCaps: [Pipeline: UnitPrice] = [:]
 ) -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(
@@ -69,7 +71,13 @@ public func buildAdminRouter<Store: GatewayStore>(
         }
     )
     do {
-        try AdminService(store: store, pool: pool, plugins: plugins).register(on: admin)
+        try AdminService(
+            store: store,
+            pool: pool,
+            plugins: plugins,
+            routing: networkRouter.map { RoutingPreviewer(router: $0, priceCaps: priceCaps, policies: policy) }
+        )
+        .register(on: admin)
     } catch {
         // Registration fails only for a malformed server URL or clashing routes: a bug in this
         // build, never something configuration or input can cause.

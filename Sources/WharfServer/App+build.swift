@@ -119,6 +119,7 @@ public func buildApplication(
         router: router,
         plugins: plugins.plugins,
         spending: policyEngine,
+        policies: policyEngine,
         defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
         logger: logger
     )
@@ -133,7 +134,7 @@ public func buildApplication(
     }
     // Listed after the pool (and any embedded devnet), so it drains its jobs before they stop.
     backgroundServices.append(jobs)
-    var calls = JobRunner(store: store, router: router, spending: policyEngine, logger: logger)
+    var calls = JobRunner(store: store, router: router, spending: policyEngine, policies: policyEngine, logger: logger)
     calls.node = lease.identity
     calls.links = links
     let jobService = JobService(
@@ -188,6 +189,14 @@ public func buildApplication(
 
     // One cache of API keys for both listeners, so the admin API's writes clear it for both.
     let keyCache = APIKeyCache()
+    var clientRegions: ClientRegions?
+    if configuration.clientRegionHeader != nil || configuration.clientRegionsFile != nil {
+        let regions = try ClientRegions(header: configuration.clientRegionHeader, tablePath: configuration.clientRegionsFile)
+        clientRegions = regions
+        if configuration.clientRegionsFile != nil {
+            backgroundServices.append(ClientRegionTableWatcher(regions: regions, interval: .seconds(5), logger: logger))
+        }
+    }
     let publicRouter = try buildPublicRouter(
         store: store,
         metrics: metrics,
@@ -214,7 +223,8 @@ public func buildApplication(
         trustedProxies: configuration.trustedProxies,
         forwardedHeader: configuration.forwardedHeader,
         keyCache: keyCache,
-        mediaLinks: links
+        mediaLinks: links,
+        clientRegions: clientRegions
     )
     let adminRouter = buildAdminRouter(
         store: store,
@@ -225,7 +235,9 @@ public func buildApplication(
         trustedProxies: configuration.trustedProxies,
         forwardedHeader: configuration.forwardedHeader,
         policy: policyEngine,
-        keyCache: keyCache
+        keyCache: keyCache,
+        networkRouter: router,
+        priceCaps: configuration.priceCaps
     )
     func application(
         _ role: ListenerRole,
@@ -328,10 +340,12 @@ public func buildPublicRouter<Store: GatewayStore>(
     trustedProxies: [CIDR] = [],
     forwardedHeader: ClientAddressResolver.Header = .xForwardedFor,
     keyCache: APIKeyCache? = nil,
-    mediaLinks: MediaLinks = .plain
+    mediaLinks: MediaLinks = .plain,
+    clientRegions: ClientRegions? = nil
 ) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(to: router, role: .public, metrics: metrics, trustedProxies: trustedProxies, forwardedHeader: forwardedHeader)
+    if let clientRegions { router.add(middleware: ClientRegionMiddleware(regions: clientRegions)) }
     HealthController(store: store, showsDetail: false).addRoutes(to: router)
     MediaController(store: store, links: mediaLinks).addRoutes(to: router)
     if let v1 {

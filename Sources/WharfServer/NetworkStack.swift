@@ -24,7 +24,8 @@ public struct NetworkStack: Sendable {
         pool = OrchestratorPool(
             client: OrchestratorClient(trust: trust, timeout: configuration.probeTimeout, signer: signer),
             policy: configuration.routing,
-            addresses: configuration.orchestrators
+            addresses: configuration.orchestrators,
+            regionDistances: configuration.regionDistances
         )
         router = PipelineRouter(
             pool: pool,

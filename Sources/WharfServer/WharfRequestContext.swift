@@ -35,6 +35,13 @@ public struct WharfRequestContext: RequestContext {
         nonmutating set { record.withLock { $0.clientAddress = newValue } }
     }
 
+    /// Where the client is, when the gateway can tell (``ClientRegions``); set by
+    /// ``ClientRegionMiddleware``.
+    public var clientRegion: String? {
+        get { record.withLock { $0.clientRegion } }
+        nonmutating set { record.withLock { $0.clientRegion = newValue } }
+    }
+
     /// The `RateLimit-Policy` and `RateLimit` header values for this request's answer, once the rate
     /// limiter has looked at it.
     public var rateLimitHeaders: (policy: String, state: String)? {
@@ -48,6 +55,7 @@ private final class RequestRecord: Sendable {
     struct Fields {
         var principal: Principal?
         var clientAddress: IPAddress?
+        var clientRegion: String?
         var rateLimitHeaders: (policy: String, state: String)?
     }
 

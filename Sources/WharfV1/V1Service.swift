@@ -105,7 +105,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore & StepSt
     ) async throws -> StepOutput {
         guard let caller = V1Caller.current else { throw V1Failure.internalError }
         let job = Job(tenantID: caller.tenantID, kind: pipeline.rawValue, request: summaryJSON, apiKeyPrefix: caller.keyPrefix)
-        let step = NetworkStep(
+        var step = NetworkStep(
             pipeline: pipeline,
             model: model,
             body: body,
@@ -116,6 +116,7 @@ package struct V1Service<Store: JobStore & AttemptStore & ArtifactStore & StepSt
             routingSeed: caller.routing.seed,
             hedge: caller.routing.hedge
         )
+        step.clientRegion = caller.routing.clientRegion
         return try await jobs.runCall(job, step: step, mediaBaseURL: caller.mediaBaseURL)
     }
 

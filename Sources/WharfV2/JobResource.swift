@@ -5,7 +5,7 @@ import WharfCore
 
 /// What `/v2` stores in a job's `request` besides the preset and parameters.
 /// Builds the `/v2` shape of a job (the newest revision) from what the store keeps.
-struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
+struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore & AttemptStore> {
     let store: Store
     /// The step ids of a preset, in order, when it is loaded (so steps yet to run show as pending).
     var plannedSteps: @Sendable (String) -> [String] = { _ in [] }
@@ -18,6 +18,7 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
         let states = try await store.steps(jobID: job.id)
         let charged = Dictionary(try await store.spending(jobID: job.id).map { ($0.stepID, $0.amount) }, uniquingKeysWith: +)
         let byID = Dictionary(states.map { ($0.stepID, $0) }, uniquingKeysWith: { $1 })
+        let attempts = Dictionary(grouping: try await store.attempts(jobID: job.id), by: { $0.stepID ?? "" })
         var steps: [Components.Schemas.JobStep] = []
         var order = plannedSteps(presetName)
         for state in states where !order.contains(state.stepID) { order.append(state.stepID) }
@@ -38,7 +39,8 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
                     status: status,
                     attempts: state.attempts,
                     error: state.status == .failed ? String(decoding: state.output ?? Data(), as: UTF8.self) : nil,
-                    cost: charged[id]
+                    cost: charged[id],
+                    routing: try attempts[id].map { try $0.map(Components.Schemas.NetworkAttempt.init) }
                 )
             )
         }
@@ -87,6 +89,15 @@ struct JobResource<Store: JobStore & ArtifactStore & StepStore & SpendStore> {
     /// The revision the job was created under (what its webhooks are shaped for).
     static func revision(of job: Job) -> APIRevision {
         PresetJobRequest(of: job)?.revision.flatMap(APIRevision.init(rawValue:)) ?? .newest
+    }
+}
+
+extension Components.Schemas.NetworkAttempt {
+    /// The attempt in this API's shape (the same JSON as ``WharfCore/NetworkAttempt/shownJSON()``).
+    init(_ attempt: NetworkAttempt) throws {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        self = try decoder.decode(Self.self, from: attempt.shownJSON())
     }
 }
 

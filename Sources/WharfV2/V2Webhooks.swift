@@ -6,7 +6,7 @@ import WharfWorkflow
 /// under, queued for the delivery service.
 package enum V2Webhooks {
     /// Queues the webhook of a finished job, when it has a webhook URL.
-    package static func enqueue<Store: JobStore & ArtifactStore & StepStore & WebhookStore & SpendStore>(
+    package static func enqueue<Store: JobStore & ArtifactStore & StepStore & WebhookStore & SpendStore & AttemptStore>(
         for job: Job,
         store: Store,
         links: MediaLinks = .plain,

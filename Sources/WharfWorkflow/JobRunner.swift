@@ -16,16 +16,25 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     private let logger: Logger
     /// Asked before each network step whether the job may spend on it, and told what it cost after.
     private let spending: (any SpendingControl)?
+    /// The tenants' and keys' orchestrator policies (allowed and denied orchestrators, regions, …).
+    private let policies: (any OrchestratorPolicySource)?
     /// The node making the calls (its lease identity): each call's job is marked as this node's, so
     /// the node ends, when it starts again, the calls a crash cut off.
     public var node: String?
     /// How links to the calls' result files are made (signed with `media.signed_urls`).
     public var links = MediaLinks.plain
 
-    public init(store: Store, router: PipelineRouter, spending: (any SpendingControl)? = nil, logger: Logger) {
+    public init(
+        store: Store,
+        router: PipelineRouter,
+        spending: (any SpendingControl)? = nil,
+        policies: (any OrchestratorPolicySource)? = nil,
+        logger: Logger
+    ) {
         self.store = store
         self.router = router
         self.spending = spending
+        self.policies = policies
         self.logger = logger
     }
 
@@ -65,8 +74,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             let outcome = try await router.run(
                 request,
                 model: step.model,
-                priceCap: step.priceCap,
-                region: step.region,
+                constraints: try await constraints(for: step, of: job),
                 seed: step.routingSeed,
                 hedge: step.hedge
             )
@@ -78,6 +86,16 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             await spending?.abandon(job, stepID: stepID)
             throw error
         }
+    }
+
+    /// What routing `step` of `job` must respect: its price cap and region, its client's region,
+    /// and its tenant's and key's orchestrator policy.
+    private func constraints(for step: NetworkStep, of job: Job) async throws -> RouteConstraints {
+        let constraints = RouteConstraints(priceCap: step.priceCap, regions: step.region.map { [$0] }, clientRegion: step.clientRegion)
+        guard let policy = try await policies?.orchestratorPolicy(tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix) else {
+            return constraints
+        }
+        return constraints.applying(policy, for: step.pipeline)
     }
 
     /// Records what a finished step cost: the price of the orchestrator that did it, for its units.

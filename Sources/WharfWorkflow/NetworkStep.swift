@@ -17,6 +17,8 @@ public struct NetworkStep: Sendable {
     public var priceCap: OrchestratorOffer.Price?
     /// Only orchestrators in this region, if given.
     public var region: String?
+    /// Where the client is: orchestrators there are preferred, then the nearest regions.
+    public var clientRegion: String?
     /// Relay a `text/event-stream` reply as it arrives.
     public var streamsEvents: Bool
     /// What the step is priced on (pixels, audio milliseconds, tokens), which an on-chain payment

@@ -57,6 +57,7 @@ struct NetworkStepExecutor<Store: JobStore & AttemptStore & ArtifactStore>: Step
             routingSeed: seed.flatMap(UInt64.init).map { RoutingRandom.seed($0, step: step.id) }
         )
         network.hedge = request?.hedge ?? true
+        network.clientRegion = request?.clientRegion
         let (document, artifacts) = try await jobs.runNetworkStep(network, job: job, stepID: step.id)
         return StepResult(output: document, artifacts: artifacts)
     }

@@ -44,12 +44,13 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         plugins: [Plugin],
         media: MediaTools = MediaTools(),
         spending: (any SpendingControl)? = nil,
+        policies: (any OrchestratorPolicySource)? = nil,
         defaultModel: @escaping @Sendable (Pipeline) async -> String?,
         logger: Logger
     ) {
         self.store = store
         self.plugins = plugins
-        let jobs = JobRunner(store: store, router: router, spending: spending, logger: logger)
+        let jobs = JobRunner(store: store, router: router, spending: spending, policies: policies, logger: logger)
         self.network = NetworkStepExecutor(store: store, jobs: jobs, defaultModel: defaultModel)
         self.mediaSteps = MediaStepExecutor(store: store, media: media)
         self.code = CodeStepExecutor(store: store, logger: logger)

@@ -1,9 +1,8 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// The `wharf` executable, run as an operator would run it.
 @Suite(.layer(.endToEnd), .serialized, .timeLimit(.minutes(2))) struct CommandLineTests {
@@ -141,10 +140,12 @@ import Testing
     }
 }
 
-/// A minimal HTTP GET through URLSession.
+/// A minimal HTTP GET through AsyncHTTPClient (URLSession on Linux can crash the process when a
+/// request is cancelled: "Trying to access a behaviour for a task that in not in the registry").
 func httpGet(_ url: String, bearer token: String? = nil) async throws -> (status: Int, body: String) {
-    var request = URLRequest(url: URL(string: url)!)
-    if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-    let (data, response) = try await URLSession.shared.data(for: request)
-    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    var request = HTTPClientRequest(url: url)
+    if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let body = try await response.body.collect(upTo: 64 << 20)
+    return (Int(response.status.code), String(buffer: body))
 }

@@ -176,6 +176,21 @@ public struct ConfigurationKey: Sendable, Hashable {
         "(observed p95)",
         "Wait before the hedge, 1 to 600000 ms. Unset: the 95th percentile of the pipeline and model's recent answers (no hedge before 20 answers)."
     )
+    static let clientRegionHeader = Self(
+        "routing.client_region_header",
+        "(none)",
+        "A header your edge sets to the client's region (`CloudFront-Viewer-Country`); believed as sent, so set it only behind an edge that overwrites it."
+    )
+    static let clientRegionsFile = Self(
+        "routing.client_regions_file",
+        "(none)",
+        "A CSV file of `<cidr>,<region>` lines: the client's region from its address (the most specific network wins); read again when it changes."
+    )
+    static let regionDistances = Self(
+        "routing.region_distances",
+        "(none)",
+        "How far apart regions are, as `<region>/<region>=<distance>` entries (`eu-west/us-east=80`), symmetric: the order a client's step looks beyond its own region. A YAML list, or comma-separated in the environment."
+    )
     static let retryBudgetPercent = Self(
         "routing.retry_budget.percent",
         "10",
@@ -368,7 +383,8 @@ public struct ConfigurationKey: Sendable, Hashable {
             refreshSeconds, probeTimeout,
             caFile,
             strategy, attemptTimeout, deadline, maxAttempts, hedgingEnabled, hedgingPipelines, hedgingDelay, retryBudgetPercent,
-            retryBudgetWindow, retryBudgetMinimum, devnetOrchestrators, discoveryURL, publicBaseURL, v1MaxBodyBytes,
+            retryBudgetWindow, retryBudgetMinimum, clientRegionHeader, clientRegionsFile, regionDistances, devnetOrchestrators,
+            discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
             pluginsRequireSignature, pluginsPublisherKeys, pluginsIsolation, pluginsProcesses, pluginsMaxMemory, pluginsStepCPUSeconds,
             pluginsStepsPerProcess, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,

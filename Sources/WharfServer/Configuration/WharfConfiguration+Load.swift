@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import HTTPTypes
 import Logging
 import Synchronization
 import SystemPackage
@@ -102,6 +103,9 @@ extension WharfConfiguration {
         let budgetPercent = reader.int(forKey: ConfigurationKey.retryBudgetPercent.configKey, default: 10)
         let budgetWindow = reader.int(forKey: ConfigurationKey.retryBudgetWindow.configKey, default: 10)
         let budgetMinimum = reader.int(forKey: ConfigurationKey.retryBudgetMinimum.configKey, default: 10)
+        let regionHeader = reader.string(forKey: ConfigurationKey.clientRegionHeader.configKey)
+        let regionsFile = reader.string(forKey: ConfigurationKey.clientRegionsFile.configKey)
+        let distanceEntries = reader.stringArray(forKey: ConfigurationKey.regionDistances.configKey, default: [])
         let devnetCount = reader.int(forKey: ConfigurationKey.devnetOrchestrators.configKey, default: 0)
         let runnerURL = reader.string(forKey: ConfigurationKey.devnetRunnerURL.configKey)
         let signerURL = reader.string(forKey: ConfigurationKey.remoteSignerURL.configKey)
@@ -271,6 +275,25 @@ extension WharfConfiguration {
         if let hedgeDelay {
             unlessFailed(.hedgingDelay, (1...600_000).contains(hedgeDelay), "must be from 1 to 600000 milliseconds")
             configuration.routing.hedging.delay = .milliseconds(hedgeDelay)
+        }
+        if let regionHeader, !regionHeader.isEmpty {
+            unlessFailed(.clientRegionHeader, HTTPField.Name(regionHeader) != nil, "must be a header name")
+            configuration.clientRegionHeader = regionHeader
+        }
+        if let regionsFile, !regionsFile.isEmpty {
+            do {
+                _ = try ClientRegions(header: nil, tablePath: regionsFile)
+                configuration.clientRegionsFile = regionsFile
+            } catch {
+                unlessFailed(.clientRegionsFile, false, "must be a readable CSV of '<cidr>,<region>' lines (\(error))")
+            }
+        }
+        do {
+            configuration.regionDistances = try RegionDistances(
+                parsing: distanceEntries.flatMap { $0.split(separator: ",") }.map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
+            )
+        } catch {
+            unlessFailed(.regionDistances, false, "entries must read '<region>/<region>=<distance>', got '\(error.entry.prefix(80))'")
         }
         unlessFailed(.retryBudgetPercent, (0...100).contains(budgetPercent), "must be from 0 to 100")
         configuration.routing.retryBudget.percent = Double(budgetPercent)

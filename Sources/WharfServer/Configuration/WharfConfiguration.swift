@@ -82,6 +82,12 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var orchestratorCAFile: String?
     /// Selection, timeouts and retries (`routing.*`).
     public var routing = RoutingPolicy()
+    /// The header a trusted edge writes the client's region into (`routing.client_region_header`).
+    public var clientRegionHeader: String?
+    /// CSV of `<cidr>,<region>` lines (`routing.client_regions_file`), reloaded when it changes.
+    public var clientRegionsFile: String?
+    /// How far apart regions are (`routing.region_distances`).
+    public var regionDistances = RegionDistances()
     /// Devnet orchestrators started inside the gateway (`devnet.orchestrators`).
     public var devnetOrchestrators = 0
     /// Where embedded devnet orchestrators forward AI pipelines (`devnet.runner_url`), if anywhere.

@@ -123,9 +123,10 @@ struct V1CallerMiddleware: RouterMiddleware {
             }
             priceCap = parsed
         }
-        let routing: RoutingHints
+        var routing: RoutingHints
         do {
             routing = try RoutingHeaders.hints(request.headers)
+            routing.clientRegion = context.clientRegion
         } catch {
             throw V1Failure(status: 400, message: error.message)
         }

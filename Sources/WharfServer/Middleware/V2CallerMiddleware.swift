@@ -30,9 +30,10 @@ struct V2CallerMiddleware: RouterMiddleware {
             }
             revision = known
         }
-        let routing: RoutingHints
+        var routing: RoutingHints
         do {
             routing = try RoutingHeaders.hints(request.headers)
+            routing.clientRegion = context.clientRegion
         } catch {
             throw V2Problem(status: 400, kind: "invalid-request", title: "Bad Request", detail: error.message)
         }
