@@ -86,8 +86,11 @@ public struct OrchestratorPolicy: Sendable, Hashable, Codable {
                 throw WharfError(.invalidArgument, "routing.\(name): '\(bad.prefix(40))' must have 1 to 255 characters")
             }
         }
-        if let clientRegion, clientRegion.isEmpty || clientRegion.utf8.count > 64 {
-            throw WharfError(.invalidArgument, "routing.client_region must have 1 to 64 characters")
+        if let clientRegion, !RegionName.isValid(clientRegion) {
+            throw WharfError(.invalidArgument, "routing.client_region must be 1 to 64 letters, digits, '-', '_' or '.'")
+        }
+        if let bad = regions?.first(where: { !RegionName.isValid($0) }) {
+            throw WharfError(.invalidArgument, "routing.regions: '\(bad.prefix(40))' must be 1 to 64 letters, digits, '-', '_' or '.'")
         }
         if let rate = minimumSuccessRate, !(0...1).contains(rate) {
             throw WharfError(.invalidArgument, "routing.min_success_rate must be from 0 to 1")

@@ -25,10 +25,22 @@ public struct OrchestratorDiscovery: Sendable {
         self.timeout = timeout
     }
 
+    /// An orchestrator discovery listed, with the region it gave (when it is a usable region name).
+    public struct Discovered: Sendable, Hashable {
+        public var address: OrchestratorAddress
+        public var region: String?
+    }
+
     /// Fetches the current list.
     /// - Throws: ``WharfError`` with ``WharfError/Code/storeUnavailable`` when the endpoint fails or
     ///   answers something that is not a list of entries; entries without a usable address are skipped.
     public func fetch() async throws -> [OrchestratorAddress] {
+        try await fetchEntries().map(\.address)
+    }
+
+    /// Fetches the current list with each entry's `region`, as ``fetch()``; a region that is not a
+    /// usable name is left out.
+    public func fetchEntries() async throws -> [Discovered] {
         var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
         if !capabilities.isEmpty {
             let existing = components?.queryItems ?? []
@@ -54,6 +66,7 @@ public struct OrchestratorDiscovery: Sendable {
         }
         struct Entry: Decodable {
             var address: String?
+            var region: String?
         }
         let entries: [Entry]
         do {
@@ -62,6 +75,11 @@ public struct OrchestratorDiscovery: Sendable {
             throw WharfError(.storeUnavailable, "discovery at \(url) did not answer a JSON list of {\"address\"} entries", cause: error)
         }
         var seen: Set<OrchestratorAddress> = []
-        return entries.compactMap { $0.address.flatMap(OrchestratorAddress.init(parsing:)) }.filter { seen.insert($0).inserted }
+        return entries.compactMap { entry in
+            entry.address.flatMap(OrchestratorAddress.init(parsing:)).map {
+                Discovered(address: $0, region: entry.region.flatMap { RegionName.isValid($0) ? $0 : nil })
+            }
+        }
+        .filter { seen.insert($0.address).inserted }
     }
 }

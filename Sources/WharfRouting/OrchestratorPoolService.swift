@@ -10,6 +10,8 @@ public struct OrchestratorPoolService: Service {
     private let interval: Duration
     private let discovery: OrchestratorDiscovery?
     private let staticAddresses: [OrchestratorAddress]
+    /// Regions the configuration gives orchestrators (they win over discovery's).
+    private let staticRegions: [OrchestratorAddress: String]
     private let logger: Logger
 
     public init(
@@ -17,8 +19,10 @@ public struct OrchestratorPoolService: Service {
         interval: Duration,
         discovery: OrchestratorDiscovery? = nil,
         staticAddresses: [OrchestratorAddress] = [],
+        staticRegions: [OrchestratorAddress: String] = [:],
         logger: Logger = Logger(label: "wharf.routing")
     ) {
+        self.staticRegions = staticRegions
         self.pool = pool
         self.interval = interval
         self.discovery = discovery
@@ -37,8 +41,12 @@ public struct OrchestratorPoolService: Service {
     public func refreshOnce() async {
         if let discovery {
             do {
-                let discovered = try await discovery.fetch()
-                await pool.setAddresses(staticAddresses + discovered.filter { !staticAddresses.contains($0) })
+                let discovered = try await discovery.fetchEntries()
+                var regions: [OrchestratorAddress: String] = [:]
+                for entry in discovered { regions[entry.address] = entry.region }
+                regions.merge(staticRegions) { _, configured in configured }
+                let addresses = staticAddresses + discovered.map(\.address).filter { !staticAddresses.contains($0) }
+                await pool.setAddresses(addresses, regions: regions)
             } catch {
                 logger.warning("orchestrator discovery failed; keeping the previous list", metadata: ["error": "\(error)"])
             }

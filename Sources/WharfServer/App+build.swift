@@ -83,6 +83,7 @@ public func buildApplication(
             interval: configuration.refreshInterval,
             discovery: configuration.discoveryURL.map { OrchestratorDiscovery(http: HTTPClient.shared, url: $0) },
             staticAddresses: configuration.orchestrators,
+            staticRegions: configuration.orchestratorRegions,
             logger: logger
         )
     )

@@ -25,6 +25,7 @@ public struct NetworkStack: Sendable {
             client: OrchestratorClient(trust: trust, timeout: configuration.probeTimeout, signer: signer),
             policy: configuration.routing,
             addresses: configuration.orchestrators,
+            regions: configuration.orchestratorRegions,
             regionDistances: configuration.regionDistances
         )
         router = PipelineRouter(

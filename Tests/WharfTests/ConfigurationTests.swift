@@ -90,6 +90,20 @@ import WharfServer
             ("unknown strategy", "", ["WHARF_ROUTING_STRATEGY": "cheapest"], "routing.strategy", "price, latency, balanced"),
             ("missing CA file", "", ["WHARF_NETWORK_TLS_CA_FILE": "/nonexistent/ca.pem"], "network.tls.ca_file", "readable PEM"),
             ("too many attempts", "", ["WHARF_ROUTING_MAX_ATTEMPTS": "50"], "routing.max_attempts", "1 to 20"),
+            (
+                "bad orchestrator region", "", ["WHARF_NETWORK_ORCHESTRATOR_REGIONS": "10.0.0.1:8935=eu west"],
+                "network.orchestrator_regions", "'10.0.0.1:8935=eu west'"
+            ),
+            ("bad region distance", "", ["WHARF_ROUTING_REGION_DISTANCES": "eu-west=80"], "routing.region_distances", "'eu-west=80'"),
+            (
+                "live video is not hedged", "", ["WHARF_ROUTING_HEDGING_PIPELINES": "upscale,live-video-to-video"],
+                "routing.hedging.pipelines", "'live-video-to-video' is not a batch pipeline"
+            ),
+            ("retry budget percent", "", ["WHARF_ROUTING_RETRY_BUDGET_PERCENT": "150"], "routing.retry_budget.percent", "0 to 100"),
+            (
+                "missing client regions file", "", ["WHARF_ROUTING_CLIENT_REGIONS_FILE": "/nonexistent/regions.csv"],
+                "routing.client_regions_file", "readable CSV"
+            ),
         ] as [(String, String, [String: String], String, String)]
     )
     func badValuesNameTheKey(

@@ -372,7 +372,10 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
                 }
                 let caps = request.uri.queryParameters.getAll("caps")
                 let body = try JSONSerialization.data(
-                    withJSONObject: listed.withLock { $0 }.map { ["address": $0, "score": 1, "caps": caps.joined()] }
+                    withJSONObject: listed.withLock { $0 }.enumerated().map { index, address in
+                        // The first in eu-west; the others with a region that is not a name.
+                        ["address": address, "score": 1, "caps": caps.joined(), "region": index == 0 ? "eu-west" : "../etc passwd"]
+                    }
                 )
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
             }
@@ -387,6 +390,9 @@ func withDevnet(_ count: Int, policy: RoutingPolicy = RoutingTests.fastPolicy(),
                 let service = OrchestratorPoolService(pool: pool, interval: .seconds(60), discovery: discovery)
                 await service.refreshOnce()
                 #expect(await pool.snapshot().filter { $0.offer != nil && !$0.draining }.count == 2)
+                let regions = Dictionary(uniqueKeysWithValues: await pool.snapshot().map { ($0.address, $0.region) })
+                #expect(regions[devnet.addresses[0]] == "eu-west")
+                #expect(regions[devnet.addresses[1]] == .some(nil))
 
                 listed.withLock { $0 = ["https://\(devnet.addresses[1])"] }
                 await service.refreshOnce()

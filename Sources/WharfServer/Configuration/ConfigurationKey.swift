@@ -128,6 +128,11 @@ public struct ConfigurationKey: Sendable, Hashable {
         "(none)",
         "Orchestrator addresses (`host`, `host:port`, `https://host:port`; port 8935 when omitted). A YAML list, or comma-separated in the environment."
     )
+    static let orchestratorRegions = Self(
+        "network.orchestrator_regions",
+        "(none)",
+        "Orchestrators' regions, as `<address>=<region>` entries (`203.0.113.7:8935=eu-west`); they win over discovery's. A YAML list, or comma-separated in the environment."
+    )
     static let discoveryURL = Self(
         "network.discovery_url",
         "(none)",
@@ -379,7 +384,7 @@ public struct ConfigurationKey: Sendable, Hashable {
             sqlitePath,
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, maxCrashResumes, maxMediaSteps, maxCodeSteps,
             maxNetworkSteps, defaultMaxConcurrentJobs, defaultMaxQueuedJobs, defaultStorageBytes, defaultStorageFiles, mediaSignedURLs,
-            mediaURLLifetime, mediaSigningSecret, orchestrators,
+            mediaURLLifetime, mediaSigningSecret, orchestrators, orchestratorRegions,
             refreshSeconds, probeTimeout,
             caFile,
             strategy, attemptTimeout, deadline, maxAttempts, hedgingEnabled, hedgingPipelines, hedgingDelay, retryBudgetPercent,

@@ -89,6 +89,7 @@ extension WharfConfiguration {
         let defaultBytes = reader.int(forKey: ConfigurationKey.defaultStorageBytes.configKey, default: 10 << 30)
         let defaultFiles = reader.int(forKey: ConfigurationKey.defaultStorageFiles.configKey, default: 10_000)
         let orchestratorList = reader.stringArray(forKey: ConfigurationKey.orchestrators.configKey, default: [])
+        let regionList = reader.stringArray(forKey: ConfigurationKey.orchestratorRegions.configKey, default: [])
         let discovery = reader.string(forKey: ConfigurationKey.discoveryURL.configKey)
         let refreshSeconds = reader.int(forKey: ConfigurationKey.refreshSeconds.configKey, default: 60)
         let probeMilliseconds = reader.int(forKey: ConfigurationKey.probeTimeout.configKey, default: 5000)
@@ -220,6 +221,21 @@ extension WharfConfiguration {
         }
         configuration.defaultTenantLimits = tenantDefaults == Limits() ? nil : tenantDefaults
 
+        for entry in regionList.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingWhitespace() }) where !entry.isEmpty {
+            let sides = entry.split(separator: "=", omittingEmptySubsequences: false)
+            if sides.count == 2, let address = OrchestratorAddress(parsing: String(sides[0].trimmingWhitespace())),
+                RegionName.isValid(sides[1].trimmingWhitespace())
+            {
+                configuration.orchestratorRegions[address] = String(sides[1].trimmingWhitespace())
+            } else {
+                problems.append(
+                    .init(
+                        key: ConfigurationKey.orchestratorRegions.name,
+                        message: "'\(entry.prefix(80))' is not '<address>=<region>' (a region is 1 to 64 letters, digits, '-', '_' or '.')"
+                    )
+                )
+            }
+        }
         for entry in orchestratorList {
             if let address = OrchestratorAddress(parsing: entry) {
                 configuration.orchestrators.append(address)

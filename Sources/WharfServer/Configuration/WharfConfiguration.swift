@@ -72,6 +72,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     )
     /// Orchestrators to route to (`network.orchestrators`).
     public var orchestrators: [OrchestratorAddress] = []
+    /// Orchestrators' regions (`network.orchestrator_regions`).
+    public var orchestratorRegions: [OrchestratorAddress: String] = [:]
     /// Where the list of orchestrators is discovered, besides the static list (`network.discovery_url`).
     public var discoveryURL: URL?
     /// How often offers are refreshed (`network.refresh_seconds`).

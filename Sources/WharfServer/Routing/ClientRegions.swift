@@ -43,7 +43,7 @@ public final class ClientRegions: Sendable {
 
     /// The client's region: the trusted header's when it holds a plausible region name, else the table's.
     func region(headers: HTTPFields, address: IPAddress?) -> String? {
-        if let header, let value = headers[header].map({ $0.trimmingCharacters(in: .whitespaces) }), Self.isRegionName(value) {
+        if let header, let value = headers[header].map({ $0.trimmingCharacters(in: .whitespaces) }), RegionName.isValid(value) {
             return value
         }
         guard let address else { return nil }
@@ -81,7 +81,7 @@ public final class ClientRegions: Sendable {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let fields = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard fields.count == 2, let network = CIDR(fields[0]), isRegionName(fields[1]) else {
+            guard fields.count == 2, let network = CIDR(fields[0]), RegionName.isValid(fields[1]) else {
                 throw InvalidTable(description: "\(path), line \(number + 1): expected '<cidr>,<region>', got '\(trimmed.prefix(80))'")
             }
             guard entries.count < maximumEntries else {
@@ -96,14 +96,6 @@ public final class ClientRegions: Sendable {
         }.map(\.element)
     }
 
-    /// A region name: 1 to 64 letters, digits, `-`, `_` or `.`.
-    static func isRegionName(_ text: String) -> Bool {
-        (1...64).contains(text.utf8.count)
-            && text.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
-            }
-    }
 }
 
 /// Reads the client region table again whenever its file changes (checked every few seconds).
