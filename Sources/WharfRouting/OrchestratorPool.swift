@@ -36,6 +36,10 @@ public actor OrchestratorPool {
         public var suspensions = 0
         /// Removed by discovery: no new work, kept until nothing refers to it.
         public var draining = false
+        /// This node's attempts on it now (``OrchestratorPool/beginAttempt(_:)``): with the
+        /// capacity it advertises, what keeps the node from sending it more than it can take
+        /// between two probes.
+        public var inFlight = 0
     }
 
     private let client: OrchestratorClient
@@ -305,7 +309,7 @@ public actor OrchestratorPool {
     /// nobody. The decision counts why the orchestrators looked at were passed over.
     private func pick(
         _ key: SelectionKey,
-        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?,
+        fit: (OrchestratorOffer) -> StepFit?,
         constraints: RouteConstraints,
         excluding tried: Set<OrchestratorAddress>,
         canPay: Bool,
@@ -374,7 +378,8 @@ public actor OrchestratorPool {
         if let cap = constraints.priceCap, !entry.price.isAtMost(cap) { return \.price }
         if entry.offer.requiresPayment, !canPay { return \.payment }
         if let regions = constraints.regions, !(member.region.map(regions.contains) ?? false) { return \.region }
-        if entry.atCapacity { return \.capacity }
+        // Full as it last reported, or as full as it said it could be with this node's own attempts.
+        if entry.atCapacity || (entry.capacity > 0 && member.inFlight >= entry.capacity) { return \.capacity }
         return nil
     }
 
@@ -419,7 +424,7 @@ public actor OrchestratorPool {
     private func selectionIndex(
         _ key: SelectionKey,
         scope: Tier,
-        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
+        fit: (OrchestratorOffer) -> StepFit?
     ) -> SelectionIndex {
         let scoped = ScopedKey(key: key, scope: scope)
         if let index = indexes[scoped],
@@ -445,14 +450,14 @@ public actor OrchestratorPool {
     /// An index of a step's preferred orchestrators (a handful), built for the pick.
     private func preferredIndex(
         _ preferred: Set<OrchestratorAddress>,
-        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
+        fit: (OrchestratorOffer) -> StepFit?
     ) -> SelectionIndex {
         let chosen = preferred.compactMap { members[$0] }
         return SelectionIndex(entries: Self.entries(of: chosen, fit: fit), generation: offersGeneration, latencyVersion: latencyVersion)
     }
 
     private func entries(
-        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?,
+        fit: (OrchestratorOffer) -> StepFit?,
         where included: (Member) -> Bool
     ) -> [SelectionIndex.Entry] {
         Self.entries(of: members.values.filter(included), fit: fit)
@@ -460,11 +465,18 @@ public actor OrchestratorPool {
 
     private static func entries(
         of members: some Sequence<Member>,
-        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
+        fit: (OrchestratorOffer) -> StepFit?
     ) -> [SelectionIndex.Entry] {
         members.compactMap { member in
-            guard let offer = member.offer, let (price, atCapacity) = fit(offer) else { return nil }
-            return .init(address: member.address, offer: offer, price: price, latency: member.latency, atCapacity: atCapacity)
+            guard let offer = member.offer, let fitted = fit(offer) else { return nil }
+            return .init(
+                address: member.address,
+                offer: offer,
+                price: fitted.price,
+                latency: member.latency,
+                atCapacity: fitted.atCapacity,
+                capacity: fitted.capacity
+            )
         }
     }
 
@@ -474,18 +486,30 @@ public actor OrchestratorPool {
     }
 
     /// An offer's price for `pipeline` with `model` and whether it is at capacity; `nil` when it does not offer them.
-    static func fit(_ pipeline: Pipeline, model: String) -> (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)? {
+    static func fit(_ pipeline: Pipeline, model: String) -> (OrchestratorOffer) -> StepFit? {
         { offer in
             guard offer.offers(pipeline, model: model), let price = offer.price(for: pipeline, model: model) else { return nil }
             let served = offer.models[pipeline.capabilityID]?[model]
-            return (price, served.map { $0.capacity > 0 && $0.capacityInUse >= $0.capacity } ?? false)
+            return StepFit(
+                price: price,
+                atCapacity: served.map { $0.capacity > 0 && $0.capacityInUse >= $0.capacity } ?? false,
+                capacity: served.map { Int(clamping: $0.capacity) } ?? 0
+            )
         }
     }
 
+    /// How an offer fits a step: its price, whether it reported being at capacity, and the
+    /// capacity it advertises (0 when it gives none).
+    struct StepFit {
+        var price: OrchestratorOffer.Price
+        var atCapacity: Bool
+        var capacity: Int
+    }
+
     /// An offer's transcoding price; `nil` when it does not transcode segments.
-    static func transcodingFit(_ offer: OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)? {
+    static func transcodingFit(_ offer: OrchestratorOffer) -> StepFit? {
         guard offer.capabilities.isSuperset(of: transcodingCapabilities), let price = offer.defaultPrice else { return nil }
-        return (price, false)
+        return StepFit(price: price, atCapacity: false, capacity: 0)
     }
 
     /// Every orchestrator that can run `pipeline` with `model` now within `constraints`, ordered by
@@ -532,7 +556,7 @@ public actor OrchestratorPool {
         excluding tried: Set<OrchestratorAddress>,
         canPay: Bool,
         using generator: inout some RandomNumberGenerator,
-        fit: (OrchestratorOffer) -> (price: OrchestratorOffer.Price, atCapacity: Bool)?
+        fit: (OrchestratorOffer) -> StepFit?
     ) -> (candidates: [Candidate], excluded: RoutingDecision.Exclusions) {
         var excluded = RoutingDecision.Exclusions()
         var found: [Candidate] = []
@@ -544,6 +568,17 @@ public actor OrchestratorPool {
             found.append(candidate(entry))
         }
         return (SelectionStrategy.order(found, by: policy.strategy, using: &generator), excluded)
+    }
+
+    /// Counts an attempt being sent to `address` until ``endAttempt(_:)``.
+    public func beginAttempt(_ address: OrchestratorAddress) {
+        members[address]?.inFlight += 1
+    }
+
+    /// Ends an attempt counted by ``beginAttempt(_:)``.
+    public func endAttempt(_ address: OrchestratorAddress) {
+        guard let inFlight = members[address]?.inFlight, inFlight > 0 else { return }
+        members[address]?.inFlight = inFlight - 1
     }
 
     /// Records a successful job attempt.

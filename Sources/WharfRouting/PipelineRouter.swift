@@ -362,13 +362,19 @@ public struct PipelineRouter: Sendable {
                     paid.segmentCredentials = payment.segmentCredentials
                 }
                 reached = true
-                let response = try await jobs.send(
-                    paid,
-                    to: offer,
-                    pinnedCertificate: pins?.certificate(of: candidate.address),
-                    // A stream's attempt lasts as long as the stream: only the deadline bounds it.
-                    timeout: request.streamsEvents ? remaining : min(policy.attemptTimeout, remaining)
-                )
+                // Counted against the capacity the orchestrator advertises while it is out.
+                await pool.beginAttempt(candidate.address)
+                let sent = await Result {
+                    try await jobs.send(
+                        paid,
+                        to: offer,
+                        pinnedCertificate: pins?.certificate(of: candidate.address),
+                        // A stream's attempt lasts as long as the stream: only the deadline bounds it.
+                        timeout: request.streamsEvents ? remaining : min(policy.attemptTimeout, remaining)
+                    )
+                }
+                await pool.endAttempt(candidate.address)
+                let response = try sent.get()
                 let latency = clock.now - start
                 if (200..<300).contains(response.status) {
                     await pool.recordSuccess(candidate.address, latency: latency)

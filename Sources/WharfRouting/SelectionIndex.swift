@@ -14,6 +14,8 @@ struct SelectionIndex: Sendable {
         var price: OrchestratorOffer.Price
         var latency: Double?
         var atCapacity: Bool
+        /// The capacity it advertises for the step (0 when it gives none).
+        var capacity: Int
     }
 
     /// The pool's offers generation and latency version it was built from, and when.

@@ -140,4 +140,22 @@ import WharfRouting
         #expect(decision.decision.excluded.policy == 2)
         #expect(decision.decision.reason == "the cheapest that could take it")
     }
+
+    @Test func thisNodesOwnAttemptsHoldAnOrchestratorToItsCapacity() async {
+        let pool = await SelectionIndexTests.pool(.price)
+        var generator = RoutingRandom(seed: 5)
+        let cheapest = await pool.pick(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator).candidate?.address
+        guard let first = cheapest else {
+            Issue.record("nobody was picked")
+            return
+        }
+        // It advertises two slots: two attempts out, the third goes elsewhere until one ends.
+        for _ in 0..<2 { await pool.beginAttempt(first) }
+        let full = await pool.pick(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator)
+        #expect(full.candidate?.address != first)
+        #expect(full.decision.excluded.capacity >= 1)
+        await pool.endAttempt(first)
+        #expect(await pool.pick(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator).candidate?.address == first)
+    }
+
 }
