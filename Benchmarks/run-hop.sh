@@ -19,12 +19,8 @@ out=${OUT:-$root/.build/hop-results.md}
 
 scripts/install-packages.sh nginx-light wrk curl
 scripts/livepeer-reference.sh >/dev/null
-bin=${WHARF_RELEASE_BIN:-}
-if [ -z "$bin" ]; then
-    swift build -c release --product wharf
-    bin=.build/release
-fi
-bin=$(cd "$bin" && pwd)
+source Benchmarks/common.sh
+bin=$(release_bin)
 
 work=$(mktemp -d)
 pids=()
@@ -36,7 +32,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 # One devnet orchestrator, able to work on every connection's request at once.

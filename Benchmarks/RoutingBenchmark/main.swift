@@ -2,7 +2,9 @@
 //   1. selection over a pool of 10,000 orchestrators, per strategy, against sorting 10,000 prices
 //      (the least any ordering costs);
 //   2. the latency a network step gains by going through the router, against sending the same
-//      request straight to the same devnet orchestrator with the same client.
+//      request straight to the same devnet orchestrator with the same client;
+//   3. how evenly `balanced` spreads steady load over 50 equal orchestrators, against the fair
+//      share (and over 50 with one 30% cheaper), with their capacity held.
 // Run with `Benchmarks/run-routing.sh` (release build); results are recorded in docs/PERFORMANCE.md.
 import AsyncHTTPClient
 import CoreMetrics
@@ -149,3 +151,15 @@ print(
 )
 server.cancel()
 _ = await server.result
+
+// 3. Spread under steady load.
+print(
+    "\n| pool of 50, 4 slots each, load at 70% of the slots | busiest / fair share | cheaper one / fair share | most in flight on one | refused |"
+)
+print("|---|---|---|---|---|")
+for cheaper in [false, true] {
+    let spread = await measureSpread(cheaper: cheaper)
+    let busiest = String(format: "%.2f", spread.busiest)
+    let cheap = spread.cheaper.map { String(format: "%.2f", $0) } ?? ""
+    print("| \(cheaper ? "one 30% cheaper" : "50 equal") | \(busiest) | \(cheap) | \(spread.mostInFlight) of 4 | \(spread.refused) |")
+}

@@ -88,7 +88,8 @@ struct OrchestratorService: Net_Orchestrator.SimpleServiceProtocol {
     let node: DevnetOrchestrator
 
     func getOrchestrator(request: Net_OrchestratorRequest, context: ServerContext) async throws -> Net_OrchestratorInfo {
-        if node.profile.latency > .zero { try await Task.sleep(for: node.profile.latency) }
+        let delay = node.profile.latency + node.profile.roundTrip
+        if delay > .zero { try await Task.sleep(for: delay) }
         node.requesters.withLock { $0 = request.address }
         if node.faults.withLock({ $0.failGetOrchestrator }) {
             throw RPCError(code: .unavailable, message: "devnet fault: GetOrchestrator disabled")

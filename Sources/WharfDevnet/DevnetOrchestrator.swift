@@ -261,7 +261,7 @@ public final class DevnetOrchestrator: Service, Sendable {
             control.continuation.yield(.crash)
             try await Task.sleep(for: .seconds(3600))
         }
-        let latency = profile.latency + faults.addedLatency
+        let latency = profile.latency + profile.roundTrip + faults.addedLatency
         if latency > .zero { try await Task.sleep(for: latency) }
         if faults.tailRate > 0, Double.random(in: 0..<1) < faults.tailRate {
             try await Task.sleep(for: faults.tailLatency)

@@ -22,6 +22,9 @@ public struct DevnetOrchestratorProfile: Sendable, Hashable {
     public var capacity: Int
     /// Latency added to every request, to tell orchestrators apart.
     public var latency: Duration
+    /// The simulated network round trip between the gateway and this orchestrator, added to every
+    /// answer (`GetOrchestrator` included, which a gateway measures): see ``roundTrip(from:to:)``.
+    public var roundTrip: Duration = .zero
 
     public init(
         name: String,
@@ -57,22 +60,39 @@ public struct DevnetOrchestratorProfile: Sendable, Hashable {
         .textToSpeech: "parler-tts/parler-tts-large-v1",
     ]
 
+    /// The simulated round trip between two of the devnet's regions: a small matrix, about a third
+    /// of real ones so that tests stay quick (eu-west to us-east 25 ms, to ap-south 45 ms, us-east
+    /// to ap-south 70 ms, 1 ms within a region); 40 ms between regions it does not know.
+    public static func roundTrip(from one: String, to other: String) -> Duration {
+        if one == other { return .milliseconds(1) }
+        switch Set([one, other]) {
+        case ["eu-west", "us-east"]: return .milliseconds(25)
+        case ["eu-west", "ap-south"]: return .milliseconds(45)
+        case ["us-east", "ap-south"]: return .milliseconds(70)
+        default: return .milliseconds(40)
+        }
+    }
+
     /// `count` orchestrators with different prices, regions and latencies: the first is cheapest and
     /// slowest, the last dearest and fastest, so price and latency strategies choose differently.
-    public static func spread(count: Int) -> [DevnetOrchestratorProfile] {
+    /// - Parameter gatewayRegion: Where the gateway is: each orchestrator adds the round trip from
+    ///   there to its region (``roundTrip(from:to:)``); none when `nil`.
+    public static func spread(count: Int, gatewayRegion: String? = nil) -> [DevnetOrchestratorProfile] {
         let regions = ["eu-west", "us-east", "ap-south"]
         return (0..<count).map { index in
             let factor = Int64(index + 1)
             let prices = Dictionary(
                 uniqueKeysWithValues: Pipeline.allCases.filter { $0 != .liveVideoToVideo }.map { ($0, 1_000 * factor) }
             )
-            return DevnetOrchestratorProfile(
+            var profile = DevnetOrchestratorProfile(
                 name: "orch-\(index + 1)",
                 region: regions[index % regions.count],
                 prices: prices,
                 transcodingPrice: factor,
                 latency: .milliseconds(10 * (count - index))
             )
+            profile.roundTrip = gatewayRegion.map { roundTrip(from: $0, to: profile.region) } ?? .zero
+            return profile
         }
     }
 }

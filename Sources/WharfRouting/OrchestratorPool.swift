@@ -581,6 +581,19 @@ public actor OrchestratorPool {
         members[address]?.inFlight = inFlight - 1
     }
 
+    /// Notes that an attempt on `address` was still unanswered after `elapsed` when it was given up
+    /// (it lost a hedge race): a lower bound of its answer time, taken into the moving average
+    /// when it is above it, so that a slow orchestrator hedging hides is still seen as slow. Not a
+    /// failure.
+    public func recordUnanswered(_ address: OrchestratorAddress, after elapsed: Duration) {
+        guard var member = members[address] else { return }
+        let seconds = Self.seconds(elapsed)
+        guard seconds > (member.latency ?? 0) else { return }
+        member.latency = member.latency.map { $0 * (1 - policy.latencySmoothing) + seconds * policy.latencySmoothing } ?? seconds
+        members[address] = member
+        latencyVersion += 1
+    }
+
     /// Records a successful job attempt.
     public func recordSuccess(_ address: OrchestratorAddress, latency: Duration) {
         guard var member = members[address] else { return }

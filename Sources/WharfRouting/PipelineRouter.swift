@@ -199,16 +199,15 @@ public struct PipelineRouter: Sendable {
                         // The other attempt, if any, lost the race: it ends now, and what it cost is kept.
                         while let lost = try await group.next() {
                             guard case .finished(let loser) = lost else { continue }
-                            attempts.append(
-                                contentsOf: loser.attempts.map { attempt in
-                                    guard attempt.outcome == Self.canceledOutcome else { return attempt }
-                                    var lostAttempt = attempt
-                                    lostAttempt.outcome = "hedge lost"
-                                    lostAttempt.cost = attempt.price.cost(units: request.units)
+                            for var attempt in loser.attempts {
+                                if attempt.outcome == Self.canceledOutcome {
+                                    attempt.outcome = "hedge lost"
+                                    attempt.cost = attempt.price.cost(units: request.units)
                                     count("wharf_routing_hedges_lost_total", pipeline)
-                                    return lostAttempt
+                                    await pool.recordUnanswered(attempt.orchestrator, after: attempt.latency)
                                 }
-                            )
+                                attempts.append(attempt)
+                            }
                         }
                         if result.role == .hedge { count("wharf_routing_hedges_won_total", pipeline) }
                         observed.record(pipeline, model: model, latency: result.attempts.last?.latency ?? .zero)

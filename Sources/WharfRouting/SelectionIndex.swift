@@ -128,15 +128,16 @@ struct SelectionIndex: Sendable {
     /// Up to `limit` positions that `usable` accepts, best first in `strategy`'s order (for
     /// `balanced`, by weight), walking no further than needed.
     func ranked(by strategy: RoutingPolicy.Strategy, limit: Int, where usable: (Entry) -> Bool) -> [Int] {
-        let order: [Int]
-        switch strategy {
-        case .price: order = Array(byPrice.indices)
-        case .latency: order = byLatency
-        case .balanced: order = byWeight
-        }
         var found: [Int] = []
-        for position in order where found.count < limit && usable(byPrice[position]) {
-            found.append(position)
+        // Walks the order in place: materializing `byPrice.indices` cost more than the walk.
+        func take(_ position: Int) -> Bool {
+            if usable(byPrice[position]) { found.append(position) }
+            return found.count >= limit
+        }
+        switch strategy {
+        case .price: for position in byPrice.indices where take(position) { break }
+        case .latency: for position in byLatency where take(position) { break }
+        case .balanced: for position in byWeight where take(position) { break }
         }
         return found
     }

@@ -71,6 +71,7 @@ public func buildApplication(
             try EmbeddedDevnet(
                 count: configuration.devnetOrchestrators,
                 runnerURL: configuration.devnetRunnerURL,
+                gatewayRegion: configuration.devnetGatewayRegion,
                 pool: pool,
                 configured: configuration.orchestrators,
                 logger: logger

@@ -13,8 +13,15 @@ struct EmbeddedDevnet: Service {
     let configured: [OrchestratorAddress]
     let logger: Logger
 
-    init(count: Int, runnerURL: URL?, pool: OrchestratorPool, configured: [OrchestratorAddress], logger: Logger) throws {
-        self.orchestrators = try DevnetOrchestratorProfile.spread(count: count).map {
+    init(
+        count: Int,
+        runnerURL: URL?,
+        gatewayRegion: String?,
+        pool: OrchestratorPool,
+        configured: [OrchestratorAddress],
+        logger: Logger
+    ) throws {
+        self.orchestrators = try DevnetOrchestratorProfile.spread(count: count, gatewayRegion: gatewayRegion).map {
             try DevnetOrchestrator(profile: $0, runnerURL: runnerURL, logger: logger)
         }
         self.pool = pool

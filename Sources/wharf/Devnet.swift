@@ -37,6 +37,10 @@ struct Devnet: AsyncParsableCommand {
     var onChain = false
     @Option(help: "Pipeline requests each orchestrator works on at once (1-4096); more are refused with 503. Default 4.")
     var capacity: Int?
+    @Option(
+        help: "Where the gateway is (eu-west, us-east, ap-south): each orchestrator adds the simulated round trip from there to its region."
+    )
+    var gatewayRegion: String?
     @Option(help: "Forward AI pipelines to this ai-runner-compatible URL (POST <url>/<pipeline>) instead of the reference runner.")
     var runnerURL: String?
 
@@ -56,7 +60,9 @@ struct Devnet: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "wharf.devnet")
-        let nodes = try DevnetOrchestratorProfile.spread(count: orchestrators).enumerated().map { index, spread in
+        let nodes = try DevnetOrchestratorProfile.spread(count: orchestrators, gatewayRegion: gatewayRegion).enumerated().map {
+            index,
+            spread in
             var profile = spread
             profile.requiresPayment = onChain
             if let capacity { profile.capacity = capacity }

@@ -246,6 +246,38 @@ import WharfLivepeer
         }
     }
 
+    @Test func roundTripsAreMeasuredAndStepsGoToTheNearestMeasuredRegion() async throws {
+        // Seen from ap-south: ap-south answers in 10 + 1 ms, eu-west in 30 + 45, us-east in 20 + 70.
+        let orchestrators = try DevnetOrchestratorProfile.spread(count: 3, gatewayRegion: "ap-south").map {
+            try DevnetOrchestrator(profile: $0)
+        }
+        let devnet = try await TestDevnet(
+            orchestrators,
+            tasks: orchestrators.map { node in Task { try await node.run() } },
+            policy: Self.fastPolicy()
+        )
+        await devnet.pool.setAddresses(
+            devnet.addresses,
+            regions: Dictionary(uniqueKeysWithValues: zip(devnet.addresses, ["eu-west", "us-east", "ap-south"]))
+        )
+        await devnet.pool.refresh()
+        let trips = Dictionary(uniqueKeysWithValues: await devnet.pool.snapshot().map { ($0.region ?? "", $0.roundTrip ?? 0) })
+        #expect(trips["ap-south"]! < trips["eu-west"]! && trips["ap-south"]! < trips["us-east"]!, "\(trips)")
+        // A client of a region with no orchestrator and no configured distance: the region this
+        // node reaches fastest, though it is the dearest.
+        var generator = RoutingRandom(seed: 1)
+        let picked = await devnet.pool.pick(
+            for: .textToImage,
+            model: Self.model,
+            constraints: RouteConstraints(clientRegion: "af-north"),
+            using: &generator
+        )
+        #expect(picked.candidate?.region == "ap-south")
+        // Measured per probe (a new connection each time, so more than the simulated trip).
+        #expect(picked.decision.top.first?.roundTripMilliseconds != nil)
+        try await devnet.stop()
+    }
+
     @Test func priceCapsCompareExactly() {
         let price = OrchestratorOffer.Price(pricePerUnit: 1_000, pixelsPerUnit: 3)
         #expect(price.isAtMost(.init(pricePerUnit: 334, pixelsPerUnit: 1)))

@@ -217,6 +217,11 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Devnet orchestrators to start inside the gateway and route to (0-16); `wharf serve --devnet N` sets it."
     )
 
+    static let devnetGatewayRegion = Self(
+        "devnet.gateway_region",
+        "(none)",
+        "Where the embedded devnet's orchestrators are seen from: each adds the simulated round trip from there to its region to every answer."
+    )
     static let devnetRunnerURL = Self(
         "devnet.runner_url",
         "(none)",
@@ -389,6 +394,7 @@ public struct ConfigurationKey: Sendable, Hashable {
             caFile,
             strategy, attemptTimeout, deadline, maxAttempts, hedgingEnabled, hedgingPipelines, hedgingDelay, retryBudgetPercent,
             retryBudgetWindow, retryBudgetMinimum, clientRegionHeader, clientRegionsFile, regionDistances, devnetOrchestrators,
+            devnetGatewayRegion,
             discoveryURL, publicBaseURL, v1MaxBodyBytes,
             v1DeprecationDate, v1SunsetDate, v1MigrationGuideURL, devnetRunnerURL, remoteSignerURL, pluginsDirectory,
             pluginsRequireSignature, pluginsPublisherKeys, pluginsIsolation, pluginsProcesses, pluginsMaxMemory, pluginsStepCPUSeconds,

@@ -109,6 +109,7 @@ extension WharfConfiguration {
         let distanceEntries = reader.stringArray(forKey: ConfigurationKey.regionDistances.configKey, default: [])
         let devnetCount = reader.int(forKey: ConfigurationKey.devnetOrchestrators.configKey, default: 0)
         let runnerURL = reader.string(forKey: ConfigurationKey.devnetRunnerURL.configKey)
+        let gatewayRegion = reader.string(forKey: ConfigurationKey.devnetGatewayRegion.configKey)
         let signerURL = reader.string(forKey: ConfigurationKey.remoteSignerURL.configKey)
         let pluginsDirectory = reader.string(forKey: ConfigurationKey.pluginsDirectory.configKey)
         let artifactsDirectory = reader.string(forKey: ConfigurationKey.artifactsDirectory.configKey)
@@ -319,6 +320,10 @@ extension WharfConfiguration {
         configuration.routing.retryBudget.minimum = budgetMinimum
         unlessFailed(.devnetOrchestrators, (0...16).contains(devnetCount), "must be from 0 to 16")
         configuration.devnetOrchestrators = devnetCount
+        if let gatewayRegion, !gatewayRegion.isEmpty {
+            unlessFailed(.devnetGatewayRegion, RegionName.isValid(gatewayRegion), "must be 1 to 64 letters, digits, '-', '_' or '.'")
+            configuration.devnetGatewayRegion = gatewayRegion
+        }
         for (pipeline, text) in priceCapTexts where !text.isEmpty {
             guard let key = ConfigurationKey.priceCaps[pipeline] else { continue }
             if let cap = OrchestratorOffer.Price(parsing: text) {

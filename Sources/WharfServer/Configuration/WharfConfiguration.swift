@@ -94,6 +94,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var devnetOrchestrators = 0
     /// Where embedded devnet orchestrators forward AI pipelines (`devnet.runner_url`), if anywhere.
     public var devnetRunnerURL: URL?
+    /// Where the embedded devnet's orchestrators are seen from (`devnet.gateway_region`).
+    public var devnetGatewayRegion: String?
     /// The gateway's URL as customers reach it (`http.public.base_url`), if set.
     public var publicBaseURL: URL?
     /// The remote signer for on-chain payments (`network.remote_signer_url`); `nil` offchain.
