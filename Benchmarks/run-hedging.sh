@@ -3,7 +3,8 @@
 # default, and `price`, which sends everything to the cheapest), one `wharf serve --dev --devnet 6`
 # (release), 40 warm-up calls (the hedge delay is learned from them), then the orchestrator the
 # warm-up used most slows 10% of its requests by 2 s, and 500 text-to-image calls go through v1 with
-# hedging, then 500 with `Wharf-Hedge: off` (the reference), four at a time. Prints p50, p99 and
+# hedging, then 500 with `Wharf-Hedge: off` (the reference), four at a time; `price` once more with
+# a configured hedge delay of 150 ms. Prints p50, p99 and
 # the slowest call of each, and the extra orchestrator requests hedging cost (from the gateway's own
 # attempt counter). Writes the tables to $OUT (default: .build/hedging-results.md); paste them into
 # docs/PERFORMANCE.md.
@@ -28,22 +29,23 @@ cleanup() {
 trap cleanup EXIT
 : >"$out"
 measure() {
-    local strategy=$1
+    local strategy=$1 delay=${2:-}
     public=$(free_port)
     admin=$(free_port)
     rm -rf "$work/.wharf"
-    (cd "$work" && WHARF_HTTP_PUBLIC_PORT=$public WHARF_HTTP_ADMIN_PORT=$admin WHARF_LOG_LEVEL=warning WHARF_ROUTING_STRATEGY=$strategy \
-        exec "$bin/wharf" serve --dev --devnet 6 >"$work/gateway.log" 2>&1) &
+    (cd "$work" && exec env WHARF_HTTP_PUBLIC_PORT="$public" WHARF_HTTP_ADMIN_PORT="$admin" WHARF_LOG_LEVEL=warning \
+        WHARF_ROUTING_STRATEGY="$strategy" ${delay:+WHARF_ROUTING_HEDGING_DELAY_MS=$delay} \
+        "$bin/wharf" serve --dev --devnet 6 >"$work/gateway.log" 2>&1) &
     pid=$!
     for _ in $(seq 1 200); do
         [ -s "$work/.wharf/dev-key" ] && curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null 2>&1 && break
         sleep 0.1
     done
-    python3 - "$public" "$admin" "$(cat "$work/.wharf/dev-key")" "${CALLS:-500}" "$out" "$strategy" <<'PY'
+    python3 - "$public" "$admin" "$(cat "$work/.wharf/dev-key")" "${CALLS:-500}" "$out" "$strategy" "${delay:-observed p95}" <<'PY'
 import json, ssl, sys, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-public, admin, key, calls, out, strategy = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
+public, admin, key, calls, out, strategy, delay = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
 auth = {"Authorization": f"Bearer {key}"}
 
 def get(url):
@@ -103,7 +105,7 @@ lines = [
     f"| `{strategy}`: {calls} text-to-image calls, 4 at a time; 1 of 6 orchestrators slows 10% of its requests by 2 s | p50 ms | p99 ms | slowest ms | extra orchestrator requests |",
     "|---|---|---|---|---|",
     f"| reference: `Wharf-Hedge: off` | {u[0]:.0f} | {u[1]:.0f} | {u[2]:.0f} | (retries only) |",
-    f"| hedged (delay: observed p95) | {h[0]:.0f} | {h[1]:.0f} | {h[2]:.0f} | {extra:.0f} ({100 * extra / calls:.1f}%) |",
+    f"| hedged (delay: {delay}{'' if delay.endswith('p95') else ' ms'}) | {h[0]:.0f} | {h[1]:.0f} | {h[2]:.0f} | {extra:.0f} ({100 * extra / calls:.1f}%) |",
     "",
     f"`{strategy}`: p99 without hedging / with: {u[1] / h[1]:.1f}x; slowest without / with: {u[2] / h[2]:.1f}x.",
     "",
@@ -116,5 +118,7 @@ PY
     wait "$pid" 2>/dev/null || true
     pid=""
 }
-for strategy in balanced price; do measure "$strategy"; done
+measure balanced
+measure price
+measure price 150
 cat "$out"

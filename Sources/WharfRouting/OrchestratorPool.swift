@@ -443,7 +443,13 @@ public actor OrchestratorPool {
             generation: offersGeneration,
             latencyVersion: latencyVersion
         )
-        indexes[scoped] = index
+        // Only what someone offers is kept: a model named by a customer and offered by nobody
+        // must not grow the cache, however many such names arrive.
+        if !index.byPrice.isEmpty {
+            indexes[scoped] = index
+        } else {
+            indexes[scoped] = nil
+        }
         return index
     }
 
@@ -630,6 +636,9 @@ public actor OrchestratorPool {
         }
         members[address] = member
     }
+
+    /// How many selection indexes are kept (tests: names nobody offers must not add any).
+    package var cachedIndexCount: Int { indexes.count }
 
     /// Adds or replaces a member with a known offer, without probing it (benchmarks and tests that
     /// model large pools).

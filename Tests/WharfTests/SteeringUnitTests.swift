@@ -158,4 +158,16 @@ import WharfRouting
         #expect(await pool.pick(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator).candidate?.address == first)
     }
 
+    @Test func modelsNobodyOffersLeaveNoIndexBehind() async {
+        let pool = await SelectionIndexTests.pool(.balanced)
+        var generator = RoutingRandom(seed: 9)
+        _ = await pool.pick(for: .textToImage, model: RoutingTests.model, priceCap: nil, using: &generator)
+        let kept = await pool.cachedIndexCount
+        for index in 0..<500 {
+            let selection = await pool.pick(for: .textToImage, model: "attacker/model-\(index)", priceCap: nil, using: &generator)
+            #expect(selection.candidate == nil && selection.decision.offering == 0)
+        }
+        #expect(await pool.cachedIndexCount == kept)
+    }
+
 }
