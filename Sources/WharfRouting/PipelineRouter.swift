@@ -305,7 +305,7 @@ public struct PipelineRouter: Sendable {
         let hedging = policy.hedging
         guard hedging.enabled, hedging.pipelines.contains(pipeline), policy.maxAttempts > 1 else { return nil }
         if let delay = hedging.delay { return delay }
-        return observed.percentile95(pipeline, model: model, minimumSamples: hedging.samplesBeforeObservedDelay)
+        return observed.hedgeDelay(pipeline, model: model, minimumSamples: hedging.samplesBeforeObservedDelay)
             .map { max($0, hedging.minimumDelay) }
     }
 

@@ -137,15 +137,18 @@ import WharfRouting
 
     @Test func theObservedPercentileFollowsRecentAnswers() throws {
         let observed = ObservedLatencies()
-        #expect(observed.percentile95(.textToImage, model: "m", minimumSamples: 20) == nil)
+        #expect(observed.hedgeDelay(.textToImage, model: "m", minimumSamples: 20) == nil)
         for milliseconds in 1...100 { observed.record(.textToImage, model: "m", latency: .milliseconds(milliseconds)) }
         // Computed again every eight answers: the 95th of the first 96 or of all 100.
-        let percentile = try #require(observed.percentile95(.textToImage, model: "m", minimumSamples: 20))
+        let percentile = try #require(observed.hedgeDelay(.textToImage, model: "m", minimumSamples: 20))
         #expect((Duration.milliseconds(92)...Duration.milliseconds(95)).contains(percentile))
-        #expect(observed.percentile95(.textToImage, model: "other", minimumSamples: 1) == nil)
+        #expect(observed.hedgeDelay(.textToImage, model: "other", minimumSamples: 1) == nil)
         // Only the newest 256 answers count.
         for _ in 0..<256 { observed.record(.textToImage, model: "m", latency: .milliseconds(5)) }
-        #expect(observed.percentile95(.textToImage, model: "m", minimumSamples: 20) == .milliseconds(5))
+        #expect(observed.hedgeDelay(.textToImage, model: "m", minimumSamples: 20) == .milliseconds(5))
+        // One answer in ten in a 2 s tail: the 95th percentile is in the tail, the delay is three medians.
+        for index in 0..<256 { observed.record(.upscale, model: "m", latency: .milliseconds(index % 10 == 0 ? 2_000 : 10)) }
+        #expect(observed.hedgeDelay(.upscale, model: "m", minimumSamples: 20) == .milliseconds(30))
     }
 }
 
