@@ -390,8 +390,8 @@ public actor OrchestratorPool {
             region: member?.region,
             pricePerUnit: entry.price.pricePerUnit,
             pixelsPerUnit: entry.price.pixelsPerUnit,
-            latencyMilliseconds: member?.latency.map { Int(($0 * 1000).rounded()) },
-            roundTripMilliseconds: member?.roundTrip.map { Int(($0 * 1000).rounded()) },
+            latencyMilliseconds: member?.latency.flatMap(Self.milliseconds),
+            roundTripMilliseconds: member?.roundTrip.flatMap(Self.milliseconds),
             weight: weight.map { ($0 * 10_000).rounded() / 10_000 }
         )
     }
@@ -401,7 +401,7 @@ public actor OrchestratorPool {
             switch strategy {
             case .price: "the cheapest"
             case .latency: "the fastest observed"
-            case .balanced: "drawn by weight (\(Int((share * 100).rounded()))% of the draw)"
+            case .balanced: "drawn by weight (\(Self.percent(share))% of the draw)"
             }
         switch tier {
         case .preferred:
@@ -697,6 +697,16 @@ public actor OrchestratorPool {
             member.consecutiveFailures = 0
         }
         members[address] = member
+    }
+
+    /// Seconds as whole milliseconds, `nil` when they do not fit (a decision record shows none).
+    static func milliseconds(_ seconds: Double) -> Int? {
+        Int(exactly: (seconds * 1000).rounded())
+    }
+
+    /// A share (0 to 1) as whole percent, 0 for anything that is not one.
+    static func percent(_ share: Double) -> Int {
+        Int(exactly: (min(max(share, 0), 1) * 100).rounded()) ?? 0
     }
 
     static func seconds(_ duration: Duration) -> Double {

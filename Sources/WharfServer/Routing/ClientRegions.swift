@@ -65,8 +65,13 @@ public final class ClientRegions: Sendable {
         guard size <= Self.maximumFileBytes else {
             throw InvalidTable(description: "\(tablePath) is larger than \(Self.maximumFileBytes) bytes")
         }
-        guard let data = FileManager.default.contents(atPath: tablePath), data.count <= Self.maximumFileBytes else {
+        // Read within the bound even when the file grows after its size was looked at.
+        guard let handle = FileHandle(forReadingAtPath: tablePath) else {
             throw InvalidTable(description: "\(tablePath) cannot be read")
+        }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: Self.maximumFileBytes + 1) ?? Data(), data.count <= Self.maximumFileBytes else {
+            throw InvalidTable(description: "\(tablePath) cannot be read within \(Self.maximumFileBytes) bytes")
         }
         let entries = try Self.parse(String(decoding: data, as: UTF8.self), path: tablePath)
         table.withLock { $0 = Table(entries: entries, modified: modified) }
