@@ -642,10 +642,17 @@ public actor OrchestratorPool {
 
     /// Adds or replaces a member with a known offer, without probing it (benchmarks and tests that
     /// model large pools).
-    package func insert(_ address: OrchestratorAddress, offer: OrchestratorOffer, region: String? = nil, latency: Double? = nil) {
+    package func insert(
+        _ address: OrchestratorAddress,
+        offer: OrchestratorOffer,
+        region: String? = nil,
+        latency: Double? = nil,
+        roundTrip: Double? = nil
+    ) {
         var member = Member(address: address, region: region)
         member.offer = offer
         member.latency = latency
+        member.roundTrip = roundTrip
         members[address] = member
         offersGeneration += 1
     }

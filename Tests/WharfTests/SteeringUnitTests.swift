@@ -170,4 +170,28 @@ import WharfRouting
         #expect(await pool.cachedIndexCount == kept)
     }
 
+    @Test func withoutADistanceTheRegionThisNodeReachesFastestComesFirst() async {
+        let pool = await SelectionIndexTests.pool(.price)
+        // Three more, dearest where the round trip is shortest.
+        for (index, (region, trip)) in [("eu-west", 0.075), ("us-east", 0.090), ("ap-south", 0.011)].enumerated() {
+            await pool.insert(
+                SelectionIndexTests.address(900 + index),
+                offer: SelectionIndexTests.offer(900 + index, price: Int64(1_000 + index)),
+                region: region,
+                roundTrip: trip
+            )
+        }
+        var generator = RoutingRandom(seed: 4)
+        // A client of a region with no orchestrator and no configured distance.
+        let picked = await pool.pick(
+            for: .textToImage,
+            model: RoutingTests.model,
+            constraints: RouteConstraints(clientRegion: "af-north"),
+            using: &generator
+        )
+        #expect(picked.candidate?.region == "ap-south")
+        #expect(picked.decision.top.first?.roundTripMilliseconds == 11)
+        #expect(picked.decision.reason.contains("the nearest region to af-north"))
+    }
+
 }
