@@ -132,7 +132,8 @@ public struct FileSystemBlobStore: BlobStore {
     private static func remove(blobFile file: String, unlessUsedSince cutoff: Date) -> Bool {
         let aside = file + ".\(UUID().uuidString).partial"
         guard rename(file, aside) == 0 else { return false }
-        if let touched = modified(aside), touched >= cutoff {
+        // A time that cannot be read counts as a touch: when in doubt, the bytes stay.
+        if (modified(aside) ?? .distantFuture) >= cutoff {
             // Back under its name, unless a writer has placed the same bytes there meanwhile.
             _ = Glibc.link(aside, file)
             unlink(aside)
@@ -141,9 +142,13 @@ public struct FileSystemBlobStore: BlobStore {
         return unlink(aside) == 0
     }
 
-    /// When a file was last written or touched, or `nil` when it is not there.
+    /// When a file was last written or touched, or `nil` when it is not there (or its time cannot
+    /// be read). One `stat`, not `FileManager.attributesOfItem`, which also looks up the owner's
+    /// and group's names and can fail for reasons that have nothing to do with the file.
     private static func modified(_ file: String) -> Date? {
-        (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate]) as? Date
+        var info = stat()
+        guard stat(file, &info) == 0 else { return nil }
+        return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1_000_000_000)
     }
 
     /// Sets a file's modification time to now; `false` when it is not there.
