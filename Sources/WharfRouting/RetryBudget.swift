@@ -58,7 +58,8 @@ public final class RetryBudget: Sendable {
         return state.withLock { state in
             var ring = state.pipelines[pipeline, default: Self.empty]
             let (requests, extras) = Self.totals(ring, at: slice)
-            let allowed = max(policy.minimum, Int(Double(requests) * policy.percent / 100))
+            let share = (Double(requests) * policy.percent / 100).rounded(.down)
+            let allowed = max(policy.minimum, Int(exactly: share) ?? 0)
             guard extras < allowed else { return false }
             Self.counts(&ring, at: slice) { $0.extras += 1 }
             state.pipelines[pipeline] = ring
