@@ -201,15 +201,19 @@ public actor OrchestratorPool {
     /// order first among those that may take it, found through a selection index instead of
     /// ordering them all, steered by the constraints' preferences (preferred orchestrators, the
     /// client's region, then the nearest regions).
+    /// - Parameter reserving: Count an attempt in flight on the orchestrator chosen, in the same
+    ///   step as the choice (so that steps picking at once cannot all take its last slot); the
+    ///   caller ends it with ``endAttempt(_:)``.
     public func pick(
         for pipeline: Pipeline,
         model: String,
         constraints: RouteConstraints = RouteConstraints(),
         excluding tried: Set<OrchestratorAddress> = [],
         canPay: Bool = false,
+        reserving: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) -> Selection {
-        pick(
+        let selection = pick(
             .pipeline(pipeline.capabilityID, model),
             fit: Self.fit(pipeline, model: model),
             constraints: constraints,
@@ -217,6 +221,8 @@ public actor OrchestratorPool {
             canPay: canPay,
             using: &generator
         )
+        if reserving, let chosen = selection.candidate { beginAttempt(chosen.address) }
+        return selection
     }
 
     /// As ``pick(for:model:constraints:excluding:canPay:using:)``, with only a price cap and a region.

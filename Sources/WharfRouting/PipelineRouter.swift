@@ -128,6 +128,7 @@ public struct PipelineRouter: Sendable {
         var tried: Set<OrchestratorAddress> = []
         var generator = RoutingRandom(seed: seed)
         var budgetSpent = false
+        let capacityWaitEnd = min(deadline, clock.now + policy.capacityWait)
         /// The decision of a retry or hedge that found no orchestrator.
         var heldBack: RoutingDecision?
         return try await withThrowingTaskGroup(of: RaceEvent.self) { group in
@@ -143,6 +144,7 @@ public struct PipelineRouter: Sendable {
                         constraints: constraints,
                         excluding: tried,
                         canPay: signer != nil,
+                        reserving: true,
                         using: &generator
                     )
                     if let candidate = selection.candidate {
@@ -150,17 +152,18 @@ public struct PipelineRouter: Sendable {
                         running += 1
                         let decision = selection.decision
                         group.addTask {
-                            .finished(
-                                await self.attempt(
-                                    request,
-                                    role: role,
-                                    on: candidate,
-                                    decision: decision,
-                                    model: model,
-                                    priceCap: priceCap,
-                                    deadline: deadline
-                                )
+                            let result = await self.attempt(
+                                request,
+                                role: role,
+                                on: candidate,
+                                decision: decision,
+                                model: model,
+                                priceCap: priceCap,
+                                deadline: deadline
                             )
+                            // The slot the pick reserved, however the attempt ended.
+                            await self.pool.endAttempt(candidate.address)
+                            return .finished(result)
                         }
                         if role == .first, let hedgeDelay {
                             group.addTask {
@@ -169,6 +172,14 @@ public struct PipelineRouter: Sendable {
                             }
                         }
                     } else if attempts.isEmpty, running == 0 {
+                        // Every orchestrator that could take it is busy: wait for a slot (this
+                        // node's own attempts end within their timeout; a full one reports room at
+                        // its next probe) rather than turn a burst away.
+                        if selection.decision.excluded.capacity > 0, clock.now < capacityWaitEnd {
+                            try await Task.sleep(for: .milliseconds(20))
+                            next = role
+                            continue
+                        }
                         throw RoutingError(
                             kind: .noOrchestrator,
                             message: Self.explain(selection.decision, pipeline: pipeline, model: model, constraints: constraints),
@@ -361,19 +372,13 @@ public struct PipelineRouter: Sendable {
                     paid.segmentCredentials = payment.segmentCredentials
                 }
                 reached = true
-                // Counted against the capacity the orchestrator advertises while it is out.
-                await pool.beginAttempt(candidate.address)
-                let sent = await Result {
-                    try await jobs.send(
-                        paid,
-                        to: offer,
-                        pinnedCertificate: pins?.certificate(of: candidate.address),
-                        // A stream's attempt lasts as long as the stream: only the deadline bounds it.
-                        timeout: request.streamsEvents ? remaining : min(policy.attemptTimeout, remaining)
-                    )
-                }
-                await pool.endAttempt(candidate.address)
-                let response = try sent.get()
+                let response = try await jobs.send(
+                    paid,
+                    to: offer,
+                    pinnedCertificate: pins?.certificate(of: candidate.address),
+                    // A stream's attempt lasts as long as the stream: only the deadline bounds it.
+                    timeout: request.streamsEvents ? remaining : min(policy.attemptTimeout, remaining)
+                )
                 let latency = clock.now - start
                 if (200..<300).contains(response.status) {
                     await pool.recordSuccess(candidate.address, latency: latency)

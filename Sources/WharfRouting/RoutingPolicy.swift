@@ -19,6 +19,9 @@ public struct RoutingPolicy: Sendable, Hashable {
     public var deadline: Duration = .seconds(90)
     /// Orchestrators tried at most per step (each a different one), hedges included.
     public var maxAttempts = 3
+    /// How long a step waits for a slot when every orchestrator that could take it is at capacity
+    /// (bounded by ``deadline``), before it fails with 503.
+    public var capacityWait: Duration = .seconds(10)
     /// Consecutive failures after which an orchestrator is suspended.
     public var failuresBeforeSuspension = 3
     /// First suspension; doubled for each further suspension in a row, up to ``maximumSuspension``.

@@ -268,6 +268,22 @@ import WharfLivepeer
         try await devnet.stop()
     }
 
+    @Test func aBurstBeyondCapacityWaitsForSlotsInsteadOfFailing() async throws {
+        try await withDevnet(1) { devnet in
+            // Four slots, 150 ms a request: twelve at once take three rounds.
+            devnet.orchestrators[0].setFaults { $0.addedLatency = .milliseconds(150) }
+            let router = devnet.router(Self.fastPolicy())
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<12 {
+                    group.addTask { try await router.run(Self.request(), model: Self.model, priceCap: nil, hedge: false).response.status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: 200, count: 12))
+            #expect(devnet.orchestrators[0].statistics.peakActive <= 4)
+        }
+    }
+
     @Test func priceCapsCompareExactly() {
         let price = OrchestratorOffer.Price(pricePerUnit: 1_000, pixelsPerUnit: 3)
         #expect(price.isAtMost(.init(pricePerUnit: 334, pixelsPerUnit: 1)))
