@@ -238,7 +238,7 @@ public actor OrchestratorPool {
         pick(
             for: pipeline,
             model: model,
-            constraints: RouteConstraints(priceCap: priceCap, regions: region.map { [$0] }),
+            constraints: RouteConstraints(priceCap: priceCap, region: region),
             excluding: tried,
             canPay: canPay,
             using: &generator
@@ -550,7 +550,7 @@ public actor OrchestratorPool {
         candidates(
             for: pipeline,
             model: model,
-            constraints: RouteConstraints(priceCap: priceCap, regions: region.map { [$0] }),
+            constraints: RouteConstraints(priceCap: priceCap, region: region),
             excluding: tried,
             canPay: canPay,
             using: &generator

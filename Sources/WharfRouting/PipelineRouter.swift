@@ -102,7 +102,7 @@ public struct PipelineRouter: Sendable {
         try await run(
             request,
             model: model,
-            constraints: RouteConstraints(priceCap: priceCap, regions: region.map { [$0] }),
+            constraints: RouteConstraints(priceCap: priceCap, region: region),
             seed: seed,
             hedge: hedge
         )
@@ -517,7 +517,7 @@ public struct PipelineRouter: Sendable {
         var generator = SystemRandomNumberGenerator()
         while tried.count < policy.maxAttempts, clock.now < deadline {
             let selection = await pool.pickTranscoder(
-                constraints: RouteConstraints(priceCap: priceCap, regions: region.map { [$0] }),
+                constraints: RouteConstraints(priceCap: priceCap, region: region),
                 excluding: tried,
                 canPay: signer != nil,
                 using: &generator

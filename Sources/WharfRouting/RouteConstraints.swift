@@ -27,6 +27,11 @@ public struct RouteConstraints: Sendable, Hashable {
         self.clientRegion = clientRegion
     }
 
+    /// Only a price cap and, when given, the one region the step is held to.
+    public init(priceCap: OrchestratorOffer.Price?, region: String?) {
+        self.init(priceCap: priceCap, regions: region.map { [$0] })
+    }
+
     /// The constraints with a tenant's or key's orchestrator policy applied on top (each only narrows).
     public func applying(_ policy: OrchestratorPolicy, for pipeline: Pipeline) -> RouteConstraints {
         var applied = self
