@@ -7,10 +7,14 @@
 SWIFT ?= swift
 CONFIGURATION ?= debug
 # Debug builds keep line tables only as debug information (enough for backtraces): smaller objects
-# and binaries to link. (The index store stays: SwiftPM discovers the tests through it on Linux.)
-DEBUG_INFO_FLAGS := -Xswiftc -gline-tables-only -Xcc -gline-tables-only
+# and binaries to link. They build no index store (minutes of a fresh build) except the test
+# target's, which SwiftPM's test discovery on Linux reads (Package.swift, WHARF_TEST_INDEX_STORE).
+DEBUG_INFO_FLAGS := -Xswiftc -gline-tables-only -Xcc -gline-tables-only --disable-index-store
 BUILD_FLAGS ?= -c $(CONFIGURATION) $(if $(filter debug,$(CONFIGURATION)),$(DEBUG_INFO_FLAGS))
 WHARF := .build/$(CONFIGURATION)/wharf
+# Evaluated once, when a recipe first uses it.
+BIN_PATH = $(eval BIN_PATH := $$(shell $(SWIFT) build --show-bin-path $(BUILD_FLAGS)))$(BIN_PATH)
+TEST_BUILD := WHARF_TEST_INDEX_STORE=$(BIN_PATH)/index/store $(SWIFT) build --build-tests $(BUILD_FLAGS)
 
 # Debian packages the gateway and its tests need.
 RUN_PACKAGES := libsqlite3-dev sqlite3 ffmpeg
@@ -24,13 +28,13 @@ run: setup build
 # At most four tests at once: many suites start a real gateway (a process with its own devnet), and
 # on two cores more at once starve the tests that time gRPC calls.
 test: setup-test
-	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(TEST_BUILD)
 	$(SWIFT) test --skip-build --experimental-maximum-parallelization-width 4 $(BUILD_FLAGS)
 
 # One layer of the suite at a time (Tests/WharfTests/Support/TestLayers.swift): the in-process unit
 # tests take seconds; integration adds servers on loopback; `make test` adds the end-to-end tests.
 test-unit test-integration: setup-test
-	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(TEST_BUILD)
 	WHARF_TESTS=$(@:test-%=%) $(SWIFT) test --skip-build --experimental-maximum-parallelization-width 4 $(BUILD_FLAGS)
 
 # The gateway, and the example plugins installed into the development plugin folder.

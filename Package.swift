@@ -10,6 +10,12 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// `make test` builds without an index store (it costs minutes of a fresh build), except for the test
+/// target: SwiftPM's test discovery on Linux opens that target's index units. The Makefile names the
+/// store in `WHARF_TEST_INDEX_STORE`; a plain `swift build` keeps SwiftPM's default.
+let testIndexStoreSettings: [SwiftSetting] =
+    Context.environment["WHARF_TEST_INDEX_STORE"].map { [.unsafeFlags(["-index-store-path", $0])] } ?? []
+
 /// Plugins export their entry symbol only (Plugins/plugin-exports.map).
 let pluginLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Plugins/plugin-exports.map"], .when(platforms: [.linux]))
@@ -402,7 +408,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             exclude: ["Support/livepeer_wire_check.py", "Support/openapi_validate.py", "Support/livepeer_ai_sdk_check.py"],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings + testIndexStoreSettings
         ),
     ]
 )
