@@ -112,7 +112,7 @@ public enum AuditChain {
     /// different entries share an input.
     public static func hash(of record: AuditRecord, sequence: Int64, previousHash: String) -> String {
         var text = "wharf-audit-v1\nprevious=\(previousHash)\nsequence=\(sequence)\n"
-        let millis = Int64((record.at.timeIntervalSince1970 * 1000).rounded())
+        let millis = record.at.epochMilliseconds
         let fields: [(String, String?)] = [
             ("at", String(millis)), ("actor", record.actor), ("action", record.action), ("target", record.target),
             ("source", record.source), ("result", record.result), ("detail", record.detail),

@@ -65,6 +65,23 @@ public struct Job: Sendable, Hashable {
     }
 }
 
+extension Job {
+    /// The job moved to `status` at `date`, with `result` when given (the old result otherwise): what
+    /// every store writes for ``JobStore/updateJob(id:status:result:at:)``.
+    /// - Throws: ``WharfError/Code/invalidArgument`` when the job is already final (a finished job
+    ///   never changes).
+    public func moved(to status: JobStatus, result: Data?, at date: Date) throws -> Job {
+        guard !self.status.isFinal else {
+            throw WharfError(.invalidArgument, "job \(id) is already \(self.status.rawValue)")
+        }
+        var moved = self
+        moved.status = status
+        moved.result = result ?? self.result
+        moved.updatedAt = date
+        return moved
+    }
+}
+
 /// The life of a ``Job``. `succeeded`, `failed` and `canceled` are final.
 public enum JobStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case queued

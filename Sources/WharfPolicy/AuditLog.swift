@@ -39,7 +39,7 @@ public enum AuditLog {
     /// An RFC 3339 time in UTC with milliseconds, `2026-11-30T09:15:02.061Z`, as audit entries are
     /// shown. Made from the whole milliseconds, so it never rounds to a neighbouring one.
     public static func timestamp(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let milliseconds = date.epochMilliseconds
         let (seconds, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
         let whole = Date(timeIntervalSince1970: Double(fraction < 0 ? seconds - 1 : seconds))
         let text = whole.formatted(.iso8601)  // `2026-11-30T09:15:02Z`

@@ -1,13 +1,24 @@
-public import WharfStore
+public import WharfCore
+import WharfPostgres
+import WharfStore
 
-/// Opens the store the configuration names (`store.driver`; SQLite is the one engine so far), without
-/// migrating it. The server, the CLI and `wharf migrate` all open their store here, so a new engine
-/// is chosen in one place (docs/ARCHITECTURE.md, "Where to add a store engine").
+/// Opens the store the configuration names (`store.driver`), without migrating it. The server, the
+/// CLI and `wharf migrate` all open their store here, so an engine is chosen in one place
+/// (docs/ARCHITECTURE.md, "Where to add a store engine").
 /// - Throws: ``WharfCore/WharfError`` when the store cannot be opened.
-public func makeStore(_ configuration: WharfConfiguration) throws -> SQLiteStore {
-    try SQLiteStore(
-        path: configuration.sqlitePath,
-        busyTimeout: configuration.sqliteBusyTimeout,
-        artifactsDirectory: configuration.artifactsDirectory
-    )
+public func makeStore(_ configuration: WharfConfiguration) throws -> AnyGatewayStore {
+    switch configuration.storeDriver {
+    case .sqlite:
+        let store = try SQLiteStore(
+            path: configuration.sqlitePath,
+            busyTimeout: configuration.sqliteBusyTimeout,
+            artifactsDirectory: configuration.artifactsDirectory
+        )
+        return AnyGatewayStore(store, location: store.path)
+    case .postgres:
+        // Connections open as they are needed: a database that is down shows in readiness and in
+        // the first call's error, and the store recovers by itself when it is back.
+        let store = PostgresStore(settings: configuration.postgres, blobDirectory: configuration.artifactsDirectory)
+        return AnyGatewayStore(store, location: store.location)
+    }
 }

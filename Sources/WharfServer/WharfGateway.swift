@@ -1,8 +1,8 @@
 public import Hummingbird
 import Logging
 public import ServiceLifecycle
+public import WharfCore
 public import WharfRouting
-public import WharfStore
 
 /// The running gateway: the public listener and the admin listener, over one store.
 ///
@@ -15,7 +15,7 @@ public struct WharfGateway: Service {
     /// The application serving `/admin/v1`, `/metrics` and health.
     public let adminApplication: Application<RouterResponder<WharfRequestContext>>
     /// The store both listeners use.
-    public let store: SQLiteStore
+    public let store: AnyGatewayStore
     /// The orchestrators the gateway routes to.
     public let pool: OrchestratorPool
     /// Runs AI pipeline steps on the network with failover.

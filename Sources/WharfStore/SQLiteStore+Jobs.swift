@@ -31,15 +31,10 @@ extension SQLiteStore: JobStore {
     }
 
     static func updateJob(_ db: Database, id: String, status: JobStatus, result: Data?, at date: Date) throws -> Job {
-        guard var job = try Job.fetch(db, sql: "SELECT * FROM jobs WHERE id = ?", [id]).first else {
+        guard let stored = try Job.fetch(db, sql: "SELECT * FROM jobs WHERE id = ?", [id]).first else {
             throw WharfError(.notFound, "no job with id '\(id)'")
         }
-        guard !job.status.isFinal else {
-            throw WharfError(.invalidArgument, "job \(id) is already \(job.status.rawValue)")
-        }
-        job.status = status
-        job.result = result ?? job.result
-        job.updatedAt = date
+        let job = try stored.moved(to: status, result: result, at: date)
         try db.execute(
             cached: "UPDATE jobs SET status = ?, result = ?, updated_at = ? WHERE id = ?",
             arguments: [job.status.rawValue, job.result, job.updatedAt, id]

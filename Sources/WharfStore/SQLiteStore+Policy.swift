@@ -172,7 +172,7 @@ extension SQLiteStore: AuditStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    sequence, Int64((record.at.timeIntervalSince1970 * 1000).rounded()), record.actor, record.action,
+                    sequence, record.at.epochMilliseconds, record.actor, record.action,
                     record.target, record.source, record.result, record.detail, previous, hash,
                 ]
             )
@@ -196,11 +196,11 @@ extension SQLiteStore: AuditStore {
         // Entries are kept to the millisecond; bounds are taken to the nearest one.
         if let from = query.from {
             conditions.append("at_ms >= ?")
-            arguments.append(Int64((from.timeIntervalSince1970 * 1000).rounded()))
+            arguments.append(from.epochMilliseconds)
         }
         if let before = query.before {
             conditions.append("at_ms < ?")
-            arguments.append(Int64((before.timeIntervalSince1970 * 1000).rounded()))
+            arguments.append(before.epochMilliseconds)
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = "SELECT * FROM audit_log \(filter) ORDER BY sequence LIMIT \(max(0, query.limit))"

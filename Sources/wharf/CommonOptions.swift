@@ -29,7 +29,7 @@ struct CommonOptions: ParsableArguments {
     }
 
     /// Opens the store named by the configuration and applies pending migrations.
-    func openStore(_ configuration: WharfConfiguration) async throws -> SQLiteStore {
+    func openStore(_ configuration: WharfConfiguration) async throws -> AnyGatewayStore {
         try await failing {
             let store = try makeStore(configuration)
             _ = try await store.migrate()

@@ -1,6 +1,6 @@
 import ArgumentParser
+import WharfCore
 import WharfServer
-import WharfStore
 
 /// `wharf migrate`: bring the store's schema up to date.
 struct Migrate: AsyncParsableCommand {
@@ -17,10 +17,10 @@ struct Migrate: AsyncParsableCommand {
             let store = try makeStore(configuration)
             let applied = try await store.migrate()
             if applied.isEmpty {
-                print("\(store.path): up to date")
+                print("\(store.location): up to date")
             } else {
                 for migration in applied { print("applied \(migration)") }
-                print("\(store.path): up to date")
+                print("\(store.location): up to date")
             }
         }
     }

@@ -77,8 +77,8 @@ struct Run: AsyncParsableCommand {
     }
 
     private func startOne(
-        _ runner: PresetRunner<SQLiteStore>,
-        _ store: SQLiteStore,
+        _ runner: PresetRunner<AnyGatewayStore>,
+        _ store: AnyGatewayStore,
         _ configuration: WharfConfiguration
     ) async throws -> Job {
         guard let preset else { throw ExitCode.validationFailure }
@@ -125,7 +125,7 @@ struct Run: AsyncParsableCommand {
     private func holding<T: Sendable>(
         _ ids: [String],
         lease: LeaseHolder,
-        store: SQLiteStore,
+        store: AnyGatewayStore,
         _ body: () async throws -> T
     ) async throws -> T {
         let renewal = Task {
@@ -140,8 +140,8 @@ struct Run: AsyncParsableCommand {
 
     /// Runs the unfinished preset jobs no live node or command holds.
     private func resumeAll(
-        _ runner: PresetRunner<SQLiteStore>,
-        _ store: SQLiteStore,
+        _ runner: PresetRunner<AnyGatewayStore>,
+        _ store: AnyGatewayStore,
         configuration: WharfConfiguration
     ) async throws -> [Job] {
         let lease = try commandLease(configuration)
@@ -162,7 +162,7 @@ struct Run: AsyncParsableCommand {
     }
 
     /// Prints the job's outcome and writes its artifacts to the output folder.
-    private func report(_ job: Job, _ store: SQLiteStore) async throws {
+    private func report(_ job: Job, _ store: AnyGatewayStore) async throws {
         printNow("job \(job.id) \(job.status.rawValue)")
         if let failure = job.result.flatMap({ try? JSONDecoder().decode(JobFailureResult.self, from: $0) }) { printError(failure.error) }
         let folder = output ?? "wharf-output/\(job.id)"

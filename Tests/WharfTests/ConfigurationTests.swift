@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 import WharfLivepeer
+import WharfPostgres
 import WharfRouting
 import WharfServer
 
@@ -84,6 +85,24 @@ import WharfServer
             ("same listener twice", "", ["WHARF_HTTP_ADMIN_PORT": "8080"], "http.admin.port", "must not share"),
             ("busy timeout", "", ["WHARF_STORE_SQLITE_BUSY_TIMEOUT_MS": "-1"], "store.sqlite.busy_timeout_ms", "0 to 600000"),
             (
+                "not a postgres URL", "", ["WHARF_STORE_DRIVER": "postgres", "WHARF_STORE_POSTGRES_URL": "mysql://u:hunter2@db/wharf"],
+                "store.postgres.url", "postgres:// URL"
+            ),
+            (
+                "postgres sslmode", "",
+                ["WHARF_STORE_DRIVER": "postgres", "WHARF_STORE_POSTGRES_URL": "postgres://db/wharf?sslmode=always"],
+                "store.postgres.url", "disable, prefer or require"
+            ),
+            ("postgres tls", "", ["WHARF_STORE_DRIVER": "postgres", "WHARF_STORE_POSTGRES_TLS": "on"], "store.postgres.tls", "'require'"),
+            (
+                "postgres pool", "", ["WHARF_STORE_DRIVER": "postgres", "WHARF_STORE_POSTGRES_POOL_SIZE": "0"], "store.postgres.pool_size",
+                "1 to 1000"
+            ),
+            (
+                "postgres password file", "", ["WHARF_STORE_DRIVER": "postgres", "WHARF_STORE_POSTGRES_PASSWORD_FILE": "/nonexistent/pw"],
+                "store.postgres.password_file", "readable file"
+            ),
+            (
                 "bad orchestrator", "network:\n  orchestrators: [\"ok.example\", \"host:notaport\"]\n", [:], "network.orchestrators",
                 "'host:notaport'"
             ),
@@ -123,6 +142,35 @@ import WharfServer
         let problem = try #require(error?.problems.first { $0.key == key }, "\(label): \(String(describing: error))")
         #expect(problem.message.contains(fragment), "\(label): \(problem)")
         #expect(error?.description.contains(key) == true)
+    }
+
+    @Test func postgresKeysTakeEffectAndThePasswordIsNeverShown() async throws {
+        let directory = try TemporaryDirectory()
+        let passwordFile = try directory.write("pw", "s3cret-from-file\nsecond line\n")
+        let configuration = try await WharfConfiguration.load(
+            filePath: nil,
+            environment: [
+                "WHARF_STORE_DRIVER": "postgres",
+                "WHARF_STORE_POSTGRES_URL": "postgresql://gw:inline-secret@db.internal:6543/wharf_prod?sslmode=require",
+                "WHARF_STORE_POSTGRES_PASSWORD_FILE": passwordFile,
+                "WHARF_STORE_POSTGRES_POOL_SIZE": "50",
+            ]
+        )
+        #expect(configuration.storeDriver == .postgres)
+        let settings = configuration.postgres
+        #expect(settings.host == "db.internal" && settings.port == 6543 && settings.database == "wharf_prod" && settings.user == "gw")
+        #expect(settings.password == "s3cret-from-file" && settings.tls == .require && settings.maximumConnections == 50)
+        #expect(settings.description == "gw@db.internal:6543/wharf_prod")
+
+        let bad = await #expect(throws: ConfigurationError.self) {
+            try await WharfConfiguration.load(
+                filePath: nil,
+                environment: ["WHARF_STORE_DRIVER": "postgres", "WHARF_STORE_POSTGRES_URL": "postgres://u:hunter2@:99999/x"]
+            )
+        }
+        #expect(bad?.description.contains("hunter2") == false, "\(String(describing: bad))")
+        // SQLite stays the default, and the postgres keys are not read for it.
+        #expect(try await WharfConfiguration.load(filePath: nil, environment: ["WHARF_STORE_POSTGRES_TLS": "on"]).storeDriver == .sqlite)
     }
 
     @Test func orchestratorsFromFileOrEnvironment() async throws {

@@ -9,6 +9,7 @@ import Prometheus
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Testing
+import WharfCore
 import WharfLivepeer
 import WharfRouting
 import WharfStore
@@ -56,7 +57,7 @@ import WharfStore
                 .admin,
                 buildAdminRouter(store: store, pool: pool, registry: registry, metricsRequireAuth: false)
             ),
-            store: store,
+            store: AnyGatewayStore(store, location: store.path),
             pool: pool,
             router: router,
             backgroundServices: [],

@@ -1,14 +1,32 @@
 import Foundation
 import Testing
 import WharfCore
+import WharfPostgres
 import WharfStore
 
 /// The store engines the gateway can run on. Every engine must pass ``StoreConformanceTests``; a new
-/// engine (PostgreSQL next) is a new case here and nothing else in these tests.
+/// engine is a new case here and nothing else in these tests.
 enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
+    /// A database of its own on the test run's PostgreSQL server (``PostgresCluster``).
+    case postgres
 
     var testDescription: String { rawValue }
+
+    /// One handle on a new, migrated database, its blobs in `blobs` (a folder of `directory` by default).
+    func open(in directory: TemporaryDirectory, blobs: String? = nil) async throws -> AnyGatewayStore {
+        let blobDirectory = blobs ?? directory.file("artifacts")
+        switch self {
+        case .sqlite:
+            let store = try SQLiteStore(path: directory.file("wharf.sqlite"), artifactsDirectory: blobDirectory)
+            _ = try await store.migrate()
+            return AnyGatewayStore(store, location: store.path)
+        case .postgres:
+            let store = PostgresStore(settings: try await PostgresCluster.shared.freshDatabase(), blobDirectory: blobDirectory)
+            _ = try await store.migrate()
+            return AnyGatewayStore(store, location: store.location)
+        }
+    }
 
     /// Two handles on one new, migrated database, as two gateway nodes sharing it would have.
     func openShared(in directory: TemporaryDirectory) async throws -> (any GatewayStore, any GatewayStore) {
@@ -19,6 +37,11 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
             _ = try await first.migrate()
             let second = try SQLiteStore(path: path, artifactsDirectory: directory.file("artifacts"))
             return (first, second)
+        case .postgres:
+            let settings = try await PostgresCluster.shared.freshDatabase()
+            let first = PostgresStore(settings: settings, blobDirectory: directory.file("artifacts"))
+            _ = try await first.migrate()
+            return (first, PostgresStore(settings: settings, blobDirectory: directory.file("artifacts")))
         }
     }
 }

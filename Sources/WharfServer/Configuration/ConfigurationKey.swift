@@ -12,6 +12,11 @@ public struct ConfigurationKey: Sendable, Hashable {
     /// What the key controls.
     public let summary: String
 
+    /// Whether the value is a secret: problems with it never repeat it.
+    public var isSecret: Bool {
+        [Self.postgresURL, Self.postgresPassword, Self.mediaSigningSecret, Self.budgetAlertSecret].contains(self)
+    }
+
     /// The environment variable that overrides the key: `WHARF_` and the name in upper case with
     /// `.` turned into `_` (`WHARF_HTTP_PUBLIC_PORT`).
     public var environmentVariable: String {
@@ -46,7 +51,37 @@ public struct ConfigurationKey: Sendable, Hashable {
         ".wharf",
         "Folder for Wharf's files: the SQLite database, artifacts and plugins unless placed elsewhere."
     )
-    static let storeDriver = Self("store.driver", "sqlite", "Which store to use. Only `sqlite` exists today.")
+    static let storeDriver = Self(
+        "store.driver",
+        "sqlite",
+        "Which store to use: `sqlite` (one node, embedded) or `postgres` (several nodes sharing one database; docs/SCALING.md)."
+    )
+    static let postgresURL = Self(
+        "store.postgres.url",
+        "",
+        "The PostgreSQL database as a URL, `postgres://user:password@host:port/database?sslmode=require`; when set, the other `store.postgres` connection keys are not read."
+    )
+    static let postgresHost = Self("store.postgres.host", "127.0.0.1", "The PostgreSQL server's host.")
+    static let postgresPort = Self("store.postgres.port", "5432", "The PostgreSQL server's port (1-65535).")
+    static let postgresDatabase = Self("store.postgres.database", "wharf", "The database to use.")
+    static let postgresUser = Self("store.postgres.user", "wharf", "The user to connect as.")
+    static let postgresPassword = Self("store.postgres.password", "", "The user's password (prefer `store.postgres.password_file`).")
+    static let postgresPasswordFile = Self(
+        "store.postgres.password_file",
+        "",
+        "A file holding the user's password (its first line), e.g. a mounted secret."
+    )
+    static let postgresTLS = Self(
+        "store.postgres.tls",
+        "prefer",
+        "TLS to the server: `disable`, `prefer` (when the server offers it) or `require` (certificate checked against the system's roots)."
+    )
+    static let postgresPoolSize = Self("store.postgres.pool_size", "20", "The most connections this node opens to the database (1-1000).")
+    static let postgresConnectTimeout = Self(
+        "store.postgres.connect_timeout_ms",
+        "10000",
+        "How long opening a connection may take, in milliseconds (100-600000)."
+    )
     static let sqlitePath = Self("store.sqlite.path", "<data.directory>/wharf.sqlite", "The SQLite database file.")
     static let sqliteBusyTimeout = Self(
         "store.sqlite.busy_timeout_ms",
@@ -386,7 +421,8 @@ public struct ConfigurationKey: Sendable, Hashable {
     public static let all: [ConfigurationKey] =
         [
             publicHost, publicPort, adminHost, adminPort, idleTimeout, maxConnections, metricsRequireAuth, dataDirectory, storeDriver,
-            sqlitePath,
+            postgresURL, postgresHost, postgresPort, postgresDatabase, postgresUser, postgresPassword, postgresPasswordFile,
+            postgresTLS, postgresPoolSize, postgresConnectTimeout, sqlitePath,
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, maxCrashResumes, maxMediaSteps, maxCodeSteps,
             maxNetworkSteps, defaultMaxConcurrentJobs, defaultMaxQueuedJobs, defaultStorageBytes, defaultStorageFiles, mediaSignedURLs,
             mediaURLLifetime, mediaSigningSecret, orchestrators, orchestratorRegions,

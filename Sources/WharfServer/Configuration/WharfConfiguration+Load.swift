@@ -8,6 +8,7 @@ import WharfCore
 import WharfLivepeer
 import WharfPlugins
 import WharfPolicy
+import WharfPostgres
 import WharfRouting
 import WharfWorkflow
 import Yams
@@ -51,10 +52,12 @@ extension WharfConfiguration {
         let reader = ConfigReader(providers: providers, accessReporter: failures)
 
         func origin(of key: ConfigurationKey) -> String {
+            // A secret's value is never repeated in a message (messages end up in logs).
+            func shown(_ value: String) -> String { key.isSecret ? "a value" : "'\(value)'" }
             if let value = environment[key.environmentVariable] {
-                return "'\(value)' from \(key.environmentVariable)"
+                return "\(shown(value)) from \(key.environmentVariable)"
             }
-            return "'\(fileValues[key.name] ?? "")' from \(path)"
+            return "\(shown(fileValues[key.name] ?? "")) from \(path)"
         }
         func check(_ key: ConfigurationKey, _ isValid: Bool, _ requirement: String) {
             if !isValid { problems.append(.init(key: key.name, message: "\(requirement), got \(origin(of: key))")) }
@@ -173,7 +176,56 @@ extension WharfConfiguration {
             )
         }
         unlessFailed(.dataDirectory, !configuration.dataDirectory.isEmpty, "must not be empty")
-        unlessFailed(.storeDriver, driver == "sqlite", "must be 'sqlite' (the only store so far)")
+        if let parsed = StoreDriver(rawValue: driver) {
+            configuration.storeDriver = parsed
+        } else {
+            unlessFailed(.storeDriver, false, "must be 'sqlite' or 'postgres'")
+        }
+        if configuration.storeDriver == .postgres {
+            let url = reader.string(forKey: ConfigurationKey.postgresURL.configKey, isSecret: true) ?? ""
+            if !url.isEmpty {
+                do {
+                    configuration.postgres = try PostgresSettings(url: url)
+                } catch let error as WharfError {
+                    unlessFailed(.postgresURL, false, error.message)
+                } catch {
+                    unlessFailed(.postgresURL, false, "must be a postgres:// URL")
+                }
+            } else {
+                configuration.postgres.host = reader.string(forKey: ConfigurationKey.postgresHost.configKey, default: "127.0.0.1")
+                let port = reader.int(forKey: ConfigurationKey.postgresPort.configKey, default: 5432)
+                unlessFailed(.postgresPort, (1...65535).contains(port), "must be a port number from 1 to 65535")
+                configuration.postgres.port = port
+                configuration.postgres.database = reader.string(forKey: ConfigurationKey.postgresDatabase.configKey, default: "wharf")
+                configuration.postgres.user = reader.string(forKey: ConfigurationKey.postgresUser.configKey, default: "wharf")
+                unlessFailed(.postgresHost, !configuration.postgres.host.isEmpty, "must not be empty")
+                unlessFailed(.postgresDatabase, !configuration.postgres.database.isEmpty, "must not be empty")
+                unlessFailed(.postgresUser, !configuration.postgres.user.isEmpty, "must not be empty")
+            }
+            if let password = reader.string(forKey: ConfigurationKey.postgresPassword.configKey, isSecret: true), !password.isEmpty {
+                configuration.postgres.password = password
+            }
+            if let passwordFile = reader.string(forKey: ConfigurationKey.postgresPasswordFile.configKey), !passwordFile.isEmpty {
+                if let password = ConfigurationFiles.firstLine(of: passwordFile) {
+                    configuration.postgres.password = password
+                } else {
+                    unlessFailed(.postgresPasswordFile, false, "must be a readable file of at most 4 KiB")
+                }
+            }
+            if let tls = reader.string(forKey: ConfigurationKey.postgresTLS.configKey) {
+                if let mode = PostgresSettings.TLSMode(rawValue: tls) {
+                    configuration.postgres.tls = mode
+                } else {
+                    unlessFailed(.postgresTLS, false, "must be 'disable', 'prefer' or 'require'")
+                }
+            }
+            let poolSize = reader.int(forKey: ConfigurationKey.postgresPoolSize.configKey, default: 20)
+            unlessFailed(.postgresPoolSize, (1...1000).contains(poolSize), "must be from 1 to 1000")
+            configuration.postgres.maximumConnections = poolSize
+            let connectMilliseconds = reader.int(forKey: ConfigurationKey.postgresConnectTimeout.configKey, default: 10_000)
+            unlessFailed(.postgresConnectTimeout, (100...600_000).contains(connectMilliseconds), "must be from 100 to 600000 milliseconds")
+            configuration.postgres.connectTimeout = .milliseconds(connectMilliseconds)
+        }
         if let sqlitePath {
             unlessFailed(.sqlitePath, !sqlitePath.isEmpty, "must not be empty")
             configuration.sqlitePath = sqlitePath

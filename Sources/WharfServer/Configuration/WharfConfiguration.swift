@@ -4,6 +4,7 @@ public import WharfCore
 public import WharfLivepeer
 public import WharfPlugins
 public import WharfPolicy
+public import WharfPostgres
 public import WharfRouting
 public import WharfWorkflow
 
@@ -44,6 +45,10 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var metricsRequireAuth = false
     /// Folder for Wharf's files (`data.directory`).
     public var dataDirectory = ".wharf"
+    /// Which store engine (`store.driver`).
+    public var storeDriver: StoreDriver = .sqlite
+    /// The PostgreSQL database (`store.postgres.*`), when the driver is `postgres`.
+    public var postgres = PostgresSettings()
     /// The SQLite database file (`store.sqlite.path`).
     public var sqlitePath = ".wharf/wharf.sqlite"
     /// How long a write waits for a lock (`store.sqlite.busy_timeout_ms`).
@@ -174,4 +179,12 @@ extension WharfConfiguration {
     public func makeStepCaps() -> StepCaps {
         StepCaps(media: maxMediaSteps, code: maxCodeSteps, network: maxNetworkSteps)
     }
+}
+
+/// The store engines (`store.driver`).
+public enum StoreDriver: String, Sendable, Hashable, CaseIterable {
+    /// One SQLite file: one node, nothing to run beside it.
+    case sqlite
+    /// A PostgreSQL database several nodes share.
+    case postgres
 }

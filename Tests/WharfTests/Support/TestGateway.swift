@@ -26,7 +26,7 @@ struct TestGateway {
     /// A revoked key that had every scope.
     let revokedKey: String
 
-    var store: SQLiteStore { gateway.store }
+    var store: AnyGatewayStore { gateway.store }
 
     init(configure: (inout WharfConfiguration) -> Void = { _ in }) async throws {
         directory = try TemporaryDirectory()

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import PostgresNIO
+public import WharfCore
+
+/// Keys of the transaction-scoped advisory locks the store takes (`pg_advisory_xact_lock`).
+enum AdvisoryLock: Int64 {
+    /// Held while migrating, so nodes starting together migrate once.
+    case migrations = 0x5768_6172_6601
+    /// Held while appending to the audit chain, so several writers make one linear chain.
+    case auditChain = 0x5768_6172_6602
+}
+
+extension PostgresStore {
+    /// One step of the schema's history: an identifier recorded in every database that ran it, and
+    /// its statements, run in one transaction.
+    struct Migration: Sendable {
+        var identifier: String
+        var statements: [String]
+    }
+
+    /// The schema's history. Append new migrations at the end; never edit or reorder applied ones.
+    /// PostgreSQL starts at the schema SQLite reached by `2026-12-07` (docs/ARCHITECTURE.md, "Store").
+    static let migrations: [Migration] = [
+        Migration(
+            identifier: "2026-12-08-postgres-schema",
+            statements: [
+                """
+                CREATE TABLE tenants (
+                    id text PRIMARY KEY, name text NOT NULL UNIQUE, created_at timestamptz NOT NULL, webhook_secret text)
+                """,
+                """
+                CREATE TABLE api_keys (
+                    prefix text PRIMARY KEY, tenant_id text NOT NULL REFERENCES tenants, name text NOT NULL,
+                    scopes text NOT NULL, secret_hash bytea NOT NULL, created_at timestamptz NOT NULL,
+                    revoked_at timestamptz, revision text)
+                """,
+                """
+                CREATE TABLE jobs (
+                    id text PRIMARY KEY, tenant_id text NOT NULL REFERENCES tenants, kind text NOT NULL,
+                    status text NOT NULL, request bytea NOT NULL, result bytea, created_at timestamptz NOT NULL,
+                    updated_at timestamptz NOT NULL, api_key_prefix text, lease_holder text, lease_expires_at timestamptz)
+                """,
+                "CREATE INDEX jobs_by_tenant_and_time ON jobs (tenant_id, created_at)",
+                "CREATE INDEX jobs_by_status ON jobs (status, created_at)",
+                "CREATE INDEX jobs_by_end ON jobs (updated_at)",
+                """
+                CREATE TABLE network_attempts (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_id text NOT NULL REFERENCES jobs,
+                    orchestrator text NOT NULL, outcome text NOT NULL, latency_ms bigint NOT NULL,
+                    price_per_unit bigint NOT NULL, pixels_per_unit bigint NOT NULL, ended_at timestamptz NOT NULL,
+                    step_id text, role text NOT NULL DEFAULT 'first', cost_wei bigint, decision text)
+                """,
+                "CREATE INDEX network_attempts_by_job ON network_attempts (job_id)",
+                "CREATE INDEX network_attempts_by_orchestrator_and_time ON network_attempts (orchestrator, ended_at)",
+                """
+                CREATE TABLE artifacts (
+                    job_id text NOT NULL REFERENCES jobs, name text NOT NULL, content_type text NOT NULL,
+                    byte_count bigint NOT NULL, digest text NOT NULL, created_at timestamptz NOT NULL,
+                    position bigint GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (job_id, name))
+                """,
+                """
+                CREATE TABLE job_steps (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_id text NOT NULL REFERENCES jobs,
+                    step_id text NOT NULL, status text NOT NULL, output bytea, artifacts text NOT NULL,
+                    attempts bigint NOT NULL, interruptions bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL,
+                    UNIQUE (job_id, step_id))
+                """,
+                """
+                CREATE TABLE files (
+                    id text PRIMARY KEY, tenant_id text NOT NULL REFERENCES tenants, name text NOT NULL,
+                    content_type text NOT NULL, byte_count bigint NOT NULL, digest text NOT NULL,
+                    created_at timestamptz NOT NULL)
+                """,
+                "CREATE INDEX files_by_tenant ON files (tenant_id, byte_count)",
+                """
+                CREATE TABLE idempotency_keys (
+                    tenant_id text NOT NULL, key text NOT NULL, request_hash text, status bigint, headers text,
+                    body bytea, locked_until timestamptz, created_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, key))
+                """,
+                "CREATE INDEX idempotency_keys_by_time ON idempotency_keys (created_at)",
+                """
+                CREATE TABLE webhook_events (
+                    id text PRIMARY KEY, tenant_id text NOT NULL, job_id text NOT NULL UNIQUE REFERENCES jobs,
+                    type text NOT NULL, url text NOT NULL, payload bytea NOT NULL, state text NOT NULL,
+                    attempts bigint NOT NULL, next_attempt_at timestamptz NOT NULL, created_at timestamptz NOT NULL,
+                    lease_holder text, lease_expires_at timestamptz)
+                """,
+                "CREATE INDEX webhook_events_due ON webhook_events (state, next_attempt_at)",
+                """
+                CREATE TABLE webhook_attempts (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id text NOT NULL REFERENCES webhook_events,
+                    number bigint NOT NULL, status_code bigint, error text, duration_ms bigint NOT NULL,
+                    at timestamptz NOT NULL)
+                """,
+                "CREATE INDEX webhook_attempts_by_event ON webhook_attempts (event_id)",
+                """
+                CREATE TABLE limits (
+                    subject_kind text NOT NULL, subject_id text NOT NULL, document text NOT NULL,
+                    updated_at timestamptz NOT NULL, PRIMARY KEY (subject_kind, subject_id))
+                """,
+                """
+                CREATE TABLE spend (
+                    job_id text NOT NULL, step_id text NOT NULL, tenant_id text NOT NULL, api_key_prefix text,
+                    network_cost bigint NOT NULL, amount bigint NOT NULL, at timestamptz NOT NULL,
+                    PRIMARY KEY (job_id, step_id))
+                """,
+                "CREATE INDEX spend_by_tenant_and_time ON spend (tenant_id, at)",
+                "CREATE INDEX spend_by_key_and_time ON spend (api_key_prefix, at)",
+                """
+                CREATE TABLE spend_totals (
+                    tenant_id text NOT NULL, api_key_prefix text NOT NULL, period text NOT NULL, amount bigint NOT NULL,
+                    PRIMARY KEY (tenant_id, api_key_prefix, period))
+                """,
+                """
+                CREATE TABLE spend_intents (
+                    job_id text NOT NULL, step_id text NOT NULL, tenant_id text NOT NULL, api_key_prefix text,
+                    node text NOT NULL, network_cost bigint, created_at timestamptz NOT NULL, PRIMARY KEY (job_id, step_id))
+                """,
+                "CREATE INDEX spend_intents_by_node ON spend_intents (node)",
+                """
+                CREATE TABLE audit_log (
+                    sequence bigint PRIMARY KEY, at_ms bigint NOT NULL, actor text NOT NULL, action text NOT NULL,
+                    target text, source text, result text NOT NULL, detail text, previous_hash text NOT NULL,
+                    hash text NOT NULL)
+                """,
+                "CREATE INDEX audit_log_by_time ON audit_log (at_ms)",
+                "CREATE TABLE task_leases (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)",
+            ]
+        )
+    ]
+}
+
+extension PostgresStore: StoreLifecycle {
+    public func migrate() async throws -> [String] {
+        try await transaction { connection in
+            // Nodes starting together queue here; the second finds the work done.
+            try await connection.query("SELECT pg_advisory_xact_lock(\(AdvisoryLock.migrations.rawValue))", logger: self.logger)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS wharf_migrations (identifier text PRIMARY KEY, applied_at timestamptz NOT NULL)",
+                logger: self.logger
+            )
+            let applied = try await Self.appliedIdentifiers(connection, logger: self.logger)
+            try Self.refuseNewer(applied, location: self.location)
+            var ran: [String] = []
+            for migration in Self.migrations where !applied.contains(migration.identifier) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                }
+                try await connection.query(
+                    "INSERT INTO wharf_migrations (identifier, applied_at) VALUES (\(migration.identifier), \(Date()))",
+                    logger: self.logger
+                )
+                ran.append(migration.identifier)
+            }
+            return ran
+        }
+    }
+
+    public func readiness() async -> StoreReadiness {
+        do {
+            let applied = try await leased { connection in
+                let exists = try await connection.rows("SELECT to_regclass('wharf_migrations') IS NOT NULL AS present", logger: self.logger)
+                guard try exists.first?["present"].decode(Bool.self) == true else { return Set<String>() }
+                return try await Self.appliedIdentifiers(connection, logger: self.logger)
+            }
+            let complete = Self.migrations.allSatisfy { applied.contains($0.identifier) }
+            return StoreReadiness(reachable: true, migrated: complete, detail: complete ? nil : "migrations pending; run `wharf migrate`")
+        } catch {
+            return StoreReadiness(reachable: false, migrated: false, detail: "PostgreSQL at \(location): \(error)")
+        }
+    }
+
+    /// The identifiers of the migrations applied to this database, in this build's order.
+    public func appliedMigrations() async throws -> [String] {
+        let applied = Set(try await rows("SELECT identifier FROM wharf_migrations").map { try $0["identifier"].decode(String.self) })
+        return Self.migrations.map(\.identifier).filter(applied.contains)
+    }
+
+    static func appliedIdentifiers(_ connection: PostgresConnection, logger: Logger) async throws -> Set<String> {
+        Set(
+            try await connection.rows("SELECT identifier FROM wharf_migrations", logger: logger).map {
+                try $0["identifier"].decode(String.self)
+            }
+        )
+    }
+
+    /// Refuses a database a newer Wharf migrated: its schema may mean things this build does not know.
+    static func refuseNewer(_ applied: Set<String>, location: String) throws {
+        let known = Set(migrations.map(\.identifier))
+        if let unknown = applied.subtracting(known).sorted().last {
+            throw WharfError(
+                .storeIncompatible,
+                "the database at \(location) was migrated by a newer Wharf (\(unknown)); upgrade Wharf to use it"
+            )
+        }
+    }
+}
