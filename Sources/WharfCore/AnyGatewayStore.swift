@@ -20,6 +20,9 @@ public struct AnyGatewayStore: GatewayStore {
 
     public var blobs: any BlobStore { base.blobs }
 
+    /// The store's shared rate buckets and job slots, when the engine keeps them (several nodes).
+    public var sharedLimits: (any SharedLimitStore)? { base as? any SharedLimitStore }
+
     // TenantStore, APIKeyStore
     public func insertTenant(_ tenant: Tenant) async throws { try await base.insertTenant(tenant) }
     public func tenant(named name: String) async throws -> Tenant? { try await base.tenant(named: name) }

@@ -47,6 +47,9 @@ extension PolicyEngine {
                 .init(subject: .tenant(claim.tenantID), maxRunning: running, maxWaiting: principalLimits.tenant?.maxQueuedJobs ?? 0)
             )
         }
+        if let shared, !lanes.isEmpty, let pass = try await sharedPass(lanes, jobID: claim.jobID, shared: shared) {
+            return pass
+        }
         let place: JobSlots.Place?
         do {
             place = lanes.isEmpty ? nil : try slots.enter(lanes)
@@ -80,6 +83,9 @@ extension PolicyEngine {
         }
         if let running = principalLimits.tenant?.maxConcurrentJobs {
             lanes.append(.init(subject: .tenant(claim.tenantID), maxRunning: running, maxWaiting: .max))
+        }
+        if let shared, !lanes.isEmpty, let pass = try await sharedPass(lanes, jobID: claim.jobID, shared: shared) {
+            return pass
         }
         let place = lanes.isEmpty ? nil : try slots.enter(lanes)
         return pass(place, jobID: claim.jobID)

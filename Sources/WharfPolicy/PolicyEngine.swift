@@ -17,6 +17,10 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     let store: Store
     let rates: RateLimiter
     let slots = JobSlots()
+    /// Rate buckets and job slots in the store, counted across nodes (PostgreSQL), when given.
+    let shared: (any SharedLimitStore)?
+    /// What happens to limits counted in the store while it cannot be reached.
+    let sharedFailure: SharedLimitFailure
     /// The operator's markup on network cost, in percent (customer amount = cost × (100 + markup) / 100).
     public let markupPercent: Int
     /// Budget held by running jobs on this node, by job id.
@@ -59,10 +63,15 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     ///     elsewhere (the CLI, another node) within this time.
     ///   - onAlert: Called when spending crosses one of a budget's alert thresholds; it must not
     ///     wait (hand the alert to whatever delivers it).
+    ///   - shared: Rate buckets and job slots kept in the store, so several nodes count together;
+    ///     `nil` counts on this node alone.
+    ///   - sharedFailure: What each shared limit does while the store cannot be reached.
     public init(
         store: Store,
         markupPercent: Int = 0,
         rates: RateLimiter = RateLimiter(),
+        shared: (any SharedLimitStore)? = nil,
+        sharedFailure: SharedLimitFailure = SharedLimitFailure(),
         limitsCacheLifetime: Duration = .seconds(1),
         defaultTenantLimits: Limits? = nil,
         node: String? = nil,
@@ -75,6 +84,8 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         self.defaultTenantLimits = defaultTenantLimits
         self.node = node
         self.rates = rates
+        self.shared = shared
+        self.sharedFailure = sharedFailure
         self.logger = logger
         self.onAlert = onAlert
     }
@@ -114,7 +125,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         if let rate = key?.rate { checks.append(.init(name: "key", subject: .key(principal.keyPrefix), limit: rate)) }
         if let rate = tenant?.rate { checks.append(.init(name: "tenant", subject: .tenant(principal.tenantID), limit: rate)) }
         guard !checks.isEmpty else { return RequestVerdict(refusal: nil, rateLimitHeaders: nil) }
-        let decision = rates.check(checks)
+        let decision = try await rateDecision(checks)
         let headers = (decision.policyHeader, decision.stateHeader)
         guard !decision.allowed, let limit = decision.refusedBy else { return RequestVerdict(refusal: nil, rateLimitHeaders: headers) }
         let refusal = PolicyRefusal(

@@ -100,7 +100,9 @@ public final class RateLimiter: Sendable {
         return max(minimum, Int(min(seconds, 1e12).rounded(.up)))
     }
 
-    private static func decision(
+    /// The decision for `checks` given each subject's theoretical arrival time (`arrivals`, on the
+    /// same clock as `time`) and the check that refused, if one did.
+    static func decision(
         checks: [Check],
         arrivals: [PolicySubject: Double],
         refused: (Check, Double)?,

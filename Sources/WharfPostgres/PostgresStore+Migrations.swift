@@ -20,7 +20,8 @@ extension PostgresStore {
     }
 
     /// The schema's history. Append new migrations at the end; never edit or reorder applied ones.
-    /// PostgreSQL starts at the schema SQLite reached by `2026-12-07` (docs/ARCHITECTURE.md, "Store").
+    /// PostgreSQL starts at the schema SQLite reached by `2026-12-07` (docs/ARCHITECTURE.md, "Store");
+    /// `2026-12-09-shared-limits` adds what only several nodes need (rate buckets and job slots).
     static let migrations: [Migration] = [
         Migration(
             identifier: "2026-12-08-postgres-schema",
@@ -127,7 +128,73 @@ extension PostgresStore {
                 "CREATE INDEX audit_log_by_time ON audit_log (at_ms)",
                 "CREATE TABLE task_leases (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)",
             ]
-        )
+        ),
+        Migration(
+            identifier: "2026-12-09-shared-limits",
+            statements: [
+                // One row per rate-limited subject: its theoretical arrival time (seconds since 1970 on
+                // the database's clock) and the limit it was computed under.
+                """
+                CREATE TABLE rate_buckets (
+                    subject text PRIMARY KEY, tat double precision NOT NULL, interval_s double precision NOT NULL,
+                    capacity_s double precision NOT NULL)
+                """,
+                // GCRA over several buckets in one call: rows locked in subject order (no deadlock between
+                // requests that share buckets), a request counted in all of them or in none.
+                """
+                CREATE FUNCTION wharf_admit_request(subjects text[], intervals float8[], capacities float8[],
+                    OUT allowed boolean, OUT refused integer, OUT wait float8, OUT ahead float8[])
+                LANGUAGE plpgsql AS $$
+                DECLARE
+                    now_s float8 := extract(epoch FROM clock_timestamp());
+                    n integer := coalesce(array_length(subjects, 1), 0);
+                    tats float8[] := array_fill(0::float8, ARRAY[n]);
+                    arrivals float8[] := array_fill(0::float8, ARRAY[n]);
+                    stored record;
+                BEGIN
+                    refused := NULL;
+                    wait := 0;
+                    ahead := array_fill(0::float8, ARRAY[n]);
+                    INSERT INTO rate_buckets (subject, tat, interval_s, capacity_s)
+                        SELECT s, 0, 0, 0 FROM unnest(subjects) AS s ON CONFLICT (subject) DO NOTHING;
+                    PERFORM 1 FROM rate_buckets WHERE subject = ANY(subjects) ORDER BY subject FOR UPDATE;
+                    FOR i IN 1..n LOOP
+                        SELECT tat, interval_s, capacity_s INTO stored FROM rate_buckets WHERE subject = subjects[i];
+                        -- A changed limit starts with a full bucket.
+                        IF stored.interval_s = intervals[i] AND stored.capacity_s = capacities[i] THEN
+                            tats[i] := stored.tat;
+                        END IF;
+                        arrivals[i] := greatest(tats[i], now_s) + intervals[i];
+                        IF arrivals[i] - now_s > capacities[i] + 1e-9
+                            AND (refused IS NULL OR arrivals[i] - capacities[i] - now_s > wait) THEN
+                            refused := i;
+                            wait := arrivals[i] - capacities[i] - now_s;
+                        END IF;
+                    END LOOP;
+                    allowed := refused IS NULL;
+                    FOR i IN 1..n LOOP
+                        IF allowed THEN
+                            tats[i] := arrivals[i];
+                        END IF;
+                        UPDATE rate_buckets SET tat = tats[i], interval_s = intervals[i], capacity_s = capacities[i]
+                            WHERE subject = subjects[i];
+                        ahead[i] := greatest(tats[i] - now_s, 0);
+                    END LOOP;
+                END
+                $$
+                """,
+                // A job's place under each concurrency limit it is under: running or waiting, held by a
+                // node until it lapses (a stopped node's places free themselves).
+                """
+                CREATE TABLE job_slots (
+                    job_id text NOT NULL, subject text NOT NULL, state text NOT NULL, max_running bigint NOT NULL,
+                    holder text NOT NULL, expires_at timestamptz NOT NULL, created_at timestamptz NOT NULL,
+                    PRIMARY KEY (job_id, subject))
+                """,
+                "CREATE INDEX job_slots_by_subject ON job_slots (subject, state, created_at)",
+                "CREATE INDEX job_slots_by_holder ON job_slots (holder)",
+            ]
+        ),
     ]
 }
 

@@ -103,11 +103,16 @@ public func buildApplication(
     let policyEngine = PolicyEngine(
         store: store,
         markupPercent: configuration.markupPercent,
+        shared: store.sharedLimits,
+        sharedFailure: configuration.sharedLimitFailure,
         defaultTenantLimits: configuration.defaultTenantLimits,
         node: lease.identity,
         logger: logger,
         onAlert: alerts.enqueue
     )
+    if store.sharedLimits != nil {
+        backgroundServices.append(JobSlotRenewal(policy: policyEngine, interval: configuration.sharedLimitFailure.slotLifetime / 3))
+    }
     // Paid steps this node sent before it stopped and did not charge: settled before it sends more.
     let reconciled = try await policyEngine.reconcileIntents()
     if reconciled != (0, 0) {

@@ -121,6 +121,16 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Network steps of preset jobs (orchestrator requests) running at once on this gateway; more wait their turn (1-10000)."
     )
 
+    static let storeUnreachableRates = Self(
+        "limits.store_unreachable.rates",
+        "open",
+        "With several nodes on PostgreSQL, what rate limits do while the store cannot be reached: `open` (each node counts alone) or `closed` (503)."
+    )
+    static let storeUnreachableJobs = Self(
+        "limits.store_unreachable.jobs",
+        "open",
+        "With several nodes on PostgreSQL, what concurrency limits do while the store cannot be reached: `open` (each node counts alone) or `closed` (503)."
+    )
     static let defaultMaxConcurrentJobs = Self(
         "limits.default_tenant.max_concurrent_jobs",
         "100",
@@ -422,7 +432,7 @@ public struct ConfigurationKey: Sendable, Hashable {
         [
             publicHost, publicPort, adminHost, adminPort, idleTimeout, maxConnections, metricsRequireAuth, dataDirectory, storeDriver,
             postgresURL, postgresHost, postgresPort, postgresDatabase, postgresUser, postgresPassword, postgresPasswordFile,
-            postgresTLS, postgresPoolSize, postgresConnectTimeout, sqlitePath,
+            postgresTLS, postgresPoolSize, postgresConnectTimeout, sqlitePath, storeUnreachableRates, storeUnreachableJobs,
             sqliteBusyTimeout, logLevel, logFormat, shutdownTimeout, jobLease, maxCrashResumes, maxMediaSteps, maxCodeSteps,
             maxNetworkSteps, defaultMaxConcurrentJobs, defaultMaxQueuedJobs, defaultStorageBytes, defaultStorageFiles, mediaSignedURLs,
             mediaURLLifetime, mediaSigningSecret, orchestrators, orchestratorRegions,

@@ -181,6 +181,17 @@ extension WharfConfiguration {
         } else {
             unlessFailed(.storeDriver, false, "must be 'sqlite' or 'postgres'")
         }
+        for (key, mode) in [
+            (ConfigurationKey.storeUnreachableRates, \SharedLimitFailure.rates),
+            (ConfigurationKey.storeUnreachableJobs, \SharedLimitFailure.jobs),
+        ] {
+            let text = reader.string(forKey: key.configKey, default: "open")
+            if let parsed = SharedLimitFailure.Mode(rawValue: text) {
+                configuration.sharedLimitFailure[keyPath: mode] = parsed
+            } else {
+                unlessFailed(key, false, "must be 'open' or 'closed'")
+            }
+        }
         if configuration.storeDriver == .postgres {
             let url = reader.string(forKey: ConfigurationKey.postgresURL.configKey, isSecret: true) ?? ""
             if !url.isEmpty {

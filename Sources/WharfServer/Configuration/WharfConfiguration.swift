@@ -49,6 +49,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var storeDriver: StoreDriver = .sqlite
     /// The PostgreSQL database (`store.postgres.*`), when the driver is `postgres`.
     public var postgres = PostgresSettings()
+    /// What limits counted in a shared store do while it cannot be reached (`limits.store_unreachable.*`).
+    public var sharedLimitFailure = SharedLimitFailure()
     /// The SQLite database file (`store.sqlite.path`).
     public var sqlitePath = ".wharf/wharf.sqlite"
     /// How long a write waits for a lock (`store.sqlite.busy_timeout_ms`).
