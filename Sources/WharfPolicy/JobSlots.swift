@@ -9,20 +9,8 @@ public import WharfCore
 /// start in the order they came, as soon as every lane they need has room; a job waiting for its
 /// key's lane does not hold up other keys' jobs in the tenant's lane.
 public final class JobSlots: Sendable {
-    /// One limit a job is under.
-    public struct Lane: Sendable, Hashable {
-        public var subject: PolicySubject
-        /// Jobs running at once.
-        public var maxRunning: Int
-        /// Jobs waiting at once.
-        public var maxWaiting: Int
-
-        public init(subject: PolicySubject, maxRunning: Int, maxWaiting: Int) {
-            self.subject = subject
-            self.maxRunning = maxRunning
-            self.maxWaiting = maxWaiting
-        }
-    }
+    /// One limit a job is under (the same value the store counts with several nodes).
+    public typealias Lane = SharedSlotLane
 
     private struct Waiter {
         var ticket: Int

@@ -52,10 +52,9 @@ extension PolicyEngine {
     /// A job's place under limits counted in the store (see ``admit(_:)``), or `nil` when the store
     /// cannot be reached and jobs fail open (the caller counts on this node).
     func sharedPass(_ lanes: [JobSlots.Lane], jobID: String, shared: any SharedLimitStore) async throws -> JobPass? {
-        let sharedLanes = lanes.map { SharedSlotLane(subject: $0.subject, maxRunning: $0.maxRunning, maxWaiting: $0.maxWaiting) }
         let outcome: SharedSlotOutcome
         do {
-            outcome = try await shared.takeJobSlots(jobID: jobID, lanes: sharedLanes, holder: slotHolder, until: slotExpiry())
+            outcome = try await shared.takeJobSlots(jobID: jobID, lanes: lanes, holder: slotHolder, until: slotExpiry())
         } catch {
             try sharedLimitUnavailable("jobs", mode: sharedFailure.jobs, error)
             return nil
