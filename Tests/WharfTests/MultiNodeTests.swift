@@ -1,0 +1,60 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import WharfCore
+
+/// Three `wharf serve` nodes on one PostgreSQL database (docs/SCALING.md): limits hold across them.
+@Suite(.layer(.endToEnd), .serialized) struct MultiNodeTests {
+    @Test func rateAndConcurrencyLimitsHoldAcrossThreeNodes() async throws {
+        let cluster = try await GatewayCluster(nodes: 3, orchestrators: 1)
+        defer { cluster.stop() }
+        try await cluster.setTenantLimits(
+            #"{"rate":{"requests_per_second":10,"burst":10},"max_concurrent_jobs":3,"max_queued_jobs":100}"#
+        )
+        // Limits are read again within a second on every node.
+        try await Task.sleep(for: .seconds(1.5))
+
+        // Five seconds of requests through all three nodes at once: the burst and five seconds at the
+        // sustained rate, 60, is the most any counting can admit (one bucket per node would admit 180).
+        let deadline = ContinuousClock.now + .seconds(5)
+        let counts = try await withThrowingTaskGroup(of: (admitted: Int, limited: Int).self) { group in
+            for node in cluster.nodes {
+                for _ in 0..<2 {
+                    group.addTask {
+                        var admitted = 0
+                        var limited = 0
+                        while ContinuousClock.now < deadline {
+                            let answer = try await node.send(.GET, "/v2/jobs?limit=1")
+                            if answer.status == 200 { admitted += 1 } else if answer.status == 429 { limited += 1 }
+                        }
+                        return (admitted, limited)
+                    }
+                }
+            }
+            return try await group.reduce(into: (admitted: 0, limited: 0)) { total, part in
+                total.admitted += part.admitted
+                total.limited += part.limited
+            }
+        }
+        #expect(counts.admitted <= 61, "\(counts.admitted) admitted, \(counts.limited) limited")
+        #expect(counts.admitted >= 40 && counts.limited > 0, "\(counts.admitted) admitted, \(counts.limited) limited")
+
+        // Twelve calls at once through the three nodes, each held a second by the orchestrator: at
+        // most three run at a time anywhere.
+        try await postDevnetFaults(#"{"added_latency_ms":1000}"#, to: cluster.devnetControls[0] + "/faults")
+        try await cluster.setTenantLimits(#"{"max_concurrent_jobs":3,"max_queued_jobs":100}"#)
+        try await Task.sleep(for: .seconds(1.5))
+        let image = Data(#"{"prompt":"a harbour","model_id":"","width":64,"height":48}"#.utf8)
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<12 {
+                let node = cluster.nodes[index % 3]
+                group.addTask { try await node.send(.POST, "/v1/text-to-image", body: image, contentType: "application/json").status }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        let statistics = try await cluster.devnetStatistics()
+        #expect((statistics["peak_active"] as? Int ?? 99) <= 3, "\(statistics)")
+        #expect((statistics["peak_active"] as? Int ?? 0) >= 2, "\(statistics)")
+    }
+}
