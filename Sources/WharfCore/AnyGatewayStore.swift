@@ -23,6 +23,9 @@ public struct AnyGatewayStore: GatewayStore {
     /// The store's shared rate buckets and job slots, when the engine keeps them (several nodes).
     public var sharedLimits: (any SharedLimitStore)? { base as? any SharedLimitStore }
 
+    /// Where job events go for other nodes to follow, when the engine keeps them (several nodes).
+    public var jobEventLog: (any JobEventLog)? { base as? any JobEventLog }
+
     // TenantStore, APIKeyStore
     public func insertTenant(_ tenant: Tenant) async throws { try await base.insertTenant(tenant) }
     public func tenant(named name: String) async throws -> Tenant? { try await base.tenant(named: name) }

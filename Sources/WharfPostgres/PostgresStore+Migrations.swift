@@ -195,6 +195,18 @@ extension PostgresStore {
                 "CREATE INDEX job_slots_by_holder ON job_slots (holder)",
             ]
         ),
+        Migration(
+            identifier: "2026-12-10-job-events",
+            statements: [
+                // Every event of a preset job, so that any node can tell the story of a job another
+                // node runs; each append notifies `wharf_job_events` with the job's id.
+                """
+                CREATE TABLE job_events (
+                    job_id text NOT NULL, sequence bigint NOT NULL, kind text NOT NULL, step_id text,
+                    attempt bigint NOT NULL, detail text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (job_id, sequence))
+                """
+            ]
+        ),
     ]
 }
 

@@ -23,6 +23,8 @@ public final class PostgresStore: Sendable {
     /// The bytes of files and artifacts: a folder every node shares.
     public let blobs: any BlobStore
     private let running: Task<Void, Never>
+    /// This node's one `LISTEN` for job events, shared by everyone following them.
+    let eventListener = PostgresEventListener()
 
     /// Connects to the database `settings` name; does not migrate: call ``migrate()``.
     /// - Parameters:

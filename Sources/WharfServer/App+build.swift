@@ -132,7 +132,8 @@ public func buildApplication(
     )
     presets.maxCrashResumes = configuration.maxCrashResumes
     presets.stepCaps = configuration.makeStepCaps()
-    let jobs = PresetJobs(runner: presets, lease: lease, logger: logger) { job in
+    let jobs = PresetJobs(runner: presets, lease: lease, events: JobEventHub(log: store.jobEventLog, logger: logger), logger: logger) {
+        job in
         do {
             try await V2Webhooks.enqueue(for: job, store: store, links: links)
         } catch {

@@ -134,6 +134,9 @@ extension V2Service {
         let events: AsyncStream<NumberedEvent>
         if let live = jobs.events.events(jobID: job.id, after: after) {
             events = live
+        } else if let log = jobs.events.log, try await Self.isTold(job, in: log) {
+            // Another node runs the job (or ran it): its events are in the shared store.
+            events = Self.follow(jobID: job.id, after: after, in: log)
         } else {
             // The gateway did not run this job since it started: tell its story from the store.
             let history = try await Self.history(of: job, store: store).filter { $0.sequence > after }
@@ -374,6 +377,56 @@ extension V2Service {
     }
 
     /// A job's events as the store tells them: each step's start and end, then the job's end.
+    /// A job's events from a shared store after `sequence`, then each as any node appends it, until
+    /// `job.finished`. Read again on every signal for the job, and every two seconds in case a
+    /// signal was missed (its listening connection dropped).
+    static func follow(jobID: String, after sequence: Int, in log: any JobEventLog) -> AsyncStream<NumberedEvent> {
+        AsyncStream { continuation in
+            let following = Task {
+                let signals = log.jobEventSignals()
+                var last = sequence
+                func readNew() async -> Bool {
+                    guard let fresh = try? await log.jobEvents(jobID: jobID, after: last) else { return false }
+                    for event in fresh {
+                        continuation.yield(event)
+                        last = event.sequence
+                        if event.event.kind == .jobFinished { return true }
+                    }
+                    return false
+                }
+                if await readNew() { return continuation.finish() }
+                let ticks = AsyncStream<String> { ticker in
+                    let ticking = Task {
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .seconds(2))
+                            ticker.yield("")
+                        }
+                    }
+                    let relaying = Task {
+                        for await id in signals { ticker.yield(id) }
+                        ticker.finish()
+                    }
+                    ticker.onTermination = { _ in
+                        ticking.cancel()
+                        relaying.cancel()
+                    }
+                }
+                for await id in ticks where id.isEmpty || id == jobID {
+                    if await readNew() { break }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in following.cancel() }
+        }
+    }
+
+    /// Whether the shared log tells the job's story: it runs (its events are on their way), or it
+    /// ended and its end is there (a job that ended before the log existed is told from the store).
+    static func isTold(_ job: Job, in log: any JobEventLog) async throws -> Bool {
+        guard job.status.isFinal else { return true }
+        return try await log.jobEvents(jobID: job.id, after: 0).contains { $0.event.kind == .jobFinished }
+    }
+
     static func history(of job: Job, store: Store) async throws -> [NumberedEvent] {
         var events: [PresetEvent] = []
         for step in try await store.steps(jobID: job.id) {

@@ -1,20 +1,7 @@
-public import Foundation
-import Logging
+import Foundation
+public import Logging
 import Synchronization
-import WharfCore
-
-/// A ``PresetEvent`` with its place in its job's stream (1, 2, 3, …), as event streams send it.
-public struct NumberedEvent: Sendable, Hashable {
-    public var sequence: Int
-    public var event: PresetEvent
-    public var at: Date
-
-    public init(sequence: Int, event: PresetEvent, at: Date) {
-        self.sequence = sequence
-        self.event = event
-        self.at = at
-    }
-}
+public import WharfCore
 
 /// Keeps the events of the jobs this gateway runs and hands them to listeners in order: a listener
 /// that comes late first gets what it missed. A job's events are kept for a while after it ends.
@@ -28,10 +15,40 @@ public final class JobEventHub: Sendable {
     private let channels = Mutex<[String: Channel]>([:])
     /// How long a finished job's events stay.
     public let keepFinished: Duration
+    /// Where events go for other nodes to read (a shared store), when there is one.
+    public let log: (any JobEventLog)?
+    /// Events on their way to ``log``, appended one at a time so each job's stay in order.
+    private let outbox: AsyncStream<NumberedEvent>.Continuation?
 
-    public init(keepFinished: Duration = .seconds(600)) {
+    /// - Parameters:
+    ///   - log: A store several nodes share: every event is appended to it too, so that any node
+    ///     can follow a job this node runs.
+    public init(keepFinished: Duration = .seconds(600), log: (any JobEventLog)? = nil, logger: Logger = Logger(label: "wharf.events")) {
         self.keepFinished = keepFinished
+        self.log = log
+        if let log {
+            let (events, outbox) = AsyncStream.makeStream(of: NumberedEvent.self, bufferingPolicy: .unbounded)
+            self.outbox = outbox
+            Task {
+                for await event in events {
+                    do {
+                        try await log.appendJobEvent(event)
+                    } catch {
+                        // The job runs on; a follower on another node sees the event's effect in
+                        // the job's state, or the job's end.
+                        logger.warning(
+                            "could not share a job event",
+                            metadata: ["gw.job.id": .string(event.event.jobID), "gw.error": .string("\(error)")]
+                        )
+                    }
+                }
+            }
+        } else {
+            self.outbox = nil
+        }
     }
+
+    deinit { outbox?.finish() }
 
     /// Records an event and passes it to the job's listeners. Cheap and never blocks.
     public func publish(_ event: PresetEvent) {
@@ -40,6 +57,7 @@ public final class JobEventHub: Sendable {
             var channel = channels[event.jobID] ?? Channel()
             let numbered = NumberedEvent(sequence: channel.events.count + 1, event: event, at: now)
             channel.events.append(numbered)
+            outbox?.yield(numbered)
             // Yielding under the lock keeps every listener's order; finishing must wait until it is
             // released, because a finished stream's termination handler takes the lock.
             for listener in channel.listeners.values { listener.yield(numbered) }
@@ -89,6 +107,20 @@ public final class JobEventHub: Sendable {
             return Array(channel.listeners.values)
         }
         for listener in ended { listener.finish() }
+    }
+
+    /// Before this node runs a job another node may have started (and stopped): takes the job's
+    /// events so far from the shared log, so that numbering goes on from them and listeners here
+    /// hear the whole story. Nothing happens without a log, or when this node already tells events
+    /// of the job.
+    public func adopt(jobID: String) async {
+        guard let log, let earlier = try? await log.jobEvents(jobID: jobID, after: 0), !earlier.isEmpty else { return }
+        channels.withLock { channels in
+            var channel = channels[jobID] ?? Channel()
+            guard channel.events.isEmpty else { return }
+            channel.events = earlier
+            channels[jobID] = channel
+        }
     }
 
     /// Opens a job's channel before it runs, so listeners can attach from the moment it exists.

@@ -154,6 +154,7 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
             logger.error("claiming a job failed; it stays for a later claim", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
             return
         }
+        await events.adopt(jobID: job.id)
         let canceledByCustomer = CancelFlag()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -1,4 +1,5 @@
 import Testing
+import WharfCore
 import WharfWorkflow
 
 /// The event hub's promise to listeners: events in order, a late listener gets what it missed, and

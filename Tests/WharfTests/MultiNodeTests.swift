@@ -57,4 +57,33 @@ import WharfCore
         #expect((statistics["peak_active"] as? Int ?? 99) <= 3, "\(statistics)")
         #expect((statistics["peak_active"] as? Int ?? 0) >= 2, "\(statistics)")
     }
+
+    @Test func aJobRunningOnOneNodeIsFollowedLiveOnAnotherAndResumedByLastEventID() async throws {
+        let cluster = try await GatewayCluster(nodes: 2, orchestrators: 1)
+        defer { cluster.stop() }
+        // Each network step takes a second at the orchestrator: the job runs about two.
+        try await postDevnetFaults(#"{"added_latency_ms":1000}"#, to: cluster.devnetControls[0] + "/faults")
+        let (runner, follower) = (cluster.nodes[0], cluster.nodes[1])
+        let request = try V2JobsTests.body(["preset": "template.storyboard", "parameters": ["prompt": "a harbour", "style": "ink"]])
+        let created = try await runner.send(.POST, "/v2/jobs", body: request, contentType: "application/json")
+        #expect(created.status == 202)
+        let id = try #require(try V2JobsTests.json(created.body)["id"] as? String)
+
+        // Followed from the other node while it runs: every event, in order, then the stream ends.
+        let following = try await follower.send(.GET, "/v2/jobs/\(id)/events")
+        #expect(following.status == 200)
+        let events = V2JobsTests.serverSentEvents(following.body)
+        #expect(events.map(\.event) == ["step.started", "step.finished", "step.started", "step.finished", "job.finished"], "\(events)")
+        #expect(events.map(\.id) == ["1", "2", "3", "4", "5"])
+        #expect(events.last?.data["detail"] as? String == "succeeded")
+        #expect(events.first?.data["step"] as? String == "sketch")
+        // The job ran on the first node only: the follower never ran it.
+        #expect(!follower.logged().contains { $0.contains(#""msg":"job finished""#) && $0.contains(id) })
+
+        // Reconnecting with the last event seen gets what followed it, on either node.
+        for node in [follower, runner] {
+            let rest = try await node.send(.GET, "/v2/jobs/\(id)/events", headers: [("Last-Event-ID", "3")])
+            #expect(V2JobsTests.serverSentEvents(rest.body).map(\.id) == ["4", "5"])
+        }
+    }
 }
