@@ -238,7 +238,8 @@ extension PostgresStore: StoreLifecycle {
 
     public func readiness() async -> StoreReadiness {
         do {
-            let applied = try await leased { connection in
+            // A health check answers quickly: a load balancer's probe has a short timeout of its own.
+            let applied = try await leased(within: min(acquireTimeout, .seconds(2))) { connection in
                 let exists = try await connection.rows("SELECT to_regclass('wharf_migrations') IS NOT NULL AS present", logger: self.logger)
                 guard try exists.first?["present"].decode(Bool.self) == true else { return Set<String>() }
                 return try await Self.appliedIdentifiers(connection, logger: self.logger)

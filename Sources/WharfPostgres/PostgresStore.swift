@@ -54,10 +54,13 @@ extension PostgresStore {
     /// connection comes within the connect timeout. The pool keeps a call waiting for as long as it
     /// tries to reach the server (a minute before its circuit breaker opens); a gateway must answer
     /// sooner, and say the store is down (`/readyz`, limits failing open or closed) instead.
-    func leased<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func leased<T: Sendable>(
+        within limit: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         let acquired = LeaseFlag()
         let client = client
-        let timeout = acquireTimeout
+        let timeout = limit ?? acquireTimeout
         let location = location
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {

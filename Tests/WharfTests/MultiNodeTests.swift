@@ -86,4 +86,50 @@ import WharfCore
             #expect(V2JobsTests.serverSentEvents(rest.body).map(\.id) == ["4", "5"])
         }
     }
+
+    @Test func nodesRideOutADatabaseRestartAndLoseNoJob() async throws {
+        let postgres = PostgresCluster()
+        let cluster = try await GatewayCluster(nodes: 2, orchestrators: 1, postgres: postgres)
+        defer { cluster.stop() }
+        try await postDevnetFaults(#"{"added_latency_ms":1500}"#, to: cluster.devnetControls[0] + "/faults")
+        let request = try V2JobsTests.body(["preset": "template.storyboard", "parameters": ["prompt": "a harbour", "style": "ink"]])
+        // A job under way when the database stops.
+        let created = try await cluster.nodes[0].send(.POST, "/v2/jobs", body: request, contentType: "application/json")
+        let id = try #require(try V2JobsTests.json(created.body)["id"] as? String)
+
+        try await postgres.stopServer()
+        for node in cluster.nodes {
+            let started = ContinuousClock.now
+            let ready = try await httpGet("http://127.0.0.1:\(node.adminPort)/readyz")
+            #expect(ready.status == 503, "\(ready.body)")
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+        try await Task.sleep(for: .seconds(5))
+        try await postgres.startServer()
+
+        // Both nodes are ready again by themselves, and the job ends as if nothing happened.
+        for node in cluster.nodes {
+            var status = 0
+            for _ in 0..<100 where status != 200 {
+                status = (try? await httpGet("http://127.0.0.1:\(node.adminPort)/readyz"))?.status ?? 0
+                if status != 200 { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(status == 200)
+        }
+        var job: [String: Any] = [:]
+        for _ in 0..<150 where job["status"] as? String != "succeeded" {
+            job = (try? V2JobsTests.json(try await cluster.nodes[1].send(.GET, "/v2/jobs/\(id)").body)) ?? [:]
+            if job["status"] as? String != "succeeded" { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(job["status"] as? String == "succeeded", "\(job)")
+        let after = try await cluster.nodes[1].send(
+            .POST,
+            "/v2/jobs",
+            body: request,
+            contentType: "application/json",
+            headers: [("Prefer", "wait=30")]
+        )
+        #expect((try V2JobsTests.json(after.body))["status"] as? String == "succeeded")
+        await postgres.stop()
+    }
 }

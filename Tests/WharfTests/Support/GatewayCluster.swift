@@ -20,7 +20,13 @@ final class GatewayCluster: Sendable {
     /// The settings every node gets (add `WHARF_…` overrides with `environment`).
     let environment: [String: String]
 
-    init(nodes count: Int, orchestrators: Int, environment extra: [String: String] = [:]) async throws {
+    /// - Parameter postgres: The PostgreSQL server (the test run's shared one unless a test stops its own).
+    init(
+        nodes count: Int,
+        orchestrators: Int,
+        environment extra: [String: String] = [:],
+        postgres: PostgresCluster = .shared
+    ) async throws {
         let directory = try TemporaryDirectory()
         self.directory = directory
         devnet = try await WharfProcess.start(["devnet", "--orchestrators", "\(orchestrators)"], in: directory.path)
@@ -30,7 +36,7 @@ final class GatewayCluster: Sendable {
             .dropFirst("network.orchestrators: ".count)
         devnetControls = printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).filter { $0.hasPrefix("faults=") }
             .map { String($0.dropFirst("faults=".count).dropLast("/faults".count)) }
-        database = try await PostgresCluster.shared.freshDatabase()
+        database = try await postgres.freshDatabase()
         let plugins = directory.file("plugins")
         try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: try PluginTests.templateLibrary, toPath: plugins + "/template.so")
