@@ -15,11 +15,12 @@ public protocol SharedLimitStore: Sendable {
     /// line is not, or nothing when a full lane's line is full too. Slots are `holder`'s until
     /// `expiry` (renewed with ``renewJobSlots(holder:until:)``; a stopped node's slots lapse).
     func takeJobSlots(jobID: String, lanes: [SharedSlotLane], holder: String, until expiry: Date) async throws -> SharedSlotOutcome
-    /// Moves a waiting job to running when its turn has come (it is the oldest waiting job of each
-    /// full lane and every lane has room). - Returns: Whether it runs now.
-    func promoteJobSlots(jobID: String, until expiry: Date) async throws -> Bool
-    /// Gives back a job's slots or places in line.
-    func leaveJobSlots(jobID: String) async throws
+    /// Moves `holder`'s waiting job to running when its turn has come (it is the oldest waiting job
+    /// of each full lane and every lane has room). - Returns: Whether it runs now.
+    func promoteJobSlots(jobID: String, holder: String, until expiry: Date) async throws -> Bool
+    /// Gives back the slots or places in line `holder` took for a job (another node that took the
+    /// job over keeps its own).
+    func leaveJobSlots(jobID: String, holder: String) async throws
     /// Extends every slot `holder` holds.
     func renewJobSlots(holder: String, until expiry: Date) async throws
 }
@@ -79,7 +80,7 @@ public struct SharedSlotLane: Sendable, Hashable {
 public enum SharedSlotOutcome: Sendable, Hashable {
     /// It runs now.
     case running
-    /// It waits in line (``SharedLimitStore/promoteJobSlots(jobID:until:)`` tells when it may run).
+    /// It waits in line (``SharedLimitStore/promoteJobSlots(jobID:holder:until:)`` tells when it may run).
     case waiting
     /// The lane at this index is full and so is its line; `running` jobs run under it.
     case full(lane: Int, running: Int)

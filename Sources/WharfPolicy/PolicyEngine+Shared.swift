@@ -61,7 +61,7 @@ extension PolicyEngine {
         }
         let leave: @Sendable () -> Void = {
             self.releaseReservation(jobID)
-            Task { try? await shared.leaveJobSlots(jobID: jobID) }
+            Task { try? await shared.leaveJobSlots(jobID: jobID, holder: self.slotHolder) }
         }
         switch outcome {
         case .running:
@@ -70,8 +70,12 @@ extension PolicyEngine {
             return JobPass(
                 waitForTurn: {
                     // Polled: the store is the only place that knows when another node's job ends.
-                    while try await !shared.promoteJobSlots(jobID: jobID, until: self.slotExpiry()) {
-                        try await Task.sleep(for: .milliseconds(100))
+                    // Soon at first, then at most every second, so a long line costs the store
+                    // little (a job behind others learns it from one read).
+                    var pause = 0.05
+                    while try await !shared.promoteJobSlots(jobID: jobID, holder: self.slotHolder, until: self.slotExpiry()) {
+                        try await Task.sleep(for: .seconds(pause))
+                        pause = min(1, pause * 1.5)
                     }
                 },
                 release: leave

@@ -100,6 +100,9 @@ public struct PostgresSettings: Sendable, Hashable, CustomStringConvertible {
             tls: tlsSetting
         )
         configuration.options.maximumConnections = max(1, maximumConnections)
+        // A connection left inside a transaction (it should never be) is ended by the server, so
+        // the locks it holds cannot stop every node for long.
+        configuration.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", "30000")]
         configuration.options.connectTimeout = connectTimeout
         return configuration
     }

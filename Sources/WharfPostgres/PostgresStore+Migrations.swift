@@ -207,6 +207,15 @@ extension PostgresStore {
                 """
             ]
         ),
+        Migration(
+            identifier: "2026-12-11-job-slots-per-holder",
+            statements: [
+                // A job two nodes both hold for a moment (one submitted it, another's resumer claimed
+                // it) has a place per node: each gives back only its own.
+                "ALTER TABLE job_slots DROP CONSTRAINT job_slots_pkey",
+                "ALTER TABLE job_slots ADD PRIMARY KEY (job_id, subject, holder)",
+            ]
+        ),
     ]
 }
 

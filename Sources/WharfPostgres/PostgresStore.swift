@@ -93,19 +93,30 @@ extension PostgresStore {
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = logger
         do {
-            return try await leased { connection in
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    let value = try await body(connection)
-                    try await connection.query("COMMIT", logger: logger)
-                    return value
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
-            }
+            // Not cancelled with its caller: a transaction cut short between BEGIN and its end would
+            // go back to the pool still open, holding its locks (a job slot's, the audit chain's)
+            // until the server ends it. Transactions are short; each finishes or rolls back.
+            return try await Task { try await self.transactionOnce(body, logger: logger) }.value
         } catch {
             throw mapped(error, doing: "writing to")
+        }
+    }
+
+    private func transactionOnce<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T,
+        logger: Logger
+    ) async throws -> T {
+        try await leased { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                let value = try await body(connection)
+                try await connection.query("COMMIT", logger: logger)
+                return value
+            } catch {
+                // Sent even when this task is cancelled (the connection would go back open).
+                await Task { _ = try? await connection.query("ROLLBACK", logger: logger) }.value
+                throw error
+            }
         }
     }
 

@@ -1,7 +1,12 @@
 import Foundation
+import Hummingbird
 import NIOHTTP1
+import PostgresNIO
+import Synchronization
 import Testing
 import WharfCore
+
+@testable import WharfPostgres
 
 /// Three `wharf serve` nodes on one PostgreSQL database (docs/SCALING.md): limits hold across them.
 @Suite(.layer(.endToEnd), .serialized) struct MultiNodeTests {
@@ -131,5 +136,161 @@ import WharfCore
         )
         #expect((try V2JobsTests.json(after.body))["status"] as? String == "succeeded")
         await postgres.stop()
+    }
+
+    /// Not yet passing (#17 stays open): after the kill, a few jobs resumed by a live node stall in
+    /// its line or mid-step, and under 300 jobs at once some steps find every orchestrator at this
+    /// node's own capacity count. The diagnostics it prints on failure (STUCK, SLOTS, ACTIVITY,
+    /// FAILED) are where the next session starts.
+    @Test(.disabled("a few jobs resumed from a killed node stall; under investigation for #17"))
+    func threeHundredJobsEndOnceEachThoughANodeIsKilledMidRun() async throws {
+        let received = Mutex<[String: Int]>([:])
+        let router = Router()
+        router.post("hook") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let id = (try? V2JobsTests.json(Data(body.readableBytesView)))?["id"] as? String ?? "?"
+            received.withLock { $0[id, default: 0] += 1 }
+            return Response(status: .ok)
+        }
+        try await withHTTPServer(router) { hookPort in
+            let cluster = try await GatewayCluster(
+                nodes: 3,
+                orchestrators: 3,
+                environment: [
+                    "WHARF_NETWORK_ALLOW_PRIVATE_URLS": "true", "WHARF_JOBS_LEASE_SECONDS": "3", "WHARF_WEBHOOKS_OUTBOX_SECONDS": "1",
+                ]
+            )
+            defer { cluster.stop() }
+            for control in cluster.devnetControls {
+                try await postDevnetFaults(#"{"added_latency_ms":150}"#, to: control + "/faults")
+            }
+            let store = PostgresStore(settings: cluster.database, blobDirectory: cluster.directory.file("shared-blobs"))
+            func count(_ sql: String) async throws -> Int {
+                Int(try await store.rows(PostgresQuery(unsafeSQL: sql)).first?.value("count", as: Int64.self) ?? -1)
+            }
+            let request = try V2JobsTests.body([
+                "preset": "template.storyboard", "parameters": ["prompt": "a harbour", "style": "ink"],
+                "webhook_url": "http://127.0.0.1:\(hookPort)/hook",
+            ])
+            let ids = try await withThrowingTaskGroup(of: String?.self) { group in
+                for index in 0..<300 {
+                    let node = cluster.nodes[index % 3]
+                    group.addTask {
+                        let created = try await node.send(.POST, "/v2/jobs", body: request, contentType: "application/json")
+                        return try? V2JobsTests.json(created.body)["id"] as? String
+                    }
+                }
+                return try await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
+            }
+            #expect(ids.count == 300)
+
+            // About a third done: the third node dies where it stands.
+            for _ in 0..<600 where try await count("SELECT count(*) AS count FROM jobs WHERE status = 'succeeded'") < 100 {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let runningAtKill = try await count("SELECT count(*) AS count FROM jobs WHERE status IN ('queued', 'running')")
+            try await cluster.nodes[2].kill()
+
+            var unfinished = -1
+            for _ in 0..<1200 where unfinished != 0 {
+                unfinished = try await count("SELECT count(*) AS count FROM jobs WHERE status NOT IN ('succeeded', 'failed', 'canceled')")
+                if unfinished != 0 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            if unfinished != 0 {
+                let stuck = try await store.rows(
+                    """
+                    SELECT j.id, j.status, j.lease_holder, coalesce(to_char(j.lease_expires_at, 'HH24:MI:SS'), 'null') AS expiry, to_char(now(), 'HH24:MI:SS') AS now,
+                        (SELECT string_agg(s.state || '@' || s.holder, ',') FROM job_slots s WHERE s.job_id = j.id) AS slots,
+                        (SELECT string_agg(st.step_id || '=' || st.status, ',') FROM job_steps st WHERE st.job_id = j.id) AS steps
+                    FROM jobs j WHERE j.status NOT IN ('succeeded', 'failed', 'canceled') LIMIT 5
+                    """
+                )
+                for row in stuck {
+                    print(
+                        "STUCK",
+                        try row.value("id", as: String.self),
+                        try row.value("status", as: String.self),
+                        try row.value("lease_holder", as: String?.self) ?? "-",
+                        try row.value("expiry", as: String.self),
+                        try row.value("now", as: String.self),
+                        try row.value("slots", as: String?.self) ?? "-",
+                        try row.value("steps", as: String?.self) ?? "-"
+                    )
+                }
+                for row in try await store.rows(
+                    "SELECT state, coalesce(wait_event_type, '-') AS wait, left(query, 70) AS query, coalesce((now() - xact_start)::text, '-') AS age FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle'"
+                ) {
+                    print(
+                        "ACTIVITY",
+                        try row.value("state", as: String.self),
+                        try row.value("wait", as: String.self),
+                        try row.value("age", as: String.self),
+                        try row.value("query", as: String.self)
+                    )
+                }
+                for row in try await store.rows(
+                    "SELECT subject, state, holder, expires_at > now() AS live, count(*) AS n, min(created_at)::text AS oldest FROM job_slots GROUP BY 1, 2, 3, 4"
+                ) {
+                    print(
+                        "SLOTS",
+                        try row.value("subject", as: String.self),
+                        try row.value("state", as: String.self),
+                        try row.value("holder", as: String.self),
+                        try row.value("live", as: Bool.self),
+                        try row.value("n", as: Int64.self),
+                        try row.value("oldest", as: String.self)
+                    )
+                }
+                if let first = stuck.first, let id = try? first.value("id", as: String.self) {
+                    for (index, node) in cluster.nodes.enumerated() {
+                        for line in node.logged().filter({ $0.contains(id) }).suffix(12) { print("LOG\(index)", line.prefix(400)) }
+                    }
+                }
+                print(
+                    "NODES",
+                    cluster.nodes.map { (try? String(contentsOfFile: $0.directory.file(".wharf/node-id"), encoding: .utf8)) ?? "?" }
+                )
+            }
+            #expect(unfinished == 0)
+            for row in try await store.rows(
+                "SELECT id, convert_from(result, 'UTF8') AS result FROM jobs WHERE status <> 'succeeded' LIMIT 3"
+            ) {
+                print("FAILED", try row.value("id", as: String.self), (try row.value("result", as: String?.self) ?? "").prefix(300))
+            }
+            #expect(try await count("SELECT count(*) AS count FROM jobs WHERE status = 'succeeded'") == 300)
+            // Each job's two steps, each ended once.
+            #expect(try await count("SELECT count(*) AS count FROM job_steps WHERE status = 'succeeded'") == 600)
+            #expect(
+                try await count("SELECT count(*) AS count FROM (SELECT job_id FROM job_steps GROUP BY job_id HAVING count(*) <> 2) AS odd")
+                    == 0
+            )
+
+            // Every job's webhook, once.
+            for _ in 0..<300 where received.withLock({ $0.count }) < 300 { try await Task.sleep(for: .milliseconds(100)) }
+            let deliveries = received.withLock { $0 }
+            #expect(Set(deliveries.keys) == Set(ids), "\(deliveries.count) jobs' webhooks arrived")
+            #expect(deliveries.values.allSatisfy { $0 == 1 }, "\(deliveries.filter { $0.value != 1 })")
+
+            // Spending: the totals are the sum of the jobs' charges.
+            let spent = try await store.rows("SELECT coalesce(sum(amount), 0)::bigint AS total FROM spend").first?.value(
+                "total",
+                as: Int64.self
+            )
+            let totals = try await store.rows(
+                "SELECT coalesce(sum(amount), 0)::bigint AS total FROM spend_totals WHERE api_key_prefix = '' AND starts_with(period, 'month:')"
+            ).first?.value("total", as: Int64.self)
+            #expect(spent == totals && (spent ?? 0) > 0, "spend \(String(describing: spent)), totals \(String(describing: totals))")
+
+            // The orchestrators did each recorded attempt, plus at most the steps the dead node had
+            // under way and never recorded.
+            var requests = 0
+            for index in cluster.devnetControls.indices { requests += try await cluster.devnetStatistics(index)["requests"] as? Int ?? 0 }
+            let attempts = try await count("SELECT count(*) AS count FROM network_attempts")
+            #expect(
+                attempts >= 600 && requests >= attempts && requests - attempts <= runningAtKill,
+                "\(requests) requests, \(attempts) attempts, \(runningAtKill) unfinished at the kill"
+            )
+            await store.shutdown()
+        }
     }
 }

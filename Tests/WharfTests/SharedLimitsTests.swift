@@ -54,13 +54,13 @@ import WharfPostgres
         }
         #expect(outcomes == [.running, .running, .running, .waiting, .waiting, .full(lane: 0, running: 3)])
         // The second in line cannot pass the first, even on another node.
-        #expect(try await first.promoteJobSlots(jobID: "job-4", until: later) == false)
-        try await second.leaveJobSlots(jobID: "job-1")
-        #expect(try await first.promoteJobSlots(jobID: "job-4", until: later) == false)
-        #expect(try await second.promoteJobSlots(jobID: "job-3", until: later) == true)
-        #expect(try await first.promoteJobSlots(jobID: "job-4", until: later) == false)  // three run again
-        try await first.leaveJobSlots(jobID: "job-0")
-        #expect(try await first.promoteJobSlots(jobID: "job-4", until: later) == true)
+        #expect(try await first.promoteJobSlots(jobID: "job-4", holder: "node-0", until: later) == false)
+        try await second.leaveJobSlots(jobID: "job-1", holder: "node-1")
+        #expect(try await first.promoteJobSlots(jobID: "job-4", holder: "node-0", until: later) == false)
+        #expect(try await second.promoteJobSlots(jobID: "job-3", holder: "node-1", until: later) == true)
+        #expect(try await first.promoteJobSlots(jobID: "job-4", holder: "node-0", until: later) == false)  // three run again
+        try await first.leaveJobSlots(jobID: "job-0", holder: "node-0")
+        #expect(try await first.promoteJobSlots(jobID: "job-4", holder: "node-0", until: later) == true)
     }
 
     @Test func aStoppedNodesSlotsLapseAndALiveNodeKeepsItsOwn() async throws {
@@ -79,5 +79,19 @@ import WharfPostgres
         try await second.renewJobSlots(holder: "node-b", until: Date().addingTimeInterval(60))
         try await Task.sleep(for: .seconds(1.5))
         #expect(try await first.takeJobSlots(jobID: "another", lanes: [lane], holder: "node-a", until: soon) == .full(lane: 0, running: 1))
+    }
+
+    @Test func aJobTwoNodesHoldForAMomentKeepsThePlaceOfTheOneThatStays() async throws {
+        let (first, second, directory) = try await Self.twoNodes()
+        defer { withExtendedLifetime(directory) {} }
+        let lane = SharedSlotLane(subject: .tenant("ten_handover"), maxRunning: 1, maxWaiting: 5)
+        let later = Date().addingTimeInterval(60)
+        // node-a submitted the job; node-b's resumer took it over before node-a started it.
+        #expect(try await first.takeJobSlots(jobID: "job-x", lanes: [lane], holder: "node-a", until: later) == .running)
+        #expect(try await second.takeJobSlots(jobID: "job-x", lanes: [lane], holder: "node-b", until: later) == .waiting)
+        // node-a gives its place back (it found the job taken): node-b's place stays, and is next.
+        try await first.leaveJobSlots(jobID: "job-x", holder: "node-a")
+        #expect(try await second.promoteJobSlots(jobID: "job-x", holder: "node-b", until: later) == true)
+        #expect(try await first.takeJobSlots(jobID: "job-y", lanes: [lane], holder: "node-a", until: later) == .waiting)
     }
 }
