@@ -113,7 +113,8 @@ extension PolicyEngine {
 
     /// Says that a shared limit could not reach the store, and refuses (503) when it fails closed.
     private func sharedLimitUnavailable(_ limit: String, mode: SharedLimitFailure.Mode, _ error: any Error) throws {
-        Counter(label: "wharf_policy_store_unreachable_total", dimensions: [("limit", limit), ("mode", mode.rawValue)]).increment()
+        Counter(label: "wharf_policy_store_unreachable_total", dimensions: [("limit", limit), ("mode", mode.rawValue)], factory: metrics)
+            .increment()
         logger.warning(
             "limits counted in the store cannot reach it",
             metadata: ["gw.policy.limit": .string(limit), "gw.policy.mode": .string(mode.rawValue), "gw.error": .string("\(error)")]

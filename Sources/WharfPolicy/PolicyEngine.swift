@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import Logging
 import Synchronization
 public import WharfCore
@@ -21,6 +22,8 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     let shared: (any SharedLimitStore)?
     /// What happens to limits counted in the store while it cannot be reached.
     let sharedFailure: SharedLimitFailure
+    /// Where the engine's own counters go.
+    let metrics: any MetricsFactory
     /// The operator's markup on network cost, in percent (customer amount = cost × (100 + markup) / 100).
     public let markupPercent: Int
     /// Budget held by running jobs on this node, by job id.
@@ -72,6 +75,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         rates: RateLimiter = RateLimiter(),
         shared: (any SharedLimitStore)? = nil,
         sharedFailure: SharedLimitFailure = SharedLimitFailure(),
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         limitsCacheLifetime: Duration = .seconds(1),
         defaultTenantLimits: Limits? = nil,
         node: String? = nil,
@@ -86,6 +90,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         self.rates = rates
         self.shared = shared
         self.sharedFailure = sharedFailure
+        self.metrics = metrics
         self.logger = logger
         self.onAlert = onAlert
     }

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import Metrics
 import NIOCore
 import PostgresNIO
 import Synchronization
@@ -18,6 +19,8 @@ public final class PostgresStore: Sendable {
     let logger: Logger
     /// How long a call waits for a connection before it fails.
     let acquireTimeout: Duration
+    let connectionsInUse: Meter
+    let connectionTimeouts: Counter
     /// Where the store is, for messages (never the password).
     public let location: String
     /// The bytes of files and artifacts: a folder every node shares.
@@ -30,10 +33,19 @@ public final class PostgresStore: Sendable {
     /// - Parameters:
     ///   - settings: Where the database is and how to reach it.
     ///   - blobDirectory: The shared folder for file and artifact bytes.
-    public init(settings: PostgresSettings, blobDirectory: String, logger: Logger = Logger(label: "wharf.postgres")) {
+    ///   - metrics: Where the pool's use goes: `wharf_store_connections_in_use` (a gauge) and
+    ///     `wharf_store_connection_timeouts_total` (calls that got no connection in time).
+    public init(
+        settings: PostgresSettings,
+        blobDirectory: String,
+        logger: Logger = Logger(label: "wharf.postgres"),
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) {
         self.client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: logger)
         self.logger = logger
         self.acquireTimeout = settings.connectTimeout
+        self.connectionsInUse = Meter(label: "wharf_store_connections_in_use", factory: metrics)
+        self.connectionTimeouts = Counter(label: "wharf_store_connection_timeouts_total", factory: metrics)
         self.location = settings.description
         self.blobs = FileSystemBlobStore(directory: blobDirectory)
         let client = self.client
@@ -62,10 +74,13 @@ extension PostgresStore {
         let client = client
         let timeout = limit ?? acquireTimeout
         let location = location
+        let (inUse, timeouts) = (connectionsInUse, connectionTimeouts)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await client.withConnection { connection in
                     acquired.set()
+                    inUse.increment()
+                    defer { inUse.decrement() }
                     return try await body(connection)
                 }
             }
@@ -73,6 +88,7 @@ extension PostgresStore {
                 try await Task.sleep(for: timeout)
                 // A call that has its connection runs as long as its statements take.
                 guard acquired.isSet else {
+                    timeouts.increment()
                     throw WharfError(.storeUnavailable, "no connection to PostgreSQL at \(location) within \(timeout)")
                 }
                 return nil

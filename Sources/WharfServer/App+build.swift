@@ -38,7 +38,9 @@ public func buildApplication(
     logger: Logger,
     onListening: @escaping @Sendable (ListenerRole, Int) async -> Void = { _, _ in }
 ) async throws -> WharfGateway {
-    let store = try makeStore(configuration)
+    let registry = PrometheusCollectorRegistry()
+    let metrics = PrometheusMetricsFactory(registry: registry)
+    let store = try makeStore(configuration, metrics: metrics)
     let lease = LeaseHolder(identity: try NodeIdentity.load(dataDirectory: configuration.dataDirectory), duration: configuration.jobLease)
     let links =
         configuration.mediaSignedURLs
@@ -60,8 +62,6 @@ public func buildApplication(
     if !cutOff.isEmpty {
         logger.warning("calls cut off by the gateway stopping ended as failed", metadata: ["gw.jobs": .array(cutOff.map { .string($0) })])
     }
-    let registry = PrometheusCollectorRegistry()
-    let metrics = PrometheusMetricsFactory(registry: registry)
 
     let network = try NetworkStack(configuration: configuration, metrics: metrics)
     let (pool, router) = (network.pool, network.router)
@@ -105,6 +105,7 @@ public func buildApplication(
         markupPercent: configuration.markupPercent,
         shared: store.sharedLimits,
         sharedFailure: configuration.sharedLimitFailure,
+        metrics: metrics,
         defaultTenantLimits: configuration.defaultTenantLimits,
         node: lease.identity,
         logger: logger,

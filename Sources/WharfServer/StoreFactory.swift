@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import WharfCore
 import WharfPostgres
 import WharfStore
@@ -6,7 +7,11 @@ import WharfStore
 /// CLI and `wharf migrate` all open their store here, so an engine is chosen in one place
 /// (docs/ARCHITECTURE.md, "Where to add a store engine").
 /// - Throws: ``WharfCore/WharfError`` when the store cannot be opened.
-public func makeStore(_ configuration: WharfConfiguration) throws -> AnyGatewayStore {
+/// - Parameter metrics: Where the store reports its connection pool's use (PostgreSQL).
+public func makeStore(
+    _ configuration: WharfConfiguration,
+    metrics: any MetricsFactory = NOOPMetricsHandler.instance
+) throws -> AnyGatewayStore {
     switch configuration.storeDriver {
     case .sqlite:
         let store = try SQLiteStore(
@@ -18,7 +23,7 @@ public func makeStore(_ configuration: WharfConfiguration) throws -> AnyGatewayS
     case .postgres:
         // Connections open as they are needed: a database that is down shows in readiness and in
         // the first call's error, and the store recovers by itself when it is back.
-        let store = PostgresStore(settings: configuration.postgres, blobDirectory: configuration.artifactsDirectory)
+        let store = PostgresStore(settings: configuration.postgres, blobDirectory: configuration.artifactsDirectory, metrics: metrics)
         return AnyGatewayStore(store, location: store.location)
     }
 }

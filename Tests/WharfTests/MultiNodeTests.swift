@@ -109,6 +109,10 @@ import WharfCore
             #expect(ready.status == 503, "\(ready.body)")
             #expect(ContinuousClock.now - started < .seconds(5))
         }
+        // Calls that found no connection are counted.
+        let metrics = try await httpGet("http://127.0.0.1:\(cluster.nodes[0].adminPort)/metrics")
+        let timeouts = metrics.body.split(separator: "\n").first { $0.hasPrefix("wharf_store_connection_timeouts_total") }
+        #expect(timeouts.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 >= 1, "\(String(describing: timeouts))")
         try await Task.sleep(for: .seconds(5))
         try await postgres.startServer()
 

@@ -25,6 +25,9 @@ import WharfPostgres
 
         let ready = try await httpGet("http://127.0.0.1:\(gateway.adminPort)/readyz")
         #expect(ready.status == 200, "\(ready.body)")
+        // The connection pool's use is in the metrics.
+        let metrics = try await httpGet("http://127.0.0.1:\(gateway.adminPort)/metrics")
+        #expect(metrics.body.contains("wharf_store_connections_in_use"), "\(metrics.body.prefix(500))")
 
         let image = Data(#"{"prompt":"a harbour","model_id":"","width":64,"height":48}"#.utf8)
         let call = try await gateway.send(.POST, "/v1/text-to-image", body: image, contentType: "application/json")
