@@ -41,10 +41,16 @@ struct StoreCommand: AsyncParsableCommand {
                 let source = try SQLiteStore(path: path)
                 _ = try await source.migrate()
                 let target = PostgresStore(settings: settings, blobDirectory: source.artifactsDirectory)
-                defer { Task { await target.shutdown() } }
-                _ = try await target.migrate()
-                let report = try await target.copy(from: source) { table, rows in
-                    printNote("\(table): \(rows) rows")
+                let report: StoreCopyReport
+                do {
+                    _ = try await target.migrate()
+                    report = try await target.copy(from: source) { table, rows in
+                        printNote("\(table): \(rows) rows")
+                    }
+                    await target.shutdown()
+                } catch {
+                    await target.shutdown()
+                    throw error
                 }
                 for table in report.tables { print("\(table.name)\t\(table.rows)") }
                 switch report.audit {
