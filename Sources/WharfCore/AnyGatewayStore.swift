@@ -157,6 +157,15 @@ public struct AnyGatewayStore: GatewayStore {
     }
     public func releaseJobLease(id: String, for holder: String) async throws { try await base.releaseJobLease(id: id, for: holder) }
     public func releaseJobLeases(for holder: String) async throws { try await base.releaseJobLeases(for: holder) }
+    public func updateJob(
+        id: String,
+        status: JobStatus,
+        result: Data?,
+        at date: Date,
+        unlessClaimedFrom holder: String
+    ) async throws -> Job? {
+        try await base.updateJob(id: id, status: status, result: result, at: date, unlessClaimedFrom: holder)
+    }
     public func failUnfinishedCalls(heldBy holder: String, result: Data, at now: Date) async throws -> [String] {
         try await base.failUnfinishedCalls(heldBy: holder, result: result, at: now)
     }

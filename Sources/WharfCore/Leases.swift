@@ -26,6 +26,11 @@ public protocol LeaseStore: Sendable {
     func renewJobLeases(ids: [String], for holder: String, until expiry: Date) async throws -> Set<String>
     /// Gives a job's lease up, if `holder` holds it, so another node may claim the job at once.
     func releaseJobLease(id: String, for holder: String) async throws
+    /// Moves a job as ``JobStore/updateJob(id:status:result:at:)`` does, unless another holder has
+    /// claimed it: a node whose lease lapsed while it worked (a long pause, a cut connection) never
+    /// ends a job the node that took it over is running.
+    /// - Returns: The job as recorded, or `nil` when another holder has it (nothing is written).
+    func updateJob(id: String, status: JobStatus, result: Data?, at date: Date, unlessClaimedFrom holder: String) async throws -> Job?
     /// Gives up every job lease of `holder`: what a node does when it starts, since it runs nothing
     /// yet, so that its unfinished jobs can be claimed at once (by itself, first).
     func releaseJobLeases(for holder: String) async throws

@@ -105,6 +105,9 @@ extension DevnetOrchestrator {
             return Self.plain(.serviceUnavailable, "insufficient capacity")
         }
         defer { releaseCapacity() }
+        if let failure = try await work() {
+            return Self.plain(HTTPResponse.Status(code: failure.status), failure.message)
+        }
         let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
         if let runnerURL {
             return try await forward(pipeline, body: body, contentType: request.headers[.contentType] ?? "", to: runnerURL)
@@ -226,6 +229,9 @@ extension DevnetOrchestrator {
             return Self.plain(.serviceUnavailable, "insufficient capacity")
         }
         defer { releaseCapacity() }
+        if let failure = try await work() {
+            return Self.plain(HTTPResponse.Status(code: failure.status), failure.message)
+        }
         let segment = try await request.body.collect(upTo: 64 * 1024 * 1024)
         var result = Net_TranscodeResult()
         result.seq = description.seq

@@ -250,8 +250,9 @@ public final class DevnetOrchestrator: Service, Sendable {
         for waiter in waiters { waiter.resume(with: result) }
     }
 
-    /// Counts a pipeline request and applies the faults that act before the work: crash, latency,
-    /// hang, injected errors. Returns an error reply when the request must fail.
+    /// Counts a pipeline request and applies what comes before its work: an injected crash and the
+    /// profile's network round trip. Returns an error reply when the request must fail (``work()``
+    /// applies the rest once the request holds a capacity slot).
     func admit() async throws -> (status: Int, message: String)? {
         let (count, faults) = counters.withLock { counters in
             counters.requests += 1
@@ -261,7 +262,15 @@ public final class DevnetOrchestrator: Service, Sendable {
             control.continuation.yield(.crash)
             try await Task.sleep(for: .seconds(3600))
         }
-        let latency = profile.latency + profile.roundTrip + faults.addedLatency
+        if profile.roundTrip > .zero { try await Task.sleep(for: profile.roundTrip) }
+        return nil
+    }
+
+    /// The work of a pipeline request that holds a capacity slot: the profile's latency and the
+    /// injected latency, tail, hang and errors. - Returns: An injected failure, or `nil`.
+    func work() async throws -> (status: Int, message: String)? {
+        let faults = self.faults.withLock { $0 }
+        let latency = profile.latency + faults.addedLatency
         if latency > .zero { try await Task.sleep(for: latency) }
         if faults.tailRate > 0, Double.random(in: 0..<1) < faults.tailRate {
             try await Task.sleep(for: faults.tailLatency)

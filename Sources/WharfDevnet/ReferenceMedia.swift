@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WharfMedia
 
 /// Small, deterministic media files made without any codec library, for the reference runners.
@@ -6,30 +7,55 @@ enum ReferenceMedia {
     /// Text stored in every reference file, so nobody mistakes it for model output.
     static let label = "Wharf devnet reference output (not a model result)"
 
-    /// An RGB PNG of `width`×`height` with a gradient whose colours come from `seed`, carrying
-    /// ``label`` in a `tEXt` chunk. Pixel data is stored uncompressed (valid zlib "stored" blocks).
+    /// A PNG of `width`×`height`: a 16×16 grid of colour blocks whose palette comes from `seed`,
+    /// carrying ``label`` in a `tEXt` chunk. Pixel data is stored uncompressed (valid zlib "stored"
+    /// blocks) and depends only on the size, so it is made once per size; a request pays for the
+    /// palette alone (a busy devnet answers hundreds of image requests a second).
     static func png(width: Int, height: Int, seed: UInt64) -> Data {
-        let base = (UInt8(truncatingIfNeeded: seed), UInt8(truncatingIfNeeded: seed >> 8), UInt8(truncatingIfNeeded: seed >> 16))
-        var raw = [UInt8]()
-        raw.reserveCapacity(height * (width * 3 + 1))
-        for y in 0..<height {
-            raw.append(0)  // filter: none
-            for x in 0..<width {
-                raw.append(base.0 &+ UInt8(truncatingIfNeeded: x * 255 / max(width, 1)))
-                raw.append(base.1 &+ UInt8(truncatingIfNeeded: y * 255 / max(height, 1)))
-                raw.append(base.2)
-            }
+        var palette = Data(capacity: 256 * 3)
+        for index in 0..<256 {
+            palette.append(UInt8(truncatingIfNeeded: seed) &+ UInt8((index >> 4) * 17))
+            palette.append(UInt8(truncatingIfNeeded: seed >> 8) &+ UInt8((index & 15) * 17))
+            palette.append(UInt8(truncatingIfNeeded: seed >> 16))
         }
         var png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         var header = Data()
         header.appendBigEndian(UInt32(width))
         header.appendBigEndian(UInt32(height))
-        header.append(contentsOf: [8, 2, 0, 0, 0])  // 8-bit RGB, deflate, no filter, no interlace
+        header.append(contentsOf: [8, 3, 0, 0, 0])  // 8-bit palette indices, deflate, no filter, no interlace
         png.appendChunk("IHDR", header)
+        png.appendChunk("PLTE", palette)
         png.appendChunk("tEXt", Data("Comment".utf8) + Data([0]) + Data(label.utf8))
-        png.appendChunk("IDAT", zlibStored(raw))
+        png.append(blockChunk(width: width, height: height))
         png.appendChunk("IEND", Data())
         return png
+    }
+
+    /// The `IDAT` chunks made so far, by size (a few sizes are ever asked for).
+    private static let blockChunks = Mutex<[Int: Data]>([:])
+
+    /// The `IDAT` chunk of the block grid at `width`×`height`: each pixel the palette index of its
+    /// block (column block × 16 + row block).
+    private static func blockChunk(width: Int, height: Int) -> Data {
+        let key = width << 16 | height
+        if let made = blockChunks.withLock({ $0[key] }) { return made }
+        let rowLength = width + 1
+        let rows = [UInt8](unsafeUninitializedCapacity: height * rowLength) { buffer, count in
+            for y in 0..<height {
+                let row = y * rowLength
+                let rowBlock = y * 16 / height
+                buffer[row] = 0  // filter: none
+                for x in 0..<width { buffer[row + 1 + x] = UInt8(x * 16 / width * 16 + rowBlock) }
+            }
+            count = height * rowLength
+        }
+        var chunk = Data()
+        chunk.appendChunk("IDAT", zlibStored(rows))
+        blockChunks.withLock { made in
+            if made.count >= 16 { made.removeAll() }
+            made[key] = chunk
+        }
+        return chunk
     }
 
     /// A 16 kHz mono 16-bit WAV: a tone of `seconds` whose pitch comes from `seed`.
@@ -88,11 +114,21 @@ enum ReferenceMedia {
             output.append(contentsOf: bytes[offset..<offset + length])
             offset += length
         } while offset < bytes.count
+        // Adler-32, reduced every 5,552 bytes (the most that cannot overflow 32 bits).
         var a: UInt32 = 1
         var b: UInt32 = 0
-        for byte in bytes {
-            a = (a + UInt32(byte)) % 65_521
-            b = (b + a) % 65_521
+        bytes.withUnsafeBufferPointer { buffer in
+            var start = 0
+            while start < buffer.count {
+                let end = min(start + 5_552, buffer.count)
+                for index in start..<end {
+                    a &+= UInt32(buffer[index])
+                    b &+= a
+                }
+                a %= 65_521
+                b %= 65_521
+                start = end
+            }
         }
         output.appendBigEndian((b << 16) | a)
         return output
@@ -106,7 +142,11 @@ enum ReferenceMedia {
 
     static func crc32(_ data: Data) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
-        for byte in data { crc = crcTable[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        crcTable.withUnsafeBufferPointer { table in
+            data.withUnsafeBytes { bytes in
+                for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+            }
+        }
         return crc ^ 0xFFFF_FFFF
     }
 }

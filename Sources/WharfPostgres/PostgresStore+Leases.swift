@@ -56,6 +56,21 @@ extension PostgresStore: LeaseStore {
         return Set(try renewed.map { try $0.value("id", as: String.self) })
     }
 
+    public func updateJob(
+        id: String,
+        status: JobStatus,
+        result: Data?,
+        at date: Date,
+        unlessClaimedFrom holder: String
+    ) async throws -> Job? {
+        try await transaction { connection in
+            // Locked until the end of the transaction: no claim lands between the look and the write.
+            let current = try await connection.rows("SELECT lease_holder FROM jobs WHERE id = \(id) FOR UPDATE", logger: self.logger)
+            if let current = try current.first?.value("lease_holder", as: String?.self), current != holder { return nil }
+            return try await Self.updateJob(connection, id: id, status: status, result: result, at: date, logger: self.logger)
+        }
+    }
+
     public func releaseJobLease(id: String, for holder: String) async throws {
         try await execute("UPDATE jobs SET lease_holder = NULL, lease_expires_at = NULL WHERE id = \(id) AND lease_holder = \(holder)")
     }

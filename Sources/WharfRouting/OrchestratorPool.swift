@@ -40,6 +40,9 @@ public actor OrchestratorPool {
         /// capacity it advertises, what keeps the node from sending it more than it can take
         /// between two probes.
         public var inFlight = 0
+        /// Until when it is taken as full because it refused an attempt for capacity (its other
+        /// work, from other gateways, is not in ``inFlight``).
+        public var fullUntil: Date?
     }
 
     private let client: OrchestratorClient
@@ -325,8 +328,9 @@ public actor OrchestratorPool {
         let everyone = selectionIndex(key, scope: .everywhere, fit: fit)
         var excluded = RoutingDecision.Exclusions()
         var counted: Set<OrchestratorAddress> = []
+        let moment = now()
         func usable(_ entry: SelectionIndex.Entry) -> Bool {
-            guard let rule = rule(for: entry, constraints: constraints, excluding: tried, canPay: canPay) else { return true }
+            guard let rule = rule(for: entry, constraints: constraints, excluding: tried, canPay: canPay, at: moment) else { return true }
             if counted.insert(entry.address).inserted { excluded[keyPath: rule] += 1 }
             return false
         }
@@ -372,7 +376,8 @@ public actor OrchestratorPool {
         for entry: SelectionIndex.Entry,
         constraints: RouteConstraints,
         excluding tried: Set<OrchestratorAddress>,
-        canPay: Bool
+        canPay: Bool,
+        at moment: Date
     ) -> WritableKeyPath<RoutingDecision.Exclusions, Int>? {
         if tried.contains(entry.address) { return \.tried }
         guard let member = members[entry.address], !member.draining, member.suspendedUntil == nil, member.offer != nil else {
@@ -386,6 +391,7 @@ public actor OrchestratorPool {
         if let regions = constraints.regions, !(member.region.map(regions.contains) ?? false) { return \.region }
         // Full as it last reported, or as full as it said it could be with this node's own attempts.
         if entry.atCapacity || (entry.capacity > 0 && member.inFlight >= entry.capacity) { return \.capacity }
+        if let fullUntil = member.fullUntil, fullUntil > moment { return \.capacity }
         return nil
     }
 
@@ -572,8 +578,9 @@ public actor OrchestratorPool {
     ) -> (candidates: [Candidate], excluded: RoutingDecision.Exclusions) {
         var excluded = RoutingDecision.Exclusions()
         var found: [Candidate] = []
+        let moment = now()
         for entry in entries(fit: fit, where: { _ in true }) {
-            if let rule = rule(for: entry, constraints: constraints, excluding: tried, canPay: canPay) {
+            if let rule = rule(for: entry, constraints: constraints, excluding: tried, canPay: canPay, at: moment) {
                 excluded[keyPath: rule] += 1
                 continue
             }
@@ -588,6 +595,16 @@ public actor OrchestratorPool {
     }
 
     /// Ends an attempt counted by ``beginAttempt(_:)``.
+    /// How long an orchestrator that refused an attempt for capacity is taken as full: short, since
+    /// its slots free as its other work ends, which this node does not see.
+    static let fullPause: TimeInterval = 0.2
+
+    /// Notes that `address` refused an attempt for capacity: not a failure; it is left out of picks
+    /// for ``fullPause``.
+    public func recordFull(_ address: OrchestratorAddress) {
+        members[address]?.fullUntil = now().addingTimeInterval(Self.fullPause)
+    }
+
     public func endAttempt(_ address: OrchestratorAddress) {
         guard let inFlight = members[address]?.inFlight, inFlight > 0 else { return }
         members[address]?.inFlight = inFlight - 1

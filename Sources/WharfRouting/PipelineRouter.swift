@@ -90,6 +90,8 @@ public struct PipelineRouter: Sendable {
     ///   - seed: Makes the choice among equally good orchestrators repeatable (the `balanced`
     ///     strategy's draw); `nil` draws from the system generator.
     ///   - hedge: `false` never hedges this step (`Wharf-Hedge: off`).
+    ///   - capacityWait: How long the step waits for room while every orchestrator that could take
+    ///     it is full.
     /// - Throws: ``RoutingError`` when no orchestrator completes it.
     public func run(
         _ request: AIJobClient.Request,
@@ -97,15 +99,27 @@ public struct PipelineRouter: Sendable {
         priceCap: OrchestratorOffer.Price?,
         region: String? = nil,
         seed: UInt64? = nil,
-        hedge: Bool = true
+        hedge: Bool = true,
+        capacityWait: CapacityWait = .policy
     ) async throws -> Outcome {
         try await run(
             request,
             model: model,
             constraints: RouteConstraints(priceCap: priceCap, region: region),
             seed: seed,
-            hedge: hedge
+            hedge: hedge,
+            capacityWait: capacityWait
         )
+    }
+
+    /// How long a step waits for room while every orchestrator that could take it is full (as it
+    /// last reported, with this node's own attempts, or because it just refused one for capacity).
+    public enum CapacityWait: Sendable, Hashable {
+        /// The routing policy's ``RoutingPolicy/capacityWait``: a client is waiting on the call.
+        case policy
+        /// Until the step's deadline: a background job's step, which nobody is waiting on, queues
+        /// for the network rather than fail in a burst.
+        case untilDeadline
     }
 
     /// Runs `request` for `model` within `constraints` (price cap, regions, the tenant's policy),
@@ -116,7 +130,8 @@ public struct PipelineRouter: Sendable {
         model: String,
         constraints: RouteConstraints,
         seed: UInt64? = nil,
-        hedge: Bool = true
+        hedge: Bool = true,
+        capacityWait: CapacityWait = .policy
     ) async throws -> Outcome {
         let priceCap = constraints.priceCap
         let clock = ContinuousClock()
@@ -128,7 +143,7 @@ public struct PipelineRouter: Sendable {
         var tried: Set<OrchestratorAddress> = []
         var generator = RoutingRandom(seed: seed)
         var budgetSpent = false
-        let capacityWaitEnd = min(deadline, clock.now + policy.capacityWait)
+        let capacityWaitEnd = capacityWait == .untilDeadline ? deadline : min(deadline, clock.now + policy.capacityWait)
         /// The decision of a retry or hedge that found no orchestrator.
         var heldBack: RoutingDecision?
         return try await withThrowingTaskGroup(of: RaceEvent.self) { group in
@@ -171,15 +186,15 @@ public struct PipelineRouter: Sendable {
                                 return .hedgeDue
                             }
                         }
-                    } else if attempts.isEmpty, running == 0 {
+                    } else if running == 0, selection.decision.excluded.capacity > 0, clock.now < capacityWaitEnd {
                         // Every orchestrator that could take it is busy: wait for a slot (this
                         // node's own attempts end within their timeout; a full one reports room at
-                        // its next probe) rather than turn a burst away.
-                        if selection.decision.excluded.capacity > 0, clock.now < capacityWaitEnd {
-                            try await Task.sleep(for: .milliseconds(20))
-                            next = role
-                            continue
-                        }
+                        // its next probe, one that refused for capacity is asked again shortly)
+                        // rather than turn a burst away.
+                        try await Task.sleep(for: .milliseconds(20))
+                        next = role
+                        continue
+                    } else if running == 0, attempts.allSatisfy({ $0.outcome == Self.atCapacityOutcome }) {
                         throw RoutingError(
                             kind: .noOrchestrator,
                             message: Self.explain(selection.decision, pipeline: pipeline, model: model, constraints: constraints),
@@ -233,6 +248,12 @@ public struct PipelineRouter: Sendable {
                         group.cancelAll()
                         while try await group.next() != nil {}
                         throw RoutingError(kind: error.kind, message: error.message, attempts: attempts)
+                    case .atCapacity(let orchestrator):
+                        // Full, not failing: it may be asked again once it has room, and the step
+                        // keeps its attempts for real failures.
+                        tried.remove(orchestrator)
+                        guard running == 0, clock.now < deadline, !Task.isCancelled else { continue }
+                        next = result.role == .hedge ? .retry : result.role
                     case .failed:
                         guard running == 0, tried.count < policy.maxAttempts, clock.now < deadline, !Task.isCancelled else { continue }
                         // A retry after an attempt that reached an orchestrator is extra load on the network.
@@ -291,6 +312,8 @@ public struct PipelineRouter: Sendable {
             case rejected(RoutingError)
             /// It failed; another orchestrator may be asked.
             case failed
+            /// It refused for capacity: not a failure; it and others may be asked again.
+            case atCapacity(OrchestratorAddress)
         }
 
         struct Answer: Sendable {
@@ -310,6 +333,16 @@ public struct PipelineRouter: Sendable {
 
     /// The outcome of an attempt that was cancelled: it lost a hedge race, or the caller left.
     static let canceledOutcome = "canceled"
+
+    /// The outcome of an attempt the orchestrator refused because it was full (its other work may
+    /// come from other gateways, which this node's count of its own attempts cannot see).
+    public static let atCapacityOutcome = "at capacity"
+
+    /// Whether an answer is an orchestrator's refusal for capacity: go-livepeer answers 503 with
+    /// `insufficient capacity` when every slot of the pipeline is taken.
+    static func isCapacityRefusal(status: Int, text: String) -> Bool {
+        status == 503 && text.range(of: "insufficient capacity", options: .caseInsensitive) != nil
+    }
 
     /// The delay after which a step of `pipeline` with `model` is hedged, or `nil` when it is not.
     private func hedgeDelay(for pipeline: Pipeline, model: String) -> Duration? {
@@ -395,6 +428,11 @@ public struct PipelineRouter: Sendable {
                     offer = try await pool.refreshOffer(candidate.address)
                     refreshedToken = true
                     continue
+                }
+                if Self.isCapacityRefusal(status: response.status, text: text) {
+                    note(latency, Self.atCapacityOutcome)
+                    await pool.recordFull(candidate.address)
+                    return ended(.atCapacity(candidate.address))
                 }
                 if [400, 413, 415, 422].contains(response.status) {
                     note(latency, "http \(response.status)")

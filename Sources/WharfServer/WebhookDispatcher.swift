@@ -41,9 +41,11 @@ struct WebhookDispatcher<Store: WebhookStore & LeaseStore>: Service {
                 let (room, busy) = inFlight.room(total: maxInFlight, perTenant: maxPerTenant)
                 if room > 0 {
                     do {
+                        // The claim outlasts the delivery (bounded by the sender's timeout) by a
+                        // lease period: no other node takes an event this node is still sending.
                         let due = try await store.claimDueWebhooks(
                             for: lease.identity,
-                            until: lease.expiry(),
+                            until: lease.expiry(from: Date().addingTimeInterval(sender.timeout.seconds)),
                             at: Date(),
                             limit: room,
                             perTenant: maxPerTenant,

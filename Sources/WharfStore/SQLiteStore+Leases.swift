@@ -65,6 +65,21 @@ extension SQLiteStore: LeaseStore {
         }
     }
 
+    public func updateJob(
+        id: String,
+        status: JobStatus,
+        result: Data?,
+        at date: Date,
+        unlessClaimedFrom holder: String
+    ) async throws -> Job? {
+        try await write { db in
+            // nil: no holder (or no such job, which the move below reports).
+            let current = try String.fetchOne(db, sql: "SELECT lease_holder FROM jobs WHERE id = ?", arguments: [id])
+            if let current, current != holder { return nil }
+            return try Self.updateJob(db, id: id, status: status, result: result, at: date)
+        }
+    }
+
     public func releaseJobLease(id: String, for holder: String) async throws {
         try await write { db in
             try db.execute(

@@ -23,6 +23,9 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     public var node: String?
     /// How links to the calls' result files are made (signed with `media.signed_urls`).
     public var links = MediaLinks.plain
+    /// How long a step waits for room while every orchestrator is full: the routing policy's wait
+    /// for calls a client waits on, up to the step's deadline for background jobs.
+    public var capacityWait = PipelineRouter.CapacityWait.policy
 
     public init(
         store: Store,
@@ -76,7 +79,8 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
                 model: step.model,
                 constraints: try await constraints(for: step, of: job),
                 seed: step.routingSeed,
-                hedge: step.hedge
+                hedge: step.hedge,
+                capacityWait: capacityWait
             )
             await spending?.answered(job, stepID: stepID, networkCost: outcome.price.cost(units: step.units) ?? .max)
             TestFaults.stepAnswered()

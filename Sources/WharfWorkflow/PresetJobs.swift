@@ -52,6 +52,12 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
     ) {
         var runner = runner
         runner.onEvent = { event in events.publish(event) }
+        // A node whose lease lapsed while it worked (and another node took the job over) never
+        // ends the job: the node that runs it now does.
+        let store = runner.jobStore
+        runner.recordMove = { id, status, result, date in
+            try await store.updateJob(id: id, status: status, result: result, at: date, unlessClaimedFrom: lease.identity)
+        }
         self.runner = runner
         self.store = runner.jobStore
         self.lease = lease
@@ -227,7 +233,7 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
             return
         }
         guard let finished = try await runner.execute(job, canceledByCustomer: canceledByCustomer) else {
-            logger.info("job left for the next start: the gateway stopped it", metadata: ["gw.job.id": "\(job.id)"])
+            logger.info("job left unfinished: the gateway is stopping, or another node took it over", metadata: ["gw.job.id": "\(job.id)"])
             return
         }
         logger.info("job finished", metadata: ["gw.job.id": "\(job.id)", "gw.job.status": "\(finished.status.rawValue)"])

@@ -37,6 +37,13 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     /// Called for every step start, finish and failure and when a job ends (progress for the CLI
     /// today; v2's event streams later). Called from the runner's tasks: keep it quick.
     public var onEvent: (@Sendable (PresetEvent) -> Void)?
+    /// Records a job's moves (to running, and its end) in place of the store's `updateJob` when set:
+    /// ``PresetJobs`` makes it refuse, returning `nil`, once another node has claimed the job, and
+    /// the runner then leaves the job to that node.
+    public var recordMove: (@Sendable (_ id: String, _ status: JobStatus, _ result: Data?, _ at: Date) async throws -> Job?)?
+
+    /// Why a job stops here without an end: another node took it over.
+    struct TakenOver: Error {}
 
     public init(
         store: Store,
@@ -50,7 +57,9 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     ) {
         self.store = store
         self.plugins = plugins
-        let jobs = JobRunner(store: store, router: router, spending: spending, policies: policies, logger: logger)
+        var jobs = JobRunner(store: store, router: router, spending: spending, policies: policies, logger: logger)
+        // Nobody waits on a preset job's step: in a burst it queues for the network, not fails.
+        jobs.capacityWait = .untilDeadline
         self.network = NetworkStepExecutor(store: store, jobs: jobs, defaultModel: defaultModel)
         self.mediaSteps = MediaStepExecutor(store: store, media: media)
         self.code = CodeStepExecutor(store: store, logger: logger)
@@ -135,7 +144,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
     func execute(_ job: Job, canceledByCustomer: @Sendable () -> Bool) async throws -> Job? {
         guard job.kind.hasPrefix("preset:"), let resolved = preset(named: String(job.kind.dropFirst("preset:".count))) else {
             let message = "the preset of \(job.id) is no longer loaded"
-            let failed = try await store.updateJob(id: job.id, status: .failed, result: Self.failure(message), at: Date())
+            guard let failed = try await move(job.id, to: .failed, result: Self.failure(message)) else { return nil }
             onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: failed.status.rawValue))
             return failed
         }
@@ -144,21 +153,28 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         if resuming {
             logger.info("resuming job", metadata: ["gw.job.id": "\(job.id)", "gw.preset": "\(resolved.preset.name)"])
         } else {
-            job = try await store.updateJob(id: job.id, status: .running, result: nil, at: Date())
+            guard let running = try await move(job.id, to: .running, result: nil) else { return nil }
+            job = running
         }
         let finished: Job
         do {
             finished = try await runSteps(job, resolved, resuming: resuming)
+        } catch is TakenOver {
+            logger.warning("job left to the node that took it over", metadata: ["gw.job.id": "\(job.id)"])
+            return nil
         } catch is CancellationError {
             guard canceledByCustomer() else { return nil }
             // The store refuses work from a cancelled task: record the end from a task of its own.
             let store = self.store
             let id = job.id
-            finished = try await Task {
+            let runner = self
+            let canceled = try await Task { () async throws -> Job? in
                 // Canceled through another node, which recorded the end already.
                 if let current = try await store.job(id: id), current.status.isFinal { return current }
-                return try await store.updateJob(id: id, status: .canceled, result: Self.failure("the job was canceled"), at: Date())
+                return try await runner.move(id, to: .canceled, result: Self.failure("the job was canceled"))
             }.value
+            guard let canceled else { return nil }
+            finished = canceled
         }
         onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: finished.status.rawValue))
         return finished
@@ -196,17 +212,12 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             let done = Set(states.values.filter { $0.status == .succeeded }.map(\.stepID))
             if let failed = states.values.first(where: { $0.status == .failed }) {
                 let message = String(decoding: failed.output ?? Data(), as: UTF8.self)
-                return try await store.updateJob(
-                    id: job.id,
-                    status: .failed,
-                    result: Self.failure("step \(failed.stepID) failed: \(message)"),
-                    at: Date()
-                )
+                return try await end(job.id, .failed, result: Self.failure("step \(failed.stepID) failed: \(message)"))
             }
             if done.count == steps.count { break }
             let ready = steps.filter { !done.contains($0.id) && Set($0.after).isSubset(of: done) }
             guard !ready.isEmpty else {
-                return try await store.updateJob(id: job.id, status: .failed, result: Self.failure("no step can run"), at: Date())
+                return try await end(job.id, .failed, result: Self.failure("no step can run"))
             }
             let snapshot = states
             let finished = try await withThrowingTaskGroup(of: JobStep.self) { group in
@@ -234,7 +245,20 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             result.steps[step.id] = state.output.flatMap(JSONValue.init(parsing:)) ?? .null
             result.artifacts += state.artifacts
         }
-        return try await store.updateJob(id: job.id, status: .succeeded, result: try JSONEncoder.sortedCompact.encode(result), at: Date())
+        return try await end(job.id, .succeeded, result: try JSONEncoder.sortedCompact.encode(result))
+    }
+
+    /// Moves a job through ``recordMove`` when set, else the store. - Returns: `nil` when another
+    /// node has claimed the job (nothing was written).
+    private func move(_ id: String, to status: JobStatus, result: Data?) async throws -> Job? {
+        if let recordMove { return try await recordMove(id, status, result, Date()) }
+        return try await store.updateJob(id: id, status: status, result: result, at: Date())
+    }
+
+    /// Ends a job whose steps ran here. - Throws: ``TakenOver`` when another node has claimed it.
+    private func end(_ id: String, _ status: JobStatus, result: Data?) async throws -> Job {
+        guard let ended = try await move(id, to: status, result: result) else { throw TakenOver() }
+        return ended
     }
 
     /// Runs one step with retries, saving its state before and after.
@@ -320,6 +344,9 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
                 lastError = "\(error)"
                 onEvent?(PresetEvent(jobID: job.id, stepID: step.id, kind: .stepFailed, attempt: attempts, detail: lastError))
                 logger.warning("step failed", metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(step.id)", "error": "\(error)"])
+                // A conflicting artifact is what an earlier, cut-off try left (its node lost the
+                // job meanwhile): the next try clears the step's artifacts and stores them afresh.
+                if (error as? WharfError)?.code == .alreadyExists { continue }
                 // The input is at fault, or policy stopped the job: another try fails too.
                 // A plugin whose host process crashed under the step crashes again on the same input.
                 if error is WharfError || error is PluginStepError || error is PluginHostFailure || error is PluginUnavailable

@@ -142,11 +142,10 @@ import WharfCore
         await postgres.stop()
     }
 
-    /// Not yet passing (#17 stays open): after the kill, a few jobs resumed by a live node stall in
-    /// its line or mid-step, and under 300 jobs at once some steps find every orchestrator at this
-    /// node's own capacity count. The diagnostics it prints on failure (STUCK, SLOTS, ACTIVITY,
-    /// FAILED) are where the next session starts.
-    @Test(.disabled("a few jobs resumed from a killed node stall; under investigation for #17"))
+    /// The acceptance run of docs/SCALING.md: 300 jobs through three nodes, one of them killed while
+    /// about a third are done. On failure it prints what the jobs left unfinished hold (STUCK, SLOTS,
+    /// ACTIVITY, and the nodes' log lines about them) and why jobs failed (FAILED).
+    @Test
     func threeHundredJobsEndOnceEachThoughANodeIsKilledMidRun() async throws {
         let received = Mutex<[String: Int]>([:])
         let router = Router()
@@ -161,7 +160,10 @@ import WharfCore
                 nodes: 3,
                 orchestrators: 3,
                 environment: [
-                    "WHARF_NETWORK_ALLOW_PRIVATE_URLS": "true", "WHARF_JOBS_LEASE_SECONDS": "3", "WHARF_WEBHOOKS_OUTBOX_SECONDS": "1",
+                    "WHARF_NETWORK_ALLOW_PRIVATE_URLS": "true", "WHARF_JOBS_LEASE_SECONDS": "4", "WHARF_WEBHOOKS_OUTBOX_SECONDS": "1",
+                    // A hedge cancelled while it connects may never reach the orchestrator: without
+                    // hedges, every recorded attempt is a request the devnet counted.
+                    "WHARF_ROUTING_HEDGING_ENABLED": "false",
                 ]
             )
             defer { cluster.stop() }
@@ -245,7 +247,8 @@ import WharfCore
                         try row.value("oldest", as: String.self)
                     )
                 }
-                if let first = stuck.first, let id = try? first.value("id", as: String.self) {
+                for row in stuck {
+                    guard let id = try? row.value("id", as: String.self) else { continue }
                     for (index, node) in cluster.nodes.enumerated() {
                         for line in node.logged().filter({ $0.contains(id) }).suffix(12) { print("LOG\(index)", line.prefix(400)) }
                     }
@@ -290,9 +293,13 @@ import WharfCore
             var requests = 0
             for index in cluster.devnetControls.indices { requests += try await cluster.devnetStatistics(index)["requests"] as? Int ?? 0 }
             let attempts = try await count("SELECT count(*) AS count FROM network_attempts")
+            var outcomes: [String: Int64] = [:]
+            for row in try await store.rows("SELECT outcome, count(*) AS n FROM network_attempts GROUP BY outcome") {
+                outcomes[try row.value("outcome", as: String.self)] = try row.value("n", as: Int64.self)
+            }
             #expect(
                 attempts >= 600 && requests >= attempts && requests - attempts <= runningAtKill,
-                "\(requests) requests, \(attempts) attempts, \(runningAtKill) unfinished at the kill"
+                "\(requests) requests, \(attempts) attempts \(outcomes), \(runningAtKill) unfinished at the kill"
             )
             await store.shutdown()
         }

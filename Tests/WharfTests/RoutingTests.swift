@@ -284,6 +284,49 @@ import WharfLivepeer
         }
     }
 
+    @Test func anOrchestratorFullOfAnotherGatewaysWorkIsWaitedForNotSuspended() async throws {
+        try await withDevnet(1) { devnet in
+            // Two gateways, each counting only its own attempts, share one orchestrator of four
+            // slots: each sends up to four, so some requests are refused for capacity.
+            devnet.orchestrators[0].setFaults { $0.addedLatency = .milliseconds(150) }
+            let policy = Self.fastPolicy()  // one failure would suspend it
+            let otherPool = OrchestratorPool(
+                client: OrchestratorClient(trust: .firstUse(devnet.pins), timeout: .seconds(5)),
+                policy: policy,
+                addresses: devnet.addresses
+            )
+            await otherPool.refresh()
+            let routers = [
+                devnet.router(policy),
+                PipelineRouter(
+                    pool: otherPool,
+                    jobs: AIJobClient(http: devnet.http),
+                    pins: devnet.pins,
+                    policy: policy,
+                    metrics: NOOPMetricsHandler.instance
+                ),
+            ]
+            let outcomes = try await withThrowingTaskGroup(of: PipelineRouter.Outcome.self) { group in
+                for index in 0..<16 {
+                    group.addTask {
+                        try await routers[index % 2].run(Self.request(), model: Self.model, priceCap: nil, hedge: false)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.count == 16 && outcomes.allSatisfy { $0.response.status == 200 })
+            // Every request it saw is an attempt on record, refusals included.
+            #expect(devnet.orchestrators[0].requestCount == outcomes.flatMap(\.attempts).count)
+            let refusals = outcomes.flatMap(\.attempts).filter { $0.outcome == PipelineRouter.atCapacityOutcome }
+            #expect(!refusals.isEmpty, "the two gateways never overfilled it: the test proves nothing")
+            // Full is not failing: neither gateway holds it against the orchestrator.
+            for pool in [devnet.pool, otherPool] {
+                let member = try #require(await pool.snapshot().first)
+                #expect(member.suspendedUntil == nil && member.consecutiveFailures == 0)
+            }
+        }
+    }
+
     @Test func priceCapsCompareExactly() {
         let price = OrchestratorOffer.Price(pricePerUnit: 1_000, pixelsPerUnit: 3)
         #expect(price.isAtMost(.init(pricePerUnit: 334, pixelsPerUnit: 1)))

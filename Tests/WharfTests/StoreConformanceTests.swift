@@ -123,6 +123,41 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 
     @Test(arguments: StoreEngine.allCases)
+    func aNodeThatLostAJobsLeaseCannotEndIt(engine: StoreEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let (first, second) = try await engine.openShared(in: directory)
+        let (_, jobs) = try await Self.jobs(2, in: first)
+        let now = Date()
+        // Nobody holds it yet: any node may move it.
+        let running = try await first.updateJob(id: jobs[0].id, status: .running, result: nil, at: now, unlessClaimedFrom: "node-a")
+        #expect(running?.status == .running)
+        // Node A's lease lapsed and node B took the job over: A's end is refused, and nothing changes.
+        #expect(try await first.claimJob(id: jobs[0].id, for: "node-a", until: now.addingTimeInterval(1), at: now))
+        let later = now.addingTimeInterval(5)
+        #expect(try await second.claimJob(id: jobs[0].id, for: "node-b", until: later.addingTimeInterval(30), at: later))
+        let refused = try await first.updateJob(
+            id: jobs[0].id,
+            status: .failed,
+            result: Data("lost".utf8),
+            at: later,
+            unlessClaimedFrom: "node-a"
+        )
+        #expect(refused == nil)
+        #expect(try await second.job(id: jobs[0].id)?.status == .running)
+        // B, which holds it, ends it.
+        let ended = try await second.updateJob(id: jobs[0].id, status: .succeeded, result: nil, at: later, unlessClaimedFrom: "node-b")
+        #expect(ended?.status == .succeeded)
+        // The rules of an unfenced move still hold: a finished job never changes.
+        await #expect(throws: WharfError.self) {
+            try await second.updateJob(id: jobs[0].id, status: .failed, result: nil, at: later, unlessClaimedFrom: "node-b")
+        }
+        // An unknown job is not found, whoever asks.
+        await #expect(throws: WharfError.self) {
+            try await first.updateJob(id: "job_missing", status: .failed, result: nil, at: later, unlessClaimedFrom: "node-a")
+        }
+    }
+
+    @Test(arguments: StoreEngine.allCases)
     func onlyAnExpiredLeaseIsTakenOverAndAHolderGetsItsOwnBack(engine: StoreEngine) async throws {
         let directory = try TemporaryDirectory()
         let (first, second) = try await engine.openShared(in: directory)
