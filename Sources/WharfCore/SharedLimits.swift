@@ -4,9 +4,10 @@
     public import Foundation
 #endif
 
-/// Rate buckets and job slots counted in the store, so that every gateway node sharing it counts
-/// the same requests and the same running jobs. PostgreSQL offers it; SQLite serves one node, which
-/// counts in memory (`RateLimiter`, `JobSlots`).
+/// Rate buckets, job slots and budget holds counted in the store, so that every gateway node
+/// sharing it counts the same requests, the same running jobs and the same money held for them.
+/// PostgreSQL offers it; SQLite serves one node, which counts in memory (`RateLimiter`, `JobSlots`,
+/// the policy engine's reservations).
 public protocol SharedLimitStore: Sendable {
     /// Counts one request against every bucket by the generic cell rate algorithm on the store's
     /// clock, unless one of them refuses it (then none counts it).
@@ -23,6 +24,31 @@ public protocol SharedLimitStore: Sendable {
     func leaveJobSlots(jobID: String, holder: String) async throws
     /// Extends every slot `holder` holds.
     func renewJobSlots(holder: String, until expiry: Date) async throws
+    /// Sets what `holder` holds of its tenant's and key's budgets for a job under way, until
+    /// `expiry` (a stopped node's holds lapse); an amount of 0 or less removes the hold.
+    func holdBudget(_ hold: SharedBudgetHold, holder: String, until expiry: Date) async throws
+    /// What jobs under way on nodes other than `holder` hold of a tenant's budget (of one key's,
+    /// when `keyPrefix` is given), leaving out `excludingJob`'s holds.
+    func budgetHeld(tenantID: String, keyPrefix: String?, byOthersThan holder: String, excludingJob: String?) async throws -> Int64
+    /// Makes `holder`'s holds exactly `holds`, each until `expiry`, removing any other it has (the
+    /// node's periodic renewal, which also mends a hold a late write left behind).
+    func syncBudgetHolds(_ holds: [SharedBudgetHold], holder: String, until expiry: Date) async throws
+}
+
+/// What one job under way may still spend, held against its tenant's and key's budgets.
+public struct SharedBudgetHold: Sendable, Hashable {
+    public var jobID: String
+    public var tenantID: String
+    public var keyPrefix: String?
+    /// In the customer's terms (network cost with the markup).
+    public var amount: Int64
+
+    public init(jobID: String, tenantID: String, keyPrefix: String?, amount: Int64) {
+        self.jobID = jobID
+        self.tenantID = tenantID
+        self.keyPrefix = keyPrefix
+        self.amount = amount
+    }
 }
 
 /// One rate limit a request counts against.

@@ -22,6 +22,9 @@ extension PolicyEngine {
                     $0[claim.jobID] = Reservation(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix, estimate: amount)
                 }
                 do {
+                    // Held in the store before the check: two nodes deciding at once each count the
+                    // other's job (at worst both refuse near the limit; never both pass it).
+                    try await publishHold(claim.jobID)
                     _ = try await checkBudgets(
                         principalLimits,
                         tenantID: claim.tenantID,
@@ -104,7 +107,8 @@ extension PolicyEngine {
     }
 
     func releaseReservation(_ jobID: String) {
-        _ = reservations.withLock { $0.removeValue(forKey: jobID) }
+        let held = reservations.withLock { $0.removeValue(forKey: jobID) }
+        if held != nil, shared != nil { Task { try? await self.publishHold(jobID) } }
     }
 
     /// Jobs running now under `subject` on this node (for tests and metrics).

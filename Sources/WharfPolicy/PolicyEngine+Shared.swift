@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import Synchronization
 import WharfCore
 
 #if canImport(FoundationEssentials)
@@ -94,15 +95,38 @@ extension PolicyEngine {
         }
     }
 
-    /// Extends the job slots this node holds in the store; the server calls it every third of
-    /// ``SharedLimitFailure/slotLifetime``.
+    /// Extends the job slots and budget holds this node keeps in the store (writing each hold as
+    /// it is now); the server calls it every third of ``SharedLimitFailure/slotLifetime``.
     public func renewSharedJobSlots() async {
         guard let shared else { return }
         do {
             try await shared.renewJobSlots(holder: slotHolder, until: slotExpiry())
+            let holds = reservations.withLock { reservations in
+                reservations.map { id, held in
+                    SharedBudgetHold(jobID: id, tenantID: held.tenantID, keyPrefix: held.keyPrefix, amount: held.amount)
+                }
+            }
+            try await shared.syncBudgetHolds(holds, holder: slotHolder, until: slotExpiry())
         } catch {
-            logger.warning("could not renew this node's job slots in the store", metadata: ["gw.error": .string("\(error)")])
+            logger.warning(
+                "could not renew this node's job slots and budget holds in the store",
+                metadata: ["gw.error": .string("\(error)")]
+            )
         }
+    }
+
+    /// Writes what a job holds of its budgets now (nothing, once its reservation is gone) to the
+    /// store, when limits are shared.
+    func publishHold(_ jobID: String) async throws {
+        guard let shared else { return }
+        let hold = reservations.withLock { reservations in
+            reservations[jobID].map { SharedBudgetHold(jobID: jobID, tenantID: $0.tenantID, keyPrefix: $0.keyPrefix, amount: $0.amount) }
+        }
+        try await shared.holdBudget(
+            hold ?? SharedBudgetHold(jobID: jobID, tenantID: "", keyPrefix: nil, amount: 0),
+            holder: slotHolder,
+            until: slotExpiry()
+        )
     }
 
     var slotHolder: String { node ?? "node" }

@@ -46,15 +46,17 @@ extension PolicyEngine {
                 }
                 reservations[job.id]?.steps[stepID] = hold
             }
+            try await publishHold(job.id)
             // Back in network terms (without the markup, rounded down).
             return networkCost(forCharge: hold)
         }
     }
 
     public func release(_ job: Job, stepID: String) {
-        reservations.withLock { reservations in
-            _ = reservations[job.id]?.steps.removeValue(forKey: stepID)
+        let held = reservations.withLock { reservations in
+            reservations[job.id]?.steps.removeValue(forKey: stepID)
         }
+        if held != nil, shared != nil { Task { try? await self.publishHold(job.id) } }
     }
 
     public func intend(_ job: Job, stepID: String) async throws {
@@ -167,11 +169,22 @@ extension PolicyEngine {
                 at: now
             )
         )
-        reservations.withLock { reservations in
-            if var held = reservations[job.id] {
-                held.estimate = max(0, held.estimate - amount)
-                held.steps[stepID] = nil
-                reservations[job.id] = held
+        let changed = reservations.withLock { reservations in
+            guard var held = reservations[job.id] else { return false }
+            held.estimate = max(0, held.estimate - amount)
+            held.steps[stepID] = nil
+            reservations[job.id] = held
+            return true
+        }
+        if changed {
+            do {
+                try await publishHold(job.id)
+            } catch {
+                // Charged all the same; the next renewal writes the hold again.
+                logger.warning(
+                    "updating a job's budget hold in the store failed",
+                    metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"]
+                )
             }
         }
         for (subject, budget, daySpent, monthSpent) in before {
@@ -241,12 +254,21 @@ extension PolicyEngine {
                 )
             }
             if let perJob = budget.perJob { leaves(perJob - jobTotal) }
-            let held = reservations.withLock { reservations in
+            let heldHere = reservations.withLock { reservations in
                 reservations.filter { id, reservation in
                     id != excludingJob
                         && (subject.kind == "tenant" ? reservation.tenantID == tenantID : reservation.keyPrefix == subject.identifier)
                 }.values.reduce(Int64(0)) { $0.addingClamped($1.amount) }
-            }.addingClamped(alsoHeld)
+            }
+            // What other nodes' jobs hold (several nodes on one store).
+            let heldElsewhere =
+                try await shared?.budgetHeld(
+                    tenantID: tenantID,
+                    keyPrefix: subject.kind == "key" ? subject.identifier : nil,
+                    byOthersThan: slotHolder,
+                    excludingJob: excludingJob
+                ) ?? 0
+            let held = heldHere.addingClamped(heldElsewhere).addingClamped(alsoHeld)
             let keyFilter = subject.kind == "key" ? subject.identifier : nil
             for (rule, period, limit, window) in [
                 (PolicyRefusal.Rule.dailyBudget, "daily", budget.daily, day), (.monthlyBudget, "monthly", budget.monthly, month),

@@ -216,6 +216,20 @@ extension PostgresStore {
                 "ALTER TABLE job_slots ADD PRIMARY KEY (job_id, subject, holder)",
             ]
         ),
+        Migration(
+            identifier: "2026-12-12-budget-holds",
+            statements: [
+                // What each node's jobs under way may still spend, so that budget decisions on any
+                // node count every node's jobs; a stopped node's holds lapse.
+                """
+                CREATE TABLE budget_holds (
+                    job_id text NOT NULL, holder text NOT NULL, tenant_id text NOT NULL, key_prefix text,
+                    amount bigint NOT NULL, expires_at timestamptz NOT NULL, PRIMARY KEY (job_id, holder))
+                """,
+                "CREATE INDEX budget_holds_by_tenant ON budget_holds (tenant_id, key_prefix)",
+                "CREATE INDEX budget_holds_by_holder ON budget_holds (holder)",
+            ]
+        ),
     ]
 }
 

@@ -150,7 +150,7 @@ extension PostgresStore: SharedLimitStore {
 
     /// Seconds from now until `expiry` on this node's clock, at least one: the database adds them
     /// to its own clock, so nodes' clocks need not agree.
-    private static func seconds(until expiry: Date) -> Double {
+    static func seconds(until expiry: Date) -> Double {
         let seconds = expiry.timeIntervalSinceNow
         return seconds.isFinite ? min(max(1, seconds), 86_400 * 365) : 1
     }

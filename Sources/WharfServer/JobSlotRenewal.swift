@@ -3,8 +3,8 @@ import ServiceLifecycle
 import WharfCore
 import WharfPolicy
 
-/// Keeps this node's job slots in a shared store alive: renewed every `interval` (a third of their
-/// lifetime), so they lapse only when the node stops.
+/// Keeps this node's job slots and budget holds in a shared store alive: renewed every `interval`
+/// (a third of their lifetime), so they lapse only when the node stops.
 struct JobSlotRenewal<Store: LimitsStore & SpendStore>: Service {
     let policy: PolicyEngine<Store>
     let interval: Duration
