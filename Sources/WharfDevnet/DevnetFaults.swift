@@ -5,11 +5,12 @@ import Foundation
 public struct DevnetFaults: Sendable, Hashable, Codable {
     /// Fraction of pipeline requests answered with a 500 (0 to 1).
     public var errorRate: Double = 0
-    /// Latency added to every pipeline request.
+    /// Latency added to every pipeline request, as work: the request holds a capacity slot meanwhile.
     public var addedLatency: Duration = .zero
     /// Share of pipeline requests (0 to 1) slowed by ``tailLatency``: a tail, not an outage.
     public var tailRate: Double = 0
-    /// What a request in the tail waits on top of the rest.
+    /// What a request in the tail waits on top of the rest, before it takes a capacity slot (a
+    /// stall on the way, not work).
     public var tailLatency: Duration = .zero
     /// Pipeline requests never get an answer.
     public var hang = false

@@ -250,9 +250,9 @@ public final class DevnetOrchestrator: Service, Sendable {
         for waiter in waiters { waiter.resume(with: result) }
     }
 
-    /// Counts a pipeline request and applies what comes before its work: an injected crash and the
-    /// profile's network round trip. Returns an error reply when the request must fail (``work()``
-    /// applies the rest once the request holds a capacity slot).
+    /// Counts a pipeline request and applies what comes before its work: an injected crash, the
+    /// profile's network round trip, an injected tail or hang. Returns an error reply when the
+    /// request must fail (``work()`` applies the rest once the request holds a capacity slot).
     func admit() async throws -> (status: Int, message: String)? {
         let (count, faults) = counters.withLock { counters in
             counters.requests += 1
@@ -263,19 +263,20 @@ public final class DevnetOrchestrator: Service, Sendable {
             try await Task.sleep(for: .seconds(3600))
         }
         if profile.roundTrip > .zero { try await Task.sleep(for: profile.roundTrip) }
-        return nil
-    }
-
-    /// The work of a pipeline request that holds a capacity slot: the profile's latency and the
-    /// injected latency, tail, hang and errors. - Returns: An injected failure, or `nil`.
-    func work() async throws -> (status: Int, message: String)? {
-        let faults = self.faults.withLock { $0 }
-        let latency = profile.latency + faults.addedLatency
-        if latency > .zero { try await Task.sleep(for: latency) }
+        // Stalls on the way (a slow network, a pause) hold no slot.
         if faults.tailRate > 0, Double.random(in: 0..<1) < faults.tailRate {
             try await Task.sleep(for: faults.tailLatency)
         }
         if faults.hang { try await Task.sleep(for: .seconds(3600)) }
+        return nil
+    }
+
+    /// The work of a pipeline request, which holds a capacity slot: the profile's latency and the
+    /// injected latency, then injected errors. - Returns: An injected failure, or `nil`.
+    func work() async throws -> (status: Int, message: String)? {
+        let faults = self.faults.withLock { $0 }
+        let latency = profile.latency + faults.addedLatency
+        if latency > .zero { try await Task.sleep(for: latency) }
         if faults.errorRate > 0, Double.random(in: 0..<1) < faults.errorRate {
             return (500, "devnet fault: injected error")
         }

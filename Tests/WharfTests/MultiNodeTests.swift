@@ -92,6 +92,43 @@ import WharfCore
         }
     }
 
+    @Test func aJobCanceledThroughAnotherNodeStopsWhereItRuns() async throws {
+        // Leases of 3 s, renewed every second: the node running the job hears of the cancel then.
+        let cluster = try await GatewayCluster(nodes: 2, orchestrators: 1, environment: ["WHARF_JOBS_LEASE_SECONDS": "3"])
+        defer { cluster.stop() }
+        // The first step takes 20 s at the orchestrator.
+        try await postDevnetFaults(#"{"added_latency_ms":20000}"#, to: cluster.devnetControls[0] + "/faults")
+        let (runner, other) = (cluster.nodes[0], cluster.nodes[1])
+        let request = try V2JobsTests.body(["preset": "template.storyboard", "parameters": ["prompt": "a harbour", "style": "ink"]])
+        let created = try await runner.send(.POST, "/v2/jobs", body: request, contentType: "application/json")
+        let id = try #require(try V2JobsTests.json(created.body)["id"] as? String)
+        for _ in 0..<100 where try await cluster.devnetStatistics()["active"] as? Int != 1 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await cluster.devnetStatistics()["active"] as? Int == 1, "the first step never reached the orchestrator")
+
+        let started = ContinuousClock.now
+        let canceled = try await other.send(.POST, "/v2/jobs/\(id)/cancel")
+        #expect(canceled.status == 200, "\(String(decoding: canceled.body, as: UTF8.self))")
+        #expect(try V2JobsTests.json(canceled.body)["status"] as? String == "canceled")
+        // The running node stops the step it was waiting on (its request to the orchestrator is
+        // dropped) within a lease renewal, and says why.
+        var stopped = false
+        for _ in 0..<100 where !stopped {
+            stopped = runner.logged().contains { $0.contains("job canceled through another node") && $0.contains(id) }
+            if !stopped { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(stopped, "the running node never heard of the cancel")
+        #expect(ContinuousClock.now - started < .seconds(8))
+        // Nothing more is sent for it, and it stays canceled on every node.
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await cluster.devnetStatistics()["requests"] as? Int == 1)
+        for node in cluster.nodes {
+            let job = try V2JobsTests.json(try await node.send(.GET, "/v2/jobs/\(id)").body)
+            #expect(job["status"] as? String == "canceled")
+        }
+    }
+
     @Test func nodesRideOutADatabaseRestartAndLoseNoJob() async throws {
         let postgres = PostgresCluster()
         let cluster = try await GatewayCluster(nodes: 2, orchestrators: 1, postgres: postgres)
