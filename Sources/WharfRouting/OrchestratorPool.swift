@@ -594,7 +594,6 @@ public actor OrchestratorPool {
         members[address]?.inFlight += 1
     }
 
-    /// Ends an attempt counted by ``beginAttempt(_:)``.
     /// How long an orchestrator that refused an attempt for capacity is taken as full: short, since
     /// its slots free as its other work ends, which this node does not see.
     static let fullPause: TimeInterval = 0.2
@@ -605,6 +604,7 @@ public actor OrchestratorPool {
         members[address]?.fullUntil = now().addingTimeInterval(Self.fullPause)
     }
 
+    /// Ends an attempt counted by ``beginAttempt(_:)``.
     public func endAttempt(_ address: OrchestratorAddress) {
         guard let inFlight = members[address]?.inFlight, inFlight > 0 else { return }
         members[address]?.inFlight = inFlight - 1
