@@ -54,6 +54,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -281,9 +282,18 @@ let package = Package(
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .target(
+            name: "WharfAnalytics",
+            dependencies: [
+                "WharfCore",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "WharfAdmin",
             dependencies: [
                 "WharfAPIAdmin",
+                "WharfAnalytics",
                 "WharfCore",
                 "WharfLivepeer",
                 "WharfModel",
@@ -335,6 +345,7 @@ let package = Package(
             name: "WharfServer",
             dependencies: [
                 "WharfAdmin",
+                "WharfAnalytics",
                 "WharfCore",
                 "WharfOutbound",
                 "WharfV2",
@@ -389,6 +400,7 @@ let package = Package(
         .testTarget(
             name: "WharfTests",
             dependencies: [
+                "WharfAnalytics",
                 "WharfClient",
                 "WharfCore",
                 "WharfMedia",
@@ -487,6 +499,18 @@ if Context.environment["WHARF_BENCHMARKS"] != nil {
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Benchmarks/PluginBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "wharf-analytics-benchmark",
+            dependencies: [
+                "WharfAnalytics",
+                "WharfBenchmarkSupport",
+                "WharfCore",
+                "WharfStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/AnalyticsBenchmark",
             swiftSettings: swiftSettings
         ),
     ]

@@ -36,6 +36,7 @@ public enum AdminPaths {
         (["tenants", "{name}", "usage"], ["GET"]), (["keys"], ["GET", "POST"]), (["keys", "{prefix}", "revoke"], ["POST"]),
         (["keys", "{prefix}", "limits"], ["GET", "PUT", "DELETE"]), (["orchestrators"], ["GET"]), (["plugins"], ["GET"]),
         (["audit"], ["GET"]), (["audit", "export"], ["GET"]), (["jobs", "{id}"], ["GET"]), (["routing", "preview"], ["POST"]),
+        (["analytics", "series"], ["GET"]), (["analytics", "orchestrators"], ["GET"]), (["analytics", "customers"], ["GET"]),
         (["openapi.yaml"], ["GET"]),
     ]
 

@@ -116,6 +116,23 @@ public struct AnyGatewayStore: GatewayStore {
     }
     public func webhookSecret(tenantID: String) async throws -> String { try await base.webhookSecret(tenantID: tenantID) }
 
+    // AnalyticsStore
+    public func mergeRollups(_ rows: [AnalyticsRollup], mergeHistograms: @escaping @Sendable (Data, Data) -> Data) async throws {
+        try await base.mergeRollups(rows, mergeHistograms: mergeHistograms)
+    }
+    public func rollups(_ query: AnalyticsRollupQuery) async throws -> [AnalyticsRollup] { try await base.rollups(query) }
+    public func rollupSpan(
+        fact: AnalyticsFact,
+        resolution: AnalyticsResolution,
+        dimension: AnalyticsDimension
+    ) async throws -> [String: ClosedRange<Int64>] {
+        try await base.rollupSpan(fact: fact, resolution: resolution, dimension: dimension)
+    }
+    public func removeRollups(_ resolution: AnalyticsResolution, before bucket: Int64) async throws -> Int {
+        try await base.removeRollups(resolution, before: bucket)
+    }
+    public func removeAttempts(endedBefore date: Date) async throws -> Int { try await base.removeAttempts(endedBefore: date) }
+
     // LimitsStore, SpendStore, AuditStore
     public func limits(for subject: PolicySubject) async throws -> Limits? { try await base.limits(for: subject) }
     public func limits(forEach subjects: [PolicySubject]) async throws -> [PolicySubject: Limits] {

@@ -138,7 +138,9 @@ public protocol SpendingControl: Sendable {
     func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64) async throws -> Int64?
     /// Records a finished step's cost; throws when a hard limit is now crossed (the step stays
     /// billed; nothing after it runs).
-    func charge(_ job: Job, stepID: String, networkCost: Int64) async throws
+    /// - Returns: What the customer was charged for it.
+    @discardableResult
+    func charge(_ job: Job, stepID: String, networkCost: Int64) async throws -> Int64
     /// Gives back what an authorized step held when it ends without a charge (it failed).
     func release(_ job: Job, stepID: String)
     /// Records that the step is about to be sent, paid, so that a gateway stopping before its

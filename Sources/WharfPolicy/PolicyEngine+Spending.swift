@@ -131,7 +131,8 @@ extension PolicyEngine {
         return overflow ? amount / Int64(100 + markupPercent) * 100 : scaled / Int64(100 + markupPercent)
     }
 
-    public func charge(_ job: Job, stepID: String, networkCost: Int64) async throws {
+    @discardableResult
+    public func charge(_ job: Job, stepID: String, networkCost: Int64) async throws -> Int64 {
         try await budgetDecisions.withLock(job.tenantID) {
             try await record(job, stepID: stepID, networkCost: networkCost)
         }
@@ -139,7 +140,7 @@ extension PolicyEngine {
 
     /// Records a step's charge, gives back what its authorization held beyond it, and sends the
     /// alerts it crosses.
-    private func record(_ job: Job, stepID: String, networkCost: Int64) async throws {
+    private func record(_ job: Job, stepID: String, networkCost: Int64) async throws -> Int64 {
         let amount = charge(for: networkCost)
         let now = Date()
         let (day, month) = (SpendPeriod.day(containing: now), SpendPeriod.month(containing: now))
@@ -214,6 +215,7 @@ extension PolicyEngine {
                 }
             }
         }
+        return amount
     }
 
     /// The customer amount for a network cost: with the markup, rounded up.

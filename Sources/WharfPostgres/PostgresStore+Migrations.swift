@@ -9,6 +9,8 @@ enum AdvisoryLock: Int64 {
     case migrations = 0x5768_6172_6601
     /// Held while appending to the audit chain, so several writers make one linear chain.
     case auditChain = 0x5768_6172_6602
+    /// Held while merging analytics roll-ups, so two nodes never both insert one row.
+    case analyticsRollups = 0x5768_6172_6603
 }
 
 extension PostgresStore {
@@ -228,6 +230,22 @@ extension PostgresStore {
                 """,
                 "CREATE INDEX budget_holds_by_tenant ON budget_holds (tenant_id, key_prefix)",
                 "CREATE INDEX budget_holds_by_holder ON budget_holds (holder)",
+            ]
+        ),
+        Migration(
+            identifier: "2026-12-13-analytics-rollups",
+            statements: [
+                // Sums of requests, jobs and attempts per time bucket and dimension value, with
+                // their latencies as a mergeable histogram (docs/ANALYTICS.md).
+                """
+                CREATE TABLE analytics_rollups (
+                    fact text NOT NULL, resolution text NOT NULL, dimension text NOT NULL, filter_dimension text NOT NULL,
+                    filter_value text NOT NULL, bucket bigint NOT NULL, value text NOT NULL, count bigint NOT NULL,
+                    succeeded bigint NOT NULL, cost_wei bigint NOT NULL, revenue bigint NOT NULL, latency_max_ms bigint NOT NULL,
+                    histogram bytea NOT NULL,
+                    PRIMARY KEY (fact, resolution, dimension, filter_dimension, filter_value, bucket, value))
+                """,
+                "CREATE INDEX network_attempts_by_time ON network_attempts (ended_at)",
             ]
         ),
     ]

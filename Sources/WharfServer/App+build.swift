@@ -7,6 +7,7 @@ import NIOCore
 import OpenAPIHummingbird
 import Prometheus
 import ServiceLifecycle
+import WharfAnalytics
 public import WharfCore
 import WharfLivepeer
 import WharfOutbound
@@ -66,6 +67,11 @@ public func buildApplication(
     let network = try NetworkStack(configuration: configuration, metrics: metrics)
     let (pool, router) = (network.pool, network.router)
     var backgroundServices: [any Service] = []
+    // First in the list, so it stops last: its final flush counts what the job services ended.
+    let analytics = AnalyticsRecorder()
+    backgroundServices.append(
+        AnalyticsFlusher(recorder: analytics, store: store, interval: configuration.analyticsFlushInterval, logger: logger)
+    )
     if configuration.devnetOrchestrators > 0 {
         backgroundServices.append(
             try EmbeddedDevnet(
@@ -129,6 +135,7 @@ public func buildApplication(
         spending: policyEngine,
         policies: policyEngine,
         defaultModel: { pipeline in await pool.mostOfferedModel(for: pipeline) },
+        analytics: analytics,
         logger: logger
     )
     presets.maxCrashResumes = configuration.maxCrashResumes
@@ -146,6 +153,7 @@ public func buildApplication(
     var calls = JobRunner(store: store, router: router, spending: policyEngine, policies: policyEngine, logger: logger)
     calls.node = lease.identity
     calls.links = links
+    calls.analytics = analytics
     let jobService = JobService(
         calls: calls,
         presets: jobs,
@@ -180,6 +188,17 @@ public func buildApplication(
             interval: configuration.webhookOutboxInterval,
             logger: logger,
             work: outbox.sweep
+        )
+    )
+    let analyticsSweep = AnalyticsRetentionSweep(store: store, retention: configuration.analyticsRetention, logger: logger)
+    backgroundServices.append(
+        PeriodicTask(
+            name: "analytics-retention",
+            store: store,
+            holder: lease.identity,
+            interval: .seconds(3600),
+            logger: logger,
+            work: analyticsSweep.sweep
         )
     )
     if let retention = configuration.artifactRetention {
@@ -233,7 +252,8 @@ public func buildApplication(
         forwardedHeader: configuration.forwardedHeader,
         keyCache: keyCache,
         mediaLinks: links,
-        clientRegions: clientRegions
+        clientRegions: clientRegions,
+        analytics: analytics
     )
     let adminRouter = buildAdminRouter(
         store: store,
@@ -350,7 +370,8 @@ public func buildPublicRouter<Store: GatewayStore>(
     forwardedHeader: ClientAddressResolver.Header = .xForwardedFor,
     keyCache: APIKeyCache? = nil,
     mediaLinks: MediaLinks = .plain,
-    clientRegions: ClientRegions? = nil
+    clientRegions: ClientRegions? = nil,
+    analytics: (any AnalyticsSink)? = nil
 ) throws -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(to: router, role: .public, metrics: metrics, trustedProxies: trustedProxies, forwardedHeader: forwardedHeader)
@@ -359,7 +380,8 @@ public func buildPublicRouter<Store: GatewayStore>(
     MediaController(store: store, links: mediaLinks).addRoutes(to: router)
     if let v1 {
         let group = router.group()
-            .add(middleware: V1Middleware(policy: v1.policy))
+        if let analytics { group.add(middleware: AnalyticsRequestMiddleware(sink: analytics, api: "v1")) }
+        group.add(middleware: V1Middleware(policy: v1.policy))
             .add(middleware: AuthenticationMiddleware(keys: store, scope: .v1, publicPaths: ["/v1/openapi.yaml"], cache: keyCache))
         if let policy { group.add(middleware: RequestPolicyMiddleware(engine: policy)) }
         group.add(middleware: V1CallerMiddleware(publicBaseURL: v1.publicBaseURL, maxBodyBytes: v1.policy.maxBodyBytes))
@@ -381,7 +403,8 @@ public func buildPublicRouter<Store: GatewayStore>(
     }
     if let v2 {
         let group = router.group()
-            .add(middleware: V2Middleware())
+        if let analytics { group.add(middleware: AnalyticsRequestMiddleware(sink: analytics, api: "v2")) }
+        group.add(middleware: V2Middleware())
             .add(middleware: AuthenticationMiddleware(keys: store, scope: .v2, publicPaths: ["/v2/openapi.yaml"], cache: keyCache))
             .add(
                 middleware: JSONBodyLimitMiddleware(

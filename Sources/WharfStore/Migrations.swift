@@ -242,6 +242,24 @@ extension SQLiteStore {
                 table.add(column: "decision", .text)
             }
         }
+        migrator.registerMigration("2026-12-13-analytics-rollups") { db in
+            // Sums of requests, jobs and attempts per time bucket (minute, hour, day) and per value of
+            // a dimension, with their latencies as a mergeable histogram (docs/ANALYTICS.md).
+            try db.execute(
+                sql: """
+                    CREATE TABLE analytics_rollups (
+                        fact TEXT NOT NULL, resolution TEXT NOT NULL, dimension TEXT NOT NULL,
+                        filter_dimension TEXT NOT NULL, filter_value TEXT NOT NULL, bucket INTEGER NOT NULL,
+                        value TEXT NOT NULL, count INTEGER NOT NULL, succeeded INTEGER NOT NULL,
+                        cost_wei INTEGER NOT NULL, revenue INTEGER NOT NULL, latency_max_ms INTEGER NOT NULL,
+                        histogram BLOB NOT NULL,
+                        PRIMARY KEY (fact, resolution, dimension, filter_dimension, filter_value, bucket, value)
+                    ) WITHOUT ROWID
+                    """
+            )
+            // Raw attempts expire by age (`analytics.raw_retention_days`).
+            try db.create(index: "network_attempts_by_time", on: "network_attempts", columns: ["ended_at"])
+        }
         return migrator
     }
 }

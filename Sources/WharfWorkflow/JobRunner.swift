@@ -26,6 +26,8 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     /// How long a step waits for room while every orchestrator is full: the routing policy's wait
     /// for calls a client waits on, up to the step's deadline for background jobs.
     public var capacityWait = PipelineRouter.CapacityWait.policy
+    /// Where the runner tells analytics about attempts, charges and the calls' ends.
+    public var analytics: (any AnalyticsSink)?
 
     public init(
         store: Store,
@@ -104,11 +106,15 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
 
     /// Records what a finished step cost: the price of the orchestrator that did it, for its units.
     /// A failure to record is logged, not thrown: the customer's result is not lost for it.
-    private func charge(_ outcome: PipelineRouter.Outcome, units: Int64, of job: Job, stepID: String) async {
-        guard let spending else { return }
-        let cost = outcome.price.cost(units: units) ?? .max
+    private func charge(_ outcome: PipelineRouter.Outcome, _ step: NetworkStep, of job: Job, stepID: String) async {
+        let cost = outcome.price.cost(units: step.units) ?? .max
+        guard let spending else {
+            analytics?.recordCharge(of: job, pipeline: step.pipeline, model: step.model, costWei: cost, revenue: 0)
+            return
+        }
         do {
-            try await spending.charge(job, stepID: stepID, networkCost: cost)
+            let amount = try await spending.charge(job, stepID: stepID, networkCost: cost)
+            analytics?.recordCharge(of: job, pipeline: step.pipeline, model: step.model, costWei: cost, revenue: amount)
         } catch {
             logger.error(
                 "recording a step's cost failed",
@@ -156,20 +162,24 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             try await Self.recordEnd {
                 _ = try await store.finishJob(id: id, status: status, result: Self.failure(message), attempts: attempts, at: Date())
             }
+            analytics?.recordAttempts(attempts, of: job, pipeline: step.pipeline, model: step.model)
+            analytics?.recordEnd(of: job.ended(as: status), model: step.model)
             throw error
         } catch {
             let (status, message) = Task.isCancelled ? (JobStatus.canceled, Self.callerLeft) : (.failed, "\(error)")
             let store = self.store
             let id = job.id
             try await Self.recordEnd { _ = try await store.updateJob(id: id, status: status, result: Self.failure(message), at: Date()) }
+            analytics?.recordEnd(of: job.ended(as: status), model: step.model)
             throw error
         }
         let attempts = outcome.attempts.map { $0.record(jobID: job.id, stepID: "run") }
+        analytics?.recordAttempts(attempts, of: job, pipeline: step.pipeline, model: step.model)
         if let events = outcome.response.events {
             try await store.insertAttempts(attempts)
             // A stream is billed when it starts: its events are the result, relayed as they come.
-            await charge(outcome, units: step.units, of: job, stepID: "run")
-            return (job, .events(relay(events, job: job, whenEnded: whenStreamEnds)))
+            await charge(outcome, step, of: job, stepID: "run")
+            return (job, .events(relay(events, job: job, model: step.model, whenEnded: whenStreamEnds)))
         }
         let document: Data
         do {
@@ -179,14 +189,22 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             await spending?.abandon(job, stepID: "run")
             logger.warning("result could not be re-hosted", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
             let message = "the orchestrator's result could not be read"
-            _ = try await store.finishJob(id: job.id, status: .failed, result: Self.failure(message), attempts: attempts, at: Date())
+            let failed = try await store.finishJob(
+                id: job.id,
+                status: .failed,
+                result: Self.failure(message),
+                attempts: attempts,
+                at: Date()
+            )
+            analytics?.recordEnd(of: failed, model: step.model)
             throw RoutingError(kind: .allAttemptsFailed, message: message, attempts: outcome.attempts)
         }
         // The attempts and the job's end are one write: a finished call costs the store two (this and
         // the job's start), plus its charge.
         job = try await store.finishJob(id: job.id, status: .succeeded, result: document, attempts: attempts, at: Date())
+        analytics?.recordEnd(of: job, model: step.model)
         // Billed once the customer has the result: a result that could not be read is not.
-        await charge(outcome, units: step.units, of: job, stepID: "run")
+        await charge(outcome, step, of: job, stepID: "run")
         return (job, .document(document))
     }
 
@@ -251,10 +269,14 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             do {
                 outcome = try await route(request, step, of: job, stepID: stepID)
             } catch let error as RoutingError {
-                try await store.insertAttempts(error.attempts.map { $0.record(jobID: jobID, stepID: stepID) })
+                let attempts = error.attempts.map { $0.record(jobID: jobID, stepID: stepID) }
+                try await store.insertAttempts(attempts)
+                analytics?.recordAttempts(attempts, of: job, pipeline: step.pipeline, model: step.model)
                 throw error
             }
-            try await store.insertAttempts(outcome.attempts.map { $0.record(jobID: jobID, stepID: stepID) })
+            let attempts = outcome.attempts.map { $0.record(jobID: jobID, stepID: stepID) }
+            try await store.insertAttempts(attempts)
+            analytics?.recordAttempts(attempts, of: job, pipeline: step.pipeline, model: step.model)
             result = try await rehostResults(outcome.response.body, of: outcome, jobID: jobID, namePrefix: "\(stepID)-") { $0 }
         } catch {
             // Not charged: what its authorization held goes back to the budget.
@@ -263,7 +285,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             throw error
         }
         // Billed once the step has its result: a result that could not be read is not.
-        await charge(outcome, units: step.units, of: job, stepID: stepID)
+        await charge(outcome, step, of: job, stepID: stepID)
         return result
     }
 
@@ -307,6 +329,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     private func relay(
         _ events: ReplyBytes,
         job: Job,
+        model: String,
         whenEnded: @escaping @Sendable () -> Void
     ) -> AsyncThrowingStream<Data, any Error> {
         // Bounded: a customer who reads slowly holds the orchestrator's stream back instead of
@@ -318,6 +341,7 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
         )
         let store = self.store
         let logger = self.logger
+        let analytics = self.analytics
         let task = Task {
             defer { whenEnded() }
             var scanner = EventStreamScanner()
@@ -332,11 +356,13 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
                 }
                 continuation.finish()
                 _ = try? await store.updateJob(id: job.id, status: .succeeded, result: scanner.lastDataEvent ?? Data(), at: Date())
+                analytics?.recordEnd(of: job.ended(as: .succeeded), model: model)
             } catch {
                 continuation.finish(throwing: error)
                 let status: JobStatus = Task.isCancelled ? .canceled : .failed
                 logger.warning("event stream ended early", metadata: ["gw.job.id": "\(job.id)", "error": "\(error)"])
                 _ = try? await store.updateJob(id: job.id, status: status, result: Self.failure("stream ended early: \(error)"), at: Date())
+                analytics?.recordEnd(of: job.ended(as: status), model: model)
             }
         }
         continuation.onTermination = { termination in

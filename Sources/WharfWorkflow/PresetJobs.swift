@@ -229,6 +229,7 @@ public final class PresetJobs<Store: JobStore & AttemptStore & ArtifactStore & S
                 )
             }.value
             runner.onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: canceled.status.rawValue))
+            runner.analytics?.recordEnd(of: canceled)
             await onFinished(canceled)
             return
         }

@@ -44,6 +44,8 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
 
     /// Why a job stops here without an end: another node took it over.
     struct TakenOver: Error {}
+    /// Where the runner tells analytics about its jobs' attempts, charges and ends.
+    let analytics: (any AnalyticsSink)?
 
     public init(
         store: Store,
@@ -53,13 +55,16 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
         spending: (any SpendingControl)? = nil,
         policies: (any OrchestratorPolicySource)? = nil,
         defaultModel: @escaping @Sendable (Pipeline) async -> String?,
+        analytics: (any AnalyticsSink)? = nil,
         logger: Logger
     ) {
         self.store = store
         self.plugins = plugins
+        self.analytics = analytics
         var jobs = JobRunner(store: store, router: router, spending: spending, policies: policies, logger: logger)
         // Nobody waits on a preset job's step: in a burst it queues for the network, not fails.
         jobs.capacityWait = .untilDeadline
+        jobs.analytics = analytics
         self.network = NetworkStepExecutor(store: store, jobs: jobs, defaultModel: defaultModel)
         self.mediaSteps = MediaStepExecutor(store: store, media: media)
         self.code = CodeStepExecutor(store: store, logger: logger)
@@ -146,6 +151,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             let message = "the preset of \(job.id) is no longer loaded"
             guard let failed = try await move(job.id, to: .failed, result: Self.failure(message)) else { return nil }
             onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: failed.status.rawValue))
+            analytics?.recordEnd(of: failed)
             return failed
         }
         var job = job
@@ -177,6 +183,7 @@ public struct PresetRunner<Store: JobStore & AttemptStore & ArtifactStore & Step
             finished = canceled
         }
         onEvent?(PresetEvent(jobID: job.id, stepID: nil, kind: .jobFinished, attempt: 0, detail: finished.status.rawValue))
+        analytics?.recordEnd(of: finished)
         return finished
     }
 

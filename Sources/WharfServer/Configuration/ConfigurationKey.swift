@@ -428,6 +428,27 @@ public struct ConfigurationKey: Sendable, Hashable {
         "The secret budget alert webhooks are signed with (`Wharf-Signature`); required with `budgets.alert_webhook_url`."
     )
 
+    static let analyticsFlushSeconds = Self(
+        "analytics.flush_seconds",
+        "10",
+        "How often a node writes the analytics it rolled up in memory to the store (1-300); a crash loses at most this much of analytics, never of billing."
+    )
+    static let analyticsRawRetentionDays = Self(
+        "analytics.raw_retention_days",
+        "30",
+        "Days raw network attempts are kept (1-3650); their roll-ups stay. Checked every hour."
+    )
+    static let analyticsMinuteRetentionDays = Self(
+        "analytics.minute_retention_days",
+        "3",
+        "Days the per-minute roll-ups are kept (1-3650); hour and day roll-ups answer older ranges."
+    )
+    static let analyticsHourRetentionDays = Self(
+        "analytics.hour_retention_days",
+        "90",
+        "Days the per-hour roll-ups are kept (1-3650); day roll-ups are kept forever."
+    )
+
     public static let all: [ConfigurationKey] =
         [
             publicHost, publicPort, adminHost, adminPort, idleTimeout, maxConnections, metricsRequireAuth, dataDirectory, storeDriver,
@@ -447,7 +468,8 @@ public struct ConfigurationKey: Sendable, Hashable {
             pluginsStepsPerProcess, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,
             v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
             webhooksOutboxSeconds,
-            trustedProxies, forwardedHeader, markupPercent, budgetAlertWebhook, budgetAlertSecret,
+            trustedProxies, forwardedHeader, markupPercent, budgetAlertWebhook, budgetAlertSecret, analyticsFlushSeconds,
+            analyticsRawRetentionDays, analyticsMinuteRetentionDays, analyticsHourRetentionDays,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

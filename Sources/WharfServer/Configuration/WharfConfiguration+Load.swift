@@ -117,6 +117,12 @@ extension WharfConfiguration {
         let pluginsDirectory = reader.string(forKey: ConfigurationKey.pluginsDirectory.configKey)
         let artifactsDirectory = reader.string(forKey: ConfigurationKey.artifactsDirectory.configKey)
         let retentionDays = reader.int(forKey: ConfigurationKey.artifactsRetentionDays.configKey, default: 30)
+        let analyticsFlush = reader.int(forKey: ConfigurationKey.analyticsFlushSeconds.configKey, default: 10)
+        let analyticsRetention = (
+            raw: reader.int(forKey: ConfigurationKey.analyticsRawRetentionDays.configKey, default: 30),
+            minute: reader.int(forKey: ConfigurationKey.analyticsMinuteRetentionDays.configKey, default: 3),
+            hour: reader.int(forKey: ConfigurationKey.analyticsHourRetentionDays.configKey, default: 90)
+        )
         configuration.pluginsRequireSignature = reader.bool(forKey: ConfigurationKey.pluginsRequireSignature.configKey, default: false)
         let publisherKeys = reader.stringArray(forKey: ConfigurationKey.pluginsPublisherKeys.configKey, default: [])
         let isolation = reader.string(forKey: ConfigurationKey.pluginsIsolation.configKey, default: "process")
@@ -451,6 +457,20 @@ extension WharfConfiguration {
             artifactsDirectory.flatMap { $0.isEmpty ? nil : $0 }
             ?? (configuration.dataDirectory as NSString).appendingPathComponent("artifacts")
         unlessFailed(.artifactsRetentionDays, (0...3650).contains(retentionDays), "must be from 0 to 3650 days (0 keeps artifacts forever)")
+        unlessFailed(.analyticsFlushSeconds, (1...300).contains(analyticsFlush), "must be from 1 to 300 seconds")
+        configuration.analyticsFlushInterval = .seconds(analyticsFlush)
+        for (key, days) in [
+            (ConfigurationKey.analyticsRawRetentionDays, analyticsRetention.raw),
+            (.analyticsMinuteRetentionDays, analyticsRetention.minute),
+            (.analyticsHourRetentionDays, analyticsRetention.hour),
+        ] {
+            unlessFailed(key, (1...3650).contains(days), "must be from 1 to 3650 days")
+        }
+        configuration.analyticsRetention = AnalyticsRetention(
+            rawDays: min(max(analyticsRetention.raw, 1), 3650),
+            minuteDays: min(max(analyticsRetention.minute, 1), 3650),
+            hourDays: min(max(analyticsRetention.hour, 1), 3650)
+        )
         configuration.artifactRetention = retentionDays > 0 ? .seconds(Int64(min(max(retentionDays, 0), 3650)) * 86_400) : nil
         for key in publisherKeys {
             if let raw = Data(base64Encoded: key), raw.count == 32 {

@@ -137,6 +137,10 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var forwardedHeader: ClientAddressResolver.Header = .xForwardedFor
     /// The operator's markup on network cost, in percent (`billing.markup_percent`).
     public var markupPercent = 0
+    /// How often rolled-up analytics are written to the store (`analytics.flush_seconds`).
+    public var analyticsFlushInterval: Duration = .seconds(10)
+    /// How long raw attempts and the finer roll-ups are kept (`analytics.*_retention_days`).
+    public var analyticsRetention = AnalyticsRetention()
     /// Where budget alerts are sent (`budgets.alert_webhook_url`).
     public var budgetAlertWebhook: URL?
     /// The secret budget alerts are signed with (`budgets.alert_webhook_secret`).

@@ -1,0 +1,136 @@
+public import Foundation
+import GRDB
+public import WharfCore
+
+extension SQLiteStore: AnalyticsStore {
+    public func mergeRollups(_ rows: [AnalyticsRollup], mergeHistograms: @escaping @Sendable (Data, Data) -> Data) async throws {
+        guard !rows.isEmpty else { return }
+        try await write { db in
+            for row in rows {
+                let key = Self.keyArguments(row.key)
+                var merged = row
+                if let existing = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count, succeeded, cost_wei, revenue, latency_max_ms, histogram FROM analytics_rollups
+                        WHERE fact = ? AND resolution = ? AND dimension = ? AND filter_dimension = ? AND filter_value = ?
+                            AND bucket = ? AND value = ?
+                        """,
+                    arguments: key
+                ) {
+                    merged.merge(
+                        count: existing["count"],
+                        succeeded: existing["succeeded"],
+                        costWei: existing["cost_wei"],
+                        revenue: existing["revenue"],
+                        latencyMaxMilliseconds: existing["latency_max_ms"],
+                        histogram: existing["histogram"],
+                        mergeHistograms: mergeHistograms
+                    )
+                }
+                try db.execute(
+                    cached: """
+                        INSERT OR REPLACE INTO analytics_rollups
+                            (fact, resolution, dimension, filter_dimension, filter_value, bucket, value,
+                             count, succeeded, cost_wei, revenue, latency_max_ms, histogram)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: key
+                        + [
+                            merged.count, merged.succeeded, merged.costWei, merged.revenue, merged.latencyMaxMilliseconds,
+                            merged.histogram,
+                        ]
+                )
+            }
+        }
+    }
+
+    private static func keyArguments(_ key: AnalyticsRollupKey) -> StatementArguments {
+        [
+            key.fact.rawValue, key.resolution.rawValue, key.dimension?.rawValue ?? "", key.filter?.rawValue ?? "", key.filterValue,
+            key.bucket, key.value,
+        ]
+    }
+
+    public func rollups(_ query: AnalyticsRollupQuery) async throws -> [AnalyticsRollup] {
+        try await read { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT bucket, value, count, succeeded, cost_wei, revenue, latency_max_ms, histogram FROM analytics_rollups
+                    WHERE fact = ? AND resolution = ? AND dimension = ? AND filter_dimension = ? AND filter_value = ?
+                        AND bucket >= ? AND bucket < ?
+                    ORDER BY bucket
+                    """,
+                arguments: [
+                    query.fact.rawValue, query.resolution.rawValue, query.dimension?.rawValue ?? "", query.filter?.rawValue ?? "",
+                    query.filterValue, query.from, query.to,
+                ]
+            )
+            var found: [AnalyticsRollup] = []
+            while let row = try rows.next() {
+                found.append(
+                    AnalyticsRollup(
+                        key: AnalyticsRollupKey(
+                            fact: query.fact,
+                            resolution: query.resolution,
+                            bucket: row["bucket"],
+                            dimension: query.dimension,
+                            value: row["value"],
+                            filter: query.filter,
+                            filterValue: query.filterValue
+                        ),
+                        count: row["count"],
+                        succeeded: row["succeeded"],
+                        costWei: row["cost_wei"],
+                        revenue: row["revenue"],
+                        latencyMaxMilliseconds: row["latency_max_ms"],
+                        histogram: row["histogram"]
+                    )
+                )
+            }
+            return found
+        }
+    }
+
+    public func rollupSpan(
+        fact: AnalyticsFact,
+        resolution: AnalyticsResolution,
+        dimension: AnalyticsDimension
+    ) async throws -> [String: ClosedRange<Int64>] {
+        try await read { db in
+            var spans: [String: ClosedRange<Int64>] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT value, MIN(bucket) AS first, MAX(bucket) AS last FROM analytics_rollups
+                    WHERE fact = ? AND resolution = ? AND dimension = ? AND filter_dimension = '' AND filter_value = '' AND count > 0
+                    GROUP BY value
+                    """,
+                arguments: [fact.rawValue, resolution.rawValue, dimension.rawValue]
+            ) {
+                let (first, last): (Int64, Int64) = (row["first"], row["last"])
+                spans[row["value"]] = first...max(first, last)
+            }
+            return spans
+        }
+    }
+
+    public func removeRollups(_ resolution: AnalyticsResolution, before bucket: Int64) async throws -> Int {
+        try await write { db in
+            // Through the primary key: one range per fact, dimension and filter.
+            try db.execute(
+                sql: "DELETE FROM analytics_rollups WHERE resolution = ? AND bucket < ?",
+                arguments: [resolution.rawValue, bucket]
+            )
+            return db.changesCount
+        }
+    }
+
+    public func removeAttempts(endedBefore date: Date) async throws -> Int {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM network_attempts WHERE ended_at < ?", arguments: [date])
+            return db.changesCount
+        }
+    }
+}
