@@ -37,7 +37,7 @@ public enum AdminPaths {
         (["keys", "{prefix}", "limits"], ["GET", "PUT", "DELETE"]), (["orchestrators"], ["GET"]), (["plugins"], ["GET"]),
         (["audit"], ["GET"]), (["audit", "export"], ["GET"]), (["jobs", "{id}"], ["GET"]), (["routing", "preview"], ["POST"]),
         (["analytics", "series"], ["GET"]), (["analytics", "orchestrators"], ["GET"]), (["analytics", "customers"], ["GET"]),
-        (["openapi.yaml"], ["GET"]),
+        (["tenants", "{name}", "invoices", "{month}"], ["GET"]), (["usage", "events"], ["GET"]), (["openapi.yaml"], ["GET"]),
     ]
 
     /// The methods `/admin/v1` serves at `path`; empty for paths it does not have.

@@ -133,6 +133,20 @@ public struct AnyGatewayStore: GatewayStore {
     }
     public func removeAttempts(endedBefore date: Date) async throws -> Int { try await base.removeAttempts(endedBefore: date) }
 
+    // BillingStore
+    public func spendSummary(
+        tenantID: String,
+        keyPrefix: String?,
+        from: Date,
+        to: Date,
+        by grouping: SpendGrouping
+    ) async throws -> [SpendSummaryRow] {
+        try await base.spendSummary(tenantID: tenantID, keyPrefix: keyPrefix, from: from, to: to, by: grouping)
+    }
+    public func ledgerEntries(tenantID: String?, from: Date, to: Date, after cursor: String?, limit: Int) async throws -> [LedgerEntry] {
+        try await base.ledgerEntries(tenantID: tenantID, from: from, to: to, after: cursor, limit: limit)
+    }
+
     // LimitsStore, SpendStore, AuditStore
     public func limits(for subject: PolicySubject) async throws -> Limits? { try await base.limits(for: subject) }
     public func limits(forEach subjects: [PolicySubject]) async throws -> [PolicySubject: Limits] {

@@ -17,6 +17,9 @@ public struct SpendRecord: Sendable, Hashable {
     /// What the customer is charged: the network cost with the operator's markup.
     public var amount: Int64
     public var at: Date
+    /// What was done: the step's pipeline, model and units; `nil` for charges recorded without them
+    /// (before they were kept, or settled after a restart).
+    public var usage: ChargedUsage?
 
     public init(
         jobID: String,
@@ -25,7 +28,8 @@ public struct SpendRecord: Sendable, Hashable {
         keyPrefix: String?,
         networkCost: Int64,
         amount: Int64,
-        at: Date
+        at: Date,
+        usage: ChargedUsage? = nil
     ) {
         self.jobID = jobID
         self.stepID = stepID
@@ -34,6 +38,21 @@ public struct SpendRecord: Sendable, Hashable {
         self.networkCost = networkCost
         self.amount = amount
         self.at = at
+        self.usage = usage
+    }
+}
+
+/// What a charged step did, as invoices and usage reports show it.
+public struct ChargedUsage: Sendable, Hashable, Codable {
+    public var pipeline: String
+    public var model: String?
+    /// The step's units of work (pixels, tokens, …), as the network prices them.
+    public var units: Int64
+
+    public init(pipeline: String, model: String?, units: Int64) {
+        self.pipeline = pipeline
+        self.model = model
+        self.units = units
     }
 }
 
@@ -140,7 +159,7 @@ public protocol SpendingControl: Sendable {
     /// billed; nothing after it runs).
     /// - Returns: What the customer was charged for it.
     @discardableResult
-    func charge(_ job: Job, stepID: String, networkCost: Int64) async throws -> Int64
+    func charge(_ job: Job, stepID: String, networkCost: Int64, usage: ChargedUsage?) async throws -> Int64
     /// Gives back what an authorized step held when it ends without a charge (it failed).
     func release(_ job: Job, stepID: String)
     /// Records that the step is about to be sent, paid, so that a gateway stopping before its

@@ -132,15 +132,15 @@ extension PolicyEngine {
     }
 
     @discardableResult
-    public func charge(_ job: Job, stepID: String, networkCost: Int64) async throws -> Int64 {
+    public func charge(_ job: Job, stepID: String, networkCost: Int64, usage: ChargedUsage? = nil) async throws -> Int64 {
         try await budgetDecisions.withLock(job.tenantID) {
-            try await record(job, stepID: stepID, networkCost: networkCost)
+            try await record(job, stepID: stepID, networkCost: networkCost, usage: usage)
         }
     }
 
     /// Records a step's charge, gives back what its authorization held beyond it, and sends the
     /// alerts it crosses.
-    private func record(_ job: Job, stepID: String, networkCost: Int64) async throws -> Int64 {
+    private func record(_ job: Job, stepID: String, networkCost: Int64, usage: ChargedUsage?) async throws -> Int64 {
         let amount = charge(for: networkCost)
         let now = Date()
         let (day, month) = (SpendPeriod.day(containing: now), SpendPeriod.month(containing: now))
@@ -167,7 +167,8 @@ extension PolicyEngine {
                 keyPrefix: job.apiKeyPrefix,
                 networkCost: networkCost,
                 amount: amount,
-                at: now
+                at: now,
+                usage: usage
             )
         )
         let changed = reservations.withLock { reservations in

@@ -167,7 +167,10 @@ extension SpendRecord: PostgresRowDecodable {
             keyPrefix: try row.value("api_key_prefix"),
             networkCost: try row.value("network_cost"),
             amount: try row.value("amount"),
-            at: try row.value("at")
+            at: try row.value("at"),
+            usage: try row.value("pipeline", as: String?.self).map {
+                ChargedUsage(pipeline: $0, model: try row.value("model"), units: try row.value("units", as: Int64?.self) ?? 0)
+            }
         )
     }
 }

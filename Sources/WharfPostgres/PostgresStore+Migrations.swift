@@ -248,6 +248,14 @@ extension PostgresStore {
                 "CREATE INDEX network_attempts_by_time ON network_attempts (ended_at)",
             ]
         ),
+        Migration(
+            identifier: "2026-12-14-spend-usage",
+            statements: [
+                // What each charge was for (invoice lines, usage reports).
+                "ALTER TABLE spend ADD COLUMN pipeline text, ADD COLUMN model text, ADD COLUMN units bigint",
+                "CREATE INDEX spend_by_time ON spend (at, job_id, step_id)",
+            ]
+        ),
     ]
 }
 

@@ -75,9 +75,9 @@ extension PostgresStore: SpendStore {
         try await transaction { connection in
             let inserted = try await connection.rows(
                 """
-                INSERT INTO spend (job_id, step_id, tenant_id, api_key_prefix, network_cost, amount, at)
+                INSERT INTO spend (job_id, step_id, tenant_id, api_key_prefix, network_cost, amount, at, pipeline, model, units)
                 VALUES (\(record.jobID), \(record.stepID), \(record.tenantID), \(record.keyPrefix), \(record.networkCost), \(record.amount),
-                    \(record.at))
+                    \(record.at), \(record.usage?.pipeline), \(record.usage?.model), \(record.usage?.units))
                 ON CONFLICT (job_id, step_id) DO NOTHING RETURNING job_id
                 """,
                 logger: self.logger

@@ -260,6 +260,15 @@ extension SQLiteStore {
             // Raw attempts expire by age (`analytics.raw_retention_days`).
             try db.create(index: "network_attempts_by_time", on: "network_attempts", columns: ["ended_at"])
         }
+        migrator.registerMigration("2026-12-14-spend-usage") { db in
+            // What each charge was for (invoice lines, usage reports): the step's pipeline, model and units.
+            try db.alter(table: "spend") { table in
+                table.add(column: "pipeline", .text)
+                table.add(column: "model", .text)
+                table.add(column: "units", .integer)
+            }
+            try db.create(index: "spend_by_time", on: "spend", columns: ["at", "job_id", "step_id"])
+        }
         return migrator
     }
 }

@@ -101,11 +101,12 @@ extension SQLiteStore: SpendStore {
         try await write { db in
             try db.execute(
                 cached: """
-                    INSERT INTO spend (job_id, step_id, tenant_id, api_key_prefix, network_cost, amount, at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, step_id) DO NOTHING
+                    INSERT INTO spend (job_id, step_id, tenant_id, api_key_prefix, network_cost, amount, at, pipeline, model, units)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, step_id) DO NOTHING
                     """,
                 arguments: [
                     record.jobID, record.stepID, record.tenantID, record.keyPrefix, record.networkCost, record.amount, record.at,
+                    record.usage?.pipeline, record.usage?.model, record.usage?.units,
                 ]
             )
             let inserted = db.changesCount > 0
@@ -141,17 +142,9 @@ extension SQLiteStore: SpendStore {
 
     public func spending(jobID: String) async throws -> [SpendRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM spend WHERE job_id = ? ORDER BY at, step_id", arguments: [jobID]).map { row in
-                SpendRecord(
-                    jobID: row["job_id"],
-                    stepID: row["step_id"],
-                    tenantID: row["tenant_id"],
-                    keyPrefix: row["api_key_prefix"],
-                    networkCost: row["network_cost"],
-                    amount: row["amount"],
-                    at: row["at"]
-                )
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM spend WHERE job_id = ? ORDER BY at, step_id", arguments: [jobID]).map(
+                SpendRecord.init(row:)
+            )
         }
     }
 }

@@ -113,7 +113,8 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             return
         }
         do {
-            let amount = try await spending.charge(job, stepID: stepID, networkCost: cost)
+            let usage = ChargedUsage(pipeline: step.pipeline.rawValue, model: step.model, units: step.units)
+            let amount = try await spending.charge(job, stepID: stepID, networkCost: cost, usage: usage)
             analytics?.recordCharge(of: job, pipeline: step.pipeline, model: step.model, costWei: cost, revenue: amount)
         } catch {
             logger.error(

@@ -12,7 +12,7 @@ struct Wharf: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Devnet.self, Run.self, Migrate.self, Tenants.self, Keys.self, LimitsCommand.self, AuditCommand.self,
-            Plugins.self, ConfigCommand.self, PluginHost.self, StoreCommand.self,
+            Plugins.self, ConfigCommand.self, PluginHost.self, StoreCommand.self, BillingCommand.self,
         ]
     )
 }

@@ -142,9 +142,10 @@ import Testing
 
 /// A minimal HTTP GET through AsyncHTTPClient (URLSession on Linux can crash the process when a
 /// request is cancelled: "Trying to access a behaviour for a task that in not in the registry").
-func httpGet(_ url: String, bearer token: String? = nil) async throws -> (status: Int, body: String) {
+func httpGet(_ url: String, bearer token: String? = nil, accept: String? = nil) async throws -> (status: Int, body: String) {
     var request = HTTPClientRequest(url: url)
     if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+    if let accept { request.headers.add(name: "Accept", value: accept) }
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
     let body = try await response.body.collect(upTo: 64 << 20)
     return (Int(response.status.code), String(buffer: body))

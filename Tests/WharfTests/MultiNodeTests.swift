@@ -47,6 +47,8 @@ import WharfCore
         // Twelve calls at once through the three nodes, each held a second by the orchestrator: at
         // most three run at a time anywhere.
         try await postDevnetFaults(#"{"added_latency_ms":1000}"#, to: cluster.devnetControls[0] + "/faults")
+        // The admin key is the tenant's too: its rate bucket, emptied by the flood, refills first.
+        try await Task.sleep(for: .seconds(1))
         try await cluster.setTenantLimits(#"{"max_concurrent_jobs":3,"max_queued_jobs":100}"#)
         try await Task.sleep(for: .seconds(1.5))
         let image = Data(#"{"prompt":"a harbour","model_id":"","width":64,"height":48}"#.utf8)

@@ -12,7 +12,7 @@ import WharfStore
         "2026-11-29-v2-files-idempotency-webhooks", "2026-11-30-policy-spend-audit", "2026-12-01-spend-totals", "2026-12-02-leases",
         "2026-12-03-step-interruptions",
         "2026-12-04-files-by-tenant", "2026-12-05-webhook-outbox",
-        "2026-12-06-spend-intents", "2026-12-07-attempt-roles-decisions", "2026-12-13-analytics-rollups",
+        "2026-12-06-spend-intents", "2026-12-07-attempt-roles-decisions", "2026-12-13-analytics-rollups", "2026-12-14-spend-usage",
     ]
 
     @Test func migratesAnEmptyFileInWALMode() async throws {
