@@ -91,6 +91,19 @@ extension AdminService {
         _ input: Operations.GetOrchestratorScorecards.Input
     ) async throws -> Operations.GetOrchestratorScorecards.Output {
         let range = try Self.range(from: input.query.from, to: input.query.to, window: input.query.window)
+        guard range.window != .minute else {
+            throw AdminProblem.badRequest("window: scorecards are kept by the hour and the day; ask for window=hour or day")
+        }
+        do {
+            return try await scorecards(range)
+        } catch let error as AnalyticsQueryError {
+            throw AdminProblem.badRequest("\(error.parameter): \(error.description)")
+        }
+    }
+
+    private func scorecards(
+        _ range: (from: Date, to: Date, window: AnalyticsResolution)
+    ) async throws -> Operations.GetOrchestratorScorecards.Output {
         let totals = try await reports.totals(of: .attempts, by: .orchestrator, from: range.from, to: range.to, window: range.window)
         var byRole: [String: [String: AnalyticsStats]] = [:]
         for role in ["retry", "hedge"] {

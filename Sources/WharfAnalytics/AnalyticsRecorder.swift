@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 public import WharfCore
 
-/// Rolls facts up as they arrive: per minute, per dimension value (and per pair in
+/// Rolls facts up as they arrive: per minute and per dimension value (per hour for the pairs in
 /// ``WharfCore/AnalyticsDimension/filteredGroupings``), in memory until ``drain()`` hands the sums
 /// over as roll-up rows for the store, at every resolution.
 ///
@@ -34,13 +34,15 @@ public final class AnalyticsRecorder: AnalyticsSink {
         for (dimension, value) in dimensions {
             keys.append(AnalyticsRollupKey(fact: event.fact, resolution: .minute, bucket: bucket, dimension: dimension, value: value))
         }
+        // Pairs multiply rows; they are kept from the hour up.
+        let hour = AnalyticsResolution.hour.bucketStart(ofSecond: bucket)
         for (filter, group) in AnalyticsDimension.filteredGroupings {
             guard let filterValue = dimensions[filter], let value = dimensions[group] else { continue }
             keys.append(
                 AnalyticsRollupKey(
                     fact: event.fact,
-                    resolution: .minute,
-                    bucket: bucket,
+                    resolution: .hour,
+                    bucket: hour,
                     dimension: group,
                     value: value,
                     filter: filter,
@@ -51,19 +53,18 @@ public final class AnalyticsRecorder: AnalyticsSink {
         let sums = AnalyticsStats(event)
         state.withLock { state in
             for key in keys {
-                if state.pending[key] == nil {
-                    guard state.pending.count < maximumPendingRows else {
-                        state.dropped += 1
-                        continue
-                    }
-                    state.pending[key] = AnalyticsStats()
+                if let index = state.pending.index(forKey: key) {
+                    state.pending.values[index].add(sums)
+                } else if state.pending.count < maximumPendingRows {
+                    state.pending[key] = sums
+                } else {
+                    state.dropped += 1
                 }
-                state.pending[key]!.add(sums)
             }
         }
     }
 
-    /// Takes what is pending: each minute row, and the hour and day rows it adds to, merged.
+    /// Takes what is pending: each minute (or pair's hour) row, and the wider rows it adds to, merged.
     public func drain() -> [AnalyticsRollup] {
         let pending = state.withLock { state in
             defer {
@@ -75,8 +76,8 @@ public final class AnalyticsRecorder: AnalyticsSink {
         var rows: [AnalyticsRollupKey: AnalyticsStats] = [:]
         rows.reserveCapacity(pending.count * 3)
         for (key, sums) in pending {
-            rows[key] = sums
-            for resolution in [AnalyticsResolution.hour, .day] {
+            rows[key, default: AnalyticsStats()].add(sums)
+            for resolution in [AnalyticsResolution.hour, .day] where resolution.seconds > key.resolution.seconds {
                 var wider = key
                 wider.resolution = resolution
                 wider.bucket = resolution.bucketStart(ofSecond: key.bucket)

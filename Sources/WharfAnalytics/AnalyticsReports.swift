@@ -158,6 +158,12 @@ public struct AnalyticsReports<Store: AnalyticsStore>: Sendable {
                     "facts are not kept by \(query.groupBy?.rawValue ?? "") within \(filter.rawValue); filters that group: \(pairs.joined(separator: ", "))"
             )
         }
+        guard query.window != .minute else {
+            throw AnalyticsQueryError(
+                parameter: "window",
+                description: "a filter with a grouping is kept by the hour and the day; ask for window=hour or day"
+            )
+        }
         return try await store.rollups(
             AnalyticsRollupQuery(
                 fact: query.fact,

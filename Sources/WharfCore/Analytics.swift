@@ -35,7 +35,7 @@ public enum AnalyticsDimension: String, Sendable, Hashable, Codable, CaseIterabl
 
     /// The (filter, group) pairs kept besides the single dimensions, so that a question such as
     /// "p99 of text-to-image by model" or "which orchestrators retried" is a roll-up read too. Each
-    /// pair adds rows per time bucket, so only these are kept.
+    /// pair multiplies rows, so only these are kept, and from the hour up (not per minute).
     public static let filteredGroupings: [(filter: AnalyticsDimension, group: AnalyticsDimension)] = [
         (.pipeline, .model), (.pipeline, .orchestrator), (.model, .orchestrator), (.orchestrator, .pipeline),
         (.tenant, .pipeline), (.tenant, .key), (.role, .orchestrator), (.outcome, .orchestrator),

@@ -5,41 +5,35 @@ public import WharfCore
 extension SQLiteStore: AnalyticsStore {
     public func mergeRollups(_ rows: [AnalyticsRollup], mergeHistograms: @escaping @Sendable (Data, Data) -> Data) async throws {
         guard !rows.isEmpty else { return }
+        // One statement per row: an existing row is merged in place, its histogram by a function of
+        // this connection's that calls `mergeHistograms`.
+        let merge = DatabaseFunction("wharf_merge_histograms", argumentCount: 2, pure: true) { values in
+            let first = Data.fromDatabaseValue(values[0]) ?? Data()
+            let second = Data.fromDatabaseValue(values[1]) ?? Data()
+            return mergeHistograms(first, second)
+        }
         try await write { db in
+            db.add(function: merge)
+            defer { db.remove(function: merge) }
+            let upsert = try db.makeStatement(
+                sql: """
+                    INSERT INTO analytics_rollups
+                        (fact, resolution, dimension, filter_dimension, filter_value, bucket, value,
+                         count, succeeded, cost_wei, revenue, latency_max_ms, histogram)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (fact, resolution, dimension, filter_dimension, filter_value, bucket, value) DO UPDATE SET
+                        count = CASE WHEN count > 9223372036854775807 - excluded.count THEN 9223372036854775807 ELSE count + excluded.count END,
+                        succeeded = CASE WHEN succeeded > 9223372036854775807 - excluded.succeeded THEN 9223372036854775807 ELSE succeeded + excluded.succeeded END,
+                        cost_wei = CASE WHEN cost_wei > 9223372036854775807 - excluded.cost_wei THEN 9223372036854775807 ELSE cost_wei + excluded.cost_wei END,
+                        revenue = CASE WHEN revenue > 9223372036854775807 - excluded.revenue THEN 9223372036854775807 ELSE revenue + excluded.revenue END,
+                        latency_max_ms = max(latency_max_ms, excluded.latency_max_ms),
+                        histogram = wharf_merge_histograms(histogram, excluded.histogram)
+                    """
+            )
             for row in rows {
-                let key = Self.keyArguments(row.key)
-                var merged = row
-                if let existing = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT count, succeeded, cost_wei, revenue, latency_max_ms, histogram FROM analytics_rollups
-                        WHERE fact = ? AND resolution = ? AND dimension = ? AND filter_dimension = ? AND filter_value = ?
-                            AND bucket = ? AND value = ?
-                        """,
-                    arguments: key
-                ) {
-                    merged.merge(
-                        count: existing["count"],
-                        succeeded: existing["succeeded"],
-                        costWei: existing["cost_wei"],
-                        revenue: existing["revenue"],
-                        latencyMaxMilliseconds: existing["latency_max_ms"],
-                        histogram: existing["histogram"],
-                        mergeHistograms: mergeHistograms
-                    )
-                }
-                try db.execute(
-                    cached: """
-                        INSERT OR REPLACE INTO analytics_rollups
-                            (fact, resolution, dimension, filter_dimension, filter_value, bucket, value,
-                             count, succeeded, cost_wei, revenue, latency_max_ms, histogram)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: key
-                        + [
-                            merged.count, merged.succeeded, merged.costWei, merged.revenue, merged.latencyMaxMilliseconds,
-                            merged.histogram,
-                        ]
+                try upsert.execute(
+                    arguments: Self.keyArguments(row.key)
+                        + [row.count, row.succeeded, row.costWei, row.revenue, row.latencyMaxMilliseconds, row.histogram]
                 )
             }
         }

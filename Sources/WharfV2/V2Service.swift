@@ -166,7 +166,7 @@ package enum V2Paths {
             (["key"], ["GET"]), (["presets"], ["GET"]), (["presets", "*"], ["GET"]), (["webhook-secret"], ["GET"]),
             (["openapi.yaml"], ["GET"]), (["files"], ["POST"]), (["files", "*"], ["GET"]), (["jobs"], ["GET", "POST"]),
             (["jobs", "*"], ["GET"]), (["jobs", "*", "cancel"], ["POST"]), (["jobs", "*", "events"], ["GET"]),
-            (["jobs", "*", "webhooks"], ["GET"]), (["estimates"], ["POST"]),
+            (["jobs", "*", "webhooks"], ["GET"]), (["estimates"], ["POST"]), (["usage"], ["GET"]),
         ]
         let rest = Array(parts.dropFirst())
         for (template, methods) in templates

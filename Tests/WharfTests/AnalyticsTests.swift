@@ -74,7 +74,10 @@ import WharfCore
         gateway = try await ServedGateway(environment: settings, in: directory)
         defer { gateway.stop() }
         let restarted = "http://127.0.0.1:\(gateway.adminPort)/admin/v1"
-        let range = "from=\(Self.time(raw.first.addingTimeInterval(-120)))&to=\(Self.time(Date().addingTimeInterval(60)))&window=minute"
+        let span = "from=\(Self.time(raw.first.addingTimeInterval(-120)))&to=\(Self.time(Date().addingTimeInterval(60)))"
+        let range = span + "&window=minute"
+        // Pairs and scorecards are kept by the hour.
+        let hours = span + "&window=hour"
 
         // Attempts: all of them, then by orchestrator.
         let attempts = try await Self.series(restarted, "fact=attempts&\(range)", key: gateway.key)
@@ -115,13 +118,13 @@ import WharfCore
         let pipelines = try await Self.series(restarted, "fact=attempts&group_by=pipeline&\(range)", key: gateway.key)
         let models = try await Self.series(
             restarted,
-            "fact=attempts&group_by=model&filter=pipeline:text-to-image&\(range)",
+            "fact=attempts&group_by=model&filter=pipeline:text-to-image&\(hours)",
             key: gateway.key
         )
         #expect(models.reduce(0) { $0 + $1.count } == pipelines.first { $0.value == "text-to-image" }?.count)
 
         // Scorecards: retries, hedges and failures by kind per orchestrator, as recorded.
-        let cards = try Self.object(try await httpGet("\(restarted)/analytics/orchestrators?\(range)", bearer: gateway.key).body)
+        let cards = try Self.object(try await httpGet("\(restarted)/analytics/orchestrators?\(hours)", bearer: gateway.key).body)
         let data = try #require(cards["data"] as? [[String: Any]])
         for card in data {
             let address = try #require(card["orchestrator"] as? String)
@@ -149,12 +152,14 @@ import WharfCore
 
         // Questions the roll-ups cannot answer are refused with the reason.
         for query in [
-            "fact=attempts&group_by=tenant&filter=model:x&\(range)", "fact=attempts&window=minute&from=2026-01-01T00:00:00Z",
+            "fact=attempts&group_by=tenant&filter=model:x&\(hours)", "fact=attempts&group_by=model&filter=pipeline:llm&\(range)",
+            "fact=attempts&window=minute&from=2026-01-01T00:00:00Z",
             "fact=attempts&filter=nonsense&\(range)",
         ] {
             let refused = try await httpGet("\(restarted)/analytics/series?\(query)", bearer: gateway.key)
             #expect(refused.status == 400, "\(query): \(refused.body)")
         }
+        #expect(try await httpGet("\(restarted)/analytics/orchestrators?\(range)", bearer: gateway.key).status == 400)
     }
 
     struct Shown {

@@ -52,6 +52,24 @@ import WharfCore
             #expect(try await httpGet(admin + path, bearer: gateway.key).status == status, "\(path)")
         }
 
+        // The customer's view, in both revisions: by day and pipeline, and the budgets' standing.
+        for revision in ["2026-09-01", "2026-11-01"] {
+            let usage = try await gateway.send(.GET, "/v2/usage", headers: [("Wharf-Version", revision)])
+            #expect(usage.status == 200, "\(String(decoding: usage.body, as: UTF8.self))")
+            let object = try #require(try JSONSerialization.jsonObject(with: usage.body) as? [String: Any])
+            let days = try #require(object["days"] as? [[String: Any]])
+            let pipelines = days.flatMap { $0["pipelines"] as? [[String: Any]] ?? [] }
+            #expect(object["total"] as? Int == ledger.charges.reduce(0) { $0 + $1.amount })
+            #expect(pipelines.reduce(0) { $0 + ($1["charges"] as? Int ?? 0) } == ledger.charges.count)
+            let llm = pipelines.filter { $0["pipeline"] as? String == "llm" }.reduce(0) { $0 + ($1["amount"] as? Int ?? 0) }
+            #expect(llm == ledger.charges.filter { $0.pipeline == "llm" }.reduce(0) { $0 + $1.amount })
+            let budgets = try #require(object["budgets"] as? [[String: Any]])
+            #expect(budgets.count == 4 && budgets.allSatisfy { $0["spent"] is Int })
+        }
+        for query in ["from=2026-13-01", "from=2026-11-30&to=2026-11-01", "from=2024-01-01&to=2026-01-01"] {
+            #expect(try await gateway.send(.GET, "/v2/usage?\(query)").status == 422, "\(query)")
+        }
+
         // `wharf billing export`: the admin API's invoice, byte for byte, and the same twice.
         let exports = [
             try await WharfProcess.run(["billing", "export", "--month", "\(month)", "--tenant", tenant], in: gateway.directory.path),
