@@ -93,7 +93,19 @@ public struct LatencyHistogram: Sendable, Hashable {
 
     /// Adds every latency of `other`.
     public mutating func add(_ other: LatencyHistogram) {
-        if case .dense(var counts) = storage, case .dense(let more) = other.storage {
+        guard other.count > 0 else { return }
+        guard count > 0 else {
+            self = other
+            return
+        }
+        if case .dense(let more) = other.storage {
+            var counts: [UInt64]
+            switch storage {
+            case .dense(let mine): counts = mine
+            case .sparse(let mine):
+                counts = [UInt64](repeating: 0, count: Self.buckets.count)
+                for (index, count) in mine { counts[Int(index)] = count }
+            }
             storage = .sparse([:])  // drops the reference, so the array is changed in place
             for index in counts.indices { counts[index] &+= more[index] }
             storage = .dense(counts)
