@@ -124,7 +124,7 @@ public struct AnalyticsReports<Store: AnalyticsStore>: Sendable {
     public static func span(from: Date, to: Date, window: AnalyticsResolution) throws -> (from: Int64, to: Int64) {
         guard from < to else { throw AnalyticsQueryError(parameter: "from", description: "from must be before to") }
         let start = window.bucketStart(of: from)
-        let lastSecond = Int64(to.timeIntervalSince1970.rounded(.up)) - 1
+        let lastSecond = AnalyticsResolution.second(of: to, rounded: .up) - 1
         let end = window.bucketStart(ofSecond: lastSecond) + window.seconds
         guard (end - start) / window.seconds <= maximumWindows else {
             throw AnalyticsQueryError(

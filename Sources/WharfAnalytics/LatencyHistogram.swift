@@ -127,7 +127,9 @@ public struct LatencyHistogram: Sendable, Hashable {
     /// value of its bucket; `nil` when empty.
     public func value(atPercentile percentile: Double) -> Int64? {
         guard count > 0 else { return nil }
-        let wanted = max(1, UInt64((min(max(percentile, 0), 100) / 100 * Double(count)).rounded(.up)))
+        // The rank wanted, at most `count` (a product near 2⁶⁴ would not convert).
+        let rank = (min(max(percentile.isNaN ? 100 : percentile, 0), 100) / 100 * Double(count)).rounded(.up)
+        let wanted = rank >= Double(count) ? count : max(1, UInt64(rank))
         var seen: UInt64 = 0
         if case .dense(let counts) = storage {
             for index in counts.indices where counts[index] > 0 {

@@ -103,7 +103,15 @@ public enum AnalyticsResolution: String, Sendable, Hashable, Codable, CaseIterab
 
     /// The start of the bucket holding `date`, in seconds since 1970 (UTC buckets).
     public func bucketStart(of date: Date) -> Int64 {
-        bucketStart(ofSecond: Int64(date.timeIntervalSince1970.rounded(.down)))
+        bucketStart(ofSecond: Self.second(of: date, rounded: .down))
+    }
+
+    /// `date` in whole seconds since 1970, within ±10¹⁵ s (dates from outside can be anything;
+    /// the conversion never traps).
+    public static func second(of date: Date, rounded rule: FloatingPointRoundingRule) -> Int64 {
+        let seconds = date.timeIntervalSince1970.rounded(rule)
+        guard seconds.isFinite else { return 0 }
+        return Int64(min(max(seconds, -1e15), 1e15))
     }
 
     /// The start of the bucket holding the second `second` since 1970.

@@ -154,7 +154,7 @@ import WharfCore
         for query in [
             "fact=attempts&group_by=tenant&filter=model:x&\(hours)", "fact=attempts&group_by=model&filter=pipeline:llm&\(range)",
             "fact=attempts&window=minute&from=2026-01-01T00:00:00Z",
-            "fact=attempts&filter=nonsense&\(range)",
+            "fact=attempts&filter=nonsense&\(range)", "fact=jobs&window=day&from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z",
         ] {
             let refused = try await httpGet("\(restarted)/analytics/series?\(query)", bearer: gateway.key)
             #expect(refused.status == 400, "\(query): \(refused.body)")

@@ -77,6 +77,10 @@ import WharfCore
         #expect(AnalyticsResolution.day.bucketStart(of: at) == Int64(midnight.timeIntervalSince1970))
         #expect(AnalyticsResolution.hour.bucketStart(of: at) == Int64(midnight.timeIntervalSince1970) + 10 * 3_600)
         #expect(AnalyticsResolution.minute.bucketStart(ofSecond: -1) == -60)
+        // Dates from outside never trap: far ones are clamped.
+        for date in [Date.distantFuture, Date.distantPast, Date(timeIntervalSince1970: 1e300), Date(timeIntervalSince1970: -1e300)] {
+            #expect(abs(AnalyticsResolution.day.bucketStart(of: date)) <= 1_000_000_000_000_000 + 86_400)
+        }
         // Bounded: past the limit, new rows are not started and the facts are counted as dropped.
         let small = AnalyticsRecorder(maximumPendingRows: 3)
         for index in 0..<10 {
