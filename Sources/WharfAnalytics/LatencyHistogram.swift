@@ -27,14 +27,20 @@ public struct LatencyHistogram: Sendable, Hashable {
         return highest
     }()
 
-    /// Few buckets in use (what a minute's facts have) are kept by index; many (a query adding up
-    /// rows) as one count per bucket.
+    /// Up to ``sparseLimit`` buckets in use (a minute's facts, a stored row) are kept as (index,
+    /// count) pairs in index order; more (a query adding up rows) as one count per bucket.
     private enum Storage: Sendable {
-        case sparse([UInt16: UInt64])
+        case sparse([Entry])
         case dense([UInt64])
     }
 
-    private var storage = Storage.sparse([:])
+    private struct Entry: Sendable {
+        var bucket: UInt16
+        var count: UInt64
+    }
+
+    private static var sparseLimit: Int { 256 }
+    private var storage = Storage.sparse([])
     /// How many latencies it holds.
     public private(set) var count: UInt64 = 0
 
@@ -44,14 +50,19 @@ public struct LatencyHistogram: Sendable, Hashable {
     /// what could be read before them: analytics show less rather than fail.
     public init(decoding data: Data) {
         guard data.first == Self.formatVersion else { return }
-        var counts = [UInt64](repeating: 0, count: Self.buckets.count)
+        var entries: [Entry] = []
+        var ordered = true
         var reader = VarintReader(data: data, offset: data.startIndex + 1)
-        while let index = reader.next(), let count = reader.next() {
-            guard index < UInt64(counts.count) else { break }
-            counts[Int(index)] &+= count
+        // A well-formed encoding lists each bucket once, in order; damaged bytes are read as far as
+        // they make sense, and no further than one entry per bucket.
+        while entries.count < Self.buckets.count, let index = reader.next(), let count = reader.next() {
+            guard index < UInt64(Self.buckets.count) else { break }
+            guard count > 0 else { continue }
+            if let last = entries.last, UInt64(last.bucket) >= index { ordered = false }
+            entries.append(Entry(bucket: UInt16(index), count: count))
             self.count &+= count
         }
-        storage = .dense(counts)
+        storage = ordered && entries.count <= Self.sparseLimit ? .sparse(entries) : .dense(Self.dense(entries))
     }
 
     /// The index of the bucket holding `milliseconds` (clamped to an hour).
@@ -75,20 +86,40 @@ public struct LatencyHistogram: Sendable, Hashable {
         self.count &+= count
         switch storage {
         case .dense(var counts):
-            storage = .sparse([:])  // drops the reference, so the array is changed in place
+            storage = .sparse([])  // drops the reference, so the array is changed in place
             counts[bucket] &+= count
             storage = .dense(counts)
-        case .sparse(var counts):
-            storage = .sparse([:])
-            counts[UInt16(bucket), default: 0] &+= count
-            if counts.count > 64 {
-                var dense = [UInt64](repeating: 0, count: Self.buckets.count)
-                for (index, count) in counts { dense[Int(index)] = count }
-                storage = .dense(dense)
-            } else {
-                storage = .sparse(counts)
+        case .sparse(var entries):
+            storage = .sparse([])
+            var (low, high) = (0, entries.count)
+            while low < high {
+                let middle = (low + high) / 2
+                if Int(entries[middle].bucket) < bucket { low = middle + 1 } else { high = middle }
             }
+            if low < entries.count && Int(entries[low].bucket) == bucket {
+                entries[low].count &+= count
+            } else {
+                entries.insert(Entry(bucket: UInt16(bucket), count: count), at: low)
+            }
+            storage = entries.count > Self.sparseLimit ? .dense(Self.dense(entries)) : .sparse(entries)
         }
+    }
+
+    /// The counts as one per bucket, taken out of the storage (which is left empty), so the caller
+    /// changes them in place.
+    private mutating func takeDense() -> [UInt64] {
+        let taken = storage
+        storage = .sparse([])
+        switch taken {
+        case .dense(let counts): return counts
+        case .sparse(let entries): return Self.dense(entries)
+        }
+    }
+
+    private static func dense(_ entries: [Entry]) -> [UInt64] {
+        var counts = [UInt64](repeating: 0, count: buckets.count)
+        for entry in entries { counts[Int(entry.bucket)] &+= entry.count }
+        return counts
     }
 
     /// Adds every latency of `other`.
@@ -98,27 +129,45 @@ public struct LatencyHistogram: Sendable, Hashable {
             self = other
             return
         }
-        if case .dense(let more) = other.storage {
-            var counts: [UInt64]
-            switch storage {
-            case .dense(let mine): counts = mine
-            case .sparse(let mine):
-                counts = [UInt64](repeating: 0, count: Self.buckets.count)
-                for (index, count) in mine { counts[Int(index)] = count }
+        if case .sparse(let mine) = storage, case .sparse(let more) = other.storage {
+            // Two lists in bucket order, merged in one pass.
+            var merged: [Entry] = []
+            merged.reserveCapacity(mine.count + more.count)
+            var (left, right) = (0, 0)
+            while left < mine.count || right < more.count {
+                if right == more.count || (left < mine.count && mine[left].bucket < more[right].bucket) {
+                    merged.append(mine[left])
+                    left += 1
+                } else if left == mine.count || more[right].bucket < mine[left].bucket {
+                    merged.append(more[right])
+                    right += 1
+                } else {
+                    merged.append(Entry(bucket: mine[left].bucket, count: mine[left].count &+ more[right].count))
+                    left += 1
+                    right += 1
+                }
             }
-            storage = .sparse([:])  // drops the reference, so the array is changed in place
-            for index in counts.indices { counts[index] &+= more[index] }
-            storage = .dense(counts)
+            storage = merged.count > Self.sparseLimit ? .dense(Self.dense(merged)) : .sparse(merged)
             count &+= other.count
             return
         }
-        for (bucket, count) in other.entries { add(bucket: bucket, count: count) }
+        switch other.storage {
+        case .sparse(let more):
+            var counts = takeDense()
+            for entry in more { counts[Int(entry.bucket)] &+= entry.count }
+            storage = .dense(counts)
+        case .dense(let more):
+            var counts = takeDense()
+            for index in counts.indices { counts[index] &+= more[index] }
+            storage = .dense(counts)
+        }
+        count &+= other.count
     }
 
     /// The buckets in use and their counts, in order.
     private var entries: [(bucket: Int, count: UInt64)] {
         switch storage {
-        case .sparse(let counts): counts.keys.sorted().map { (Int($0), counts[$0] ?? 0) }
+        case .sparse(let entries): entries.map { (Int($0.bucket), $0.count) }
         case .dense(let counts): counts.indices.filter { counts[$0] > 0 }.map { ($0, counts[$0]) }
         }
     }
@@ -131,15 +180,17 @@ public struct LatencyHistogram: Sendable, Hashable {
         let rank = (min(max(percentile.isNaN ? 100 : percentile, 0), 100) / 100 * Double(count)).rounded(.up)
         let wanted = rank >= Double(count) ? count : max(1, UInt64(rank))
         var seen: UInt64 = 0
-        if case .dense(let counts) = storage {
+        switch storage {
+        case .dense(let counts):
             for index in counts.indices where counts[index] > 0 {
                 seen &+= counts[index]
                 if seen >= wanted { return Int64(Self.buckets[index]) }
             }
-        }
-        for (bucket, count) in entries {
-            seen &+= count
-            if seen >= wanted { return Int64(Self.buckets[bucket]) }
+        case .sparse(let entries):
+            for entry in entries {
+                seen &+= entry.count
+                if seen >= wanted { return Int64(Self.buckets[Int(entry.bucket)]) }
+            }
         }
         return entries.last.map { Int64(Self.buckets[$0.bucket]) }
     }

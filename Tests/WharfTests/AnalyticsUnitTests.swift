@@ -29,6 +29,27 @@ import WharfCore
             if index % 2 == 0 { halves.0.record(milliseconds: Int64(value)) } else { halves.1.record(milliseconds: Int64(value)) }
         }
         #expect(LatencyHistogram(decoding: LatencyHistogram.merge(halves.0.encoded(), halves.1.encoded())) == histogram)
+        // Few buckets (kept as a list) and many (one count per bucket) add up the same either way.
+        var few = LatencyHistogram()
+        var many = LatencyHistogram()
+        var all = LatencyHistogram()
+        for value in [3, 3, 70, 900, 12_000] {
+            few.record(milliseconds: Int64(value))
+            all.record(milliseconds: Int64(value))
+        }
+        for value in 1...600 {
+            many.record(milliseconds: Int64(value * 7))
+            all.record(milliseconds: Int64(value * 7))
+        }
+        var fewThenMany = few
+        fewThenMany.add(many)
+        var manyThenFew = many
+        manyThenFew.add(few)
+        #expect(fewThenMany == all && manyThenFew == all)
+        #expect(LatencyHistogram(decoding: few.encoded()) == few && LatencyHistogram(decoding: many.encoded()) == many)
+        // An encoding out of order (not what the gateway writes) still counts every entry.
+        let shuffled = LatencyHistogram(decoding: Data([2, 5, 1, 2, 1, 5, 2]))
+        #expect(shuffled.count == 4 && shuffled.value(atPercentile: 25) == 2 && shuffled.value(atPercentile: 100) == 5)
         // Out-of-range values are clamped, never trap.
         var extremes = LatencyHistogram()
         extremes.record(milliseconds: -5)
