@@ -167,6 +167,8 @@ public struct LedgerCursor: Sendable, Hashable {
     }
 
     public var text: String {
-        "\(Int64((at.timeIntervalSince1970 * 1_000_000).rounded()))/\(jobID)/\(stepID)"
+        // Clamped before it becomes an integer: a stored time is never near the limits, but never traps.
+        let micros = (at.timeIntervalSince1970 * 1_000_000).rounded()
+        return "\(micros.isFinite ? Int64(min(max(micros, 0), 9e18)) : 0)/\(jobID)/\(stepID)"
     }
 }
