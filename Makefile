@@ -18,7 +18,7 @@ TEST_BUILD := WHARF_TEST_INDEX_STORE=$(BIN_PATH)/index/store $(SWIFT) build --bu
 
 # Debian packages the gateway and its tests need.
 RUN_PACKAGES := libsqlite3-dev sqlite3 ffmpeg
-TEST_PACKAGES := libsqlite3-dev sqlite3 protobuf-compiler ffmpeg postgresql
+TEST_PACKAGES := libsqlite3-dev sqlite3 protobuf-compiler ffmpeg postgresql chromium chromium-driver
 
 .PHONY: run test test-unit test-integration build setup setup-test format lint clean proto
 

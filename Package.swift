@@ -56,6 +56,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -289,6 +290,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The operator's web console at /console on the admin listener (docs/CONSOLE.md).
+        .target(
+            name: "WharfConsole",
+            dependencies: [
+                "WharfAnalytics",
+                "WharfCore",
+                "WharfLivepeer",
+                "WharfModel",
+                "WharfPlugins",
+                "WharfPolicy",
+                "WharfRouting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WharfAdmin",
             dependencies: [
@@ -346,6 +364,7 @@ let package = Package(
             dependencies: [
                 "WharfAdmin",
                 "WharfAnalytics",
+                "WharfConsole",
                 "WharfCore",
                 "WharfOutbound",
                 "WharfV2",
@@ -438,7 +457,10 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            exclude: ["Support/livepeer_wire_check.py", "Support/openapi_validate.py", "Support/livepeer_ai_sdk_check.py"],
+            exclude: [
+                "Support/livepeer_wire_check.py", "Support/openapi_validate.py", "Support/livepeer_ai_sdk_check.py",
+                "Support/console_browser_check.py",
+            ],
             swiftSettings: swiftSettings + testIndexStoreSettings
         ),
     ]

@@ -12,6 +12,10 @@ if ! python3 -c 'import livepeer_ai, openapi_spec_validator' 2>/dev/null \
     || [ "$(python3 -c 'import importlib.metadata as m; print(m.version("livepeer-ai"))')" != "0.10.0" ]; then
     python3 -m pip install --quiet --disable-pip-version-check 'livepeer-ai==0.10.0' 'openapi-spec-validator>=0.7.1'
 fi
+# selenium drives Debian's chromium through the web console (ConsoleTests).
+if ! python3 -c 'import selenium' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check 'selenium>=4.20'
+fi
 # schemathesis fuzzes /v1, /v2 and the admin API against their OpenAPI documents (FuzzTests).
 if ! command -v schemathesis >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check 'schemathesis>=4.3,<5'

@@ -104,50 +104,23 @@ extension AdminService {
     private func scorecards(
         _ range: (from: Date, to: Date, window: AnalyticsResolution)
     ) async throws -> Operations.GetOrchestratorScorecards.Output {
-        let totals = try await reports.totals(of: .attempts, by: .orchestrator, from: range.from, to: range.to, window: range.window)
-        var byRole: [String: [String: AnalyticsStats]] = [:]
-        for role in ["retry", "hedge"] {
-            byRole[role] = try await reports.totals(
-                of: .attempts,
-                by: .orchestrator,
-                within: (.role, role),
-                from: range.from,
-                to: range.to,
-                window: range.window
-            )
-        }
-        // Failures by kind: each outcome other than `ok` that the range has, by orchestrator.
-        let outcomes = try await reports.totals(of: .attempts, by: .outcome, from: range.from, to: range.to, window: range.window)
-        var failures: [String: [String: Int64]] = [:]
-        for outcome in outcomes.keys where outcome != "ok" {
-            let byOrchestrator = try await reports.totals(
-                of: .attempts,
-                by: .orchestrator,
-                within: (.outcome, outcome),
-                from: range.from,
-                to: range.to,
-                window: range.window
-            )
-            for (orchestrator, stats) in byOrchestrator where stats.count > 0 {
-                failures[orchestrator, default: [:]][outcome] = stats.count
-            }
-        }
-        let all = totals.values.reduce(Int64(0)) { $0.addingClamped($1.count) }
+        let scores = try await reports.scorecards(from: range.from, to: range.to, window: range.window)
         let current = Dictionary(await pool.snapshot().map { ($0.address.description, $0) }, uniquingKeysWith: { first, _ in first })
-        let addresses = Set(totals.keys).union(current.keys)
-        let cards: [Components.Schemas.OrchestratorScorecard] = addresses.map { address in
-            let stats = totals[address] ?? AnalyticsStats()
-            return .init(
-                orchestrator: address,
-                attempts: .init(stats),
-                shareOfAttempts: all > 0 ? Double(stats.count) / Double(all) : 0,
-                retries: byRole["retry"]?[address]?.count ?? 0,
-                hedges: byRole["hedge"]?[address]?.count ?? 0,
-                failures: .init(additionalProperties: failures[address] ?? [:]),
-                current: current[address].map(Components.Schemas.Orchestrator.init)
+        // Members of the pool that had no attempts in the range have a card too, with nothing counted.
+        let idle = Set(current.keys).subtracting(scores.map(\.orchestrator)).sorted().map {
+            OrchestratorScore(orchestrator: $0)
+        }
+        let cards: [Components.Schemas.OrchestratorScorecard] = (scores + idle).map { score in
+            .init(
+                orchestrator: score.orchestrator,
+                attempts: .init(score.attempts),
+                shareOfAttempts: score.shareOfAttempts,
+                retries: score.retries,
+                hedges: score.hedges,
+                failures: .init(additionalProperties: score.failures),
+                current: current[score.orchestrator].map(Components.Schemas.Orchestrator.init)
             )
         }
-        .sorted { ($0.attempts.count, $1.orchestrator) > ($1.attempts.count, $0.orchestrator) }
         let covered = Self.covered(range)
         return .ok(.init(body: .json(.init(from: covered.from, to: covered.to, data: cards))))
     }
@@ -158,28 +131,26 @@ extension AdminService {
         let limit = input.query.limit ?? 20
         guard (1...500).contains(limit) else { throw AdminProblem.badRequest("limit must be from 1 to 500") }
         let dimension: AnalyticsDimension = input.query.by?.rawValue == "key" ? .key : .tenant
-        let requests = try await reports.totals(of: .requests, by: dimension, from: range.from, to: range.to, window: range.window)
-        let jobs = try await reports.totals(of: .jobs, by: dimension, from: range.from, to: range.to, window: range.window)
-        let seen = try await reports.seen(.requests, by: dimension)
+        let activity = try await reports.customers(by: dimension, from: range.from, to: range.to, window: range.window)
         let tenants = try await store.listTenants()
         let tenantNames = Dictionary(tenants.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
         var keyTenants: [String: String] = [:]
         if dimension == .key {
             for key in try await store.listAPIKeys(tenantID: nil) { keyTenants[key.prefix] = tenantNames[key.tenantID] }
         }
-        var rows: [Components.Schemas.CustomerActivity] = Set(requests.keys).union(jobs.keys).map { id in
-            let (asked, ran) = (requests[id] ?? AnalyticsStats(), jobs[id] ?? AnalyticsStats())
+        var rows: [Components.Schemas.CustomerActivity] = activity.map { customer in
+            let (asked, ran) = (customer.requests, customer.jobs)
             return .init(
-                id: id,
-                tenant: dimension == .key ? keyTenants[id] : tenantNames[id],
+                id: customer.id,
+                tenant: dimension == .key ? keyTenants[customer.id] : tenantNames[customer.id],
                 requests: asked.count,
                 errors: asked.count - asked.succeeded,
                 jobs: ran.count,
                 failedJobs: ran.count - ran.succeeded,
                 costWei: ran.costWei,
                 revenue: ran.revenue,
-                firstSeen: seen[id]?.first,
-                lastSeen: seen[id]?.last
+                firstSeen: customer.firstSeen,
+                lastSeen: customer.lastSeen
             )
         }
         let sort = input.query.sort?.rawValue ?? "revenue"

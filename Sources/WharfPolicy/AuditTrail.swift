@@ -18,6 +18,10 @@ public enum AdminAction: String, Sendable, Hashable, CaseIterable {
     case limitsSet = "limits.set"
     /// A tenant's or key's limits were removed.
     case limitsClear = "limits.clear"
+    /// An admin key signed in to the web console.
+    case consoleSignIn = "console.sign-in"
+    /// A console session was ended by its owner.
+    case consoleSignOut = "console.sign-out"
 }
 
 /// How an audited action ended.

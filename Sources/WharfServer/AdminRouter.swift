@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import HTTPTypes
 public import Hummingbird
 import Logging
@@ -6,12 +6,14 @@ import NIOCore
 import OpenAPIRuntime
 public import Prometheus
 import WharfAdmin
+import WharfConsole
 public import WharfCore
 public import WharfPlugins
 public import WharfPolicy
 public import WharfRouting
 
-/// The admin listener's routes: health, `/metrics` and `/admin/v1` (the admin API generated from
+/// The admin listener's routes: health, `/metrics`, the web console at `/console` (with a
+/// `consoleSecret` to sign its sessions; ``WharfConsole/ConsoleController``) and `/admin/v1` (the admin API generated from
 /// `openapi/admin.yaml`, served by `WharfAdmin`) behind the `admin` scope. Client addresses (for the
 /// audit log) are read through `trustedProxies` as on the public listener.
 ///
@@ -33,7 +35,8 @@ public func buildAdminRouter<Store: GatewayStore>(
     policy: PolicyEngine<Store>? = nil,
     keyCache: APIKeyCache? = nil,
     networkRouter: PipelineRouter? = nil,
-    priceCaps: [Pipeline: UnitPrice] = [:]
+    priceCaps: [Pipeline: UnitPrice] = [:],
+    consoleSecret: Data? = nil
 ) -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
     addCommonMiddleware(
@@ -82,6 +85,29 @@ public func buildAdminRouter<Store: GatewayStore>(
         // Registration fails only for a malformed server URL or clashing routes: a bug in this
         // build, never something configuration or input can cause.
         preconditionFailure("registering the admin API failed: \(error)")
+    }
+    if let consoleSecret {
+        do {
+            try ConsoleController<Store, WharfRequestContext>(
+                store: store,
+                pool: pool,
+                plugins: plugins,
+                sessionSecret: consoleSecret,
+                policy: policy,
+                keyCache: keyCache,
+                clientAddress: { _, context in
+                    context.clientAddress ?? context.peerAddress?.ipAddress.flatMap { IPAddress($0) }
+                },
+                afterWrite: {
+                    policy?.forgetLimits()
+                    keyCache?.forgetAll()
+                }
+            )
+            .addRoutes(to: router)
+        } catch {
+            // The templates are part of this build: one that does not parse is a bug, not input.
+            preconditionFailure("the console's templates do not parse: \(error)")
+        }
     }
     // A known path with a method it does not take: 405 with `Allow`. Any other path: 404.
     let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]

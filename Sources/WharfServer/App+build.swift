@@ -46,7 +46,11 @@ public func buildApplication(
     let links =
         configuration.mediaSignedURLs
         ? MediaLinks(
-            secret: try MediaSigningKey.load(configured: configuration.mediaSigningSecret, dataDirectory: configuration.dataDirectory),
+            secret: try NodeSecret.load(
+                configured: configuration.mediaSigningSecret,
+                dataDirectory: configuration.dataDirectory,
+                file: "media-key"
+            ),
             lifetime: configuration.mediaURLLifetime
         ) : .plain
     let applied = try await store.migrate()
@@ -266,7 +270,12 @@ public func buildApplication(
         policy: policyEngine,
         keyCache: keyCache,
         networkRouter: router,
-        priceCaps: configuration.priceCaps
+        priceCaps: configuration.priceCaps,
+        consoleSecret: try NodeSecret.load(
+            configured: configuration.consoleSessionSecret,
+            dataDirectory: configuration.dataDirectory,
+            file: "console-key"
+        )
     )
     func application(
         _ role: ListenerRole,

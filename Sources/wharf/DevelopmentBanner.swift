@@ -44,6 +44,7 @@ final class DevelopmentBanner: Sendable {
             Wharf is starting (development mode).
               public API  \(publicURL)
               admin       \(adminURL)  (/metrics, /healthz, /readyz)
+              console     \(adminURL)/console  (sign in with the API key below)
               API key     \(token)
             Try:  curl -H "Authorization: Bearer \(token)" -H 'Content-Type: application/json' \\
                     -d '{"prompt":"a harbour at dawn","model_id":""}' \(publicURL)/v1/text-to-image

@@ -14,7 +14,7 @@ public struct ConfigurationKey: Sendable, Hashable {
 
     /// Whether the value is a secret: problems with it never repeat it.
     public var isSecret: Bool {
-        [Self.postgresURL, Self.postgresPassword, Self.mediaSigningSecret, Self.budgetAlertSecret].contains(self)
+        [Self.postgresURL, Self.postgresPassword, Self.mediaSigningSecret, Self.budgetAlertSecret, Self.consoleSessionSecret].contains(self)
     }
 
     /// The environment variable that overrides the key: `WHARF_` and the name in upper case with
@@ -449,6 +449,12 @@ public struct ConfigurationKey: Sendable, Hashable {
         "Days the per-hour roll-ups are kept (1-3650); day roll-ups are kept forever."
     )
 
+    static let consoleSessionSecret = Self(
+        "console.session_secret",
+        "(made once, in the data folder)",
+        "The secret web console sessions are signed with; nodes behind one address must share it. At least 32 characters."
+    )
+
     public static let all: [ConfigurationKey] =
         [
             publicHost, publicPort, adminHost, adminPort, idleTimeout, maxConnections, metricsRequireAuth, dataDirectory, storeDriver,
@@ -469,7 +475,7 @@ public struct ConfigurationKey: Sendable, Hashable {
             v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
             webhooksOutboxSeconds,
             trustedProxies, forwardedHeader, markupPercent, budgetAlertWebhook, budgetAlertSecret, analyticsFlushSeconds,
-            analyticsRawRetentionDays, analyticsMinuteRetentionDays, analyticsHourRetentionDays,
+            analyticsRawRetentionDays, analyticsMinuteRetentionDays, analyticsHourRetentionDays, consoleSessionSecret,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 
     private init(_ name: String, _ defaultValue: String, _ summary: String) {

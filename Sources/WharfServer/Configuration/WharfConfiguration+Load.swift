@@ -146,6 +146,7 @@ extension WharfConfiguration {
         configuration.mediaSignedURLs = reader.bool(forKey: ConfigurationKey.mediaSignedURLs.configKey, default: false)
         let mediaLifetime = reader.int(forKey: ConfigurationKey.mediaURLLifetime.configKey, default: 86_400)
         let mediaSecret = reader.string(forKey: ConfigurationKey.mediaSigningSecret.configKey)
+        let consoleSecret = reader.string(forKey: ConfigurationKey.consoleSessionSecret.configKey)
         let trustedProxyTexts = reader.stringArray(forKey: ConfigurationKey.trustedProxies.configKey, default: [])
         let markupPercent = reader.int(forKey: ConfigurationKey.markupPercent.configKey, default: 0)
         let forwardedHeader = reader.string(forKey: ConfigurationKey.forwardedHeader.configKey, default: "x-forwarded-for")
@@ -418,6 +419,10 @@ extension WharfConfiguration {
         if let mediaSecret {
             unlessFailed(.mediaSigningSecret, mediaSecret.utf8.count >= 32, "must have at least 32 characters")
             configuration.mediaSigningSecret = mediaSecret
+        }
+        if let consoleSecret {
+            unlessFailed(.consoleSessionSecret, consoleSecret.utf8.count >= 32, "must have at least 32 characters")
+            configuration.consoleSessionSecret = consoleSecret
         }
         for text in trustedProxyTexts.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingWhitespace() }) where !text.isEmpty {
             // A bare address is a network of one.

@@ -157,6 +157,9 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var mediaURLLifetime: Duration = .seconds(86_400)
     /// The secret `/media` links are signed with (`media.signing_secret`); made when `nil`.
     public var mediaSigningSecret: String?
+    /// The secret console session cookies are signed with (`console.session_secret`); `nil`: one
+    /// made once and kept in the data folder.
+    public var consoleSessionSecret: String?
     /// How often ended jobs are looked at for webhooks a crash left unqueued (`webhooks.outbox_seconds`).
     public var webhookOutboxInterval: Duration = .seconds(300)
 
