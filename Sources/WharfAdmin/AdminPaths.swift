@@ -21,6 +21,11 @@ public enum AdminPaths {
             return Write(action: .keyCreate, target: nil)
         case ("POST", 3) where parts[0] == "keys" && parts[2] == "revoke":
             return Write(action: .keyRevoke, target: "key:\(parts[1])")
+        case ("PUT", 2) where parts[0] == "price-books":
+            return Write(action: .priceBookSet, target: "price-book:\(parts[1])")
+        case ("PUT", 3) where parts[0] == "tenants" && parts[2] == "price-book",
+            ("DELETE", 3) where parts[0] == "tenants" && parts[2] == "price-book":
+            return Write(action: .tenantPriceBook, target: "tenant:\(parts[1])")
         case ("PUT", 3), ("DELETE", 3):
             guard parts[2] == "limits", let subject = subject(kind: parts[0], name: parts[1]) else { return nil }
             return Write(action: method == "PUT" ? .limitsSet : .limitsClear, target: subject)
@@ -38,6 +43,8 @@ public enum AdminPaths {
         (["audit"], ["GET"]), (["audit", "export"], ["GET"]), (["jobs", "{id}"], ["GET"]), (["routing", "preview"], ["POST"]),
         (["analytics", "series"], ["GET"]), (["analytics", "orchestrators"], ["GET"]), (["analytics", "customers"], ["GET"]),
         (["tenants", "{name}", "invoices", "{month}"], ["GET"]), (["usage", "events"], ["GET"]), (["openapi.yaml"], ["GET"]),
+        (["price-books"], ["GET"]), (["price-books", "{book}"], ["GET", "PUT"]),
+        (["tenants", "{name}", "price-book"], ["GET", "PUT", "DELETE"]),
     ]
 
     /// The methods `/admin/v1` serves at `path`; empty for paths it does not have.

@@ -77,8 +77,8 @@ extension AdminService {
                         groups: groups.map { group in
                             .init(
                                 value: group.value,
-                                total: .init(group.total),
-                                points: group.points.map { .init(start: $0.start, stats: .init($0.stats)) }
+                                total: .init(group.total, currency: currency),
+                                points: group.points.map { .init(start: $0.start, stats: .init($0.stats, currency: currency)) }
                             )
                         }
                     )
@@ -113,7 +113,7 @@ extension AdminService {
         let cards: [Components.Schemas.OrchestratorScorecard] = (scores + idle).map { score in
             .init(
                 orchestrator: score.orchestrator,
-                attempts: .init(score.attempts),
+                attempts: .init(score.attempts, currency: currency),
                 shareOfAttempts: score.shareOfAttempts,
                 retries: score.retries,
                 hedges: score.hedges,
@@ -182,7 +182,9 @@ extension AdminService {
 }
 
 extension Components.Schemas.AnalyticsStats {
-    init(_ stats: AnalyticsStats) {
+    /// The stats as the API shows them; with a billing currency, the network cost in it and the margin.
+    init(_ stats: AnalyticsStats, currency: BillingCurrency?) {
+        let networkCost = currency.map { $0.minorUnits(forWei: stats.costWei) }
         self.init(
             count: stats.count,
             succeeded: stats.succeeded,
@@ -194,7 +196,9 @@ extension Components.Schemas.AnalyticsStats {
                 max: stats.count > 0 && stats.latency(atPercentile: 100) != nil ? stats.latencyMaxMilliseconds : nil
             ),
             costWei: stats.costWei,
-            revenue: stats.revenue
+            revenue: stats.revenue,
+            networkCost: networkCost,
+            margin: networkCost.map { stats.revenue.subtractingReportingOverflow($0).partialValue }
         )
     }
 }

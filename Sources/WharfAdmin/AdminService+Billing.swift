@@ -6,7 +6,7 @@ import WharfPolicy
 
 // Billing: invoices and usage events from the spend ledger.
 extension AdminService {
-    var billing: Billing<Store> { Billing(store: store) }
+    var billing: Billing<Store> { Billing(store: store, currency: currency) }
 
     package func getTenantInvoice(_ input: Operations.GetTenantInvoice.Input) async throws -> Operations.GetTenantInvoice.Output {
         guard let month = BillingMonth(input.path.month) else {
@@ -49,7 +49,12 @@ extension AdminService {
             if names[entry.record.tenantID] == nil {
                 names[entry.record.tenantID] = try await store.tenant(id: entry.record.tenantID)?.name ?? ""
             }
-            let event = UsageEvent(entry, tenant: names[entry.record.tenantID] ?? "", source: UsageEvent.defaultSource)
+            let event = UsageEvent(
+                entry,
+                tenant: names[entry.record.tenantID] ?? "",
+                source: UsageEvent.defaultSource,
+                currency: currency?.code
+            )
             events.append(try JSONDecoder.billing.decode(Components.Schemas.UsageEvent.self, from: try event.json()))
         }
         return .ok(.init(body: .json(.init(data: events, nextAfter: entries.count == limit ? entries.last?.cursor : nil))))

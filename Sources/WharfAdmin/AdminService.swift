@@ -17,9 +17,18 @@ package struct AdminService<Store: GatewayStore>: APIProtocol {
     let plugins: PluginCatalog
     /// The routing preview's router, caps and policies; `nil` where nothing is routed.
     let routing: RoutingPreviewer?
+    /// The operator's billing currency, which price books price in; `nil` without one.
+    let currency: BillingCurrency?
 
-    package init(store: Store, pool: OrchestratorPool, plugins: PluginCatalog, routing: RoutingPreviewer? = nil) {
+    package init(
+        store: Store,
+        pool: OrchestratorPool,
+        plugins: PluginCatalog,
+        routing: RoutingPreviewer? = nil,
+        currency: BillingCurrency? = nil
+    ) {
         self.routing = routing
+        self.currency = currency
         self.store = store
         self.pool = pool
         self.plugins = plugins

@@ -147,6 +147,15 @@ public struct AnyGatewayStore: GatewayStore {
         try await base.ledgerEntries(tenantID: tenantID, from: from, to: to, after: cursor, limit: limit)
     }
 
+    // PriceBookStore
+    public func savePriceBook(_ book: PriceBook) async throws { try await base.savePriceBook(book) }
+    public func priceBook(named name: String) async throws -> PriceBook? { try await base.priceBook(named: name) }
+    public func listPriceBooks() async throws -> [PriceBook] { try await base.listPriceBooks() }
+    public func assignPriceBook(_ name: String?, tenantID: String) async throws {
+        try await base.assignPriceBook(name, tenantID: tenantID)
+    }
+    public func priceBookName(tenantID: String) async throws -> String? { try await base.priceBookName(tenantID: tenantID) }
+
     // LimitsStore, SpendStore, AuditStore
     public func limits(for subject: PolicySubject) async throws -> Limits? { try await base.limits(for: subject) }
     public func limits(forEach subjects: [PolicySubject]) async throws -> [PolicySubject: Limits] {

@@ -14,12 +14,14 @@ public struct PolicyRefusal: Error, Sendable, CustomStringConvertible {
         case monthlyBudget = "monthly-budget-exceeded"
         /// The job would cost more than one job may.
         case jobBudget = "job-cost-limit-exceeded"
+        /// The tenant's price book has no price for the step.
+        case notPriced = "not-priced"
 
-        /// The HTTP status the refusal is answered with: 403 for addresses, 402 for budgets, 429
+        /// The HTTP status the refusal is answered with: 403 for addresses and unpriced steps, 402 for budgets, 429
         /// for rates and concurrency.
         public var status: Int {
             switch self {
-            case .addressNotAllowed: 403
+            case .addressNotAllowed, .notPriced: 403
             case .rateLimited, .tooManyJobs: 429
             case .dailyBudget, .monthlyBudget, .jobBudget: 402
             }
@@ -34,6 +36,7 @@ public struct PolicyRefusal: Error, Sendable, CustomStringConvertible {
             case .dailyBudget: "Daily budget exceeded"
             case .monthlyBudget: "Monthly budget exceeded"
             case .jobBudget: "Job cost limit exceeded"
+            case .notPriced: "Not priced"
             }
         }
     }

@@ -48,11 +48,14 @@ public struct ChargedUsage: Sendable, Hashable, Codable {
     public var model: String?
     /// The step's units of work (pixels, tokens, …), as the network prices them.
     public var units: Int64
+    /// How long the orchestrator that did the step worked on it, when known (per-second prices).
+    public var milliseconds: Int64?
 
-    public init(pipeline: String, model: String?, units: Int64) {
+    public init(pipeline: String, model: String?, units: Int64, milliseconds: Int64? = nil) {
         self.pipeline = pipeline
         self.model = model
         self.units = units
+        self.milliseconds = milliseconds
     }
 }
 
@@ -147,14 +150,16 @@ public struct SpendIntent: Sendable, Hashable {
 
 /// Decides, step by step, whether a job may spend money on the network, and records what it spent.
 ///
-/// The runner asks ``authorize(_:stepID:estimatedNetworkCost:)`` before it sends a network step to
+/// The runner asks ``authorize(_:stepID:estimatedNetworkCost:usage:)`` before it sends a network step to
 /// an orchestrator and calls ``charge(_:stepID:networkCost:)`` when the step has finished. Either
 /// throws ``PolicyRefusal`` to stop the job.
 public protocol SpendingControl: Sendable {
-    /// Refuses a step that would take the job, its key or its tenant over a hard limit.
+    /// Refuses a step that would take the job, its key or its tenant over a hard limit, or that the
+    /// tenant's price book has no price for. `usage` is the step's work, for price books.
     /// - Returns: The most the step may cost on the network (wei) without crossing a limit, which
-    ///   the runner turns into a price cap; `nil` when no budget applies.
-    func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64) async throws -> Int64?
+    ///   the runner turns into a price cap; `nil` when no budget applies or the customer's price does
+    ///   not depend on the network's (a price book).
+    func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64, usage: ChargedUsage?) async throws -> Int64?
     /// Records a finished step's cost; throws when a hard limit is now crossed (the step stays
     /// billed; nothing after it runs).
     /// - Returns: What the customer was charged for it.

@@ -120,4 +120,5 @@ public protocol StoreLifecycle: Sendable {
 
 /// Everything the gateway needs from its store.
 public typealias GatewayStore = TenantStore & APIKeyStore & JobStore & AttemptStore & ArtifactStore & StepStore & FileStore
-    & IdempotencyStore & WebhookStore & LimitsStore & SpendStore & AuditStore & LeaseStore & AnalyticsStore & BillingStore & StoreLifecycle
+    & IdempotencyStore & WebhookStore & LimitsStore & SpendStore & AuditStore & LeaseStore & AnalyticsStore & BillingStore
+    & PriceBookStore & StoreLifecycle

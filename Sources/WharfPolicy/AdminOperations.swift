@@ -12,13 +12,15 @@ public import WharfCore
 ///
 /// Targets are `tenant:<name>` and `key:<prefix>`. Details are JSON with sorted keys and never hold
 /// a token or secret.
-public struct AdminOperations<Store: TenantStore & APIKeyStore & LimitsStore & SpendStore & AuditStore>: Sendable {
+public struct AdminOperations<Store: TenantStore & APIKeyStore & LimitsStore & SpendStore & AuditStore & PriceBookStore>: Sendable {
+    let store: Store
     private let keys: KeyManagement<Store>
     private let limits: LimitsManagement<Store>
     /// Where the entries go and whom they name.
     public let trail: AuditTrail<Store>
 
     public init(store: Store, actor: AuditActor) {
+        self.store = store
         self.keys = KeyManagement(store: store)
         self.limits = LimitsManagement(store: store)
         self.trail = AuditTrail(store: store, actor: actor)
@@ -86,7 +88,7 @@ public struct AdminOperations<Store: TenantStore & APIKeyStore & LimitsStore & S
         json(limits)
     }
 
-    private static func json(_ value: some Encodable) -> String? {
+    static func json(_ value: some Encodable) -> String? {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }

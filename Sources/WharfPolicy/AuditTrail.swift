@@ -18,6 +18,10 @@ public enum AdminAction: String, Sendable, Hashable, CaseIterable {
     case limitsSet = "limits.set"
     /// A tenant's or key's limits were removed.
     case limitsClear = "limits.clear"
+    /// A price book was created or replaced.
+    case priceBookSet = "price-book.set"
+    /// A tenant was moved to a price book, or back to the default one.
+    case tenantPriceBook = "tenant.price-book"
     /// An admin key signed in to the web console.
     case consoleSignIn = "console.sign-in"
     /// A console session was ended by its owner.

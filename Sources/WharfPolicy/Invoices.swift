@@ -33,8 +33,11 @@ public struct Invoice: Sendable, Hashable, Codable {
     public var tenant: String
     /// `yyyy-mm`.
     public var month: String
-    /// The unit of the amounts: the spend ledger's (network cost with the operator's markup, in wei).
+    /// The unit of the amounts: the operator's currency (`billing.currency`, amounts in its minor
+    /// units), or `wei` (network cost with the operator's markup) without one.
     public var currency: String
+    /// Digits of the currency's minor unit (amounts are in units of 10^-digits); absent for `wei`.
+    public var minorUnitDigits: Int?
     public var periodStart: Date
     public var periodEnd: Date
     public var lines: [Line]
@@ -42,21 +45,24 @@ public struct Invoice: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, tenant, month, currency, lines, total
+        case minorUnitDigits = "minor_unit_digits"
         case tenantID = "tenant_id"
         case periodStart = "period_start"
         case periodEnd = "period_end"
     }
 
-    /// The ledger's unit today: customers are charged in marked-up wei (`billing.markup_percent`).
+    /// The ledger's unit without a billing currency: customers are charged in marked-up wei
+    /// (`billing.markup_percent`).
     public static let ledgerCurrency = "wei"
 
     /// The invoice of `tenant` for `month` from the ledger's sums by preset, pipeline and model.
-    public init(tenant: Tenant, month: BillingMonth, sums: [SpendSummaryRow]) {
+    public init(tenant: Tenant, month: BillingMonth, sums: [SpendSummaryRow], currency billing: BillingCurrency? = nil) {
         id = "inv_\(tenant.id)_\(month)"
         tenantID = tenant.id
         self.tenant = tenant.name
         self.month = month.description
-        currency = Self.ledgerCurrency
+        currency = billing?.code ?? Self.ledgerCurrency
+        minorUnitDigits = billing?.minorUnitDigits
         periodStart = month.start
         periodEnd = month.end
         lines = sums.sorted { ($0.preset, $0.pipeline, $0.model) < ($1.preset, $1.pipeline, $1.model) }.map { sum in
@@ -130,9 +136,12 @@ public struct Invoice: Sendable, Hashable, Codable {
 /// Makes invoices and usage events from the spend ledger, for the admin API and `wharf billing`.
 public struct Billing<Store: BillingStore & TenantStore>: Sendable {
     public let store: Store
+    /// The currency the ledger's amounts are in; `nil`: marked-up wei.
+    public let currency: BillingCurrency?
 
-    public init(store: Store) {
+    public init(store: Store, currency: BillingCurrency? = nil) {
         self.store = store
+        self.currency = currency
     }
 
     /// The invoice of the tenant named `name` for `month`.
@@ -150,7 +159,7 @@ public struct Billing<Store: BillingStore & TenantStore>: Sendable {
             to: month.end,
             by: [.preset, .pipeline, .model]
         )
-        return Invoice(tenant: tenant, month: month, sums: sums)
+        return Invoice(tenant: tenant, month: month, sums: sums, currency: currency)
     }
 
     /// Every tenant's invoice for `month`, by tenant name, including those with nothing charged.
@@ -165,7 +174,7 @@ public struct Billing<Store: BillingStore & TenantStore>: Sendable {
     /// Each charge in `[from, to)` (of one tenant or all) as a CloudEvent, page by page, in ledger
     /// order; `source` names the gateway (a URI reference).
     public func usageEvents(tenantID: String?, from: Date, to: Date, source: String) -> UsageEvents<Store> {
-        UsageEvents(store: store, tenantID: tenantID, from: from, to: to, source: source)
+        UsageEvents(store: store, tenantID: tenantID, from: from, to: to, source: source, currency: currency?.code)
     }
 }
 
@@ -179,6 +188,8 @@ public struct UsageEvents<Store: BillingStore & TenantStore>: AsyncSequence, Sen
     let from: Date
     let to: Date
     let source: String
+    /// The currency code of the amounts; `nil`: the ledger's own (`wei`).
+    let currency: String?
     static var pageSize: Int { 1_000 }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -205,7 +216,8 @@ public struct UsageEvents<Store: BillingStore & TenantStore>: AsyncSequence, Sen
             if tenantNames[entry.record.tenantID] == nil {
                 tenantNames[entry.record.tenantID] = try await events.store.tenant(id: entry.record.tenantID)?.name ?? ""
             }
-            return try UsageEvent(entry, tenant: tenantNames[entry.record.tenantID] ?? "", source: events.source).json()
+            return try UsageEvent(entry, tenant: tenantNames[entry.record.tenantID] ?? "", source: events.source, currency: events.currency)
+                .json()
         }
     }
 
@@ -241,7 +253,8 @@ public struct UsageEvent: Sendable, Hashable, Encodable {
     var datacontenttype = "application/json"
     var data: Payload
 
-    public init(_ entry: LedgerEntry, tenant: String, source: String) {
+    /// - Parameter currency: The code of the amounts' currency (`billing.currency`); `nil`: `wei`.
+    public init(_ entry: LedgerEntry, tenant: String, source: String, currency: String? = nil) {
         let record = entry.record
         id = "\(record.jobID)/\(record.stepID)"
         self.source = source
@@ -258,7 +271,7 @@ public struct UsageEvent: Sendable, Hashable, Encodable {
             model: record.usage?.model,
             units: record.usage?.units,
             amount: record.amount,
-            currency: Invoice.ledgerCurrency,
+            currency: currency ?? Invoice.ledgerCurrency,
             network_cost_wei: record.networkCost
         )
     }

@@ -12,7 +12,9 @@ extension PolicyEngine {
     /// Accepts a job under its tenant's and key's concurrency limits and budgets.
     public func admit(_ claim: JobClaim) async throws -> JobPass {
         let principalLimits = try await limits(tenantID: claim.tenantID, keyPrefix: claim.keyPrefix)
-        let amount = charge(for: claim.estimatedNetworkCost)
+        // A tenant on a price book is held to its budgets step by step, at its book's prices; the
+        // network estimate says nothing about those.
+        let amount = try await priceBook(tenantID: claim.tenantID) == nil ? charge(for: claim.estimatedNetworkCost) : 0
         let hasBudget = principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil
         if hasBudget {
             // One decision at a time per tenant: jobs admitted at the same moment see each other's

@@ -9,10 +9,17 @@ public import WharfCore
 #endif
 
 extension PolicyEngine {
-    public func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64) async throws -> Int64? {
+    public func authorize(_ job: Job, stepID: String, estimatedNetworkCost: Int64, usage: ChargedUsage?) async throws -> Int64? {
+        let priced: (amount: Int64, book: PriceBook?)
+        do {
+            priced = try await customerAmount(tenantID: job.tenantID, networkCost: estimatedNetworkCost, usage: usage)
+        } catch let refusal as PolicyRefusal {
+            log(refusal, jobID: job.id)
+            throw refusal
+        }
         let principalLimits = try await limits(tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix)
         guard principalLimits.tenant?.budget != nil || principalLimits.key?.budget != nil else { return nil }
-        let amount = charge(for: estimatedNetworkCost)
+        let amount = priced.amount
         return try await budgetDecisions.withLock(job.tenantID) {
             let jobSpent = try await store.spending(jobID: job.id).reduce(Int64(0)) { $0.addingClamped($1.amount) }
             // What the job's other steps, running beside this one, were authorized and not charged.
@@ -47,6 +54,8 @@ extension PolicyEngine {
                 reservations[job.id]?.steps[stepID] = hold
             }
             try await publishHold(job.id)
+            // A price book's price does not depend on the orchestrator: nothing to cap.
+            guard priced.book == nil else { return nil }
             // Back in network terms (without the markup, rounded down).
             return networkCost(forCharge: hold)
         }
@@ -126,11 +135,6 @@ extension PolicyEngine {
     }
 
     /// The largest network cost whose charge is at most `amount`.
-    func networkCost(forCharge amount: Int64) -> Int64 {
-        let (scaled, overflow) = amount.multipliedReportingOverflow(by: 100)
-        return overflow ? amount / Int64(100 + markupPercent) * 100 : scaled / Int64(100 + markupPercent)
-    }
-
     @discardableResult
     public func charge(_ job: Job, stepID: String, networkCost: Int64, usage: ChargedUsage? = nil) async throws -> Int64 {
         try await budgetDecisions.withLock(job.tenantID) {
@@ -141,7 +145,18 @@ extension PolicyEngine {
     /// Records a step's charge, gives back what its authorization held beyond it, and sends the
     /// alerts it crosses.
     private func record(_ job: Job, stepID: String, networkCost: Int64, usage: ChargedUsage?) async throws -> Int64 {
-        let amount = charge(for: networkCost)
+        let amount: Int64
+        do {
+            amount = try await customerAmount(tenantID: job.tenantID, networkCost: networkCost, usage: usage).amount
+        } catch let refusal as PolicyRefusal {
+            // The step is done: its book lost its price while it ran. Charged by the default book
+            // rather than not at all, and said.
+            logger.warning(
+                "a step's price book has no price for it; charged by the default book",
+                metadata: ["gw.job.id": "\(job.id)", "gw.step": "\(stepID)", "gw.reason": "\(refusal.message)"]
+            )
+            amount = charge(for: networkCost)
+        }
         let now = Date()
         let (day, month) = (SpendPeriod.day(containing: now), SpendPeriod.month(containing: now))
         let principalLimits = try await limits(tenantID: job.tenantID, keyPrefix: job.apiKeyPrefix)
@@ -217,12 +232,6 @@ extension PolicyEngine {
             }
         }
         return amount
-    }
-
-    /// The customer amount for a network cost: with the markup, rounded up.
-    public func charge(for networkCost: Int64) -> Int64 {
-        let marked = networkCost.multipliedClamped(by: Int64(100 + markupPercent))
-        return marked == .max ? .max : marked / 100 + (marked % 100 > 0 ? 1 : 0)
     }
 
     /// Refuses when adding `amount` takes the job past its limit, or its tenant or key past a daily

@@ -14,7 +14,7 @@ public import WharfCore
 ///
 /// Both the tenant's and the key's limits apply; the stricter one decides. Every refusal is logged
 /// at notice level with the rule that made it (`gw.policy.rule`) and whose limit it was.
-public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobAdmission, SpendingControl, StoragePolicy {
+public final class PolicyEngine<Store: LimitsStore & SpendStore & PriceBookStore>: Sendable, JobAdmission, SpendingControl, StoragePolicy {
     let store: Store
     let rates: RateLimiter
     let slots = JobSlots()
@@ -35,6 +35,10 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     let logger: Logger
     /// Limits read from the store, each with the monotonic time it was read.
     let cache = Mutex<[PolicySubject: (limits: Limits?, readAt: Double)]>([:])
+    /// Each tenant's price book, read as limits are and forgotten with them.
+    let priceBooks = Mutex<[String: (book: PriceBook?, readAt: Double)]>([:])
+    /// The operator's currency: amounts, budgets and price books are in its minor units.
+    public let currency: BillingCurrency?
     /// How long limits read from the store are used before they are read again.
     let cacheLifetime: Double
     /// The limits of a tenant that has none of its own (`limits.default_tenant.*`): what keeps one
@@ -60,6 +64,8 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
 
     /// - Parameters:
     ///   - markupPercent: The operator's markup on network cost.
+    ///   - currency: The currency customers pay in, with its rate to wei; `nil`: amounts are
+    ///     marked-up wei, and price books cannot be used.
     ///   - rates: The rate limiter (tests pass one with their own clock).
     ///   - limitsCacheLifetime: How long limits are used before they are read again. Changes made
     ///     through this gateway's admin API apply at once (``forgetLimits()``); changes made
@@ -72,6 +78,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     public init(
         store: Store,
         markupPercent: Int = 0,
+        currency: BillingCurrency? = nil,
         rates: RateLimiter = RateLimiter(),
         shared: (any SharedLimitStore)? = nil,
         sharedFailure: SharedLimitFailure = SharedLimitFailure(),
@@ -85,6 +92,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
         self.store = store
         self.cacheLifetime = Double(limitsCacheLifetime.components.seconds) + Double(limitsCacheLifetime.components.attoseconds) / 1e18
         self.markupPercent = markupPercent
+        self.currency = currency
         self.defaultTenantLimits = defaultTenantLimits
         self.node = node
         self.rates = rates
@@ -149,6 +157,7 @@ public final class PolicyEngine<Store: LimitsStore & SpendStore>: Sendable, JobA
     /// after each write.
     public func forgetLimits() {
         cache.withLock { $0.removeAll() }
+        priceBooks.withLock { $0.removeAll() }
     }
 
     /// A tenant's and key's limits: from the cache while fresh, else in one read of the store.

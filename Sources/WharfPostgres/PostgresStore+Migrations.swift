@@ -256,6 +256,19 @@ extension PostgresStore {
                 "CREATE INDEX spend_by_time ON spend (at, job_id, step_id)",
             ]
         ),
+        Migration(
+            identifier: "2026-12-15-price-books",
+            statements: [
+                // Customer prices (docs/BILLING.md): each book as its JSON document, and which tenant pays by which.
+                "CREATE TABLE price_books (name text PRIMARY KEY, document text NOT NULL, updated_at timestamptz NOT NULL)",
+                """
+                CREATE TABLE tenant_price_books (
+                    tenant_id text PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+                    book text NOT NULL REFERENCES price_books (name)
+                )
+                """,
+            ]
+        ),
     ]
 }
 

@@ -36,6 +36,7 @@ public func buildAdminRouter<Store: GatewayStore>(
     keyCache: APIKeyCache? = nil,
     networkRouter: PipelineRouter? = nil,
     priceCaps: [Pipeline: UnitPrice] = [:],
+    currency: BillingCurrency? = nil,
     consoleSecret: Data? = nil
 ) -> Router<WharfRequestContext> {
     let router = Router(context: WharfRequestContext.self)
@@ -78,7 +79,8 @@ public func buildAdminRouter<Store: GatewayStore>(
             store: store,
             pool: pool,
             plugins: plugins,
-            routing: networkRouter.map { RoutingPreviewer(router: $0, priceCaps: priceCaps, policies: policy) }
+            routing: networkRouter.map { RoutingPreviewer(router: $0, priceCaps: priceCaps, policies: policy) },
+            currency: currency
         )
         .register(on: admin)
     } catch {

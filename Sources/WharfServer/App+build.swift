@@ -113,6 +113,7 @@ public func buildApplication(
     let policyEngine = PolicyEngine(
         store: store,
         markupPercent: configuration.markupPercent,
+        currency: configuration.billingCurrency,
         shared: store.sharedLimits,
         sharedFailure: configuration.sharedLimitFailure,
         metrics: metrics,
@@ -241,12 +242,16 @@ public func buildApplication(
         v2: V2Routes(
             jobs: jobService,
             storage: policyEngine,
-            settings: V2Settings(
-                maxFileBytes: configuration.v2MaxFileBytes,
-                fetchTimeout: configuration.v2FetchTimeout,
-                allowPrivateNetworks: configuration.allowPrivateURLs,
-                links: links
-            ),
+            settings: {
+                var settings = V2Settings(
+                    maxFileBytes: configuration.v2MaxFileBytes,
+                    fetchTimeout: configuration.v2FetchTimeout,
+                    allowPrivateNetworks: configuration.allowPrivateURLs,
+                    links: links
+                )
+                settings.currency = configuration.billingCurrency?.code ?? "wei"
+                return settings
+            }(),
             idempotencyRetention: configuration.idempotencyRetention,
             publicBaseURL: configuration.publicBaseURL,
             logger: logger
@@ -271,6 +276,7 @@ public func buildApplication(
         keyCache: keyCache,
         networkRouter: router,
         priceCaps: configuration.priceCaps,
+        currency: configuration.billingCurrency,
         consoleSecret: try NodeSecret.load(
             configured: configuration.consoleSessionSecret,
             dataDirectory: configuration.dataDirectory,

@@ -269,6 +269,18 @@ extension SQLiteStore {
             }
             try db.create(index: "spend_by_time", on: "spend", columns: ["at", "job_id", "step_id"])
         }
+        migrator.registerMigration("2026-12-15-price-books") { db in
+            // Customer prices (docs/BILLING.md): each book as its JSON document, and which tenant pays by which.
+            try db.create(table: "price_books") { table in
+                table.primaryKey("name", .text)
+                table.column("document", .text).notNull()
+                table.column("updated_at", .datetime).notNull()
+            }
+            try db.create(table: "tenant_price_books") { table in
+                table.primaryKey("tenant_id", .text).references("tenants", onDelete: .cascade)
+                table.column("book", .text).notNull().references("price_books", column: "name")
+            }
+        }
         return migrator
     }
 }

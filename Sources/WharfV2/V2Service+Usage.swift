@@ -59,7 +59,7 @@ extension V2Service {
             .init(
                 body: .json(
                     .init(
-                        currency: "wei",
+                        currency: settings.currency,
                         from: Self.dayText(first),
                         to: Self.dayText(last),
                         days: days,

@@ -20,6 +20,8 @@ package struct V2Settings: Sendable {
     package var maxWait: Duration = .seconds(60)
     /// How links to jobs' files are made (`media.signed_urls`).
     package var links = MediaLinks.plain
+    /// The customers' price unit: the billing currency's code (amounts in its minor units), or `wei`.
+    package var currency = "wei"
 
     package init(maxFileBytes: Int64, fetchTimeout: Duration, allowPrivateNetworks: Bool, links: MediaLinks = .plain) {
         self.maxFileBytes = maxFileBytes

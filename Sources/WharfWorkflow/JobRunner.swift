@@ -54,8 +54,9 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
     ///   dearer than that is chosen.
     private func authorize(_ step: NetworkStep, of job: Job, stepID: String) async throws -> NetworkStep {
         guard let spending else { return step }
-        guard let most = try await spending.authorize(job, stepID: stepID, estimatedNetworkCost: await estimatedNetworkCost(of: step))
-        else {
+        let usage = ChargedUsage(pipeline: step.pipeline.rawValue, model: step.model, units: step.units)
+        let estimate = await estimatedNetworkCost(of: step)
+        guard let most = try await spending.authorize(job, stepID: stepID, estimatedNetworkCost: estimate, usage: usage) else {
             return step
         }
         var capped = step
@@ -113,7 +114,14 @@ public struct JobRunner<Store: JobStore & AttemptStore & ArtifactStore>: Sendabl
             return
         }
         do {
-            let usage = ChargedUsage(pipeline: step.pipeline.rawValue, model: step.model, units: step.units)
+            // The answering attempt's time, for per-second prices.
+            let worked = outcome.attempts.last { $0.outcome == "ok" }?.latency ?? outcome.attempts.last?.latency
+            let usage = ChargedUsage(
+                pipeline: step.pipeline.rawValue,
+                model: step.model,
+                units: step.units,
+                milliseconds: worked?.wholeMilliseconds
+            )
             let amount = try await spending.charge(job, stepID: stepID, networkCost: cost, usage: usage)
             analytics?.recordCharge(of: job, pipeline: step.pipeline, model: step.model, costWei: cost, revenue: amount)
         } catch {
@@ -429,7 +437,7 @@ extension PipelineRouter.Attempt {
             jobID: jobID,
             orchestrator: orchestrator.description,
             outcome: outcome,
-            latencyMilliseconds: Int(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000),
+            latencyMilliseconds: Int(clamping: latency.wholeMilliseconds),
             pricePerUnit: price.pricePerUnit,
             pixelsPerUnit: price.pixelsPerUnit,
             endedAt: Date(),

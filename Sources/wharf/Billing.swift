@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WharfCore
 import WharfPolicy
+import WharfServer
 
 /// `wharf billing …`: invoices and usage events from the spend ledger.
 struct BillingCommand: AsyncParsableCommand {
@@ -36,7 +37,7 @@ struct BillingCommand: AsyncParsableCommand {
             let configuration = try await options.loadConfiguration()
             let store = try await options.openStore(configuration)
             guard let month = BillingMonth(month) else { throw ExitCode.validationFailure }
-            let billing = Billing(store: store)
+            let billing = Billing(store: store, currency: configuration.billingCurrency)
             let invoices = try await failing {
                 if let tenant { return [try await billing.invoice(tenantNamed: tenant, month: month)] }
                 return try await billing.invoices(month: month)
@@ -83,7 +84,7 @@ struct BillingCommand: AsyncParsableCommand {
                 }
                 tenantID = found.id
             }
-            let events = Billing(store: store).usageEvents(
+            let events = Billing(store: store, currency: configuration.billingCurrency).usageEvents(
                 tenantID: tenantID,
                 from: month.start,
                 to: month.end,

@@ -133,3 +133,99 @@ import WharfCore
         #expect(BillingMonth("2026-12")?.end == ISO8601DateFormatter().date(from: "2027-01-01T00:00:00Z"))
     }
 }
+
+/// Price books' arithmetic and checks, the currency's conversions, and books kept by every engine.
+@Suite(.layer(.unit)) struct PriceBookUnitTests {
+    @Test func aStepIsPricedByItsModelThenItsPipelineThenTheRest() throws {
+        let book = PriceBook(
+            name: "retail",
+            entries: [
+                .init(pipeline: "text-to-image", basis: .request, price: 2_500),
+                .init(pipeline: "text-to-image", model: "sdxl", basis: .request, price: 4_000),
+                .init(pipeline: "image-to-image", basis: .unit, price: 3, per: 1_000_000),
+                .init(pipeline: "audio-to-text", basis: .second, price: 7, per: 2),
+                .init(pipeline: "*", basis: .request, price: 1),
+            ]
+        )
+        #expect(book.problem() == nil)
+        #expect(book.amount(for: ChargedUsage(pipeline: "text-to-image", model: nil, units: 99)) == 2_500)
+        #expect(book.amount(for: ChargedUsage(pipeline: "text-to-image", model: "other", units: 99)) == 2_500)
+        #expect(book.amount(for: ChargedUsage(pipeline: "text-to-image", model: "sdxl", units: 99)) == 4_000)
+        // 3 per megapixel: 1.5 megapixels cost 4.5, rounded up to 5; a pixel costs 1, never 0.
+        #expect(book.amount(for: ChargedUsage(pipeline: "image-to-image", model: nil, units: 1_500_000)) == 5)
+        #expect(book.amount(for: ChargedUsage(pipeline: "image-to-image", model: nil, units: 1)) == 1)
+        #expect(book.amount(for: ChargedUsage(pipeline: "image-to-image", model: nil, units: 0)) == 0)
+        // 7 per 2 seconds: 3.5 per second, 1,001 ms cost 3.5035 → 4.
+        #expect(book.amount(for: ChargedUsage(pipeline: "audio-to-text", model: nil, units: 0, milliseconds: 1_001)) == 4)
+        #expect(book.amount(for: ChargedUsage(pipeline: "llm", model: nil, units: 10)) == 1)
+        #expect(
+            PriceBook(name: "narrow", entries: [.init(pipeline: "llm", basis: .request, price: 1)])
+                .amount(for: ChargedUsage(pipeline: "text-to-image", model: nil, units: 1)) == nil
+        )
+    }
+
+    @Test func pricesNeverOverflowOrGoNegative() {
+        #expect(PriceBook.share(.max, of: .max, per: 1) == .max)
+        #expect(PriceBook.share(.max, of: 2, per: 2) == .max)
+        #expect(PriceBook.share(3, of: .max, per: .max) == 3)
+        #expect(PriceBook.share(-5, of: 3, per: 1) == 0)
+        #expect(PriceBook.share(5, of: 3, per: 0) == 15)
+        let currency = BillingCurrency(code: "USD", minorUnitDigits: 6, weiPerMinorUnit: 1_000, rateSetAt: Date())
+        #expect(currency.minorUnits(forWei: 1) == 1)
+        #expect(currency.minorUnits(forWei: 1_000) == 1)
+        #expect(currency.minorUnits(forWei: 1_001) == 2)
+        #expect(currency.minorUnits(forWei: -5) == 0)
+        #expect(currency.wei(forMinorUnits: .max) == .max)
+        #expect(currency.minorUnitsDown(forWei: 1_999) == 1)
+    }
+
+    @Test func malformedBooksAreRefusedWithTheReason() {
+        let cases: [(PriceBook, String)] = [
+            (PriceBook(name: "", entries: [.init(pipeline: "llm", basis: .request, price: 1)]), "name"),
+            (PriceBook(name: "a b", entries: [.init(pipeline: "llm", basis: .request, price: 1)]), "name"),
+            (PriceBook(name: "ok", entries: []), "entries"),
+            (PriceBook(name: "ok", entries: [.init(pipeline: "warp", basis: .request, price: 1)]), "not a pipeline"),
+            (PriceBook(name: "ok", entries: [.init(pipeline: "*", model: "m", basis: .request, price: 1)]), "no model"),
+            (PriceBook(name: "ok", entries: [.init(pipeline: "llm", basis: .request, price: -1)]), "negative"),
+            (PriceBook(name: "ok", entries: [.init(pipeline: "llm", basis: .request, price: 1, per: 0)]), "per"),
+            (
+                PriceBook(
+                    name: "ok",
+                    entries: [.init(pipeline: "llm", basis: .request, price: 1), .init(pipeline: "llm", basis: .unit, price: 1)]
+                ), "twice"
+            ),
+        ]
+        for (book, reason) in cases {
+            #expect(book.problem()?.contains(reason) == true, "\(book): \(book.problem() ?? "accepted")")
+        }
+    }
+
+    @Test(arguments: StoreEngine.allCases)
+    func booksAndAssignmentsAreKept(engine: StoreEngine) async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await engine.open(in: directory)
+        let tenant = Tenant(name: "acme")
+        try await store.insertTenant(tenant)
+        let book = PriceBook(
+            name: "retail",
+            entries: [.init(pipeline: "llm", model: "m", basis: .unit, price: 2, per: 1_000)],
+            updatedAt: Date(timeIntervalSince1970: 1_800_000_000)
+        )
+        try await store.savePriceBook(book)
+        #expect(try await store.priceBook(named: "retail") == book)
+        var changed = book
+        changed.entries.append(.init(pipeline: "*", basis: .request, price: 9))
+        try await store.savePriceBook(changed)
+        #expect(try await store.listPriceBooks() == [changed])
+        #expect(try await store.priceBookName(tenantID: tenant.id) == nil)
+        try await store.assignPriceBook("retail", tenantID: tenant.id)
+        #expect(try await store.priceBookName(tenantID: tenant.id) == "retail")
+        await #expect(throws: WharfError.self) { try await store.assignPriceBook("ghost", tenantID: tenant.id) }
+        await #expect(throws: WharfError.self) { try await store.assignPriceBook("retail", tenantID: "ten_nobody") }
+        try await store.assignPriceBook(nil, tenantID: tenant.id)
+        #expect(try await store.priceBookName(tenantID: tenant.id) == nil)
+        // Without a billing currency, the admin operation refuses to store a book (and audits it).
+        let operations = AdminOperations(store: store, actor: .commandLine(user: "test"))
+        await #expect(throws: WharfError.self) { try await operations.savePriceBook(book, currency: nil) }
+    }
+}

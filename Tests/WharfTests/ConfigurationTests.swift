@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import WharfCore
 import WharfLivepeer
 import WharfPostgres
 import WharfRouting
@@ -36,6 +37,26 @@ import WharfServer
         #expect(forever.artifactRetention == nil)
         await #expect(throws: (any Error).self) {
             try await WharfConfiguration.load(filePath: nil, environment: ["WHARF_ARTIFACTS_RETENTION_DAYS": "-1"])
+        }
+    }
+
+    @Test func aBillingCurrencyNeedsItsRateAndWhenItWasSet() async throws {
+        let complete = [
+            "WHARF_BILLING_CURRENCY": "EUR", "WHARF_BILLING_MINOR_UNIT_DIGITS": "2", "WHARF_BILLING_WEI_PER_MINOR_UNIT": "3300000000000",
+            "WHARF_BILLING_RATE_SET_AT": "2026-11-30T12:00:00Z",
+        ]
+        let configuration = try await WharfConfiguration.load(filePath: nil, environment: complete)
+        #expect(configuration.billingCurrency?.code == "EUR" && configuration.billingCurrency?.weiPerMinorUnit == 3_300_000_000_000)
+        #expect(try await WharfConfiguration.load(filePath: nil, environment: [:]).billingCurrency == nil)
+        for (key, value) in [
+            ("WHARF_BILLING_CURRENCY", "euro"), ("WHARF_BILLING_MINOR_UNIT_DIGITS", "12"), ("WHARF_BILLING_WEI_PER_MINOR_UNIT", "0"),
+            ("WHARF_BILLING_WEI_PER_MINOR_UNIT", ""), ("WHARF_BILLING_RATE_SET_AT", "yesterday"),
+        ] {
+            var environment = complete
+            environment[key] = value
+            await #expect(throws: (any Error).self, "\(key)=\(value)") {
+                try await WharfConfiguration.load(filePath: nil, environment: environment)
+            }
         }
     }
 

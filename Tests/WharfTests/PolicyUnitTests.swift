@@ -299,7 +299,9 @@ extension PolicyUnitTests {
             for index in 0..<20 {
                 let job = all[index % all.count]
                 group.addTask {
-                    guard let cap = try? await engine.authorize(job, stepID: "s\(index)", estimatedNetworkCost: 100) else { return false }
+                    guard let cap = try? await engine.authorize(job, stepID: "s\(index)", estimatedNetworkCost: 100, usage: nil) else {
+                        return false
+                    }
                     await Task.yield()
                     return (try? await engine.charge(job, stepID: "s\(index)", networkCost: atCap ? cap : 100)) != nil
                 }
@@ -325,12 +327,12 @@ extension PolicyUnitTests {
         let job = Job(tenantID: tenant.id, kind: "preset:x", request: Data("{}".utf8))
         try await store.insertJob(job)
         // 400 of network cost is 500 charged; the step may spend up to 1000 charged = 800 network.
-        #expect(try await engine.authorize(job, stepID: "a", estimatedNetworkCost: 400) == 800)
+        #expect(try await engine.authorize(job, stepID: "a", estimatedNetworkCost: 400, usage: nil) == 800)
         try await engine.charge(job, stepID: "a", networkCost: 400)
         #expect(try await store.spending(jobID: job.id).map(\.amount) == [500])
         // 500 charged are left: 400 network fits exactly, 401 does not.
-        #expect(try await engine.authorize(job, stepID: "b", estimatedNetworkCost: 400) == 400)
-        await #expect(throws: PolicyRefusal.self) { try await engine.authorize(job, stepID: "b", estimatedNetworkCost: 401) }
+        #expect(try await engine.authorize(job, stepID: "b", estimatedNetworkCost: 400, usage: nil) == 400)
+        await #expect(throws: PolicyRefusal.self) { try await engine.authorize(job, stepID: "b", estimatedNetworkCost: 401, usage: nil) }
         #expect(engine.charge(for: 1) == 2)  // rounded up
         #expect(engine.charge(for: .max) == .max)  // saturates, never traps
     }

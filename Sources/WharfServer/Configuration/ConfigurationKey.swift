@@ -417,6 +417,26 @@ public struct ConfigurationKey: Sendable, Hashable {
         "0",
         "The operator's markup on network cost, 0 to 10000 percent: customers are charged (and budgets count) network cost × (100 + markup) / 100."
     )
+    static let billingCurrency = Self(
+        "billing.currency",
+        "(none)",
+        "The currency customers pay in (ISO 4217, `USD`). With it, every charge, budget, invoice and price book is in its minor units; needs `billing.wei_per_minor_unit` and `billing.rate_set_at`."
+    )
+    static let billingMinorUnitDigits = Self(
+        "billing.minor_unit_digits",
+        "2",
+        "Digits of the currency's minor unit, 0 to 9: 2 counts in cents, 6 in micros."
+    )
+    static let billingWeiPerMinorUnit = Self(
+        "billing.wei_per_minor_unit",
+        "(none)",
+        "How many wei of network cost one minor unit is worth (the operator's exchange rate), 1 or more."
+    )
+    static let billingRateSetAt = Self(
+        "billing.rate_set_at",
+        "(none)",
+        "When that rate was set (RFC 3339): shown with every margin it is used for."
+    )
     static let budgetAlertWebhook = Self(
         "budgets.alert_webhook_url",
         "(none)",
@@ -474,7 +494,8 @@ public struct ConfigurationKey: Sendable, Hashable {
             pluginsStepsPerProcess, artifactsDirectory, artifactsRetentionDays, v2MaxFileBytes,
             v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
             webhooksOutboxSeconds,
-            trustedProxies, forwardedHeader, markupPercent, budgetAlertWebhook, budgetAlertSecret, analyticsFlushSeconds,
+            trustedProxies, forwardedHeader, markupPercent, billingCurrency, billingMinorUnitDigits,
+            billingWeiPerMinorUnit, billingRateSetAt, budgetAlertWebhook, budgetAlertSecret, analyticsFlushSeconds,
             analyticsRawRetentionDays, analyticsMinuteRetentionDays, analyticsHourRetentionDays, consoleSessionSecret,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 

@@ -149,6 +149,10 @@ extension WharfConfiguration {
         let consoleSecret = reader.string(forKey: ConfigurationKey.consoleSessionSecret.configKey)
         let trustedProxyTexts = reader.stringArray(forKey: ConfigurationKey.trustedProxies.configKey, default: [])
         let markupPercent = reader.int(forKey: ConfigurationKey.markupPercent.configKey, default: 0)
+        let currencyCode = reader.string(forKey: ConfigurationKey.billingCurrency.configKey)
+        let minorUnitDigits = reader.int(forKey: ConfigurationKey.billingMinorUnitDigits.configKey, default: 2)
+        let weiPerMinorUnit = reader.string(forKey: ConfigurationKey.billingWeiPerMinorUnit.configKey)
+        let rateSetAt = reader.string(forKey: ConfigurationKey.billingRateSetAt.configKey)
         let forwardedHeader = reader.string(forKey: ConfigurationKey.forwardedHeader.configKey, default: "x-forwarded-for")
         let alertWebhook = reader.string(forKey: ConfigurationKey.budgetAlertWebhook.configKey)
         let alertSecret = reader.string(forKey: ConfigurationKey.budgetAlertSecret.configKey)
@@ -439,6 +443,28 @@ extension WharfConfiguration {
         }
         unlessFailed(.markupPercent, (0...10_000).contains(markupPercent), "must be from 0 to 10000 percent")
         configuration.markupPercent = markupPercent
+        if let currencyCode, !currencyCode.isEmpty {
+            let isCode =
+                currencyCode.utf8.count == 3 && currencyCode.utf8.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+            unlessFailed(.billingCurrency, isCode, "must be an ISO 4217 code: three capital letters")
+            unlessFailed(.billingMinorUnitDigits, (0...9).contains(minorUnitDigits), "must be from 0 to 9")
+            let rate = weiPerMinorUnit.flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) }
+            unlessFailed(
+                .billingWeiPerMinorUnit,
+                (rate ?? 0) >= 1,
+                "must be a whole number of wei, 1 or more, when billing.currency is set"
+            )
+            let setAt = rateSetAt.flatMap { try? Date($0.trimmingCharacters(in: .whitespaces), strategy: .iso8601) }
+            unlessFailed(.billingRateSetAt, setAt != nil, "must be an RFC 3339 time (2026-11-30T12:00:00Z) when billing.currency is set")
+            if isCode, (0...9).contains(minorUnitDigits), let rate, rate >= 1, let setAt {
+                configuration.billingCurrency = BillingCurrency(
+                    code: currencyCode,
+                    minorUnitDigits: minorUnitDigits,
+                    weiPerMinorUnit: rate,
+                    rateSetAt: setAt
+                )
+            }
+        }
         if let alertWebhook, !alertWebhook.isEmpty {
             if let url = URL(string: alertWebhook), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
                 configuration.budgetAlertWebhook = url

@@ -137,6 +137,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var forwardedHeader: ClientAddressResolver.Header = .xForwardedFor
     /// The operator's markup on network cost, in percent (`billing.markup_percent`).
     public var markupPercent = 0
+    /// The currency customers pay in, with its rate to wei (`billing.currency` and the keys beside it).
+    public var billingCurrency: BillingCurrency?
     /// How often rolled-up analytics are written to the store (`analytics.flush_seconds`).
     public var analyticsFlushInterval: Duration = .seconds(10)
     /// How long raw attempts and the finer roll-ups are kept (`analytics.*_retention_days`).

@@ -7,7 +7,7 @@ public import WharfPolicy
 /// Applies the caller's tenant and key limits to each authenticated request: the allowed networks
 /// (403 `address-not-allowed`) and the request rates (429 `rate-limited` with `Retry-After`). The
 /// rate limit state goes out on every answer (``RateLimitHeadersMiddleware``).
-public struct RequestPolicyMiddleware<Store: LimitsStore & SpendStore>: RouterMiddleware {
+public struct RequestPolicyMiddleware<Store: LimitsStore & SpendStore & PriceBookStore>: RouterMiddleware {
     public typealias Context = WharfRequestContext
     private let engine: PolicyEngine<Store>
 
