@@ -34,6 +34,7 @@ public struct ConsoleController<Store: GatewayStore, Context: RequestContext>: S
 
     /// - Parameters:
     ///   - sessionSecret: What session cookies are signed with; nodes sharing it share sessions.
+    ///   - currency: The billing currency, which money is shown in when there is one.
     ///   - policy: Holds a signed-in key to its allowed networks and rates, as on the admin API.
     ///   - keyCache: Where keys are read through at sign-in, shared with the listeners.
     ///   - clientAddress: The client's address (through trusted proxies), for the policy and the audit log.
@@ -43,13 +44,14 @@ public struct ConsoleController<Store: GatewayStore, Context: RequestContext>: S
         pool: OrchestratorPool,
         plugins: PluginCatalog,
         sessionSecret: Data,
+        currency: BillingCurrency? = nil,
         policy: PolicyEngine<Store>? = nil,
         keyCache: APIKeyCache? = nil,
         throttle: AuthenticationThrottle = AuthenticationThrottle(),
         clientAddress: @escaping @Sendable (Request, Context) -> IPAddress?,
         afterWrite: @escaping @Sendable () -> Void = {}
     ) throws {
-        self.pages = ConsolePages(store: store, pool: pool, plugins: plugins)
+        self.pages = ConsolePages(store: store, pool: pool, plugins: plugins, currency: currency)
         self.sessions = ConsoleSessions(secret: sessionSecret)
         self.library = try ConsoleTemplates.library()
         self.throttle = throttle

@@ -1,4 +1,5 @@
 import Foundation
+import WharfCore
 
 /// How the console writes numbers, durations, money and times: the same way on every page, in UTC.
 enum ConsoleFormat {
@@ -25,6 +26,18 @@ enum ConsoleFormat {
     static func milliseconds(_ value: Int64?) -> String {
         guard let value else { return "–" }
         return value < 10_000 ? "\(count(value)) ms" : String(format: "%.1f s", Double(value) / 1000)
+    }
+
+    /// `USD 12.345600`: minor units as the currency's major unit, every digit of the minor unit kept.
+    static func money(_ minor: Int64, in currency: BillingCurrency) -> String {
+        let digits = min(max(currency.minorUnitDigits, 0), 18)
+        var scale: Int64 = 1
+        for _ in 0..<digits { scale *= 10 }
+        let whole = count(minor / scale)
+        guard digits > 0 else { return "\(currency.code) \(whole)" }
+        let fraction = String(minor.magnitude % UInt64(scale))
+        let padded = String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
+        return "\(currency.code) \(minor < 0 && minor / scale == 0 ? "-" : "")\(whole).\(padded)"
     }
 
     /// An axis label for a value that may be large: `1.2k`, `3.4M`, `5.6G`.

@@ -13,6 +13,8 @@ struct ConsolePages<Store: GatewayStore>: Sendable {
     let store: Store
     let pool: OrchestratorPool
     let plugins: PluginCatalog
+    /// The billing currency: revenue, cost and margin are shown in it when there is one.
+    let currency: BillingCurrency?
 
     var reports: AnalyticsReports<Store> { AnalyticsReports(store: store) }
 
@@ -64,57 +66,62 @@ struct ConsolePages<Store: GatewayStore>: Sendable {
                 )
             )
         }
-        let charts = [
-            chart(
-                "Traffic (per \(range.window.rawValue))",
-                [
-                    ChartSeries(name: "requests", style: "series-a", values: sums(requests.points, \.count)),
-                    ChartSeries(name: "jobs", style: "series-b", values: sums(jobs.points, \.count)),
-                    ChartSeries(name: "network attempts", style: "series-c", values: sums(attempts.points, \.count)),
-                ],
-                format: ConsoleFormat.compact
-            ),
-            chart(
-                "Success rate",
-                [
-                    ChartSeries(name: "jobs", style: "series-b", values: values(jobs.points) { $0.successRate }),
-                    ChartSeries(name: "network attempts", style: "series-c", values: values(attempts.points) { $0.successRate }),
-                ],
-                floor: 1,
-                format: { String(format: "%.0f%%", $0 * 100) }
-            ),
-            chart(
-                "Network latency",
-                [50.0, 90, 99].enumerated().map { index, percentile in
-                    ChartSeries(
-                        name: "p\(Int(percentile))",
-                        style: ["series-a", "series-b", "series-c"][index],
-                        values: values(attempts.points) { $0.latency(atPercentile: percentile).map(Double.init) }
-                    )
-                },
-                format: { ConsoleFormat.compact($0) + " ms" }
-            ),
-            chart(
-                "Revenue (price units)",
-                [ChartSeries(name: "revenue", style: "series-a", values: sums(jobs.points, \.revenue))],
-                format: ConsoleFormat.compact
-            ),
-            chart(
-                "Network cost (wei)",
-                [ChartSeries(name: "network cost", style: "series-d", values: sums(jobs.points, \.costWei))],
-                format: ConsoleFormat.compact
-            ),
-        ]
-        let tiles = [
+        let charts =
+            [
+                chart(
+                    "Traffic (per \(range.window.rawValue))",
+                    [
+                        ChartSeries(name: "requests", style: "series-a", values: sums(requests.points, \.count)),
+                        ChartSeries(name: "jobs", style: "series-b", values: sums(jobs.points, \.count)),
+                        ChartSeries(name: "network attempts", style: "series-c", values: sums(attempts.points, \.count)),
+                    ],
+                    format: ConsoleFormat.compact
+                ),
+                chart(
+                    "Success rate",
+                    [
+                        ChartSeries(name: "jobs", style: "series-b", values: values(jobs.points) { $0.successRate }),
+                        ChartSeries(name: "network attempts", style: "series-c", values: values(attempts.points) { $0.successRate }),
+                    ],
+                    floor: 1,
+                    format: { String(format: "%.0f%%", $0 * 100) }
+                ),
+                chart(
+                    "Network latency",
+                    [50.0, 90, 99].enumerated().map { index, percentile in
+                        ChartSeries(
+                            name: "p\(Int(percentile))",
+                            style: ["series-a", "series-b", "series-c"][index],
+                            values: values(attempts.points) { $0.latency(atPercentile: percentile).map(Double.init) }
+                        )
+                    },
+                    format: { ConsoleFormat.compact($0) + " ms" }
+                ),
+            ] + money(jobs, chart: chart, sums: sums)
+        var tiles = [
             Figure(label: "Requests", value: ConsoleFormat.count(requests.total.count)),
             Figure(label: "Jobs", value: ConsoleFormat.count(jobs.total.count)),
             Figure(label: "Job success", value: ConsoleFormat.percent(jobs.total.successRate)),
             Figure(label: "Attempt success", value: ConsoleFormat.percent(attempts.total.successRate)),
             Figure(label: "Network p50", value: ConsoleFormat.milliseconds(attempts.total.latency(atPercentile: 50))),
             Figure(label: "Network p99", value: ConsoleFormat.milliseconds(attempts.total.latency(atPercentile: 99))),
-            Figure(label: "Revenue", value: ConsoleFormat.count(jobs.total.revenue)),
-            Figure(label: "Network cost (wei)", value: ConsoleFormat.count(jobs.total.costWei)),
         ]
+        if let currency {
+            let cost = currency.minorUnits(forWei: jobs.total.costWei)
+            tiles += [
+                Figure(label: "Revenue", value: ConsoleFormat.money(jobs.total.revenue, in: currency)),
+                Figure(label: "Network cost", value: ConsoleFormat.money(cost, in: currency)),
+                Figure(
+                    label: "Margin",
+                    value: ConsoleFormat.money(jobs.total.revenue.subtractingReportingOverflow(cost).partialValue, in: currency)
+                ),
+            ]
+        } else {
+            tiles += [
+                Figure(label: "Revenue", value: ConsoleFormat.count(jobs.total.revenue)),
+                Figure(label: "Network cost (wei)", value: ConsoleFormat.count(jobs.total.costWei)),
+            ]
+        }
         let names = try await tenantNames()
         let customers = try await reports.customers(by: .tenant, from: from, to: to, window: range.window)
             .sorted { ($0.jobs.revenue, $0.requests.count, $1.id) > ($1.jobs.revenue, $1.requests.count, $0.id) }
@@ -137,6 +144,47 @@ struct ConsolePages<Store: GatewayStore>: Sendable {
             customers: Array(customers),
             hasCustomers: !customers.isEmpty
         )
+    }
+
+    /// The money charts: revenue and network cost on one scale in the billing currency, or each on
+    /// its own (price units and wei) without one.
+    private func money(
+        _ jobs: (total: AnalyticsStats, points: [Int64: AnalyticsStats]),
+        chart: (String, [ChartSeries], Double, @escaping @Sendable (Double) -> String) -> ChartView,
+        sums: ([Int64: AnalyticsStats], (AnalyticsStats) -> Int64) -> [Double?]
+    ) -> [ChartView] {
+        guard let currency else {
+            return [
+                chart(
+                    "Revenue (price units)",
+                    [ChartSeries(name: "revenue", style: "series-a", values: sums(jobs.points, \.revenue))],
+                    0,
+                    ConsoleFormat.compact
+                ),
+                chart(
+                    "Network cost (wei)",
+                    [ChartSeries(name: "network cost", style: "series-d", values: sums(jobs.points, \.costWei))],
+                    0,
+                    ConsoleFormat.compact
+                ),
+            ]
+        }
+        let scale = pow(10, Double(currency.minorUnitDigits))
+        return [
+            chart(
+                "Revenue and network cost (\(currency.code))",
+                [
+                    ChartSeries(name: "revenue", style: "series-a", values: sums(jobs.points, \.revenue).map { $0.map { $0 / scale } }),
+                    ChartSeries(
+                        name: "network cost",
+                        style: "series-d",
+                        values: sums(jobs.points) { currency.minorUnits(forWei: $0.costWei) }.map { $0.map { $0 / scale } }
+                    ),
+                ],
+                0,
+                ConsoleFormat.compact
+            )
+        ]
     }
 
     func tenantNames() async throws -> [String: String] {

@@ -156,6 +156,12 @@ public struct AnyGatewayStore: GatewayStore {
     }
     public func priceBookName(tenantID: String) async throws -> String? { try await base.priceBookName(tenantID: tenantID) }
 
+    // ExportCursorStore
+    public func exportCursor(named name: String) async throws -> String? { try await base.exportCursor(named: name) }
+    public func saveExportCursor(_ cursor: String, named name: String, at date: Date) async throws {
+        try await base.saveExportCursor(cursor, named: name, at: date)
+    }
+
     // LimitsStore, SpendStore, AuditStore
     public func limits(for subject: PolicySubject) async throws -> Limits? { try await base.limits(for: subject) }
     public func limits(forEach subjects: [PolicySubject]) async throws -> [PolicySubject: Limits] {

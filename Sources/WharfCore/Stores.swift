@@ -121,4 +121,4 @@ public protocol StoreLifecycle: Sendable {
 /// Everything the gateway needs from its store.
 public typealias GatewayStore = TenantStore & APIKeyStore & JobStore & AttemptStore & ArtifactStore & StepStore & FileStore
     & IdempotencyStore & WebhookStore & LimitsStore & SpendStore & AuditStore & LeaseStore & AnalyticsStore & BillingStore
-    & PriceBookStore & StoreLifecycle
+    & PriceBookStore & ExportCursorStore & StoreLifecycle

@@ -13,7 +13,7 @@ import NIOHTTP1
 /// - `User-Agent`
 ///
 /// Redirects are not followed (a 3xx answer is a failed delivery), at most 64 KiB of the answer is read and
-/// thrown away, and ``deliver(to:payload:secret:eventID:at:)`` never throws: every outcome is a ``Delivery``
+/// thrown away, and ``deliver(to:payload:secret:eventID:contentType:at:)`` never throws: every outcome is a ``Delivery``
 /// for the caller to record and retry on.
 public struct WebhookSender: Sendable {
     /// The outcome of one delivery attempt.
@@ -80,15 +80,23 @@ public struct WebhookSender: Sendable {
     ///   - payload: The JSON body, sent as it is and signed.
     ///   - secret: The endpoint's signing secret.
     ///   - eventID: The event's id, sent as `Wharf-Webhook-Id`.
+    ///   - contentType: The payload's media type (`application/json` unless told).
     ///   - date: The signing time.
     /// - Returns: The receiver's status, or why there was none, and how long it took.
-    public func deliver(to url: URL, payload: Data, secret: String, eventID: String, at date: Date = Date()) async -> Delivery {
+    public func deliver(
+        to url: URL,
+        payload: Data,
+        secret: String,
+        eventID: String,
+        contentType: String = "application/json",
+        at date: Date = Date()
+    ) async -> Delivery {
         let clock = ContinuousClock()
         let start = clock.now
         let signature = WebhookSignature.sign(payload: payload, secret: secret, timestamp: Int(date.timeIntervalSince1970.rounded(.down)))
         do {
             let status = try await OutboundRequest.withTimeLimit(timeout, what: "Delivering to \(url.host ?? "the host")") {
-                try await self.post(payload, to: url, signature: signature, eventID: eventID)
+                try await self.post(payload, to: url, signature: signature, eventID: eventID, contentType: contentType)
             }
             return Delivery(statusCode: status, error: nil, duration: start.duration(to: clock.now))
         } catch {
@@ -97,13 +105,13 @@ public struct WebhookSender: Sendable {
         }
     }
 
-    private func post(_ payload: Data, to url: URL, signature: String, eventID: String) async throws -> Int {
+    private func post(_ payload: Data, to url: URL, signature: String, eventID: String, contentType: String) async throws -> Int {
         let addresses = try await policy.check(url)
         return try await OutboundRequest.withPinnedClient(for: url, at: addresses[0], on: eventLoopGroup, connectTimeout: timeout) {
             client in
             var request = HTTPClientRequest(url: url.absoluteString)
             request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.headers.add(name: WebhookSignature.header, value: signature)
             request.headers.add(name: Self.eventIDHeader, value: eventID)
             request.headers.add(name: "User-Agent", value: userAgent)

@@ -269,6 +269,13 @@ extension PostgresStore {
                 """,
             ]
         ),
+        Migration(
+            identifier: "2026-12-16-export-cursors",
+            statements: [
+                // How far ordered exports (usage events pushed to a webhook) have got.
+                "CREATE TABLE export_cursors (name text PRIMARY KEY, cursor text NOT NULL, updated_at timestamptz NOT NULL)"
+            ]
+        ),
     ]
 }
 

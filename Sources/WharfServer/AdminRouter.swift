@@ -95,6 +95,7 @@ public func buildAdminRouter<Store: GatewayStore>(
                 pool: pool,
                 plugins: plugins,
                 sessionSecret: consoleSecret,
+                currency: currency,
                 policy: policy,
                 keyCache: keyCache,
                 clientAddress: { _, context in

@@ -206,6 +206,25 @@ public func buildApplication(
             work: analyticsSweep.sweep
         )
     )
+    if let webhook = configuration.usageWebhook {
+        let pusher = UsageEventPusher(
+            store: store,
+            url: webhook.url,
+            secret: webhook.secret,
+            currency: configuration.billingCurrency?.code,
+            logger: logger
+        )
+        backgroundServices.append(
+            PeriodicTask(
+                name: "usage-webhook",
+                store: store,
+                holder: lease.identity,
+                interval: configuration.usageWebhookInterval,
+                logger: logger,
+                work: pusher.push
+            )
+        )
+    }
     if let retention = configuration.artifactRetention {
         let sweep = ArtifactRetention(store: store, retention: retention, logger: logger)
         backgroundServices.append(

@@ -281,6 +281,14 @@ extension SQLiteStore {
                 table.column("book", .text).notNull().references("price_books", column: "name")
             }
         }
+        migrator.registerMigration("2026-12-16-export-cursors") { db in
+            // How far ordered exports (usage events pushed to a webhook) have got.
+            try db.create(table: "export_cursors") { table in
+                table.primaryKey("name", .text)
+                table.column("cursor", .text).notNull()
+                table.column("updated_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

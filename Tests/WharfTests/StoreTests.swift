@@ -13,7 +13,7 @@ import WharfStore
         "2026-12-03-step-interruptions",
         "2026-12-04-files-by-tenant", "2026-12-05-webhook-outbox",
         "2026-12-06-spend-intents", "2026-12-07-attempt-roles-decisions", "2026-12-13-analytics-rollups", "2026-12-14-spend-usage",
-        "2026-12-15-price-books",
+        "2026-12-15-price-books", "2026-12-16-export-cursors",
     ]
 
     @Test func migratesAnEmptyFileInWALMode() async throws {

@@ -14,7 +14,10 @@ public struct ConfigurationKey: Sendable, Hashable {
 
     /// Whether the value is a secret: problems with it never repeat it.
     public var isSecret: Bool {
-        [Self.postgresURL, Self.postgresPassword, Self.mediaSigningSecret, Self.budgetAlertSecret, Self.consoleSessionSecret].contains(self)
+        [
+            Self.postgresURL, Self.postgresPassword, Self.mediaSigningSecret, Self.budgetAlertSecret, Self.consoleSessionSecret,
+            Self.usageWebhookSecret,
+        ].contains(self)
     }
 
     /// The environment variable that overrides the key: `WHARF_` and the name in upper case with
@@ -437,6 +440,21 @@ public struct ConfigurationKey: Sendable, Hashable {
         "(none)",
         "When that rate was set (RFC 3339): shown with every margin it is used for."
     )
+    static let usageWebhookURL = Self(
+        "billing.usage_webhook_url",
+        "(none)",
+        "Where usage events are pushed: every charge as a CloudEvent, in order, in batches (a JSON array, `application/cloudevents-batch+json`), signed like job webhooks; retried until taken. Needs `billing.usage_webhook_secret`."
+    )
+    static let usageWebhookSecret = Self(
+        "billing.usage_webhook_secret",
+        "(none)",
+        "The secret usage event pushes are signed with (`Wharf-Signature`), at least 16 characters."
+    )
+    static let usageWebhookSeconds = Self(
+        "billing.usage_webhook_seconds",
+        "30",
+        "How often new charges are pushed, 1 to 3600 seconds."
+    )
     static let budgetAlertWebhook = Self(
         "budgets.alert_webhook_url",
         "(none)",
@@ -495,7 +513,8 @@ public struct ConfigurationKey: Sendable, Hashable {
             v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
             webhooksOutboxSeconds,
             trustedProxies, forwardedHeader, markupPercent, billingCurrency, billingMinorUnitDigits,
-            billingWeiPerMinorUnit, billingRateSetAt, budgetAlertWebhook, budgetAlertSecret, analyticsFlushSeconds,
+            billingWeiPerMinorUnit, billingRateSetAt, usageWebhookURL, usageWebhookSecret, usageWebhookSeconds, budgetAlertWebhook,
+            budgetAlertSecret, analyticsFlushSeconds,
             analyticsRawRetentionDays, analyticsMinuteRetentionDays, analyticsHourRetentionDays, consoleSessionSecret,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }
 

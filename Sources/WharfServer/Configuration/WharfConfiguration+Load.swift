@@ -156,6 +156,9 @@ extension WharfConfiguration {
         let forwardedHeader = reader.string(forKey: ConfigurationKey.forwardedHeader.configKey, default: "x-forwarded-for")
         let alertWebhook = reader.string(forKey: ConfigurationKey.budgetAlertWebhook.configKey)
         let alertSecret = reader.string(forKey: ConfigurationKey.budgetAlertSecret.configKey)
+        let usageWebhook = reader.string(forKey: ConfigurationKey.usageWebhookURL.configKey)
+        let usageSecret = reader.string(forKey: ConfigurationKey.usageWebhookSecret.configKey)
+        let usageSeconds = reader.int(forKey: ConfigurationKey.usageWebhookSeconds.configKey, default: 30)
 
         for failure in failures.failures {
             guard let key = ConfigurationKey.all.first(where: { $0.name == failure.key }) else { continue }
@@ -481,6 +484,17 @@ extension WharfConfiguration {
             }
         }
         configuration.budgetAlertSecret = alertSecret ?? ""
+        unlessFailed(.usageWebhookSeconds, (1...3600).contains(usageSeconds), "must be from 1 to 3600 seconds")
+        configuration.usageWebhookInterval = .seconds(usageSeconds)
+        if let usageWebhook, !usageWebhook.isEmpty {
+            let url = URL(string: usageWebhook).flatMap {
+                ["http", "https"].contains($0.scheme?.lowercased() ?? "") && $0.host != nil ? $0 : nil
+            }
+            unlessFailed(.usageWebhookURL, url != nil, "must be an http or https URL")
+            let secret = usageSecret ?? ""
+            unlessFailed(.usageWebhookSecret, secret.count >= 16, "must be at least 16 characters when billing.usage_webhook_url is set")
+            if let url, secret.count >= 16 { configuration.usageWebhook = WharfConfiguration.Webhook(url: url, secret: secret) }
+        }
         configuration.pluginsDirectory =
             pluginsDirectory.flatMap { $0.isEmpty ? nil : $0 }
             ?? (configuration.dataDirectory as NSString).appendingPathComponent("plugins")

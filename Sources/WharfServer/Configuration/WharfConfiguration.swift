@@ -24,6 +24,17 @@ public struct WharfConfiguration: Sendable, Equatable {
         }
     }
 
+    /// A webhook the operator configured: where, and the secret its requests are signed with.
+    public struct Webhook: Sendable, Equatable {
+        public var url: URL
+        public var secret: String
+
+        public init(url: URL, secret: String) {
+            self.url = url
+            self.secret = secret
+        }
+    }
+
     /// How log lines are written.
     public enum LogFormat: String, Sendable, Equatable, CaseIterable {
         /// One JSON object per line.
@@ -145,6 +156,10 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var analyticsRetention = AnalyticsRetention()
     /// Where budget alerts are sent (`budgets.alert_webhook_url`).
     public var budgetAlertWebhook: URL?
+    /// Where usage events are pushed (`billing.usage_webhook_url`), with the secret they are signed with.
+    public var usageWebhook: Webhook?
+    /// How often new charges are pushed (`billing.usage_webhook_seconds`).
+    public var usageWebhookInterval: Duration = .seconds(30)
     /// The secret budget alerts are signed with (`budgets.alert_webhook_secret`).
     public var budgetAlertSecret = ""
     /// Whether customer URLs may reach private addresses (`network.allow_private_urls`).
