@@ -85,6 +85,8 @@ public struct RoutingDecision: Sendable, Hashable, Codable {
     public var chosen: String
     /// The rule that chose it, in words (`cheapest offering`, `weighted draw`, `in the client's region eu-west`).
     public var reason: String
+    /// The W3C trace id of the trace the attempt ran in, when the gateway traces (`tracing.otlp_endpoint`).
+    public var traceID: String?
 
     public init(
         strategy: String,
@@ -109,5 +111,6 @@ public struct RoutingDecision: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case strategy, members, offering, excluded, top, chosen, reason
         case clientRegion = "client_region"
+        case traceID = "trace_id"
     }
 }

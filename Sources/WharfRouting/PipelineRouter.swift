@@ -1,5 +1,6 @@
 public import Foundation
 public import Metrics
+import Tracing
 public import WharfCore
 public import WharfLivepeer
 
@@ -357,9 +358,42 @@ public struct PipelineRouter: Sendable {
         Counter(label: label, dimensions: [("pipeline", pipeline.rawValue)], factory: metrics).increment()
     }
 
+    /// One orchestrator's turn at a step, as a client span (`orchestrator <pipeline>`) of the trace
+    /// the step is in; its routing decision carries the trace's id.
+    private func attempt(
+        _ request: AIJobClient.Request,
+        role: Attempt.Role,
+        on candidate: OrchestratorPool.Candidate,
+        decision: RoutingDecision,
+        model: String,
+        priceCap: OrchestratorOffer.Price?,
+        deadline: ContinuousClock.Instant
+    ) async -> AttemptResult {
+        await withSpan("orchestrator \(request.pipeline.rawValue)", ofKind: .client) { span in
+            span.attributes["gw.orchestrator"] = candidate.address.description
+            span.attributes["gw.attempt.role"] = role.rawValue
+            span.attributes["gw.pipeline"] = request.pipeline.rawValue
+            var traced = decision
+            traced.traceID = TraceIdentity.current
+            let result = await untracedAttempt(
+                request,
+                role: role,
+                on: candidate,
+                decision: traced,
+                model: model,
+                priceCap: priceCap,
+                deadline: deadline
+            )
+            let outcome = result.attempts.last?.outcome ?? "none"
+            span.attributes["gw.attempt.outcome"] = outcome
+            if outcome != "ok" { span.setStatus(SpanStatus(code: .error, message: outcome)) }
+            return result
+        }
+    }
+
     /// One orchestrator's turn at a step: a fresh token when its own expired, payment, the request,
     /// and one more try on the same orchestrator when it refused the token or changed certificate.
-    private func attempt(
+    private func untracedAttempt(
         _ request: AIJobClient.Request,
         role: Attempt.Role,
         on candidate: OrchestratorPool.Candidate,

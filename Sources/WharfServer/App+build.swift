@@ -347,6 +347,8 @@ func addCommonMiddleware(
     trustedProxies: [CIDR] = [],
     forwardedHeader: ClientAddressResolver.Header = .xForwardedFor
 ) {
+    // First: the request's server span covers everything after it (a no-op without a tracer).
+    router.add(middleware: TracingMiddleware())
     router.add(middleware: ClientAddressMiddleware(trustedProxies: trustedProxies, header: forwardedHeader))
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())

@@ -70,7 +70,10 @@ func failing<T>(_ body: () async throws -> T) async throws -> T {
 /// Installs the structured log handler for the whole process. Only the executable does this.
 func bootstrapLogging(_ configuration: WharfConfiguration, level: Logger.Level? = nil) {
     LoggingSystem.bootstrap { label in
-        StructuredLogHandler(label: label, format: configuration.logFormat, level: level ?? configuration.logLevel)
+        var handler = StructuredLogHandler(label: label, format: configuration.logFormat, level: level ?? configuration.logLevel)
+        // Inside a trace, each line names it (`trace_id`, `span_id`).
+        if configuration.tracing != nil { handler.metadataProvider = WharfTracing.loggingMetadataProvider }
+        return handler
     }
 }
 

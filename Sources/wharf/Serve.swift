@@ -38,6 +38,7 @@ struct Serve: AsyncParsableCommand {
         if let devnetOrchestrators { configuration.devnetOrchestrators = devnetOrchestrators }
         bootstrapLogging(configuration)
         let logger = Logger(label: "wharf")
+        let tracing = try await failing { try WharfTracing.bootstrap(configuration) }
         // The banner waits for both listeners: with port 0 only they know their ports.
         let banner = DevelopmentBanner(configuration: configuration)
         let gateway = try await failing {
@@ -54,7 +55,8 @@ struct Serve: AsyncParsableCommand {
             banner.show(key: token)
         }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: gateway)],
+            // Listed first, stopped last: spans of the last requests are sent before it goes.
+            services: (tracing.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []) + [.init(service: gateway)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -455,6 +455,26 @@ public struct ConfigurationKey: Sendable, Hashable {
         "30",
         "How often new charges are pushed, 1 to 3600 seconds."
     )
+    static let tracingEndpoint = Self(
+        "tracing.otlp_endpoint",
+        "(none)",
+        "Where OpenTelemetry traces are sent over OTLP/HTTP: the collector's base URL (`http://collector:4318`; spans go to its `/v1/traces`). Tracing is off without it."
+    )
+    static let tracingProtocol = Self(
+        "tracing.otlp_protocol",
+        "http/protobuf",
+        "How spans are encoded: `http/protobuf` or `http/json`."
+    )
+    static let tracingSampleRatio = Self(
+        "tracing.sample_ratio",
+        "1",
+        "The share of traces kept, 0 to 1, decided where a trace starts (a caller's `traceparent` decision is followed)."
+    )
+    static let tracingServiceName = Self(
+        "tracing.service_name",
+        "wharf",
+        "The `service.name` the spans carry."
+    )
     static let budgetAlertWebhook = Self(
         "budgets.alert_webhook_url",
         "(none)",
@@ -513,7 +533,9 @@ public struct ConfigurationKey: Sendable, Hashable {
             v2FetchTimeout, v2IdempotencyHours, allowPrivateURLs, webhooksFirstRetry, webhooksMaxAgeHours,
             webhooksOutboxSeconds,
             trustedProxies, forwardedHeader, markupPercent, billingCurrency, billingMinorUnitDigits,
-            billingWeiPerMinorUnit, billingRateSetAt, usageWebhookURL, usageWebhookSecret, usageWebhookSeconds, budgetAlertWebhook,
+            billingWeiPerMinorUnit, billingRateSetAt, usageWebhookURL, usageWebhookSecret, usageWebhookSeconds, tracingEndpoint,
+            tracingProtocol,
+            tracingSampleRatio, tracingServiceName, budgetAlertWebhook,
             budgetAlertSecret, analyticsFlushSeconds,
             analyticsRawRetentionDays, analyticsMinuteRetentionDays, analyticsHourRetentionDays, consoleSessionSecret,
         ] + Pipeline.allCases.compactMap { priceCaps[$0] }

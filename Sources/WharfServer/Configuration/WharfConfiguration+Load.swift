@@ -159,6 +159,10 @@ extension WharfConfiguration {
         let usageWebhook = reader.string(forKey: ConfigurationKey.usageWebhookURL.configKey)
         let usageSecret = reader.string(forKey: ConfigurationKey.usageWebhookSecret.configKey)
         let usageSeconds = reader.int(forKey: ConfigurationKey.usageWebhookSeconds.configKey, default: 30)
+        let tracingEndpoint = reader.string(forKey: ConfigurationKey.tracingEndpoint.configKey)
+        let tracingProtocol = reader.string(forKey: ConfigurationKey.tracingProtocol.configKey, default: "http/protobuf")
+        let tracingRatio = reader.string(forKey: ConfigurationKey.tracingSampleRatio.configKey, default: "1")
+        let tracingName = reader.string(forKey: ConfigurationKey.tracingServiceName.configKey, default: "wharf")
 
         for failure in failures.failures {
             guard let key = ConfigurationKey.all.first(where: { $0.name == failure.key }) else { continue }
@@ -484,6 +488,27 @@ extension WharfConfiguration {
             }
         }
         configuration.budgetAlertSecret = alertSecret ?? ""
+        if let tracingEndpoint, !tracingEndpoint.isEmpty {
+            let url = URL(string: tracingEndpoint).flatMap {
+                ["http", "https"].contains($0.scheme?.lowercased() ?? "") && $0.host != nil ? $0 : nil
+            }
+            unlessFailed(.tracingEndpoint, url != nil, "must be an http or https URL")
+            unlessFailed(
+                .tracingProtocol,
+                ["http/protobuf", "http/json"].contains(tracingProtocol),
+                "must be 'http/protobuf' or 'http/json'"
+            )
+            let ratio = Double(tracingRatio)
+            unlessFailed(.tracingSampleRatio, ratio.map { (0...1).contains($0) } ?? false, "must be a number from 0 to 1")
+            unlessFailed(.tracingServiceName, (1...128).contains(tracingName.utf8.count), "must be 1 to 128 characters")
+            if let url {
+                var tracing = WharfConfiguration.Tracing(endpoint: url)
+                tracing.json = tracingProtocol == "http/json"
+                tracing.sampleRatio = min(max(ratio ?? 1, 0), 1)
+                tracing.serviceName = tracingName
+                configuration.tracing = tracing
+            }
+        }
         unlessFailed(.usageWebhookSeconds, (1...3600).contains(usageSeconds), "must be from 1 to 3600 seconds")
         configuration.usageWebhookInterval = .seconds(usageSeconds)
         if let usageWebhook, !usageWebhook.isEmpty {

@@ -35,6 +35,21 @@ public struct WharfConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Where and how traces are exported (`tracing.*`).
+    public struct Tracing: Sendable, Equatable {
+        /// The OTLP/HTTP collector's base URL.
+        public var endpoint: URL
+        /// JSON instead of protobuf.
+        public var json = false
+        /// The share of traces kept, 0 to 1.
+        public var sampleRatio = 1.0
+        public var serviceName = "wharf"
+
+        public init(endpoint: URL) {
+            self.endpoint = endpoint
+        }
+    }
+
     /// How log lines are written.
     public enum LogFormat: String, Sendable, Equatable, CaseIterable {
         /// One JSON object per line.
@@ -160,6 +175,8 @@ public struct WharfConfiguration: Sendable, Equatable {
     public var usageWebhook: Webhook?
     /// How often new charges are pushed (`billing.usage_webhook_seconds`).
     public var usageWebhookInterval: Duration = .seconds(30)
+    /// OpenTelemetry tracing (`tracing.otlp_endpoint` and the keys beside it); `nil`: off.
+    public var tracing: Tracing?
     /// The secret budget alerts are signed with (`budgets.alert_webhook_secret`).
     public var budgetAlertSecret = ""
     /// Whether customer URLs may reach private addresses (`network.allow_private_urls`).

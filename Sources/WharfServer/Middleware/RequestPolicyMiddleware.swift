@@ -1,6 +1,7 @@
 import HTTPTypes
 public import Hummingbird
 import Logging
+import Tracing
 public import WharfCore
 public import WharfPolicy
 
@@ -17,7 +18,12 @@ public struct RequestPolicyMiddleware<Store: LimitsStore & SpendStore & PriceBoo
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let principal = context.principal else { return try await next(request, context) }
-        let verdict = try await engine.check(principal, from: context.clientAddress)
+        let verdict = try await withSpan("policy check") { span in
+            span.attributes["gw.tenant.id"] = principal.tenantID
+            let verdict = try await engine.check(principal, from: context.clientAddress)
+            if let refusal = verdict.refusal { span.attributes["gw.policy.rule"] = refusal.rule.rawValue }
+            return verdict
+        }
         context.rateLimitHeaders = verdict.rateLimitHeaders
         if let refusal = verdict.refusal { throw ProblemError(refusal) }
         return try await next(request, context)
