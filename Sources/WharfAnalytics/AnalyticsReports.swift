@@ -44,6 +44,16 @@ public struct AnalyticsStats: Sendable, Hashable {
         }
     }
 
+    /// Adds one roll-up row, its histogram read straight into this one's.
+    mutating func add(row: AnalyticsRollup) {
+        count = count.addingClamped(row.count)
+        succeeded = succeeded.addingClamped(row.succeeded)
+        costWei = costWei.addingClamped(row.costWei)
+        revenue = revenue.addingClamped(row.revenue)
+        latencyMaxMilliseconds = max(latencyMaxMilliseconds, row.latencyMaxMilliseconds)
+        latencies.add(encoded: row.histogram)
+    }
+
     mutating func add(_ other: AnalyticsStats) {
         count = count.addingClamped(other.count)
         succeeded = succeeded.addingClamped(other.succeeded)
@@ -185,7 +195,7 @@ public struct AnalyticsReports<Store: AnalyticsStore>: Sendable {
         var groups: [String: (total: AnalyticsStats, points: [Int64: AnalyticsStats])] = [:]
         for row in rows {
             let value = grouped ? row.key.value : ""
-            groups[value, default: (AnalyticsStats(), [:])].points[row.key.bucket, default: AnalyticsStats()].add(AnalyticsStats(row))
+            groups[value, default: (AnalyticsStats(), [:])].points[row.key.bucket, default: AnalyticsStats()].add(row: row)
         }
         var answer: [AnalyticsGroup] = []
         for (value, group) in groups {
@@ -214,19 +224,24 @@ public struct AnalyticsReports<Store: AnalyticsStore>: Sendable {
         to: Date,
         window: AnalyticsResolution
     ) async throws -> [String: AnalyticsStats] {
-        let groups = try await series(
-            AnalyticsSeriesQuery(
-                fact: fact,
-                window: window,
-                from: from,
-                to: to,
-                groupBy: dimension,
-                filter: filter?.0,
-                filterValue: filter?.1 ?? "",
-                limit: .max
-            )
+        let query = AnalyticsSeriesQuery(
+            fact: fact,
+            window: window,
+            from: from,
+            to: to,
+            groupBy: dimension,
+            filter: filter?.0,
+            filterValue: filter?.1 ?? "",
+            limit: .max
         )
-        return Dictionary(groups.map { ($0.value ?? "", $0.total) }, uniquingKeysWith: { first, _ in first })
+        let (start, end) = try Self.span(from: from, to: to, window: window)
+        // Each row straight into its value's sums: no points, no second pass over them.
+        let grouped = dimension != filter?.0
+        var totals: [String: AnalyticsStats] = [:]
+        for row in try await rows(query, from: start, to: end) {
+            totals[grouped ? row.key.value : query.filterValue, default: AnalyticsStats()].add(row: row)
+        }
+        return totals
     }
 
     /// The first and last bucket start in which each value of `dimension` had `fact`s, from the day

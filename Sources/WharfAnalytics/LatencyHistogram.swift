@@ -62,7 +62,9 @@ public struct LatencyHistogram: Sendable, Hashable {
             entries.append(Entry(bucket: UInt16(index), count: count))
             self.count &+= count
         }
-        storage = ordered && entries.count <= Self.sparseLimit ? .sparse(entries) : .dense(Self.dense(entries))
+        // A row read back stays the short list it was written as, however many buckets it uses:
+        // one count per bucket (16 KiB) only once sums of several grow past the sparse limit.
+        storage = ordered ? .sparse(entries) : .dense(Self.dense(entries))
     }
 
     /// The index of the bucket holding `milliseconds` (clamped to an hour).
@@ -120,6 +122,45 @@ public struct LatencyHistogram: Sendable, Hashable {
         var counts = [UInt64](repeating: 0, count: buckets.count)
         for entry in entries { counts[Int(entry.bucket)] &+= entry.count }
         return counts
+    }
+
+    /// Adds the latencies of an encoding made by ``encoded()``, read straight into this histogram
+    /// once it holds one count per bucket (what sums of many rows come to), without making a
+    /// histogram of the encoding first. Damaged bytes are read as far as they make sense, as by
+    /// ``init(decoding:)``.
+    public mutating func add(encoded data: Data) {
+        guard data.first == Self.formatVersion else { return }
+        guard case .dense = storage else {
+            add(LatencyHistogram(decoding: data))
+            return
+        }
+        var counts = takeDense()
+        var added: UInt64 = 0
+        data.withUnsafeBytes { bytes in
+            var offset = 1
+            func next() -> UInt64? {
+                var value: UInt64 = 0
+                var shift: UInt64 = 0
+                while offset < bytes.count {
+                    let byte = bytes[offset]
+                    offset += 1
+                    guard shift < 64 else { return nil }
+                    value |= UInt64(byte & 0x7f) << shift
+                    if byte & 0x80 == 0 { return value }
+                    shift += 7
+                }
+                return nil
+            }
+            var entries = 0
+            while entries < counts.count, let index = next(), let count = next() {
+                guard index < UInt64(counts.count) else { break }
+                counts[Int(index)] &+= count
+                added &+= count
+                entries += 1
+            }
+        }
+        storage = .dense(counts)
+        count &+= added
     }
 
     /// Adds every latency of `other`.

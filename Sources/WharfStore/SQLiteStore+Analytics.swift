@@ -62,24 +62,26 @@ extension SQLiteStore: AnalyticsStore {
                 ]
             )
             var found: [AnalyticsRollup] = []
+            // Columns by position, in the order selected: a name lookup per column costs more than the
+            // rest of a small row.
             while let row = try rows.next() {
                 found.append(
                     AnalyticsRollup(
                         key: AnalyticsRollupKey(
                             fact: query.fact,
                             resolution: query.resolution,
-                            bucket: row["bucket"],
+                            bucket: row[0],
                             dimension: query.dimension,
-                            value: row["value"],
+                            value: row[1],
                             filter: query.filter,
                             filterValue: query.filterValue
                         ),
-                        count: row["count"],
-                        succeeded: row["succeeded"],
-                        costWei: row["cost_wei"],
-                        revenue: row["revenue"],
-                        latencyMaxMilliseconds: row["latency_max_ms"],
-                        histogram: row["histogram"]
+                        count: row[2],
+                        succeeded: row[3],
+                        costWei: row[4],
+                        revenue: row[5],
+                        latencyMaxMilliseconds: row[6],
+                        histogram: row[7]
                     )
                 )
             }

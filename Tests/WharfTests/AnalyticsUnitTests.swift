@@ -62,6 +62,22 @@ import WharfCore
             _ = LatencyHistogram(decoding: bytes).value(atPercentile: 99)
         }
         #expect(LatencyHistogram(decoding: Data([1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])).count == 0)
+
+        // Adding an encoding as it is read gives what adding its histogram gives, whether the sum so
+        // far is a short list or one count per bucket; damaged bytes add what could be read.
+        for (start, more) in [(few, many), (many, few), (all, many), (LatencyHistogram(), all)] {
+            var byHistogram = start
+            byHistogram.add(LatencyHistogram(decoding: more.encoded()))
+            var byEncoding = start
+            byEncoding.add(encoded: more.encoded())
+            #expect(byEncoding == byHistogram && byEncoding.count == start.count + more.count)
+        }
+        for _ in 0..<2_000 {
+            let bytes = Data([2] + (0..<Int.random(in: 0...40)).map { _ in UInt8.random(in: 0...255) })
+            var dense = all
+            dense.add(encoded: bytes)
+            #expect(dense.count >= all.count, "damaged bytes never trap nor take counts away")
+        }
     }
 
     @Test
