@@ -49,22 +49,35 @@ public struct LatencyHistogram: Sendable, Hashable {
     /// Reads an encoding made by ``encoded()``. Bytes it cannot read (damaged, another format) give
     /// what could be read before them: analytics show less rather than fail.
     public init(decoding data: Data) {
-        guard data.first == Self.formatVersion else { return }
         var entries: [Entry] = []
         var ordered = true
-        var reader = VarintReader(data: data, offset: data.startIndex + 1)
-        // A well-formed encoding lists each bucket once, in order; damaged bytes are read as far as
-        // they make sense, and no further than one entry per bucket.
-        while entries.count < Self.buckets.count, let index = reader.next(), let count = reader.next() {
-            guard index < UInt64(Self.buckets.count) else { break }
-            guard count > 0 else { continue }
-            if let last = entries.last, UInt64(last.bucket) >= index { ordered = false }
+        var total: UInt64 = 0
+        Self.readEntries(of: data) { index, count in
+            if let last = entries.last, Int(last.bucket) >= index { ordered = false }
             entries.append(Entry(bucket: UInt16(index), count: count))
-            self.count &+= count
+            total &+= count
         }
+        count = total
         // A row read back stays the short list it was written as, however many buckets it uses:
         // one count per bucket (16 KiB) only once sums of several grow past the sparse limit.
         storage = ordered ? .sparse(entries) : .dense(Self.dense(entries))
+    }
+
+    /// Calls `body` with each (bucket, count) of an encoding made by ``encoded()``, in the order
+    /// written. A well-formed encoding lists each bucket once, in order; damaged bytes are read as far
+    /// as they make sense (an index past the last bucket ends it, a zero count is passed over), and
+    /// no further than one entry per bucket.
+    private static func readEntries(of data: Data, _ body: (_ bucket: Int, _ count: UInt64) -> Void) {
+        guard data.first == formatVersion else { return }
+        data.withUnsafeBytes { bytes in
+            var reader = VarintReader(bytes: bytes, offset: 1)
+            var read = 0
+            while read < buckets.count, let index = reader.next(), let count = reader.next() {
+                guard index < UInt64(buckets.count) else { return }
+                read += 1
+                if count > 0 { body(Int(index), count) }
+            }
+        }
     }
 
     /// The index of the bucket holding `milliseconds` (clamped to an hour).
@@ -136,28 +149,9 @@ public struct LatencyHistogram: Sendable, Hashable {
         }
         var counts = takeDense()
         var added: UInt64 = 0
-        data.withUnsafeBytes { bytes in
-            var offset = 1
-            func next() -> UInt64? {
-                var value: UInt64 = 0
-                var shift: UInt64 = 0
-                while offset < bytes.count {
-                    let byte = bytes[offset]
-                    offset += 1
-                    guard shift < 64 else { return nil }
-                    value |= UInt64(byte & 0x7f) << shift
-                    if byte & 0x80 == 0 { return value }
-                    shift += 7
-                }
-                return nil
-            }
-            var entries = 0
-            while entries < counts.count, let index = next(), let count = next() {
-                guard index < UInt64(counts.count) else { break }
-                counts[Int(index)] &+= count
-                added &+= count
-                entries += 1
-            }
+        Self.readEntries(of: data) { index, count in
+            counts[index] &+= count
+            added &+= count
         }
         storage = .dense(counts)
         count &+= added
@@ -276,14 +270,14 @@ public struct LatencyHistogram: Sendable, Hashable {
 
 /// Reads unsigned LEB128 numbers; answers `nil` at the end or at a number longer than 64 bits.
 private struct VarintReader {
-    let data: Data
-    var offset: Data.Index
+    let bytes: UnsafeRawBufferPointer
+    var offset: Int
 
     mutating func next() -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0
-        while offset < data.endIndex {
-            let byte = data[offset]
+        while offset < bytes.count {
+            let byte = bytes[offset]
             offset += 1
             guard shift < 64 else { return nil }
             value |= UInt64(byte & 0x7f) << shift
