@@ -76,7 +76,14 @@ public struct ConsoleController<Store: GatewayStore, Context: RequestContext>: S
             if try await signedIn(request, context) != nil { return Self.redirect(to: "/console") }
             return page("sign-in", title: "Sign in", model: SignInModel(message: nil), session: nil)
         }
-        router.post("console/sign-in") { request, context in try await signIn(request, context) }
+        router.post("console/sign-in") { request, context in
+            do {
+                return try await signIn(request, context)
+            } catch {
+                // A body that is not a form, or too large: a page saying so, not a failure of the gateway.
+                return try await answer(error, request: request, context: context)
+            }
+        }
         router.post("console/sign-out") { request, context in
             try await write(request, context, action: .consoleSignOut, target: nil) { session, _ in
                 _ = try await AuditTrail(store: store, actor: actor(session, request, context))

@@ -40,6 +40,14 @@ enum ConsoleFormat {
         return "\(currency.code) \(minor < 0 && minor / scale == 0 ? "-" : "")\(whole).\(padded)"
     }
 
+    /// A duration given in seconds (a measurement, a difference of stored times), as
+    /// ``milliseconds(_:)`` writes it; a dash for none or for a value that is not a finite number.
+    static func milliseconds(seconds: Double?) -> String {
+        guard let seconds, seconds.isFinite else { return "–" }
+        let clamped = min(max(seconds * 1000, -9.0e15), 9.0e15)
+        return milliseconds(Int64(clamped.rounded()))
+    }
+
     /// An axis label for a value that may be large: `1.2k`, `3.4M`, `5.6G`.
     static func compact(_ value: Double) -> String {
         let magnitude = abs(value)

@@ -214,7 +214,7 @@ struct ConsolePages<Store: GatewayStore>: Sendable {
                 region: member?.region ?? "–",
                 status: status,
                 statusClass: status == "available" ? "good" : status == "gone" ? "muted" : "bad",
-                latency: ConsoleFormat.milliseconds(member?.latency.map { Int64(($0 * 1000).rounded()) }),
+                latency: ConsoleFormat.milliseconds(seconds: member?.latency),
                 failuresInARow: ConsoleFormat.count(member?.consecutiveFailures ?? 0),
                 suspensions: ConsoleFormat.count(member?.suspensions ?? 0),
                 suspendedUntil: member?.suspendedUntil.map { ConsoleFormat.time($0) } ?? "–",
@@ -266,7 +266,9 @@ struct ConsolePages<Store: GatewayStore>: Sendable {
 
     static func percentUsed(_ spent: Int64, of limit: Int64?) -> Int {
         guard let limit, limit > 0 else { return 0 }
-        return Int(min(100, max(0, (Double(spent) / Double(limit) * 100).rounded())))
+        // Whole percents of a positive limit, clamped: integer arithmetic, no conversion that can trap.
+        let (scaled, overflow) = max(0, spent).multipliedReportingOverflow(by: 100)
+        return overflow ? 100 : Int(min(100, scaled / limit))
     }
 
     /// A tenant's page; `nil` when there is no such tenant.
@@ -337,7 +339,7 @@ struct ConsolePages<Store: GatewayStore>: Sendable {
                     status: job.status.rawValue,
                     created: ConsoleFormat.time(job.createdAt),
                     duration: job.status.isFinal
-                        ? ConsoleFormat.milliseconds(Int64((job.updatedAt.timeIntervalSince(job.createdAt) * 1000).rounded())) : "–"
+                        ? ConsoleFormat.milliseconds(seconds: job.updatedAt.timeIntervalSince(job.createdAt)) : "–"
                 )
             }
         }

@@ -134,7 +134,6 @@ extension PolicyEngine {
         return (charged, dropped)
     }
 
-    /// The largest network cost whose charge is at most `amount`.
     @discardableResult
     public func charge(_ job: Job, stepID: String, networkCost: Int64, usage: ChargedUsage? = nil) async throws -> Int64 {
         try await budgetDecisions.withLock(job.tenantID) {

@@ -79,6 +79,11 @@ import Testing
         let customer = try #require(
             (try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])?["token"] as? String
         )
+        // A sign-in that is not a form, or past the limit, is a page saying so, never a 500.
+        let oversized = try await console.send(.POST, "/console/sign-in", form: ["key": String(repeating: "k", count: 20_000)])
+        #expect(oversized.status == 413 && oversized.cookie == nil)
+        let notAForm = try await console.send(.POST, "/console/sign-in", headers: [("Content-Type", "application/json")])
+        #expect(notAForm.status == 415)
         let refused = try await console.send(.POST, "/console/sign-in", form: ["key": customer])
         #expect(refused.status == 403 && refused.cookie == nil)
         #expect(refused.body.contains("no admin scope"))
