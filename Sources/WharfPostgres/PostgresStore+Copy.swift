@@ -36,6 +36,10 @@ extension PostgresStore {
         ("spend", "at, job_id, step_id", []),
         ("spend_totals", "tenant_id, api_key_prefix, period", []),
         ("spend_intents", "created_at, job_id, step_id", []),
+        ("price_books", "name", []),
+        ("tenant_price_books", "tenant_id", []),
+        ("export_cursors", "name", []),
+        ("analytics_rollups", "fact, resolution, dimension, filter_dimension, filter_value, bucket, value", []),
         ("audit_log", "sequence", []),
     ]
 

@@ -23,13 +23,26 @@ import WharfCore
             #expect(done.status == 0, "\(done.standardError)")
         }
         let database = gateway.directory.file(".wharf/wharf.sqlite")
+        // A price book, a tenant on it and how far a usage webhook got (written as the gateway would).
+        _ = try await runSQLite(
+            database,
+            """
+            INSERT INTO price_books (name, document, updated_at) VALUES ('retail', '{"entries":[],"name":"retail","updatedAt":0}', '2026-12-01 00:00:00.000');
+            INSERT INTO tenant_price_books (tenant_id, book) SELECT id, 'retail' FROM tenants WHERE name = 'harbour';
+            INSERT INTO export_cursors (name, cursor, updated_at) VALUES ('usage-webhook', 'c1', '2026-12-01 00:00:00.000');
+            """
+        )
         var expected: [String: Int] = [:]
-        for table in ["tenants", "api_keys", "jobs", "network_attempts", "artifacts", "job_steps", "audit_log", "limits", "spend"] {
+        for table in [
+            "tenants", "api_keys", "jobs", "network_attempts", "artifacts", "job_steps", "audit_log", "limits", "spend", "price_books",
+            "tenant_price_books", "export_cursors", "analytics_rollups",
+        ] {
             expected[table] = Int(
                 try await runSQLite(database, "SELECT count(*) FROM \(table)").trimmingCharacters(in: .whitespacesAndNewlines)
             )
         }
         #expect((expected["jobs"] ?? 0) >= 2 && (expected["audit_log"] ?? 0) >= 2 && (expected["network_attempts"] ?? 0) >= 1)
+        #expect(expected["tenant_price_books"] == 1 && (expected["analytics_rollups"] ?? 0) >= 1, "\(expected)")
 
         let target = try await PostgresGatewayTests.environment()
         let url = try #require(target["WHARF_STORE_POSTGRES_URL"])
