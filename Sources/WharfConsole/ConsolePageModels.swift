@@ -116,6 +116,8 @@ struct TenantPage: Sendable {
     var name: String
     var id: String
     var created: String
+    /// What the tenant pays by: its price book, or the default (network cost with the markup).
+    var pricing: String
     var budgets: [BudgetBar]
     var limits: [Figure]
     var hasLimits: Bool

@@ -300,10 +300,13 @@ struct ConsolePages<Store: GatewayStore>: Sendable {
             shown.append(Figure(label: "Allowed networks", value: networks.map(\.description).joined(separator: ", ")))
         }
         let keys = try await store.listAPIKeys(tenantID: tenant.id).sorted { $0.createdAt > $1.createdAt }
+        let book = try await store.priceBookName(tenantID: tenant.id)
+        let unit = currency.map { "\($0.code), in units of 10^-\($0.minorUnitDigits)" } ?? "wei"
         return TenantPage(
             name: tenant.name,
             id: tenant.id,
             created: ConsoleFormat.time(tenant.createdAt),
+            pricing: (book.map { "price book \($0)" } ?? "the default book (network cost with the markup)") + "; amounts in \(unit)",
             budgets: budgets,
             limits: shown,
             hasLimits: !shown.isEmpty,

@@ -115,6 +115,7 @@ enum ConsoleTemplates {
     static let tenant = """
         <div class="heading"><h1>Tenant {{name}}</h1></div>
         <p class="muted mono">{{id}} · created {{created}}</p>
+        <p id="pricing">Pays by {{pricing}}.</p>
         {{#message}}<p class="notice" role="status">{{message}}</p>{{/message}}
         {{#newToken}}
         <section class="card notice good" id="new-key">

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import GRDB
 import NIOHTTP1
@@ -108,6 +109,21 @@ import WharfCore
         #expect(acmeTotal["revenue"] as? Int == 10_000)
         #expect(acmeTotal["network_cost"] as? Int == (cost + 999) / 1000)
         #expect(acmeTotal["margin"] as? Int == 10_000 - (cost + 999) / 1000)
+
+        // The console says what the tenant pays by.
+        let client = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
+        do {
+            let console = ConsoleClient(client: client, base: "http://127.0.0.1:\(gateway.adminPort)")
+            let cookie = try #require(try await console.send(.POST, "/console/sign-in", form: ["key": gateway.key]).cookie)
+            let page = try await console.send(.GET, "/console/tenants/acme", cookie: cookie)
+            #expect(page.body.contains("Pays by price book retail; amounts in USD, in units of 10^-6."), "\(page.body)")
+            let overview = try await console.send(.GET, "/console?range=1h", cookie: cookie)
+            #expect(overview.body.contains("Margin") && overview.body.contains("USD 0.0"), "the overview shows money in the currency")
+        } catch {
+            try await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
 
         // Back on the default book; every change is in the audit log.
         let cleared = try await admin.call(.DELETE, "/tenants/acme/price-book")
